@@ -1,0 +1,8 @@
+//! The contract between the Vantage agent and its dashboard: API types and the
+//! pure diagnosis logic both sides run (native and `wasm32-unknown-unknown`).
+
+pub mod api;
+pub mod diagnosis;
+pub mod duration;
+
+pub use api::*;
