@@ -176,7 +176,9 @@ pub struct PortMapping {
 impl fmt::Display for PortMapping {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.host_ip.as_deref(), self.host_port) {
-            (Some(ip), Some(hp)) => write!(f, "{ip}:{hp}→{}/{}", self.container_port, self.protocol),
+            (Some(ip), Some(hp)) => {
+                write!(f, "{ip}:{hp}→{}/{}", self.container_port, self.protocol)
+            }
             (None, Some(hp)) => write!(f, "{hp}→{}/{}", self.container_port, self.protocol),
             _ => write!(f, "{}/{}", self.container_port, self.protocol),
         }
@@ -465,12 +467,24 @@ pub struct EventTicket {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum AgentEvent {
     /// The Docker connection changed state.
-    Docker { status: DockerStatus },
+    Docker {
+        status: DockerStatus,
+    },
     /// A container was created, started, stopped, renamed or changed health.
-    ContainerChanged { id: String, name: String },
-    ContainerRemoved { id: String, name: String },
+    ContainerChanged {
+        id: String,
+        name: String,
+    },
+    ContainerRemoved {
+        id: String,
+        name: String,
+    },
     /// A new healthcheck probe result was recorded.
-    HealthProbe { container_id: String, container_name: String, probe: HealthProbe },
+    HealthProbe {
+        container_id: String,
+        container_name: String,
+        probe: HealthProbe,
+    },
     NetworksChanged,
 }
 
@@ -498,21 +512,34 @@ mod tests {
         assert_eq!(c.timeout_ms, 30_000);
         assert_eq!(c.start_period_ms, 0);
         assert_eq!(c.retries, 3);
-        let c = HealthcheckConfig::from_docker(vec![], 2_000_000_000, 3_000_000_000, 5_000_000_000, 5);
-        assert_eq!((c.interval_ms, c.timeout_ms, c.start_period_ms, c.retries), (2000, 3000, 5000, 5));
+        let c =
+            HealthcheckConfig::from_docker(vec![], 2_000_000_000, 3_000_000_000, 5_000_000_000, 5);
+        assert_eq!(
+            (c.interval_ms, c.timeout_ms, c.start_period_ms, c.retries),
+            (2000, 3000, 5000, 5)
+        );
     }
 
     #[test]
     fn command_display_strips_docker_prefix() {
         let c = HealthcheckConfig::from_docker(
-            vec!["CMD-SHELL".into(), "curl -f http://localhost/ || exit 1".into()],
+            vec![
+                "CMD-SHELL".into(),
+                "curl -f http://localhost/ || exit 1".into(),
+            ],
             0,
             0,
             0,
             0,
         );
         assert_eq!(c.command_display(), "curl -f http://localhost/ || exit 1");
-        let c = HealthcheckConfig::from_docker(vec!["CMD".into(), "test".into(), "-f".into(), "/ready".into()], 0, 0, 0, 0);
+        let c = HealthcheckConfig::from_docker(
+            vec!["CMD".into(), "test".into(), "-f".into(), "/ready".into()],
+            0,
+            0,
+            0,
+            0,
+        );
         assert_eq!(c.command_display(), "test -f /ready");
     }
 
@@ -534,7 +561,10 @@ mod tests {
 
     #[test]
     fn events_are_tagged_by_type() -> Result<(), serde_json::Error> {
-        let e = AgentEvent::ContainerRemoved { id: "abc".into(), name: "web".into() };
+        let e = AgentEvent::ContainerRemoved {
+            id: "abc".into(),
+            name: "web".into(),
+        };
         let v = serde_json::to_value(&e)?;
         assert_eq!(v["type"], "container_removed");
         assert_eq!(e.kind(), "container_removed");

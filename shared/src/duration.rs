@@ -26,7 +26,9 @@ pub fn compose_duration(ms: u64) -> String {
 
 /// Short human text for a duration in milliseconds: `850 ms`, `12.4 s`, `3 min 5 s`.
 pub fn human_ms(ms: u64) -> String {
-    if ms < 1000 {
+    if ms == 0 {
+        "0 s".to_owned()
+    } else if ms < 1000 {
         format!("{ms} ms")
     } else if ms < 60_000 {
         let tenths = ms / 100;
@@ -62,6 +64,7 @@ mod tests {
     #[test]
     fn human_durations() {
         assert_eq!(human_ms(850), "850 ms");
+        assert_eq!(human_ms(0), "0 s");
         assert_eq!(human_ms(12_400), "12.4 s");
         assert_eq!(human_ms(12_000), "12 s");
         assert_eq!(human_ms(185_000), "3 min 5 s");

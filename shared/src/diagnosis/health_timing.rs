@@ -83,8 +83,15 @@ pub fn measure(input: &Input<'_>) -> Timing {
         failures: run.iter().filter(|p| !p.passed()).count(),
         startup_failures: first_pass.unwrap_or(run.len()),
         time_to_ready_ms,
-        max_pass_duration_ms: run.iter().filter(|p| p.passed()).map(|p| p.duration_ms).max(),
-        timed_out: run.iter().filter(|p| probe_timed_out(p, input.config)).count(),
+        max_pass_duration_ms: run
+            .iter()
+            .filter(|p| p.passed())
+            .map(|p| p.duration_ms)
+            .max(),
+        timed_out: run
+            .iter()
+            .filter(|p| probe_timed_out(p, input.config))
+            .count(),
         relapses,
         trailing_failures: run.iter().rev().take_while(|p| !p.passed()).count(),
     }
@@ -108,7 +115,13 @@ pub fn recommended_timeout_ms(max_pass_duration_ms: u64) -> u64 {
 }
 
 /// The compose `healthcheck:` block with the given timings.
-pub fn compose_snippet(service: &str, config: &HealthcheckConfig, timeout_ms: u64, start_period_ms: u64, retries: u64) -> String {
+pub fn compose_snippet(
+    service: &str,
+    config: &HealthcheckConfig,
+    timeout_ms: u64,
+    start_period_ms: u64,
+    retries: u64,
+) -> String {
     let test = serde_json::to_string(&config.test).unwrap_or_else(|_| "[]".to_owned());
     format!(
         "services:\n  {service}:\n    healthcheck:\n      test: {test}\n      interval: {}\n      timeout: {}\n      retries: {retries}\n      start_period: {}\n",
@@ -131,7 +144,11 @@ pub fn diagnose(input: &Input<'_>) -> Vec<Finding> {
         _ => cfg.timeout_ms,
     };
     let timeout_note = if t.timed_out > 0 {
-        format!(" {} of the failed probes ran into the {} timeout.", t.timed_out, human_ms(cfg.timeout_ms))
+        format!(
+            " {} of the failed probes ran into the {} timeout.",
+            t.timed_out,
+            human_ms(cfg.timeout_ms)
+        )
     } else {
         String::new()
     };
@@ -263,7 +280,10 @@ pub fn diagnose(input: &Input<'_>) -> Vec<Finding> {
 
 /// Failures before the first pass that Docker counted (they started after start_period).
 fn counted_startup_failures(input: &Input<'_>, t: &Timing) -> u64 {
-    let Some(origin) = input.started_at.or_else(|| input.probes.iter().map(|p| p.start).min()) else {
+    let Some(origin) = input
+        .started_at
+        .or_else(|| input.probes.iter().map(|p| p.start).min())
+    else {
         return 0;
     };
     let mut run: Vec<&HealthProbe> = input.probes.iter().filter(|p| p.start >= origin).collect();
@@ -282,7 +302,9 @@ mod tests {
     use crate::api::HealthStatus;
 
     fn t0() -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).single().expect("valid date")
+        Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0)
+            .single()
+            .expect("valid date")
     }
 
     fn probe(start_ms: i64, duration_ms: i64, exit_code: i64, output: &str) -> HealthProbe {
@@ -299,7 +321,10 @@ mod tests {
 
     fn cfg(interval: u64, timeout: u64, start_period: u64, retries: u64) -> HealthcheckConfig {
         HealthcheckConfig {
-            test: vec!["CMD-SHELL".into(), "curl -f http://localhost:8000/health".into()],
+            test: vec![
+                "CMD-SHELL".into(),
+                "curl -f http://localhost:8000/health".into(),
+            ],
             interval_ms: interval,
             timeout_ms: timeout,
             start_period_ms: start_period,
@@ -311,7 +336,12 @@ mod tests {
     fn inference_history() -> Vec<HealthProbe> {
         let mut v = Vec::new();
         for i in 0..6 {
-            v.push(probe(i * 2000 + 100, 3000, -1, "Health check exceeded timeout (3s)"));
+            v.push(probe(
+                i * 2000 + 100,
+                3000,
+                -1,
+                "Health check exceeded timeout (3s)",
+            ));
         }
         for i in 6..12 {
             v.push(probe(i * 2000 + 100, 40, 0, "ok"));
@@ -323,19 +353,41 @@ mod tests {
     fn slow_start_recommends_start_period_with_snippet() {
         let c = cfg(2000, 3000, 0, 3);
         let probes = inference_history();
-        let f = diagnose(&Input { service: "inference", config: &c, started_at: Some(t0()), probes: &probes });
+        let f = diagnose(&Input {
+            service: "inference",
+            config: &c,
+            started_at: Some(t0()),
+            probes: &probes,
+        });
         let first = &f[0];
         assert_eq!(first.code, "healthcheck_start_period_too_short");
-        assert_eq!(first.severity, Severity::Critical, "6 counted failures ≥ 3 retries");
+        assert_eq!(
+            first.severity,
+            Severity::Critical,
+            "6 counted failures ≥ 3 retries"
+        );
         assert!(first.summary.contains("~12.1 s"), "{}", first.summary);
-        assert!(first.summary.contains("start_period is 0 ms"), "{}", first.summary);
+        assert!(
+            first.summary.contains("start_period is 0 s"),
+            "{}",
+            first.summary
+        );
         assert!(first.summary.contains("≥ 30 s"), "{}", first.summary);
         let fix = first.fix.as_ref().expect("fix");
         let snippet = fix.snippet.as_deref().expect("snippet");
         assert!(snippet.contains("start_period: 30s"), "{snippet}");
         assert!(snippet.contains("  inference:"), "{snippet}");
-        assert!(snippet.contains(r#"test: ["CMD-SHELL","curl -f http://localhost:8000/health"]"#), "{snippet}");
-        assert!(first.explanation.contains("6 of the failed probes ran into the 3 s timeout"), "{}", first.explanation);
+        assert!(
+            snippet.contains(r#"test: ["CMD-SHELL","curl -f http://localhost:8000/health"]"#),
+            "{snippet}"
+        );
+        assert!(
+            first
+                .explanation
+                .contains("6 of the failed probes ran into the 3 s timeout"),
+            "{}",
+            first.explanation
+        );
     }
 
     #[test]
@@ -343,7 +395,12 @@ mod tests {
         // Ready after ~12 s with start_period 10 s: only one failure counts.
         let c = cfg(2000, 3000, 10_000, 3);
         let probes = inference_history();
-        let f = diagnose(&Input { service: "s", config: &c, started_at: Some(t0()), probes: &probes });
+        let f = diagnose(&Input {
+            service: "s",
+            config: &c,
+            started_at: Some(t0()),
+            probes: &probes,
+        });
         assert_eq!(f[0].code, "healthcheck_start_period_too_short");
         assert_eq!(f[0].severity, Severity::Warning);
     }
@@ -352,16 +409,37 @@ mod tests {
     fn ready_within_start_period_is_fine() {
         let c = cfg(2000, 3000, 30_000, 3);
         let probes = inference_history();
-        let f = diagnose(&Input { service: "s", config: &c, started_at: Some(t0()), probes: &probes });
-        assert!(f.iter().all(|f| f.code != "healthcheck_start_period_too_short"), "{f:?}");
+        let f = diagnose(&Input {
+            service: "s",
+            config: &c,
+            started_at: Some(t0()),
+            probes: &probes,
+        });
+        assert!(
+            f.iter()
+                .all(|f| f.code != "healthcheck_start_period_too_short"),
+            "{f:?}"
+        );
     }
 
     #[test]
     fn healthy_from_the_start_has_no_findings() {
         let c = cfg(2000, 3000, 0, 3);
         let probes: Vec<_> = (0..10).map(|i| probe(i * 2000, 20, 0, "")).collect();
-        assert!(diagnose(&Input { service: "s", config: &c, started_at: Some(t0()), probes: &probes }).is_empty());
-        assert!(diagnose(&Input { service: "s", config: &c, started_at: Some(t0()), probes: &[] }).is_empty());
+        assert!(diagnose(&Input {
+            service: "s",
+            config: &c,
+            started_at: Some(t0()),
+            probes: &probes
+        })
+        .is_empty());
+        assert!(diagnose(&Input {
+            service: "s",
+            config: &c,
+            started_at: Some(t0()),
+            probes: &[]
+        })
+        .is_empty());
     }
 
     #[test]
@@ -371,15 +449,27 @@ mod tests {
         // The container restarted at +60 s and has passed every probe since.
         let restart = t0() + chrono::Duration::seconds(60);
         probes.extend((0..3).map(|i| probe(60_500 + i * 2000, 20, 0, "")));
-        let f = diagnose(&Input { service: "s", config: &c, started_at: Some(restart), probes: &probes });
+        let f = diagnose(&Input {
+            service: "s",
+            config: &c,
+            started_at: Some(restart),
+            probes: &probes,
+        });
         assert!(f.is_empty(), "{f:?}");
     }
 
     #[test]
     fn never_passing_is_critical_and_quotes_output() {
         let c = cfg(1000, 1000, 0, 3);
-        let probes: Vec<_> = (0..5).map(|i| probe(i * 1000, 5, 1, "connection refused")).collect();
-        let f = diagnose(&Input { service: "s", config: &c, started_at: Some(t0()), probes: &probes });
+        let probes: Vec<_> = (0..5)
+            .map(|i| probe(i * 1000, 5, 1, "connection refused"))
+            .collect();
+        let f = diagnose(&Input {
+            service: "s",
+            config: &c,
+            started_at: Some(t0()),
+            probes: &probes,
+        });
         assert_eq!(f[0].code, "healthcheck_never_passed");
         assert_eq!(f[0].severity, Severity::Critical);
         assert!(f[0].explanation.contains("connection refused"));
@@ -389,8 +479,17 @@ mod tests {
     fn flapping_is_detected() {
         let c = cfg(1000, 3000, 0, 3);
         let pattern = [0, 0, 1, 0, 1, 1, 0, 1, 0];
-        let probes: Vec<_> = pattern.iter().enumerate().map(|(i, &e)| probe(i as i64 * 1000, 10, e, "")).collect();
-        let f = diagnose(&Input { service: "s", config: &c, started_at: Some(t0()), probes: &probes });
+        let probes: Vec<_> = pattern
+            .iter()
+            .enumerate()
+            .map(|(i, &e)| probe(i as i64 * 1000, 10, e, ""))
+            .collect();
+        let f = diagnose(&Input {
+            service: "s",
+            config: &c,
+            started_at: Some(t0()),
+            probes: &probes,
+        });
         assert!(f.iter().any(|f| f.code == "healthcheck_flapping"), "{f:?}");
     }
 
@@ -399,8 +498,16 @@ mod tests {
         let c = cfg(5000, 3000, 0, 3);
         let mut probes = vec![probe(0, 3000, -1, "Health check exceeded timeout (3s)")];
         probes.extend((1..5).map(|i| probe(i * 5000, 2600, 0, "")));
-        let f = diagnose(&Input { service: "s", config: &c, started_at: Some(t0()), probes: &probes });
-        let tf = f.iter().find(|f| f.code == "healthcheck_timeout_too_short").expect("timeout finding");
+        let f = diagnose(&Input {
+            service: "s",
+            config: &c,
+            started_at: Some(t0()),
+            probes: &probes,
+        });
+        let tf = f
+            .iter()
+            .find(|f| f.code == "healthcheck_timeout_too_short")
+            .expect("timeout finding");
         assert!(tf.summary.contains("timeout ≥ 6 s"), "{}", tf.summary);
     }
 
@@ -417,7 +524,12 @@ mod tests {
     fn measure_counts_phases() {
         let c = cfg(2000, 3000, 0, 3);
         let probes = inference_history();
-        let t = measure(&Input { service: "s", config: &c, started_at: Some(t0()), probes: &probes });
+        let t = measure(&Input {
+            service: "s",
+            config: &c,
+            started_at: Some(t0()),
+            probes: &probes,
+        });
         assert_eq!(t.probes, 12);
         assert_eq!(t.startup_failures, 6);
         assert_eq!(t.timed_out, 6);

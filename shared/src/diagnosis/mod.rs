@@ -1,5 +1,6 @@
 //! Diagnoses: small pure functions that turn observations into findings a person can act on.
 
+pub mod container;
 pub mod health_timing;
 pub mod reachability;
 
@@ -63,7 +64,12 @@ pub struct Finding {
 }
 
 impl Finding {
-    pub fn new(code: &str, severity: Severity, summary: impl Into<String>, explanation: impl Into<String>) -> Self {
+    pub fn new(
+        code: &str,
+        severity: Severity,
+        summary: impl Into<String>,
+        explanation: impl Into<String>,
+    ) -> Self {
         Self {
             code: code.to_owned(),
             severity,
@@ -73,7 +79,12 @@ impl Finding {
         }
     }
 
-    pub fn with_fix(mut self, description: impl Into<String>, snippet: Option<String>, language: Option<&str>) -> Self {
+    pub fn with_fix(
+        mut self,
+        description: impl Into<String>,
+        snippet: Option<String>,
+        language: Option<&str>,
+    ) -> Self {
         self.fix = Some(Fix {
             description: description.into(),
             snippet,

@@ -22,7 +22,10 @@ pub enum Verdict {
     /// A container with no network at all (`--network none` or stopped).
     NoNetwork { container: String },
     /// No network in common: Docker isolates bridge networks from each other.
-    NoSharedNetwork { from_networks: Vec<String>, to_networks: Vec<String> },
+    NoSharedNetwork {
+        from_networks: Vec<String>,
+        to_networks: Vec<String>,
+    },
 }
 
 fn user_defined(name: &str) -> bool {
@@ -30,24 +33,41 @@ fn user_defined(name: &str) -> bool {
 }
 
 fn list(names: &[String]) -> String {
-    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn network_names(c: &ContainerSummary) -> Vec<String> {
-    let mut v: Vec<String> = c.networks.iter().map(|n| n.name.clone()).filter(|n| n != "none").collect();
+    let mut v: Vec<String> = c
+        .networks
+        .iter()
+        .map(|n| n.name.clone())
+        .filter(|n| n != "none")
+        .collect();
     v.sort();
     v
 }
 
 /// The port to show in "http://name:port" examples: the first exposed one.
 fn example_port(c: &ContainerSummary) -> String {
-    c.ports.first().map(|p| format!(":{}", p.container_port)).unwrap_or_default()
+    c.ports
+        .first()
+        .map(|p| format!(":{}", p.container_port))
+        .unwrap_or_default()
 }
 
 /// Decides whether `from` can reach `to`, and explains it.
 pub fn check(from: &ContainerSummary, to: &ContainerSummary) -> (Verdict, Finding) {
     if from.id == to.id {
-        let f = Finding::new("same_container", Severity::Info, format!("`{}` is the same container", from.name), "Pick two different containers.");
+        let f = Finding::new(
+            "same_container",
+            Severity::Info,
+            format!("`{}` is the same container", from.name),
+            "Pick two different containers.",
+        );
         return (Verdict::SameContainer, f);
     }
     let from_nets = network_names(from);
@@ -61,7 +81,12 @@ pub fn check(from: &ContainerSummary, to: &ContainerSummary) -> (Verdict, Findin
                 format!("`{}` is on no network", c.name),
                 format!("`{}` has no network attachment (it is stopped or runs with `--network none`), so it can neither reach nor be reached.", c.name),
             );
-            return (Verdict::NoNetwork { container: c.name.clone() }, f);
+            return (
+                Verdict::NoNetwork {
+                    container: c.name.clone(),
+                },
+                f,
+            );
         }
     }
 
@@ -85,7 +110,11 @@ pub fn check(from: &ContainerSummary, to: &ContainerSummary) -> (Verdict, Findin
         return (Verdict::HostNetwork { containers: host }, f);
     }
 
-    let shared: Vec<String> = from_nets.iter().filter(|n| to_nets.contains(n)).cloned().collect();
+    let shared: Vec<String> = from_nets
+        .iter()
+        .filter(|n| to_nets.contains(n))
+        .cloned()
+        .collect();
     let shared_user: Vec<String> = shared.iter().filter(|n| user_defined(n)).cloned().collect();
     if !shared_user.is_empty() {
         let aliases: Vec<String> = to
@@ -95,7 +124,11 @@ pub fn check(from: &ContainerSummary, to: &ContainerSummary) -> (Verdict, Findin
             .flat_map(|n| n.aliases.iter().cloned())
             .filter(|a| a != &to.name && !to.id.starts_with(a.as_str()))
             .collect();
-        let alias_note = if aliases.is_empty() { String::new() } else { format!(" (also as {})", list(&aliases)) };
+        let alias_note = if aliases.is_empty() {
+            String::new()
+        } else {
+            format!(" (also as {})", list(&aliases))
+        };
         let f = Finding::new(
             "shared_network",
             Severity::Ok,
@@ -108,11 +141,20 @@ pub fn check(from: &ContainerSummary, to: &ContainerSummary) -> (Verdict, Findin
                 example_port(to)
             ),
         );
-        return (Verdict::SharedNetwork { networks: shared_user }, f);
+        return (
+            Verdict::SharedNetwork {
+                networks: shared_user,
+            },
+            f,
+        );
     }
 
     if !shared.is_empty() {
-        let ip = to.networks.iter().find(|n| n.name == "bridge").and_then(|n| n.ip_address.clone());
+        let ip = to
+            .networks
+            .iter()
+            .find(|n| n.name == "bridge")
+            .and_then(|n| n.ip_address.clone());
         let f = Finding::new(
             "default_bridge_only",
             Severity::Warning,
@@ -133,8 +175,15 @@ pub fn check(from: &ContainerSummary, to: &ContainerSummary) -> (Verdict, Findin
         return (Verdict::DefaultBridgeOnly { ip }, f);
     }
 
-    let target_net = to_nets.iter().find(|n| user_defined(n)).cloned().unwrap_or_else(|| to_nets[0].clone());
-    let from_service = from.compose_service.clone().unwrap_or_else(|| from.name.clone());
+    let target_net = to_nets
+        .iter()
+        .find(|n| user_defined(n))
+        .cloned()
+        .unwrap_or_else(|| to_nets[0].clone());
+    let from_service = from
+        .compose_service
+        .clone()
+        .unwrap_or_else(|| from.name.clone());
     let snippet = format!(
         "# Either connect the running container:\ndocker network connect {target_net} {}\n\n# or, in the compose file of `{}`:\nservices:\n  {from_service}:\n    networks: [default, {target_net}]\nnetworks:\n  {target_net}:\n    external: true\n",
         from.name, from.name
@@ -155,7 +204,13 @@ pub fn check(from: &ContainerSummary, to: &ContainerSummary) -> (Verdict, Findin
         ),
     )
     .with_fix(format!("Attach `{}` to `{target_net}` as well, then call it as http://{}{}.", from.name, to.name, example_port(to)), Some(snippet), Some("yaml"));
-    (Verdict::NoSharedNetwork { from_networks: from_nets, to_networks: to_nets }, f)
+    (
+        Verdict::NoSharedNetwork {
+            from_networks: from_nets,
+            to_networks: to_nets,
+        },
+        f,
+    )
 }
 
 #[cfg(test)]
@@ -203,12 +258,21 @@ mod tests {
         let (v, f) = check(&dash, &api);
         assert_eq!(
             v,
-            Verdict::NoSharedNetwork { from_networks: vec!["proj-a_default".into()], to_networks: vec!["proj-b_default".into()] }
+            Verdict::NoSharedNetwork {
+                from_networks: vec!["proj-a_default".into()],
+                to_networks: vec!["proj-b_default".into()]
+            }
         );
         assert_eq!(f.severity, Severity::Critical);
-        assert_eq!(f.summary, "No shared network: `api` is on `proj-b_default`, `dashboard` on `proj-a_default`");
+        assert_eq!(
+            f.summary,
+            "No shared network: `api` is on `proj-b_default`, `dashboard` on `proj-a_default`"
+        );
         let snippet = f.fix.and_then(|x| x.snippet).expect("snippet");
-        assert!(snippet.contains("docker network connect proj-b_default dashboard"), "{snippet}");
+        assert!(
+            snippet.contains("docker network connect proj-b_default dashboard"),
+            "{snippet}"
+        );
     }
 
     #[test]
@@ -216,13 +280,21 @@ mod tests {
         let a = container("a", "web", &["bridge", "app"]);
         let b = container("b", "db", &["app"]);
         let (v, f) = check(&a, &b);
-        assert_eq!(v, Verdict::SharedNetwork { networks: vec!["app".into()] });
+        assert_eq!(
+            v,
+            Verdict::SharedNetwork {
+                networks: vec!["app".into()]
+            }
+        );
         assert_eq!(f.severity, Severity::Ok);
     }
 
     #[test]
     fn default_bridge_gives_no_names() {
-        let (v, f) = check(&container("a", "x", &["bridge"]), &container("b", "y", &["bridge"]));
+        let (v, f) = check(
+            &container("a", "x", &["bridge"]),
+            &container("b", "y", &["bridge"]),
+        );
         assert!(matches!(v, Verdict::DefaultBridgeOnly { ip: Some(_) }));
         assert_eq!(f.code, "default_bridge_only");
         assert!(f.fix.is_some());
@@ -230,11 +302,30 @@ mod tests {
 
     #[test]
     fn host_none_and_same() {
-        let (v, _) = check(&container("a", "x", &["host"]), &container("b", "y", &["bridge"]));
-        assert_eq!(v, Verdict::HostNetwork { containers: vec!["x".into()] });
-        let (v, _) = check(&container("a", "x", &["none"]), &container("b", "y", &["bridge"]));
-        assert_eq!(v, Verdict::NoNetwork { container: "x".into() });
-        let (v, _) = check(&container("a", "x", &["bridge"]), &container("a", "x", &["bridge"]));
+        let (v, _) = check(
+            &container("a", "x", &["host"]),
+            &container("b", "y", &["bridge"]),
+        );
+        assert_eq!(
+            v,
+            Verdict::HostNetwork {
+                containers: vec!["x".into()]
+            }
+        );
+        let (v, _) = check(
+            &container("a", "x", &["none"]),
+            &container("b", "y", &["bridge"]),
+        );
+        assert_eq!(
+            v,
+            Verdict::NoNetwork {
+                container: "x".into()
+            }
+        );
+        let (v, _) = check(
+            &container("a", "x", &["bridge"]),
+            &container("a", "x", &["bridge"]),
+        );
         assert_eq!(v, Verdict::SameContainer);
     }
 }

@@ -1,0 +1,207 @@
+//! Command line, environment and config-file settings, merged in that order of precedence.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use serde::Deserialize;
+
+/// Where the agent listens unless told otherwise: loopback only, so nothing is
+/// exposed until someone decides to.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
+/// Days of healthcheck history to keep.
+pub const DEFAULT_RETENTION_DAYS: u32 = 30;
+/// How often the agent re-reads every container from Docker, on top of events.
+pub const DEFAULT_RESYNC_SECS: u64 = 30;
+/// Largest request body the API accepts.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Vantage: see what your Docker hosts can reach, and why not.
+#[derive(Debug, Parser)]
+#[command(name = "vantage", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the agent: watch Docker, record healthchecks, serve the API and dashboard.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8787].
+    #[arg(long, env = "VANTAGE_LISTEN")]
+    pub listen: Option<SocketAddr>,
+
+    /// Directory for the history database and the admin token
+    /// [default: $XDG_DATA_HOME/vantage, e.g. ~/.local/share/vantage].
+    #[arg(long, env = "VANTAGE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Optional TOML config file (see docs/configuration.md).
+    #[arg(long, env = "VANTAGE_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Extra host name the dashboard is reached under (repeatable; comma-separated in
+    /// the environment). IP addresses and `localhost` are always allowed.
+    #[arg(
+        long = "allowed-host",
+        env = "VANTAGE_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
+    pub allowed_hosts: Vec<String>,
+
+    /// Docker endpoint, e.g. unix:///var/run/docker.sock or tcp://127.0.0.1:2375
+    /// [default: $DOCKER_HOST, else the local socket].
+    #[arg(long, env = "VANTAGE_DOCKER_HOST")]
+    pub docker_host: Option<String>,
+
+    /// Days of healthcheck history to keep [default: 30].
+    #[arg(long, env = "VANTAGE_RETENTION_DAYS")]
+    pub retention_days: Option<u32>,
+
+    /// Seconds between full re-reads of Docker state, on top of live events [default: 30].
+    #[arg(long, env = "VANTAGE_RESYNC_SECS")]
+    pub resync_secs: Option<u64>,
+}
+
+/// The optional TOML file; every key is optional and the command line wins.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    pub docker_host: Option<String>,
+    pub retention_days: Option<u32>,
+    pub resync_secs: Option<u64>,
+}
+
+impl FileConfig {
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading config file {}", path.display()))?;
+        Self::parse(&text).with_context(|| format!("in config file {}", path.display()))
+    }
+
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        // toml's error already names the line, column and key.
+        Ok(toml::from_str(text)?)
+    }
+}
+
+/// Settings after merging command line, environment, file and defaults.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub allowed_hosts: Vec<String>,
+    pub docker_host: String,
+    pub retention: Duration,
+    pub resync: Duration,
+}
+
+/// The platform's data directory for Vantage.
+pub fn default_data_dir() -> PathBuf {
+    dirs::data_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("vantage")
+}
+
+/// The Docker endpoint bollard would use: `DOCKER_HOST`, else the local socket.
+pub fn default_docker_host() -> String {
+    std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".to_owned())
+}
+
+impl Config {
+    pub fn resolve(args: ServeArgs) -> anyhow::Result<Self> {
+        let file = match &args.config {
+            Some(p) => FileConfig::load(p)?,
+            None => FileConfig::default(),
+        };
+        let mut allowed_hosts = file.allowed_hosts;
+        allowed_hosts.extend(args.allowed_hosts);
+        let listen = match args.listen.or(file.listen) {
+            Some(l) => l,
+            None => DEFAULT_LISTEN.parse().context("default listen address")?,
+        };
+        Ok(Self {
+            listen,
+            data_dir: args
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(default_data_dir),
+            allowed_hosts: allowed_hosts
+                .into_iter()
+                .map(|h| h.trim().to_ascii_lowercase())
+                .filter(|h| !h.is_empty())
+                .collect(),
+            docker_host: args
+                .docker_host
+                .or(file.docker_host)
+                .unwrap_or_else(default_docker_host),
+            retention: Duration::from_secs(
+                u64::from(
+                    args.retention_days
+                        .or(file.retention_days)
+                        .unwrap_or(DEFAULT_RETENTION_DAYS),
+                ) * 86_400,
+            ),
+            resync: Duration::from_secs(
+                args.resync_secs
+                    .or(file.resync_secs)
+                    .unwrap_or(DEFAULT_RESYNC_SECS)
+                    .max(1),
+            ),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn command_line_beats_file_and_defaults_apply() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:9000\"\nretention_days = 7\nallowed_hosts = [\"Box.Local\"]\n",
+        )
+        .unwrap();
+        let cfg = Config::resolve(ServeArgs {
+            config: Some(path),
+            listen: Some("127.0.0.1:9100".parse().unwrap()),
+            allowed_hosts: vec!["vantage.example".into()],
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(cfg.listen.port(), 9100);
+        assert_eq!(cfg.retention, Duration::from_secs(7 * 86_400));
+        assert_eq!(cfg.resync, Duration::from_secs(DEFAULT_RESYNC_SECS));
+        assert_eq!(cfg.allowed_hosts, vec!["box.local", "vantage.example"]);
+    }
+
+    #[test]
+    fn bad_config_file_names_the_problem() {
+        let err = FileConfig::parse("listen = 12\n").unwrap_err();
+        let text = format!("{err:#}");
+        assert!(text.contains("listen"), "{text}");
+        let err = FileConfig::parse("lisen = \"127.0.0.1:1\"\n").unwrap_err();
+        assert!(format!("{err:#}").contains("unknown field"), "{err:#}");
+    }
+}

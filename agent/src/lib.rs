@@ -1,0 +1,186 @@
+//! The Vantage agent as a library: configuration, state, router and server, so
+//! tests can drive the router directly and `main` stays a thin shell.
+
+pub mod auth;
+pub mod config;
+pub mod docker;
+pub mod error;
+pub mod routes;
+pub mod store;
+pub mod web;
+
+use std::os::unix::fs::PermissionsExt;
+use std::sync::{Arc, OnceLock};
+
+use anyhow::Context;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
+use axum::Router;
+use chrono::{DateTime, Utc};
+use tokio::sync::watch;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::config::{Config, MAX_BODY_BYTES};
+use crate::docker::{DockerHandle, DockerWatcher};
+use crate::store::Store;
+
+/// Everything the handlers share. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub token: Arc<str>,
+    pub allowed_hosts: Arc<[String]>,
+    pub docker: DockerHandle,
+    pub store: Store,
+    pub tickets: auth::Tickets,
+    pub hostname: String,
+    pub started_at: DateTime<Utc>,
+    /// The OpenAPI document, filled in once the router is built.
+    pub openapi: Arc<OnceLock<String>>,
+}
+
+impl AppState {
+    pub fn new(
+        token: String,
+        allowed_hosts: Vec<String>,
+        docker: DockerHandle,
+        store: Store,
+    ) -> Self {
+        Self {
+            token: token.into(),
+            allowed_hosts: allowed_hosts.into(),
+            docker,
+            store,
+            tickets: auth::Tickets::default(),
+            hostname: hostname::get()
+                .ok()
+                .and_then(|h| h.into_string().ok())
+                .unwrap_or_else(|| "unknown".into()),
+            started_at: Utc::now(),
+            openapi: Arc::new(OnceLock::new()),
+        }
+    }
+}
+
+/// The whole HTTP application: API, dashboard, and the Host check in front of both.
+pub fn app(state: AppState) -> Router {
+    let (api, openapi) = routes::api(state.clone());
+    let _ = state.openapi.set(openapi.to_json().unwrap_or_default());
+    api.fallback(web::static_handler)
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::check_host,
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Creates the data dir (private to the user) if needed.
+pub fn prepare_data_dir(config: &Config) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
+    let mut perms = std::fs::metadata(&config.data_dir)?.permissions();
+    if perms.mode() & 0o077 != 0 {
+        perms.set_mode(0o700);
+        // Best effort: a shared, pre-existing directory may belong to someone else.
+        if let Err(e) = std::fs::set_permissions(&config.data_dir, perms) {
+            tracing::warn!(dir = %config.data_dir.display(), error = %e, "Could not make the data dir private");
+        }
+    }
+    Ok(())
+}
+
+/// Runs the agent until `shutdown` resolves: watcher, pruner and HTTP server.
+pub async fn serve(
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    prepare_data_dir(&config)?;
+    let (token, created) = auth::load_or_create_token(&config.data_dir)?;
+    let store = Store::open(&config.data_dir).with_context(|| {
+        format!(
+            "opening the history database in {}",
+            config.data_dir.display()
+        )
+    })?;
+    let docker = DockerHandle::new(&config.docker_host);
+    let state = AppState::new(
+        token.clone(),
+        config.allowed_hosts.clone(),
+        docker.clone(),
+        store.clone(),
+    );
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let watcher = DockerWatcher {
+        handle: docker,
+        store: store.clone(),
+        endpoint: config.docker_host.clone(),
+        resync: config.resync,
+        shutdown: stop_rx.clone(),
+    };
+    let watcher = tokio::spawn(watcher.run());
+    let pruner = tokio::spawn(prune_loop(store, config.retention, stop_rx));
+
+    if !web::dashboard_built() {
+        tracing::warn!("Dashboard bundle (dist/) is missing: the agent serves the API and a page explaining how to build it");
+    }
+    let host = if addr.ip().is_unspecified() {
+        "127.0.0.1".to_owned()
+    } else if addr.is_ipv6() {
+        format!("[{}]", addr.ip())
+    } else {
+        addr.ip().to_string()
+    };
+    // Printed (not logged) so it is easy to copy, the way notebook servers do.
+    println!("Vantage {} is running.", env!("CARGO_PKG_VERSION"));
+    println!("  Dashboard: http://{host}:{}/?token={token}", addr.port());
+    println!(
+        "  Token {} in {}",
+        if created {
+            "created and stored"
+        } else {
+            "stored"
+        },
+        config.data_dir.join(auth::TOKEN_FILE).display()
+    );
+    tracing::info!(%addr, data_dir = %config.data_dir.display(), "Listening");
+
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("HTTP server")?;
+    let _ = stop_tx.send(true);
+    let _ = tokio::join!(watcher, pruner);
+    tracing::info!("Stopped");
+    Ok(())
+}
+
+/// Deletes history older than the retention period, hourly.
+async fn prune_loop(
+    store: Store,
+    retention: std::time::Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                let Ok(keep) = chrono::Duration::from_std(retention) else { return };
+                match store.prune(Utc::now() - keep).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(deleted = n, "Pruned old healthcheck history"),
+                    Err(e) => tracing::error!(error = %e, "Could not prune history"),
+                }
+            }
+            _ = shutdown.changed() => return,
+        }
+    }
+}

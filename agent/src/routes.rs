@@ -1,0 +1,343 @@
+//! The JSON API under `/api`: handlers, their OpenAPI descriptions, and the router
+//! that applies the token check to every route but liveness.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::middleware;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::IntoResponse;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use futures_util::Stream;
+use serde::Deserialize;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::StreamExt;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{IntoParams, Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use vantage_shared::diagnosis::{container, health_timing, reachability};
+use vantage_shared::{
+    AgentHealth, ApiErrorBody, ContainerCounts, ContainerDetail, ContainerSummary, EventTicket,
+    HealthHistory, HealthStats, NetworkSummary, Overview, Problem, ReachabilityReport,
+};
+
+use crate::auth::{require_token, TICKET_TTL};
+use crate::error::{ApiError, ApiPath, ApiQuery};
+use crate::AppState;
+
+/// Most probes one history request returns.
+pub const MAX_HISTORY_LIMIT: u32 = 10_000;
+/// Probes looked at for a container's diagnoses.
+const DIAGNOSIS_WINDOW: u32 = 2_000;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Vantage agent API", description = "Docker state, healthcheck history and diagnoses from a Vantage agent. Every route but /api/health needs `Authorization: Bearer <token>`."),
+    modifiers(&BearerAuth),
+    tags((name = "agent"), (name = "docker"), (name = "events"))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+/// Builds the `/api` router and the OpenAPI document describing it.
+pub fn api(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let protected = OpenApiRouter::new()
+        .routes(routes!(openapi_json))
+        .routes(routes!(overview))
+        .routes(routes!(list_containers))
+        .routes(routes!(get_container))
+        .routes(routes!(health_history))
+        .routes(routes!(list_networks))
+        .routes(routes!(get_reachability))
+        .routes(routes!(event_ticket))
+        .route_layer(middleware::from_fn_with_state(state, require_token));
+    // `/api/events` authenticates with a one-time ticket instead of the header.
+    let public = OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(events));
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(public)
+        .merge(protected)
+        .split_for_parts()
+}
+
+/// Liveness: answers without a token.
+#[utoipa::path(get, path = "/api/health", tag = "agent", responses((status = 200, body = AgentHealth)))]
+async fn health() -> Json<AgentHealth> {
+    Json(AgentHealth {
+        status: "ok".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    })
+}
+
+/// This document.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "agent", security(("bearer" = [])),
+    responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json"), (status = 401, body = ApiErrorBody)))]
+async fn openapi_json(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        state.openapi.get().cloned().unwrap_or_default(),
+    )
+}
+
+fn require_docker(state: &AppState) -> Result<(), ApiError> {
+    if state.docker.is_connected() {
+        Ok(())
+    } else {
+        Err(ApiError::DockerUnavailable(
+            state.docker.status().to_string(),
+        ))
+    }
+}
+
+/// Recorded probes of the container's current run, and the findings they support.
+async fn diagnose_container(
+    state: &AppState,
+    d: &ContainerSummary,
+) -> Result<(Vec<vantage_shared::diagnosis::Finding>, HealthStats), ApiError> {
+    let (probes, _) = state
+        .store
+        .history(d.id.clone(), None, DIAGNOSIS_WINDOW)
+        .await?;
+    let findings = container::diagnose(d, &probes);
+    let mut stats = HealthStats {
+        recorded: probes.len() as u64,
+        passes: probes.iter().filter(|p| p.passed()).count() as u64,
+        failures: probes.iter().filter(|p| !p.passed()).count() as u64,
+        first_recorded: probes.iter().map(|p| p.start).min(),
+        time_to_ready_ms: None,
+    };
+    if let Some(cfg) = &d.healthcheck {
+        stats.time_to_ready_ms = health_timing::measure(&health_timing::Input {
+            service: &d.name,
+            config: cfg,
+            started_at: d.started_at,
+            probes: &probes,
+        })
+        .time_to_ready_ms;
+    }
+    Ok((findings, stats))
+}
+
+/// What the first screen shows: agent, Docker, counts and current problems.
+#[utoipa::path(get, path = "/api/overview", tag = "agent", security(("bearer" = [])),
+    responses((status = 200, body = Overview), (status = 401, body = ApiErrorBody)))]
+async fn overview(State(state): State<AppState>) -> Result<Json<Overview>, ApiError> {
+    let containers = if state.docker.is_connected() {
+        state.docker.containers()
+    } else {
+        Vec::new()
+    };
+    let mut problems = Vec::new();
+    for c in &containers {
+        let (findings, _) = diagnose_container(&state, c).await?;
+        problems.extend(
+            findings
+                .into_iter()
+                .filter(|f| f.severity >= vantage_shared::diagnosis::Severity::Warning)
+                .map(|finding| Problem {
+                    container_id: c.id.clone(),
+                    container_name: c.name.clone(),
+                    finding,
+                }),
+        );
+    }
+    problems.sort_by(|a, b| b.finding.severity.cmp(&a.finding.severity));
+    Ok(Json(Overview {
+        agent_version: env!("CARGO_PKG_VERSION").into(),
+        hostname: state.hostname.clone(),
+        agent_started_at: state.started_at,
+        docker: state.docker.status(),
+        counts: ContainerCounts::from_containers(&containers),
+        networks: state.docker.network_count() as u64,
+        history_records: state.store.count().await?,
+        problems,
+    }))
+}
+
+/// Every container (running or not), sorted by name.
+#[utoipa::path(get, path = "/api/containers", tag = "docker", security(("bearer" = [])),
+    responses((status = 200, body = [ContainerSummary]), (status = 401, body = ApiErrorBody), (status = 503, description = "Docker is unavailable", body = ApiErrorBody)))]
+async fn list_containers(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<ContainerSummary>>, ApiError> {
+    require_docker(&state)?;
+    Ok(Json(state.docker.containers()))
+}
+
+fn not_found(what: &str) -> ApiError {
+    ApiError::NotFound(format!(
+        "no container `{what}`: use its name, full id or an id prefix of at least 4 characters"
+    ))
+}
+
+/// One container with its configuration, health statistics and diagnoses.
+#[utoipa::path(get, path = "/api/containers/{id}", tag = "docker", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Container name, id, or id prefix (≥ 4 characters)")),
+    responses((status = 200, body = ContainerDetail), (status = 401, body = ApiErrorBody), (status = 404, body = ApiErrorBody), (status = 503, body = ApiErrorBody)))]
+async fn get_container(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<ContainerDetail>, ApiError> {
+    require_docker(&state)?;
+    let mut d = state.docker.container(&id).ok_or_else(|| not_found(&id))?;
+    let (findings, stats) = diagnose_container(&state, &d.summary).await?;
+    d.findings = findings;
+    d.health_stats = stats;
+    Ok(Json(d))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct HistoryParams {
+    /// Only probes that started at or after this time (RFC 3339).
+    since: Option<DateTime<Utc>>,
+    /// At most this many probes (1–10000, default 500).
+    limit: Option<u32>,
+}
+
+/// Every recorded healthcheck probe of a container, newest first. Served from the
+/// history database, so it also answers while Docker is down or after the container is gone.
+#[utoipa::path(get, path = "/api/containers/{id}/health-history", tag = "docker", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Container name, id, or id prefix"), HistoryParams),
+    responses((status = 200, body = HealthHistory), (status = 400, body = ApiErrorBody), (status = 401, body = ApiErrorBody), (status = 404, body = ApiErrorBody)))]
+async fn health_history(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<HistoryParams>,
+) -> Result<Json<HealthHistory>, ApiError> {
+    let limit = q.limit.unwrap_or(500);
+    if limit == 0 || limit > MAX_HISTORY_LIMIT {
+        return Err(ApiError::BadRequest(format!(
+            "limit must be between 1 and {MAX_HISTORY_LIMIT}"
+        )));
+    }
+    let (container_id, container_name) = match state.docker.container(&id) {
+        Some(d) => (d.summary.id, d.summary.name),
+        None => state
+            .store
+            .find_container(id.clone())
+            .await?
+            .ok_or_else(|| not_found(&id))?,
+    };
+    let (probes, total) = state
+        .store
+        .history(container_id.clone(), q.since, limit)
+        .await?;
+    Ok(Json(HealthHistory {
+        container_id,
+        container_name,
+        probes,
+        total,
+    }))
+}
+
+/// Networks with the containers on each.
+#[utoipa::path(get, path = "/api/networks", tag = "docker", security(("bearer" = [])),
+    responses((status = 200, body = [NetworkSummary]), (status = 401, body = ApiErrorBody), (status = 503, body = ApiErrorBody)))]
+async fn list_networks(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<NetworkSummary>>, ApiError> {
+    require_docker(&state)?;
+    Ok(Json(state.docker.networks()))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ReachParams {
+    /// The calling container (name, id or id prefix).
+    from: String,
+    /// The container it wants to reach.
+    to: String,
+}
+
+/// Can container `from` reach container `to` by name?
+#[utoipa::path(get, path = "/api/reachability", tag = "docker", security(("bearer" = [])), params(ReachParams),
+    responses((status = 200, body = ReachabilityReport), (status = 400, body = ApiErrorBody), (status = 401, body = ApiErrorBody), (status = 404, body = ApiErrorBody), (status = 503, body = ApiErrorBody)))]
+async fn get_reachability(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<ReachParams>,
+) -> Result<Json<ReachabilityReport>, ApiError> {
+    require_docker(&state)?;
+    let from = state
+        .docker
+        .container(&q.from)
+        .ok_or_else(|| not_found(&q.from))?;
+    let to = state
+        .docker
+        .container(&q.to)
+        .ok_or_else(|| not_found(&q.to))?;
+    let (verdict, finding) = reachability::check(&from.summary, &to.summary);
+    Ok(Json(ReachabilityReport {
+        from: from.summary.name,
+        to: to.summary.name,
+        verdict,
+        finding,
+    }))
+}
+
+/// A one-time ticket (valid 60 s) for `GET /api/events`, because browsers'
+/// `EventSource` cannot send an `Authorization` header.
+#[utoipa::path(post, path = "/api/events/ticket", tag = "events", security(("bearer" = [])),
+    responses((status = 200, body = EventTicket), (status = 401, body = ApiErrorBody)))]
+async fn event_ticket(State(state): State<AppState>) -> Result<Json<EventTicket>, ApiError> {
+    let ticket = state
+        .tickets
+        .issue()
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(Json(EventTicket {
+        ticket,
+        expires_in_s: TICKET_TTL.as_secs(),
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct EventParams {
+    /// From `POST /api/events/ticket`; single use.
+    ticket: String,
+}
+
+/// Live updates as server-sent events; each event's name is its `type`.
+#[utoipa::path(get, path = "/api/events", tag = "events", params(EventParams),
+    responses((status = 200, description = "text/event-stream of AgentEvent", content_type = "text/event-stream", body = vantage_shared::AgentEvent), (status = 401, body = ApiErrorBody)))]
+async fn events(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<EventParams>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    if !state.tickets.redeem(&q.ticket) {
+        return Err(ApiError::Unauthorized);
+    }
+    let first =
+        futures_util::stream::once(std::future::ready(vantage_shared::AgentEvent::Docker {
+            status: state.docker.status(),
+        }));
+    let live = BroadcastStream::new(state.docker.subscribe()).filter_map(|r| match r {
+        Ok(ev) => Some(ev),
+        // A slow client missed events: tell it to refetch everything.
+        Err(BroadcastStreamRecvError::Lagged(_)) => {
+            Some(vantage_shared::AgentEvent::NetworksChanged)
+        }
+    });
+    let stream = first.chain(live).map(|ev| {
+        let data = serde_json::to_string(&ev).unwrap_or_default();
+        Ok(Event::default().event(ev.kind()).data(data))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}

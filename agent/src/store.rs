@@ -1,0 +1,345 @@
+//! The history database: every healthcheck probe result, in SQLite (WAL) in the data dir.
+//!
+//! WAL with `synchronous = NORMAL` keeps every committed transaction across a
+//! `kill -9` of the agent (only an OS crash may lose the last ones), which is the
+//! durability the history needs without an fsync per probe.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, TimeZone, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+use vantage_shared::{HealthProbe, HealthStatus};
+
+/// Docker keeps at most 4096 bytes of probe output; we store no more than that.
+pub const MAX_OUTPUT_BYTES: usize = 4096;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("history database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("history database task failed: {0}")]
+    Join(#[from] tokio::task::JoinError),
+    #[error("history database lock poisoned")]
+    Poisoned,
+    #[error("timestamp out of range")]
+    Timestamp,
+}
+
+/// Cheap to clone; all access goes through one connection on the blocking pool.
+#[derive(Clone)]
+pub struct Store {
+    conn: Arc<Mutex<Connection>>,
+}
+
+const SCHEMA_VERSION: i64 = 1;
+
+fn to_ns(t: DateTime<Utc>) -> Result<i64, StoreError> {
+    t.timestamp_nanos_opt().ok_or(StoreError::Timestamp)
+}
+
+fn from_ns(ns: i64) -> DateTime<Utc> {
+    Utc.timestamp_nanos(ns)
+}
+
+/// Cuts `s` to at most `max` bytes on a character boundary.
+pub fn truncate_utf8(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+impl Store {
+    /// Opens (creating if needed) `history.sqlite3` in `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(data_dir.join("history.sqlite3"))?;
+        Self::init(conn)
+    }
+
+    /// An in-memory store, for tests.
+    pub fn in_memory() -> Result<Self, StoreError> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(conn: Connection) -> Result<Self, StoreError> {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version < SCHEMA_VERSION {
+            conn.execute_batch(
+                "CREATE TABLE IF NOT EXISTS health_probes (
+                    container_id   TEXT    NOT NULL,
+                    container_name TEXT    NOT NULL,
+                    start_ns       INTEGER NOT NULL,
+                    end_ns         INTEGER NOT NULL,
+                    exit_code      INTEGER NOT NULL,
+                    output         TEXT    NOT NULL,
+                    status         TEXT    NOT NULL,
+                    PRIMARY KEY (container_id, start_ns)
+                 ) WITHOUT ROWID;
+                 CREATE INDEX IF NOT EXISTS health_probes_by_name ON health_probes (container_name, start_ns);
+                 CREATE INDEX IF NOT EXISTS health_probes_by_start ON health_probes (start_ns);
+                 PRAGMA user_version = 1;",
+            )?;
+        }
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    async fn with_conn<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn.lock().map_err(|_| StoreError::Poisoned)?;
+            f(&mut guard)
+        })
+        .await?
+    }
+
+    /// Stores probes, ignoring those already stored (same container and start time).
+    /// Returns the ones that were new, in the order given.
+    pub async fn insert_probes(
+        &self,
+        container_id: String,
+        container_name: String,
+        probes: Vec<HealthProbe>,
+    ) -> Result<Vec<HealthProbe>, StoreError> {
+        if probes.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.with_conn(move |conn| {
+            let tx = conn.transaction()?;
+            let mut new = Vec::new();
+            {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO health_probes
+                     (container_id, container_name, start_ns, end_ns, exit_code, output, status)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?;
+                for p in probes {
+                    let output = truncate_utf8(&p.output, MAX_OUTPUT_BYTES);
+                    let changed = stmt.execute(params![
+                        container_id,
+                        container_name,
+                        to_ns(p.start)?,
+                        to_ns(p.end)?,
+                        p.exit_code,
+                        output,
+                        p.status.as_str(),
+                    ])?;
+                    if changed > 0 {
+                        new.push(p);
+                    }
+                }
+            }
+            tx.commit()?;
+            Ok(new)
+        })
+        .await
+    }
+
+    /// Probes of one container, newest first, and how many match in all.
+    pub async fn history(
+        &self,
+        container_id: String,
+        since: Option<DateTime<Utc>>,
+        limit: u32,
+    ) -> Result<(Vec<HealthProbe>, u64), StoreError> {
+        let since_ns = since.map(to_ns).transpose()?.unwrap_or(i64::MIN);
+        self.with_conn(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT start_ns, end_ns, exit_code, output, status FROM health_probes
+                 WHERE container_id = ?1 AND start_ns >= ?2
+                 ORDER BY start_ns DESC LIMIT ?3",
+            )?;
+            let probes = stmt
+                .query_map(params![container_id, since_ns, limit], |r| {
+                    let start = from_ns(r.get(0)?);
+                    let end = from_ns(r.get(1)?);
+                    let status: String = r.get(4)?;
+                    Ok(HealthProbe {
+                        start,
+                        end,
+                        duration_ms: u64::try_from((end - start).num_milliseconds()).unwrap_or(0),
+                        exit_code: r.get(2)?,
+                        output: r.get(3)?,
+                        status: HealthStatus::from_docker(&status),
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            let total: i64 = conn
+                .prepare_cached(
+                    "SELECT COUNT(*) FROM health_probes WHERE container_id = ?1 AND start_ns >= ?2",
+                )?
+                .query_row(params![container_id, since_ns], |r| r.get(0))?;
+            Ok((probes, u64::try_from(total).unwrap_or(0)))
+        })
+        .await
+    }
+
+    /// The id and name of the most recent container that had this name or id (prefix),
+    /// so history stays reachable after the container is gone or Docker is down.
+    pub async fn find_container(
+        &self,
+        id_or_name: String,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        self.with_conn(move |conn| {
+            let by_name = conn
+                .prepare_cached(
+                    "SELECT container_id, container_name FROM health_probes WHERE container_name = ?1
+                     ORDER BY start_ns DESC LIMIT 1",
+                )?
+                .query_row(params![id_or_name], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            if by_name.is_some() {
+                return Ok(by_name);
+            }
+            if id_or_name.len() < 4 || !id_or_name.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Ok(None);
+            }
+            // Prefix match on the primary key: [prefix, prefix + 'g') covers every hex id.
+            let upper = format!("{id_or_name}g");
+            Ok(conn
+                .prepare_cached(
+                    "SELECT container_id, container_name FROM health_probes
+                     WHERE container_id >= ?1 AND container_id < ?2 ORDER BY start_ns DESC LIMIT 1",
+                )?
+                .query_row(params![id_or_name, upper], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?)
+        })
+        .await
+    }
+
+    /// How many probes are stored in all.
+    pub async fn count(&self) -> Result<u64, StoreError> {
+        self.with_conn(|conn| {
+            let n: i64 = conn.query_row("SELECT COUNT(*) FROM health_probes", [], |r| r.get(0))?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        })
+        .await
+    }
+
+    /// Deletes probes that started before `before`; returns how many.
+    pub async fn prune(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let before_ns = to_ns(before)?;
+        self.with_conn(move |conn| {
+            let n = conn.execute(
+                "DELETE FROM health_probes WHERE start_ns < ?1",
+                params![before_ns],
+            )?;
+            Ok(n as u64)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn probe(offset_s: i64, exit_code: i64) -> HealthProbe {
+        let start = Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap()
+            + chrono::Duration::seconds(offset_s);
+        HealthProbe {
+            start,
+            end: start + chrono::Duration::milliseconds(25),
+            duration_ms: 25,
+            exit_code,
+            output: "out".into(),
+            status: HealthStatus::Starting,
+        }
+    }
+
+    #[tokio::test]
+    async fn insert_dedupes_by_start_and_queries_newest_first() {
+        let s = Store::in_memory().unwrap();
+        let new = s
+            .insert_probes(
+                "abc123".into(),
+                "web".into(),
+                vec![probe(0, 1), probe(1, 0)],
+            )
+            .await
+            .unwrap();
+        assert_eq!(new.len(), 2);
+        // Docker's log overlaps with what we already have: only the new one is new.
+        let new = s
+            .insert_probes(
+                "abc123".into(),
+                "web".into(),
+                vec![probe(1, 0), probe(2, 0)],
+            )
+            .await
+            .unwrap();
+        assert_eq!(new, vec![probe(2, 0)]);
+        let (h, total) = s.history("abc123".into(), None, 2).await.unwrap();
+        assert_eq!(total, 3);
+        assert_eq!(h.len(), 2);
+        assert_eq!(h[0].start, probe(2, 0).start);
+        assert_eq!(h[0].duration_ms, 25);
+        let (h, total) = s
+            .history("abc123".into(), Some(probe(1, 0).start), 10)
+            .await
+            .unwrap();
+        assert_eq!((h.len(), total), (2, 2));
+        assert_eq!(s.count().await.unwrap(), 3);
+    }
+
+    #[tokio::test]
+    async fn finds_containers_by_name_and_id_prefix() {
+        let s = Store::in_memory().unwrap();
+        s.insert_probes("abc123def".into(), "web".into(), vec![probe(0, 0)])
+            .await
+            .unwrap();
+        assert_eq!(
+            s.find_container("web".into()).await.unwrap(),
+            Some(("abc123def".into(), "web".into()))
+        );
+        assert_eq!(
+            s.find_container("abc1".into()).await.unwrap(),
+            Some(("abc123def".into(), "web".into()))
+        );
+        assert_eq!(s.find_container("abd".into()).await.unwrap(), None);
+        assert_eq!(s.find_container("zzzz".into()).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn prune_drops_old_rows() {
+        let s = Store::in_memory().unwrap();
+        s.insert_probes("a".into(), "a".into(), vec![probe(0, 0), probe(100, 0)])
+            .await
+            .unwrap();
+        assert_eq!(s.prune(probe(50, 0).start).await.unwrap(), 1);
+        assert_eq!(s.count().await.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn history_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = Store::open(dir.path()).unwrap();
+            s.insert_probes("a".into(), "a".into(), vec![probe(0, 0)])
+                .await
+                .unwrap();
+        }
+        let s = Store::open(dir.path()).unwrap();
+        assert_eq!(s.count().await.unwrap(), 1);
+    }
+
+    #[test]
+    fn truncation_respects_char_boundaries() {
+        assert_eq!(truncate_utf8("héllo", 2), "h");
+        assert_eq!(truncate_utf8("héllo", 3), "hé");
+        assert_eq!(truncate_utf8("abc", 10), "abc");
+    }
+}

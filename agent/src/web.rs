@@ -1,0 +1,66 @@
+//! Serves the dashboard: the Trunk bundle from `dist/`, embedded into release
+//! builds (read from disk in debug builds), with an explanatory page when it was
+//! never built.
+
+use axum::http::{header, StatusCode, Uri};
+use axum::response::{Html, IntoResponse, Response};
+use rust_embed::RustEmbed;
+
+use crate::error::ApiError;
+
+#[derive(RustEmbed)]
+#[folder = "$CARGO_MANIFEST_DIR/../dist/"]
+#[allow_missing = true]
+struct Dist;
+
+const NOT_BUILT: &str = r#"<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Vantage: dashboard not built</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}code,pre{background:#f2f2f2;padding:.1rem .3rem;border-radius:4px}</style></head>
+<body><h1>The agent is running, but its dashboard was not built</h1>
+<p>This binary was compiled without the web dashboard (<code>dist/</code> was empty). The API works: try <code>/api/health</code>.</p>
+<p>To build the dashboard, from the repository root:</p>
+<pre>./scripts/setup.sh        # wasm target, trunk, wasm-bindgen-cli, wasm-opt
+trunk build --release     # writes dist/
+cargo build --release -p vantage-agent</pre>
+<p>or simply run the README's first command, which does all of it.</p></body></html>"#;
+
+/// Fallback handler: static files, the SPA's index for client-side routes, JSON 404 under `/api`.
+pub async fn static_handler(uri: Uri) -> Response {
+    let path = uri.path().trim_start_matches('/');
+    if path == "api" || path.starts_with("api/") {
+        return ApiError::NotFound(format!("no API route {}", uri.path())).into_response();
+    }
+    if !path.is_empty() {
+        if let Some(file) = Dist::get(path) {
+            let mime = file.metadata.mimetype().to_owned();
+            // Trunk puts a content hash in every asset name except index.html.
+            let cache = if path.ends_with(".html") {
+                "no-cache"
+            } else {
+                "public, max-age=31536000, immutable"
+            };
+            return (
+                [
+                    (header::CONTENT_TYPE, mime.as_str()),
+                    (header::CACHE_CONTROL, cache),
+                ],
+                file.data.into_owned(),
+            )
+                .into_response();
+        }
+    }
+    match Dist::get("index.html") {
+        Some(index) => (
+            [(header::CACHE_CONTROL, "no-cache")],
+            Html(index.data.into_owned()),
+        )
+            .into_response(),
+        None => (StatusCode::OK, Html(NOT_BUILT)).into_response(),
+    }
+}
+
+/// Whether the dashboard bundle is present (logged at start).
+pub fn dashboard_built() -> bool {
+    Dist::get("index.html").is_some()
+}
