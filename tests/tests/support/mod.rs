@@ -1,0 +1,322 @@
+//! Helpers for end-to-end tests against real parts. Every resource a test makes
+//! (container, network, agent process, browser, private Docker daemon) is owned by
+//! a guard that removes it on drop, also when the test panics.
+//!
+//! Missing real parts fail the test with what to install; nothing is skipped.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use std::os::unix::process::CommandExt;
+
+/// The image every test container runs: static busybox, imported (no registry here).
+pub const TEST_IMAGE: &str = "vantage-test/busybox:latest";
+
+/// Root of the workspace.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+}
+
+/// The agent binary built by `cargo build -p vantage-agent` (the test command does that first).
+pub fn agent_binary() -> PathBuf {
+    if let Ok(p) = std::env::var("VANTAGE_BIN") {
+        return PathBuf::from(p);
+    }
+    let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| workspace_root().join("target"));
+    let bin = target.join("debug").join("vantage");
+    assert!(
+        bin.exists(),
+        "agent binary {} not found: run `cargo build -p vantage-agent` first (scripts/test.sh does), or set VANTAGE_BIN",
+        bin.display()
+    );
+    bin
+}
+
+fn run(cmd: &mut Command) -> std::io::Result<std::process::Output> {
+    cmd.stdin(Stdio::null()).output()
+}
+
+/// Runs `docker …` and returns stdout, panicking with stderr on failure.
+pub fn docker(args: &[&str]) -> String {
+    let out = run(Command::new("docker").args(args)).unwrap_or_else(|e| panic!("cannot run `docker` ({e}): install it with `apt-get install docker.io`"));
+    assert!(out.status.success(), "docker {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Makes sure the Docker engine answers and the test image exists (built once).
+pub fn require_docker() {
+    static READY: OnceLock<()> = OnceLock::new();
+    READY.get_or_init(|| {
+        let ok = run(Command::new("docker").args(["version", "--format", "{{.Server.Version}}"]))
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+        assert!(ok, "the Docker engine does not answer on /var/run/docker.sock: install docker.io and start dockerd (scripts/test.sh does both)");
+        let have = run(Command::new("docker").args(["image", "inspect", TEST_IMAGE])).map(|o| o.status.success()).unwrap_or(false);
+        if !have {
+            build_test_image();
+        }
+    });
+}
+
+/// `docker import` of a rootfs holding only static busybox and its applet links.
+fn build_test_image() {
+    let busybox = ["/bin/busybox", "/usr/bin/busybox"].into_iter().find(|p| Path::new(p).exists());
+    let busybox = busybox.unwrap_or_else(|| panic!("static busybox not found: apt-get install busybox-static"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    for d in ["bin", "tmp", "www", "etc"] {
+        std::fs::create_dir_all(root.join(d)).expect("mkdir");
+    }
+    std::fs::copy(busybox, root.join("bin/busybox")).expect("copy busybox");
+    for applet in ["sh", "sleep", "touch", "test", "wget", "httpd", "nc", "cat", "echo", "ls", "rm", "date", "true", "false"] {
+        std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).expect("symlink");
+    }
+    std::fs::write(root.join("www/index.html"), "ok\n").expect("index");
+    let tar = Command::new("tar").arg("-C").arg(root).args(["-c", "."]).stdout(Stdio::piped()).spawn().expect("tar");
+    let out = Command::new("docker")
+        .args(["import", "-c", "CMD [\"/bin/sh\"]", "-", TEST_IMAGE])
+        .stdin(tar.stdout.expect("tar stdout"))
+        .output()
+        .expect("docker import");
+    assert!(out.status.success(), "docker import failed: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A unique name for this test run's resources, so parallel tests never collide.
+pub fn unique(prefix: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!("vt-{prefix}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A container removed (forcefully) on drop.
+pub struct Container {
+    pub name: String,
+    pub id: String,
+}
+
+impl Container {
+    /// `docker run -d --name <unique> <args…> TEST_IMAGE <cmd…>`.
+    pub fn run(prefix: &str, args: &[&str], cmd: &[&str]) -> Self {
+        require_docker();
+        let name = unique(prefix);
+        let mut all = vec!["run", "-d", "--name", &name, "--label", "vantage-test=1"];
+        all.extend_from_slice(args);
+        all.push(TEST_IMAGE);
+        all.extend_from_slice(cmd);
+        let id = docker(&all);
+        Self { name, id }
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = run(Command::new("docker").args(["rm", "-f", &self.name]));
+    }
+}
+
+/// A user-defined Docker network removed on drop (after its containers are gone).
+pub struct Network {
+    pub name: String,
+}
+
+impl Network {
+    pub fn create(prefix: &str) -> Self {
+        require_docker();
+        let name = unique(prefix);
+        docker(&["network", "create", "--label", "vantage-test=1", &name]);
+        Self { name }
+    }
+}
+
+impl Drop for Network {
+    fn drop(&mut self) {
+        let _ = run(Command::new("docker").args(["network", "rm", &self.name]));
+    }
+}
+
+/// A running `vantage serve` process on a free loopback port, killed on drop.
+pub struct Agent {
+    child: Child,
+    pub base: String,
+    pub token: String,
+    pub data_dir: PathBuf,
+    pub log: PathBuf,
+}
+
+impl Agent {
+    /// Starts the agent with `data_dir` and extra environment (e.g. `DOCKER_HOST`).
+    pub fn start(data_dir: &Path, env: &[(&str, &str)]) -> Self {
+        let log = data_dir.join(format!("agent-{}.log", unique("log")));
+        let log_file = std::fs::File::create(&log).expect("agent log");
+        let mut cmd = Command::new(agent_binary());
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--resync-secs", "5"])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .env("VANTAGE_LOG", "info,vantage_agent=debug")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log_file);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start the agent: {e}"));
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut url = None;
+        while Instant::now() < deadline {
+            match lines.next() {
+                Some(Ok(line)) => {
+                    if let Some(u) = line.trim().strip_prefix("Dashboard: ") {
+                        url = Some(u.to_owned());
+                        break;
+                    }
+                }
+                _ => break,
+            }
+        }
+        let url = url.unwrap_or_else(|| panic!("agent printed no dashboard URL; log: {}", std::fs::read_to_string(&log).unwrap_or_default()));
+        // Keep draining stdout so the agent never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        let (base, token) = url.split_once("/?token=").expect("tokenized URL");
+        Self { child, base: base.to_owned(), token: token.to_owned(), data_dir: data_dir.to_owned(), log }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// `GET` with the admin token; returns status and JSON body.
+    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        let res = http()
+            .get(self.url(path))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        let status = res.status().as_u16();
+        let body = res.json().await.unwrap_or(serde_json::Value::Null);
+        (status, body)
+    }
+
+    /// Polls `path` until `check` accepts the body, or panics after `timeout` with the last body.
+    pub async fn wait_for(&self, path: &str, timeout: Duration, mut check: impl FnMut(u16, &serde_json::Value) -> bool) -> serde_json::Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let (status, body) = self.get(path).await;
+            if check(status, &body) {
+                return body;
+            }
+            if Instant::now() > deadline {
+                panic!("timed out after {timeout:?} waiting on {path}; last answer {status}: {body:#}\nagent log:\n{}", self.log_text());
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// `kill -9`: no graceful shutdown, no flush.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM and wait for a clean exit.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        self.child.wait().expect("wait agent")
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn http() -> &'static reqwest::Client {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    CLIENT.get_or_init(|| reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("http client"))
+}
+
+/// A private Docker daemon on its own socket and data root, that a test may stop
+/// and start at will without disturbing the machine's main daemon.
+pub struct PrivateDockerd {
+    pub dir: tempfile::TempDir,
+    pub socket: String,
+    child: Mutex<Option<Child>>,
+}
+
+impl PrivateDockerd {
+    pub fn start() -> Self {
+        require_docker();
+        let dir = tempfile::Builder::new().prefix("vt-dockerd").tempdir_in("/tmp").expect("tempdir");
+        let socket = format!("unix://{}/docker.sock", dir.path().display());
+        let d = Self { dir, socket, child: Mutex::new(None) };
+        d.resume();
+        d
+    }
+
+    /// (Re)starts the daemon and waits until it answers.
+    pub fn resume(&self) {
+        let root = self.dir.path();
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(root.join("dockerd.log")).expect("log");
+        let child = Command::new("dockerd")
+            .arg("--host")
+            .arg(&self.socket)
+            .arg(format!("--data-root={}", root.join("data").display()))
+            .arg(format!("--exec-root={}", root.join("exec").display()))
+            .arg(format!("--pidfile={}", root.join("dockerd.pid").display()))
+            // No bridge and no iptables: this daemon must not touch the host's networking.
+            .args(["--bridge=none", "--iptables=false", "--ip6tables=false"])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start dockerd ({e}): apt-get install docker.io"));
+        *self.child.lock().expect("lock") = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            let ok = run(Command::new("docker").args(["-H", &self.socket, "version"])).map(|o| o.status.success()).unwrap_or(false);
+            if ok {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!("private dockerd did not answer: {}", std::fs::read_to_string(root.join("dockerd.log")).unwrap_or_default());
+    }
+
+    /// Stops the daemon (SIGTERM, then waits).
+    pub fn pause(&self) {
+        if let Some(mut child) = self.child.lock().expect("lock").take() {
+            let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for PrivateDockerd {
+    fn drop(&mut self) {
+        self.pause();
+        // dockerd leaves its own containerd behind in the exec root; stop it too.
+        let _ = Command::new("pkill").arg("-f").arg(self.dir.path().to_string_lossy().as_ref()).status();
+    }
+}
