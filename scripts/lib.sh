@@ -1,0 +1,77 @@
+# Shared helpers for setup.sh, run.sh and test.sh. Every install step is skipped
+# when what it installs is already there, so re-running costs seconds.
+# Versions are pinned: see ../shared/TOOLCHAIN.md for why each one.
+
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TRUNK_VERSION="0.21.14"
+# Must equal the wasm-bindgen version in Cargo.lock (pinned in frontend/Cargo.toml).
+WASM_BINDGEN_VERSION="0.2.130"
+BINARYEN_NPM_VERSION="132.0.0"
+
+export PATH="$ROOT/.tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+export TRUNK_SKIP_VERSION_CHECK=true
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+APT_UPDATED=0
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "apt-get install ${missing[*]}"
+  if [ "$APT_UPDATED" -eq 0 ]; then as_root apt-get update -qq; APT_UPDATED=1; fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# The Rust side of the toolchain: wasm target, trunk, wasm-bindgen-cli, wasm-opt.
+setup_toolchain() {
+  command -v cargo >/dev/null || { echo "cargo not found: install Rust with rustup first (https://rustup.rs)" >&2; exit 1; }
+  apt_install pkg-config gcc
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    log "rustup target add wasm32-unknown-unknown"
+    rustup target add wasm32-unknown-unknown
+  fi
+  if ! trunk --version 2>/dev/null | grep -q "$TRUNK_VERSION"; then
+    # trunk 0.22 needs a newer rustc than this machine has; --locked keeps its deps buildable.
+    log "cargo install trunk $TRUNK_VERSION (about 10 minutes, once)"
+    cargo install trunk --version "$TRUNK_VERSION" --locked
+  fi
+  if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
+    # Without --locked: its lockfile pins a webpki-roots the registry no longer has.
+    log "cargo install wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 3 minutes, once)"
+    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+  fi
+  if ! "$ROOT/.tools/node_modules/.bin/wasm-opt" --version 2>/dev/null | grep -q "version ${BINARYEN_NPM_VERSION%%.*}"; then
+    # Debian's binaryen 108 silently breaks the wasm (externref table); npm's 132 works.
+    command -v npm >/dev/null || apt_install nodejs npm
+    log "npm install binaryen@$BINARYEN_NPM_VERSION into .tools/"
+    npm install --silent --no-fund --no-audit --prefix "$ROOT/.tools" "binaryen@$BINARYEN_NPM_VERSION"
+  fi
+}
+
+# Builds the dashboard into dist/ (Trunk runs offline; fetch crates first).
+build_dashboard() {
+  log "building the dashboard (trunk build --release)"
+  (cd "$ROOT" && cargo fetch --locked >/dev/null && trunk build --release)
+}
+
+# Starts dockerd when the socket does not answer.
+ensure_dockerd() {
+  if docker version >/dev/null 2>&1; then return 0; fi
+  log "starting dockerd"
+  as_root sh -c 'nohup dockerd >/var/log/vantage-dockerd.log 2>&1 &'
+  for _ in $(seq 1 60); do
+    docker version >/dev/null 2>&1 && return 0
+    sleep 0.5
+  done
+  echo "dockerd did not start; see /var/log/vantage-dockerd.log" >&2
+  exit 1
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what the tests need, starts what must run, and runs every test:
+# formatting and lints, unit and router tests, wasm builds, end-to-end tests
+# against the real Docker engine, and the browser test in headless Chromium.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+setup_toolchain
+apt_install docker.io busybox-static chromium chromium-driver iproute2 iptables
+ensure_dockerd
+cd "$ROOT"
+
+log "cargo fmt --check"
+cargo fmt --all -- --check
+log "clippy (native, -D warnings)"
+cargo clippy --locked --workspace --exclude vantage-frontend --all-targets -- -D warnings
+log "clippy (dashboard, wasm32, -D warnings)"
+cargo clippy --locked -p vantage-frontend --target wasm32-unknown-unknown -- -D warnings
+log "shared builds for wasm32"
+cargo build --locked -p vantage-shared --target wasm32-unknown-unknown
+
+build_dashboard
+log "building the agent"
+cargo build --locked -p vantage-agent
+
+log "cargo test (unit, router, end-to-end, browser)"
+cargo test --locked --workspace --exclude vantage-frontend

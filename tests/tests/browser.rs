@@ -1,0 +1,185 @@
+//! The dashboard in a real browser: headless Chromium over WebDriver opens the
+//! tokenized URL against a real agent watching the real Docker engine.
+
+mod support;
+
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use support::{require_docker, workspace_root, Agent, Container};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// chromedriver in its own process group; dropping kills the group, which takes
+/// Chromium with it (killing chromedriver alone leaves the browser running).
+struct Driver {
+    child: Child,
+    port: u16,
+    _profile: tempfile::TempDir,
+}
+
+impl Driver {
+    fn start() -> Self {
+        for bin in [CHROMIUM, CHROMEDRIVER] {
+            assert!(std::path::Path::new(bin).exists(), "{bin} missing: apt-get install chromium chromium-driver");
+        }
+        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("start chromedriver");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Self { child, port, _profile: tempfile::tempdir().expect("profile dir") }
+    }
+
+    async fn client(&self, width: u32, height: u32) -> Client {
+        let profile = self._profile.path().join(format!("p{width}"));
+        let args = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            &format!("--window-size={width},{height}"),
+            &format!("--user-data-dir={}", profile.display()),
+        ];
+        let mut caps = serde_json::Map::new();
+        caps.insert("goog:chromeOptions".into(), serde_json::json!({ "binary": CHROMIUM, "args": args }));
+        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await
+            .expect("WebDriver session")
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-KILL", &format!("-{}", self.child.id())]).status();
+        let _ = self.child.wait();
+    }
+}
+
+fn require_dashboard() {
+    let index = workspace_root().join("dist/index.html");
+    assert!(index.exists(), "{} missing: build the dashboard with `trunk build --release` (scripts/test.sh does)", index.display());
+}
+
+fn screenshot_dir() -> PathBuf {
+    let dir = workspace_root().join("target/screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot dir");
+    dir
+}
+
+/// Waits for a CSS selector, with the page's text in the panic message.
+async fn wait_css(c: &Client, css: &str, timeout: Duration) -> fantoccini::elements::Element {
+    match c.wait().at_most(timeout).for_element(Locator::Css(css)).await {
+        Ok(e) => e,
+        Err(e) => {
+            let text = c.find(Locator::Css("body")).await.ok();
+            let text = match text {
+                Some(b) => b.text().await.unwrap_or_default(),
+                None => String::new(),
+            };
+            panic!("{css} did not appear ({e}); page text:\n{text}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn containers_page_and_detail_timeline_show_the_real_container() {
+    require_docker();
+    require_dashboard();
+    let data = tempfile::tempdir().unwrap();
+    let container = Container::run(
+        "web",
+        &["--health-cmd", "test -f /tmp/ready", "--health-interval", "1s", "--health-retries", "2"],
+        &["sh", "-c", "sleep 3; touch /tmp/ready; exec sleep 3600"],
+    );
+    let agent = Agent::start(data.path(), &[]);
+    let history = format!("/api/containers/{}/health-history", container.name);
+    agent
+        .wait_for(&history, Duration::from_secs(30), |s, b| {
+            s == 200 && b["probes"].as_array().is_some_and(|p| p.len() >= 5 && p[0]["exit_code"] == 0)
+        })
+        .await;
+
+    let driver = Driver::start();
+    let c = driver.client(1280, 900).await;
+    c.goto(&format!("{}/?token={}", agent.base, agent.token)).await.unwrap();
+    // The token is taken from the address bar and removed from it.
+    wait_css(&c, "[data-testid=docker-status]", Duration::from_secs(20)).await;
+    let url = c.current_url().await.unwrap();
+    assert!(!url.as_str().contains("token="), "token left in the address bar: {url}");
+
+    c.find(Locator::Css("a[href='/containers']")).await.expect("nav link to Containers").click().await.unwrap();
+    let row_css = format!("[data-testid=container-row][data-name='{}']", container.name);
+    let row = wait_css(&c, &row_css, Duration::from_secs(20)).await;
+    let badge = row.find(Locator::Css("[data-testid=health-badge]")).await.expect("health badge");
+    let badge_text = badge.text().await.unwrap().to_lowercase();
+    assert!(badge_text.contains("healthy"), "badge says {badge_text:?}");
+    let png = c.screenshot().await.unwrap();
+    std::fs::write(screenshot_dir().join("containers.png"), png).unwrap();
+
+    row.find(Locator::Css("a")).await.expect("link to detail").click().await.unwrap();
+    wait_css(&c, "[data-testid=health-timeline]", Duration::from_secs(20)).await;
+    let rows = c.find_all(Locator::Css("[data-testid=probe-row]")).await.unwrap();
+    assert!(rows.len() >= 5, "only {} probe rows", rows.len());
+    let findings = c.find_all(Locator::Css("[data-testid=finding][data-code=healthcheck_start_period_too_short]")).await.unwrap();
+    assert_eq!(findings.len(), 1, "the start-period finding is shown once");
+    let marks = c.find_all(Locator::Css("[data-testid=health-timeline] [data-probe]")).await.unwrap();
+    assert!(marks.len() >= 5, "timeline has {} probe marks", marks.len());
+    let png = c.screenshot().await.unwrap();
+    std::fs::write(screenshot_dir().join("container-detail.png"), png).unwrap();
+    c.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn pages_fit_a_phone_screen() {
+    require_docker();
+    require_dashboard();
+    let data = tempfile::tempdir().unwrap();
+    let container = Container::run("phone", &["--health-cmd", "true", "--health-interval", "1s"], &["sleep", "3600"]);
+    let agent = Agent::start(data.path(), &[]);
+    agent
+        .wait_for(&format!("/api/containers/{}/health-history", container.name), Duration::from_secs(20), |s, b| {
+            s == 200 && b["total"].as_u64() >= Some(2)
+        })
+        .await;
+    let driver = Driver::start();
+    let c = driver.client(360, 780).await;
+    c.goto(&format!("{}/?token={}", agent.base, agent.token)).await.unwrap();
+    wait_css(&c, "[data-testid=docker-status]", Duration::from_secs(20)).await;
+    for (path, ready) in [
+        ("/", "[data-testid=docker-status]"),
+        ("/containers", "[data-testid=container-row]"),
+        (&format!("/containers/{}", container.name) as &str, "[data-testid=health-timeline]"),
+        ("/networks", "main"),
+    ] {
+        c.goto(&agent.url(path)).await.unwrap();
+        wait_css(&c, ready, Duration::from_secs(20)).await;
+        let width = c.execute("return document.documentElement.scrollWidth", vec![]).await.unwrap();
+        let width = width.as_u64().unwrap();
+        let name = if path == "/" { "overview".to_owned() } else { path.trim_start_matches('/').replace('/', "-") };
+        std::fs::write(screenshot_dir().join(format!("phone-{name}.png")), c.screenshot().await.unwrap()).unwrap();
+        assert!(width <= 362, "{path} is {width}px wide on a 360px screen (horizontal scrolling)");
+    }
+    c.close().await.unwrap();
+}
