@@ -18,7 +18,7 @@ use axum::middleware;
 use axum::Router;
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
-use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::{Config, MAX_BODY_BYTES};
@@ -67,7 +67,9 @@ pub fn app(state: AppState) -> Router {
     let (api, openapi) = routes::api(state.clone());
     let _ = state.openapi.set(openapi.to_json().unwrap_or_default());
     api.fallback(web::static_handler)
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(reject_large_bodies))
+        // gzip for the wasm bundle and JSON (phones on LTE); SSE is left alone by the default predicate.
+        .layer(CompressionLayer::new())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -75,6 +77,21 @@ pub fn app(state: AppState) -> Router {
         ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Refuses bodies announced larger than `MAX_BODY_BYTES` before reading them, with
+/// the API's JSON error; bodies without a length are capped by `DefaultBodyLimit`.
+async fn reject_large_bodies(req: axum::extract::Request, next: middleware::Next) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let announced = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match announced {
+        Some(n) if n > MAX_BODY_BYTES as u64 => error::ApiError::PayloadTooLarge.into_response(),
+        _ => next.run(req).await,
+    }
 }
 
 /// Creates the data dir (private to the user) if needed.

@@ -181,3 +181,19 @@ async fn spa_routes_fall_back_to_the_dashboard() {
     let html = String::from_utf8_lossy(&body);
     assert!(html.contains("<html"), "{html}");
 }
+
+#[tokio::test]
+async fn huge_bodies_are_refused_with_a_json_error() {
+    let (app, _) = test_app();
+    let body = vec![b'x'; 2 * 1024 * 1024];
+    let req = Request::post("/api/events/ticket")
+        .header(header::HOST, "localhost")
+        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+        .header(header::CONTENT_LENGTH, body.len())
+        .body(Body::from(body))
+        .unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(error_code(&bytes), "payload_too_large");
+}
