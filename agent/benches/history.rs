@@ -1,6 +1,9 @@
 //! History query time for one container with 1 million stored probes (issue #2's
 //! benchmark): the page the dashboard asks for, newest first, with its total.
 
+// Test code: a failed unwrap is a failed test with its location.
+#![allow(clippy::unwrap_used)]
+
 use std::hint::black_box;
 
 use chrono::{TimeZone, Utc};
@@ -15,7 +18,10 @@ fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(dir.path()).expect("store");
-    let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().expect("date");
+    let t0 = Utc
+        .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+        .single()
+        .expect("date");
     // One probe every 2 s: a million probes are ~23 days of one container.
     rt.block_on(async {
         for chunk in 0..(RECORDS / 100_000) {
@@ -32,21 +38,35 @@ fn bench(c: &mut Criterion) {
                     }
                 })
                 .collect();
-            store.insert_probes(ID.into(), "inference".into(), probes).await.expect("insert");
+            store
+                .insert_probes(ID.into(), "inference".into(), probes)
+                .await
+                .expect("insert");
         }
     });
     let since = t0 + chrono::Duration::seconds((RECORDS - 3600) * 2);
     let mut g = c.benchmark_group("history_1m");
     g.bench_function("newest_500_with_total", |b| {
-        b.iter(|| rt.block_on(store.history(black_box(ID.into()), None, 500)).expect("query"))
+        b.iter(|| {
+            rt.block_on(store.history(black_box(ID.into()), None, 500))
+                .expect("query")
+        })
     });
     g.bench_function("last_2h_500", |b| {
-        b.iter(|| rt.block_on(store.history(black_box(ID.into()), Some(since), 500)).expect("query"))
+        b.iter(|| {
+            rt.block_on(store.history(black_box(ID.into()), Some(since), 500))
+                .expect("query")
+        })
     });
     g.bench_function("insert_5_dupes", |b| {
         // What every inspect does: re-offer Docker's 5-entry log, all already stored.
-        let (probes, _) = rt.block_on(store.history(ID.into(), None, 5)).expect("query");
-        b.iter(|| rt.block_on(store.insert_probes(ID.into(), "inference".into(), probes.clone())).expect("insert"))
+        let (probes, _) = rt
+            .block_on(store.history(ID.into(), None, 5))
+            .expect("query");
+        b.iter(|| {
+            rt.block_on(store.insert_probes(ID.into(), "inference".into(), probes.clone()))
+                .expect("insert")
+        })
     });
     g.finish();
 }

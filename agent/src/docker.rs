@@ -382,7 +382,7 @@ fn convert_inspect(c: &ContainerInspectResponse) -> Option<ContainerDetail> {
         status: String::new(),
         health: health
             .and_then(|h| h.status)
-            .map(|s| HealthStatus::from_docker(&s.to_string()))
+            .map(|s| HealthStatus::from_docker(s.as_ref()))
             .unwrap_or(HealthStatus::None),
         failing_streak: health
             .and_then(|h| h.failing_streak)

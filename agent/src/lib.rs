@@ -81,7 +81,10 @@ pub fn app(state: AppState) -> Router {
 
 /// Refuses bodies announced larger than `MAX_BODY_BYTES` before reading them, with
 /// the API's JSON error; bodies without a length are capped by `DefaultBodyLimit`.
-async fn reject_large_bodies(req: axum::extract::Request, next: middleware::Next) -> axum::response::Response {
+async fn reject_large_bodies(
+    req: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
     use axum::response::IntoResponse;
     let announced = req
         .headers()

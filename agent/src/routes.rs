@@ -158,7 +158,7 @@ async fn overview(State(state): State<AppState>) -> Result<Json<Overview>, ApiEr
                 }),
         );
     }
-    problems.sort_by(|a, b| b.finding.severity.cmp(&a.finding.severity));
+    problems.sort_by_key(|p| std::cmp::Reverse(p.finding.severity));
     Ok(Json(Overview {
         agent_version: env!("CARGO_PKG_VERSION").into(),
         hostname: state.hostname.clone(),

@@ -251,7 +251,9 @@ impl Store {
     pub async fn count(&self) -> Result<u64, StoreError> {
         self.with_conn(|conn| {
             let n: i64 =
-                conn.query_row("SELECT COALESCE(SUM(n), 0) FROM probe_counts", [], |r| r.get(0))?;
+                conn.query_row("SELECT COALESCE(SUM(n), 0) FROM probe_counts", [], |r| {
+                    r.get(0)
+                })?;
             Ok(u64::try_from(n).unwrap_or(0))
         })
         .await
@@ -384,7 +386,9 @@ mod tests {
         }
         let s = Store::open(dir.path()).unwrap();
         assert_eq!(s.count().await.unwrap(), 2);
-        s.insert_probes("a".into(), "a".into(), vec![probe(0, 0)]).await.unwrap();
+        s.insert_probes("a".into(), "a".into(), vec![probe(0, 0)])
+            .await
+            .unwrap();
         assert_eq!(s.history("a".into(), None, 1).await.unwrap().1, 3);
     }
 

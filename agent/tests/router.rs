@@ -1,6 +1,9 @@
 //! Router tests with `oneshot`: authentication on every protected route, the Host
 //! check, error shapes, and Docker-unavailable answers, without a socket.
 
+// Test code: a failed unwrap is a failed test with its location.
+#![allow(clippy::unwrap_used)]
+
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
@@ -16,27 +19,62 @@ const TOKEN: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789a
 fn test_app() -> (Router, AppState) {
     // An endpoint nobody listens on: the handle stays "connecting" (no watcher runs).
     let docker = DockerHandle::new("unix:///nonexistent/docker.sock");
-    let state = AppState::new(TOKEN.into(), vec!["vantage.example.com".into()], docker, Store::in_memory().unwrap());
+    let state = AppState::new(
+        TOKEN.into(),
+        vec!["vantage.example.com".into()],
+        docker,
+        Store::in_memory().unwrap(),
+    );
     (app(state.clone()), state)
 }
 
-async fn send(app: &Router, method: Method, uri: &str, host: &str, token: Option<&str>) -> (StatusCode, Vec<u8>) {
-    let mut req = Request::builder().method(method).uri(uri).header(header::HOST, host);
+async fn send(
+    app: &Router,
+    method: Method,
+    uri: &str,
+    host: &str,
+    token: Option<&str>,
+) -> (StatusCode, Vec<u8>) {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::HOST, host);
     if let Some(t) = token {
         req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
     }
-    let res = app.clone().oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+    let res = app
+        .clone()
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
     let status = res.status();
-    (status, res.into_body().collect().await.unwrap().to_bytes().to_vec())
+    (
+        status,
+        res.into_body().collect().await.unwrap().to_bytes().to_vec(),
+    )
 }
 
 fn error_code(body: &[u8]) -> String {
-    serde_json::from_slice::<ApiErrorBody>(body).unwrap_or_else(|e| panic!("not an ApiErrorBody ({e}): {}", String::from_utf8_lossy(body))).error
+    serde_json::from_slice::<ApiErrorBody>(body)
+        .unwrap_or_else(|e| {
+            panic!(
+                "not an ApiErrorBody ({e}): {}",
+                String::from_utf8_lossy(body)
+            )
+        })
+        .error
 }
 
 /// Every route the OpenAPI document lists, with `{id}` filled in.
 async fn documented_routes(app: &Router) -> Vec<(Method, String, bool)> {
-    let (status, body) = send(app, Method::GET, "/api/openapi.json", "127.0.0.1:8787", Some(TOKEN)).await;
+    let (status, body) = send(
+        app,
+        Method::GET,
+        "/api/openapi.json",
+        "127.0.0.1:8787",
+        Some(TOKEN),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     let doc: serde_json::Value = serde_json::from_slice(&body).unwrap();
     let mut routes = Vec::new();
@@ -54,20 +92,34 @@ async fn documented_routes(app: &Router) -> Vec<(Method, String, bool)> {
 async fn every_route_but_liveness_and_event_stream_requires_the_token() {
     let (app, _) = test_app();
     let routes = documented_routes(&app).await;
-    assert!(routes.len() >= 10, "OpenAPI lists too few routes: {routes:?}");
+    assert!(
+        routes.len() >= 10,
+        "OpenAPI lists too few routes: {routes:?}"
+    );
     for (method, uri, secured) in routes {
         let public = uri == "/api/health" || uri == "/api/events";
-        assert_eq!(secured, !public, "{method} {uri}: OpenAPI security does not match the router");
+        assert_eq!(
+            secured, !public,
+            "{method} {uri}: OpenAPI security does not match the router"
+        );
         if public {
             continue;
         }
         for token in [None, Some("wrong"), Some(&TOKEN[..63])] {
             let (status, body) = send(&app, method.clone(), &uri, "localhost:8787", token).await;
-            assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {uri} with {token:?}");
+            assert_eq!(
+                status,
+                StatusCode::UNAUTHORIZED,
+                "{method} {uri} with {token:?}"
+            );
             assert_eq!(error_code(&body), "unauthorized");
         }
         let (status, _) = send(&app, method.clone(), &uri, "localhost:8787", Some(TOKEN)).await;
-        assert_ne!(status, StatusCode::UNAUTHORIZED, "{method} {uri} refused the right token");
+        assert_ne!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "{method} {uri} refused the right token"
+        );
     }
 }
 
@@ -91,7 +143,12 @@ async fn foreign_host_names_are_refused_even_with_the_token() {
             assert_eq!(error_code(&body), "forbidden_host");
         }
     }
-    for host in ["vantage.example.com", "[::1]:8787", "192.168.1.20:8787", "localhost"] {
+    for host in [
+        "vantage.example.com",
+        "[::1]:8787",
+        "192.168.1.20:8787",
+        "localhost",
+    ] {
         let (status, _) = send(&app, Method::GET, "/api/health", host, None).await;
         assert_eq!(status, StatusCode::OK, "{host}");
     }
@@ -100,7 +157,12 @@ async fn foreign_host_names_are_refused_even_with_the_token() {
 #[tokio::test]
 async fn docker_unavailable_is_said_plainly() {
     let (app, _) = test_app();
-    for uri in ["/api/containers", "/api/networks", "/api/containers/web", "/api/reachability?from=a&to=b"] {
+    for uri in [
+        "/api/containers",
+        "/api/networks",
+        "/api/containers/web",
+        "/api/reachability?from=a&to=b",
+    ] {
         let (status, body) = send(&app, Method::GET, uri, "localhost", Some(TOKEN)).await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{uri}");
         let e: ApiErrorBody = serde_json::from_slice(&body).unwrap();
@@ -118,13 +180,37 @@ async fn docker_unavailable_is_said_plainly() {
 async fn bad_input_gets_json_errors() {
     let (app, _) = test_app();
     let cases = [
-        ("/api/containers/web/health-history?limit=abc", StatusCode::BAD_REQUEST, "bad_request"),
-        ("/api/containers/web/health-history?limit=0", StatusCode::BAD_REQUEST, "bad_request"),
-        ("/api/containers/web/health-history?limit=100000", StatusCode::BAD_REQUEST, "bad_request"),
-        ("/api/containers/web/health-history?since=yesterday", StatusCode::BAD_REQUEST, "bad_request"),
-        ("/api/containers/nosuch/health-history", StatusCode::NOT_FOUND, "not_found"),
+        (
+            "/api/containers/web/health-history?limit=abc",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            "/api/containers/web/health-history?limit=0",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            "/api/containers/web/health-history?limit=100000",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            "/api/containers/web/health-history?since=yesterday",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            "/api/containers/nosuch/health-history",
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
         ("/api/nosuch", StatusCode::NOT_FOUND, "not_found"),
-        ("/api/events?ticket=forged", StatusCode::UNAUTHORIZED, "unauthorized"),
+        (
+            "/api/events?ticket=forged",
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+        ),
     ];
     for (uri, want, code) in cases {
         let (status, body) = send(&app, Method::GET, uri, "localhost", Some(TOKEN)).await;
@@ -145,8 +231,19 @@ async fn history_is_served_from_the_store_without_docker() {
         output: "not ready".into(),
         status: vantage_shared::HealthStatus::Starting,
     };
-    state.store.insert_probes("f00dbabe".repeat(8), "web".into(), vec![probe]).await.unwrap();
-    let (status, body) = send(&app, Method::GET, "/api/containers/web/health-history", "localhost", Some(TOKEN)).await;
+    state
+        .store
+        .insert_probes("f00dbabe".repeat(8), "web".into(), vec![probe])
+        .await
+        .unwrap();
+    let (status, body) = send(
+        &app,
+        Method::GET,
+        "/api/containers/web/health-history",
+        "localhost",
+        Some(TOKEN),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     let h: vantage_shared::HealthHistory = serde_json::from_slice(&body).unwrap();
     assert_eq!(h.total, 1);
@@ -157,10 +254,20 @@ async fn history_is_served_from_the_store_without_docker() {
 #[tokio::test]
 async fn event_tickets_open_the_stream_once() {
     let (app, _) = test_app();
-    let (status, body) = send(&app, Method::POST, "/api/events/ticket", "localhost", Some(TOKEN)).await;
+    let (status, body) = send(
+        &app,
+        Method::POST,
+        "/api/events/ticket",
+        "localhost",
+        Some(TOKEN),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     let t: vantage_shared::EventTicket = serde_json::from_slice(&body).unwrap();
-    let req = Request::get(format!("/api/events?ticket={}", t.ticket)).header(header::HOST, "localhost").body(Body::empty()).unwrap();
+    let req = Request::get(format!("/api/events?ticket={}", t.ticket))
+        .header(header::HOST, "localhost")
+        .body(Body::empty())
+        .unwrap();
     let res = app.clone().oneshot(req).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()[header::CONTENT_TYPE], "text/event-stream");
@@ -169,7 +276,14 @@ async fn event_tickets_open_the_stream_once() {
     let frame = body.frame().await.unwrap().unwrap().into_data().unwrap();
     let text = String::from_utf8_lossy(&frame);
     assert!(text.starts_with("event: docker\n"), "{text}");
-    let (status, _) = send(&app, Method::GET, &format!("/api/events?ticket={}", t.ticket), "localhost", None).await;
+    let (status, _) = send(
+        &app,
+        Method::GET,
+        &format!("/api/events?ticket={}", t.ticket),
+        "localhost",
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "tickets are single use");
 }
 

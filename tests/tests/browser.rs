@@ -1,6 +1,9 @@
 //! The dashboard in a real browser: headless Chromium over WebDriver opens the
 //! tokenized URL against a real agent watching the real Docker engine.
 
+// Test code: a failed unwrap is a failed test with its location.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::net::TcpListener;
@@ -26,9 +29,15 @@ struct Driver {
 impl Driver {
     fn start() -> Self {
         for bin in [CHROMIUM, CHROMEDRIVER] {
-            assert!(std::path::Path::new(bin).exists(), "{bin} missing: apt-get install chromium chromium-driver");
+            assert!(
+                std::path::Path::new(bin).exists(),
+                "{bin} missing: apt-get install chromium chromium-driver"
+            );
         }
-        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
         let child = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
             .stdin(Stdio::null())
@@ -39,10 +48,17 @@ impl Driver {
             .expect("start chromedriver");
         let deadline = Instant::now() + Duration::from_secs(15);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "chromedriver did not listen on {port}");
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not listen on {port}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
-        Self { child, port, _profile: tempfile::tempdir().expect("profile dir") }
+        Self {
+            child,
+            port,
+            _profile: tempfile::tempdir().expect("profile dir"),
+        }
     }
 
     async fn client(&self, width: u32, height: u32) -> Client {
@@ -61,7 +77,10 @@ impl Driver {
             &format!("--user-data-dir={}", profile.display()),
         ];
         let mut caps = serde_json::Map::new();
-        caps.insert("goog:chromeOptions".into(), serde_json::json!({ "binary": CHROMIUM, "args": args }));
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({ "binary": CHROMIUM, "args": args }),
+        );
         ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
             .capabilities(caps)
             .connect(&format!("http://127.0.0.1:{}", self.port))
@@ -72,14 +91,20 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-KILL", &format!("-{}", self.child.id())]).status();
+        let _ = Command::new("kill")
+            .args(["-KILL", &format!("-{}", self.child.id())])
+            .status();
         let _ = self.child.wait();
     }
 }
 
 fn require_dashboard() {
     let index = workspace_root().join("dist/index.html");
-    assert!(index.exists(), "{} missing: build the dashboard with `trunk build --release` (scripts/test.sh does)", index.display());
+    assert!(
+        index.exists(),
+        "{} missing: build the dashboard with `trunk build --release` (scripts/test.sh does)",
+        index.display()
+    );
 }
 
 fn screenshot_dir() -> PathBuf {
@@ -90,7 +115,12 @@ fn screenshot_dir() -> PathBuf {
 
 /// Waits for a CSS selector, with the page's text in the panic message.
 async fn wait_css(c: &Client, css: &str, timeout: Duration) -> fantoccini::elements::Element {
-    match c.wait().at_most(timeout).for_element(Locator::Css(css)).await {
+    match c
+        .wait()
+        .at_most(timeout)
+        .for_element(Locator::Css(css))
+        .await
+    {
         Ok(e) => e,
         Err(e) => {
             let text = c.find(Locator::Css("body")).await.ok();
@@ -110,41 +140,83 @@ async fn containers_page_and_detail_timeline_show_the_real_container() {
     let data = tempfile::tempdir().unwrap();
     let container = Container::run(
         "web",
-        &["--health-cmd", "test -f /tmp/ready", "--health-interval", "1s", "--health-retries", "2"],
+        &[
+            "--health-cmd",
+            "test -f /tmp/ready",
+            "--health-interval",
+            "1s",
+            "--health-retries",
+            "2",
+        ],
         &["sh", "-c", "sleep 3; touch /tmp/ready; exec sleep 3600"],
     );
     let agent = Agent::start(data.path(), &[]);
     let history = format!("/api/containers/{}/health-history", container.name);
     agent
         .wait_for(&history, Duration::from_secs(30), |s, b| {
-            s == 200 && b["probes"].as_array().is_some_and(|p| p.len() >= 5 && p[0]["exit_code"] == 0)
+            s == 200
+                && b["probes"]
+                    .as_array()
+                    .is_some_and(|p| p.len() >= 5 && p[0]["exit_code"] == 0)
         })
         .await;
 
     let driver = Driver::start();
     let c = driver.client(1280, 900).await;
-    c.goto(&format!("{}/?token={}", agent.base, agent.token)).await.unwrap();
+    c.goto(&format!("{}/?token={}", agent.base, agent.token))
+        .await
+        .unwrap();
     // The token is taken from the address bar and removed from it.
     wait_css(&c, "[data-testid=docker-status]", Duration::from_secs(20)).await;
     let url = c.current_url().await.unwrap();
-    assert!(!url.as_str().contains("token="), "token left in the address bar: {url}");
+    assert!(
+        !url.as_str().contains("token="),
+        "token left in the address bar: {url}"
+    );
 
-    c.find(Locator::Css("a[href='/containers']")).await.expect("nav link to Containers").click().await.unwrap();
-    let row_css = format!("[data-testid=container-row][data-name='{}']", container.name);
+    c.find(Locator::Css("a[href='/containers']"))
+        .await
+        .expect("nav link to Containers")
+        .click()
+        .await
+        .unwrap();
+    let row_css = format!(
+        "[data-testid=container-row][data-name='{}']",
+        container.name
+    );
     let row = wait_css(&c, &row_css, Duration::from_secs(20)).await;
-    let badge = row.find(Locator::Css("[data-testid=health-badge]")).await.expect("health badge");
+    let badge = row
+        .find(Locator::Css("[data-testid=health-badge]"))
+        .await
+        .expect("health badge");
     let badge_text = badge.text().await.unwrap().to_lowercase();
     assert!(badge_text.contains("healthy"), "badge says {badge_text:?}");
     let png = c.screenshot().await.unwrap();
     std::fs::write(screenshot_dir().join("containers.png"), png).unwrap();
 
-    row.find(Locator::Css("a")).await.expect("link to detail").click().await.unwrap();
+    row.find(Locator::Css("a"))
+        .await
+        .expect("link to detail")
+        .click()
+        .await
+        .unwrap();
     wait_css(&c, "[data-testid=health-timeline]", Duration::from_secs(20)).await;
-    let rows = c.find_all(Locator::Css("[data-testid=probe-row]")).await.unwrap();
+    let rows = c
+        .find_all(Locator::Css("[data-testid=probe-row]"))
+        .await
+        .unwrap();
     assert!(rows.len() >= 5, "only {} probe rows", rows.len());
-    let findings = c.find_all(Locator::Css("[data-testid=finding][data-code=healthcheck_start_period_too_short]")).await.unwrap();
+    let findings = c
+        .find_all(Locator::Css(
+            "[data-testid=finding][data-code=healthcheck_start_period_too_short]",
+        ))
+        .await
+        .unwrap();
     assert_eq!(findings.len(), 1, "the start-period finding is shown once");
-    let marks = c.find_all(Locator::Css("[data-testid=health-timeline] [data-probe]")).await.unwrap();
+    let marks = c
+        .find_all(Locator::Css("[data-testid=health-timeline] [data-probe]"))
+        .await
+        .unwrap();
     assert!(marks.len() >= 5, "timeline has {} probe marks", marks.len());
     let png = c.screenshot().await.unwrap();
     std::fs::write(screenshot_dir().join("container-detail.png"), png).unwrap();
@@ -156,30 +228,55 @@ async fn pages_fit_a_phone_screen() {
     require_docker();
     require_dashboard();
     let data = tempfile::tempdir().unwrap();
-    let container = Container::run("phone", &["--health-cmd", "true", "--health-interval", "1s"], &["sleep", "3600"]);
+    let container = Container::run(
+        "phone",
+        &["--health-cmd", "true", "--health-interval", "1s"],
+        &["sleep", "3600"],
+    );
     let agent = Agent::start(data.path(), &[]);
     agent
-        .wait_for(&format!("/api/containers/{}/health-history", container.name), Duration::from_secs(20), |s, b| {
-            s == 200 && b["total"].as_u64() >= Some(2)
-        })
+        .wait_for(
+            &format!("/api/containers/{}/health-history", container.name),
+            Duration::from_secs(20),
+            |s, b| s == 200 && b["total"].as_u64() >= Some(2),
+        )
         .await;
     let driver = Driver::start();
     let c = driver.client(360, 780).await;
-    c.goto(&format!("{}/?token={}", agent.base, agent.token)).await.unwrap();
+    c.goto(&format!("{}/?token={}", agent.base, agent.token))
+        .await
+        .unwrap();
     wait_css(&c, "[data-testid=docker-status]", Duration::from_secs(20)).await;
     for (path, ready) in [
         ("/", "[data-testid=docker-status]"),
         ("/containers", "[data-testid=container-row]"),
-        (&format!("/containers/{}", container.name) as &str, "[data-testid=health-timeline]"),
+        (
+            &format!("/containers/{}", container.name) as &str,
+            "[data-testid=health-timeline]",
+        ),
         ("/networks", "main"),
     ] {
         c.goto(&agent.url(path)).await.unwrap();
         wait_css(&c, ready, Duration::from_secs(20)).await;
-        let width = c.execute("return document.documentElement.scrollWidth", vec![]).await.unwrap();
+        let width = c
+            .execute("return document.documentElement.scrollWidth", vec![])
+            .await
+            .unwrap();
         let width = width.as_u64().unwrap();
-        let name = if path == "/" { "overview".to_owned() } else { path.trim_start_matches('/').replace('/', "-") };
-        std::fs::write(screenshot_dir().join(format!("phone-{name}.png")), c.screenshot().await.unwrap()).unwrap();
-        assert!(width <= 362, "{path} is {width}px wide on a 360px screen (horizontal scrolling)");
+        let name = if path == "/" {
+            "overview".to_owned()
+        } else {
+            path.trim_start_matches('/').replace('/', "-")
+        };
+        std::fs::write(
+            screenshot_dir().join(format!("phone-{name}.png")),
+            c.screenshot().await.unwrap(),
+        )
+        .unwrap();
+        assert!(
+            width <= 362,
+            "{path} is {width}px wide on a 360px screen (horizontal scrolling)"
+        );
     }
     c.close().await.unwrap();
 }

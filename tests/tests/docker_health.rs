@@ -2,6 +2,9 @@
 //! Docker's 5 entries, the start-period diagnosis, history across agent restarts
 //! and `kill -9`, and container-to-container reachability (incidents 3 and 4).
 
+// Test code: a failed unwrap is a failed test with its location.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::time::Duration;
@@ -13,7 +16,16 @@ fn slow_starter(ready_after: u32) -> Container {
     let script = format!("sleep {ready_after}; touch /tmp/ready; exec sleep 3600");
     Container::run(
         "slow",
-        &["--health-cmd", "test -f /tmp/ready", "--health-interval", "1s", "--health-timeout", "1s", "--health-retries", "2"],
+        &[
+            "--health-cmd",
+            "test -f /tmp/ready",
+            "--health-interval",
+            "1s",
+            "--health-timeout",
+            "1s",
+            "--health-retries",
+            "2",
+        ],
         &["sh", "-c", &script],
     )
 }
@@ -36,14 +48,19 @@ async fn records_more_than_five_probes_and_diagnoses_slow_start() {
 
     // Wait for several passes after the early failures: well past Docker's 5-entry log.
     let history = agent
-        .wait_for(&path, Duration::from_secs(60), |s, b| s == 200 && probes(b).iter().filter(|p| passed(p)).count() >= 4)
+        .wait_for(&path, Duration::from_secs(60), |s, b| {
+            s == 200 && probes(b).iter().filter(|p| passed(p)).count() >= 4
+        })
         .await;
     let list = probes(&history);
     assert!(list.len() > 5, "only {} probes recorded", list.len());
     assert_eq!(history["total"].as_u64(), Some(list.len() as u64));
     // Newest first, and each has start, end, exit code and output.
     for w in list.windows(2) {
-        assert!(w[0]["start"].as_str() > w[1]["start"].as_str(), "not newest first");
+        assert!(
+            w[0]["start"].as_str() > w[1]["start"].as_str(),
+            "not newest first"
+        );
     }
     for p in &list {
         for key in ["start", "end", "exit_code", "output"] {
@@ -52,8 +69,14 @@ async fn records_more_than_five_probes_and_diagnoses_slow_start() {
     }
     let oldest_first: Vec<bool> = list.iter().rev().map(passed).collect();
     let first_pass = oldest_first.iter().position(|&p| p).expect("a pass");
-    assert!(first_pass >= 4, "expected ≥ 4 early failures before the first pass, got {oldest_first:?}");
-    assert!(oldest_first[first_pass..].iter().all(|&p| p), "passes after ready: {oldest_first:?}");
+    assert!(
+        first_pass >= 4,
+        "expected ≥ 4 early failures before the first pass, got {oldest_first:?}"
+    );
+    assert!(
+        oldest_first[first_pass..].iter().all(|&p| p),
+        "passes after ready: {oldest_first:?}"
+    );
 
     // The diagnosis fires with a start_period that covers the observed ~7 s.
     let (status, detail) = agent.get(&format!("/api/containers/{}", c.name)).await;
@@ -70,7 +93,10 @@ async fn records_more_than_five_probes_and_diagnoses_slow_start() {
         .and_then(|v| v.strip_suffix('s'))
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("no whole-second start_period in {snippet}"));
-    assert!((10..=60).contains(&secs), "start_period {secs}s does not fit a ~7 s start");
+    assert!(
+        (10..=60).contains(&secs),
+        "start_period {secs}s does not fit a ~7 s start"
+    );
     let ready = detail["health_stats"]["time_to_ready_ms"].as_u64().unwrap();
     assert!((6_000..15_000).contains(&ready), "time to ready {ready} ms");
     assert_eq!(detail["health"], "healthy");
@@ -80,18 +106,31 @@ async fn records_more_than_five_probes_and_diagnoses_slow_start() {
     // The overview lists it as a current problem.
     let (_, overview) = agent.get("/api/overview").await;
     let problems = overview["problems"].as_array().unwrap();
-    assert!(problems.iter().any(|p| p["container_name"] == c.name.as_str()), "{overview:#}");
+    assert!(
+        problems
+            .iter()
+            .any(|p| p["container_name"] == c.name.as_str()),
+        "{overview:#}"
+    );
 }
 
 #[tokio::test]
 async fn history_survives_restart_and_kill_9() {
     require_docker();
     let data = tempfile::tempdir().unwrap();
-    let c = Container::run("steady", &["--health-cmd", "true", "--health-interval", "1s"], &["sleep", "3600"]);
+    let c = Container::run(
+        "steady",
+        &["--health-cmd", "true", "--health-interval", "1s"],
+        &["sleep", "3600"],
+    );
     let path = format!("/api/containers/{}/health-history?limit=10000", c.name);
 
     let agent = Agent::start(data.path(), &[]);
-    let before = agent.wait_for(&path, Duration::from_secs(30), |s, b| s == 200 && probes(b).len() >= 8).await;
+    let before = agent
+        .wait_for(&path, Duration::from_secs(30), |s, b| {
+            s == 200 && probes(b).len() >= 8
+        })
+        .await;
     let first_start = probes(&before).last().unwrap()["start"].clone();
     agent.kill9();
 
@@ -99,11 +138,22 @@ async fn history_survives_restart_and_kill_9() {
     tokio::time::sleep(Duration::from_secs(7)).await;
 
     let agent = Agent::start(data.path(), &[]);
-    let after = agent.wait_for(&path, Duration::from_secs(30), |s, b| s == 200 && probes(b).len() > probes(&before).len()).await;
+    let after = agent
+        .wait_for(&path, Duration::from_secs(30), |s, b| {
+            s == 200 && probes(b).len() > probes(&before).len()
+        })
+        .await;
     let after_list = probes(&after);
-    assert_eq!(after_list.last().unwrap()["start"], first_start, "the oldest probe from before kill -9 is still there");
+    assert_eq!(
+        after_list.last().unwrap()["start"],
+        first_start,
+        "the oldest probe from before kill -9 is still there"
+    );
     for p in probes(&before) {
-        assert!(after_list.iter().any(|q| q["start"] == p["start"]), "lost probe {p}");
+        assert!(
+            after_list.iter().any(|q| q["start"] == p["start"]),
+            "lost probe {p}"
+        );
     }
     let status = agent.stop();
     assert!(status.success(), "graceful stop failed: {status:?}");
@@ -125,24 +175,38 @@ async fn containers_on_different_networks_share_none() {
     let api = Container::run("api", &["--network", &net_b.name], &["sleep", "3600"]);
 
     let path = format!("/api/reachability?from={}&to={}", dashboard.name, api.name);
-    let report = agent.wait_for(&path, Duration::from_secs(20), |s, _| s == 200).await;
+    let report = agent
+        .wait_for(&path, Duration::from_secs(20), |s, _| s == 200)
+        .await;
     assert_eq!(report["verdict"]["kind"], "no_shared_network", "{report:#}");
     let summary = report["finding"]["summary"].as_str().unwrap();
     assert_eq!(
         summary,
-        format!("No shared network: `{}` is on `{}`, `{}` on `{}`", api.name, net_b.name, dashboard.name, net_a.name)
+        format!(
+            "No shared network: `{}` is on `{}`, `{}` on `{}`",
+            api.name, net_b.name, dashboard.name, net_a.name
+        )
     );
     assert_eq!(report["verdict"]["from_networks"][0], net_a.name.as_str());
 
     // The networks list shows who is on which network.
     let (_, nets) = agent.get("/api/networks").await;
-    let a = nets.as_array().unwrap().iter().find(|n| n["name"] == net_a.name.as_str()).expect("network listed");
+    let a = nets
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == net_a.name.as_str())
+        .expect("network listed");
     assert_eq!(a["user_defined"], true);
     assert_eq!(a["containers"][0]["name"], dashboard.name.as_str());
 
     // Connect the dashboard to the API's network: the verdict follows Docker's events.
     support::docker(&["network", "connect", &net_b.name, &dashboard.name]);
-    let report = agent.wait_for(&path, Duration::from_secs(20), |s, b| s == 200 && b["verdict"]["kind"] == "shared_network").await;
+    let report = agent
+        .wait_for(&path, Duration::from_secs(20), |s, b| {
+            s == 200 && b["verdict"]["kind"] == "shared_network"
+        })
+        .await;
     assert_eq!(report["verdict"]["networks"][0], net_b.name.as_str());
     drop((dashboard, api));
 }

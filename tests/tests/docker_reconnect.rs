@@ -2,6 +2,9 @@
 //! says so plainly and recovers by itself. Uses a private dockerd so that the
 //! machine's main daemon (and other tests) are not disturbed.
 
+// Test code: a failed unwrap is a failed test with its location.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::time::Duration;
@@ -14,23 +17,44 @@ async fn agent_reports_unavailable_and_recovers_without_restart() {
     let data = tempfile::tempdir().unwrap();
     let agent = Agent::start(data.path(), &[("DOCKER_HOST", dockerd.socket.as_str())]);
 
-    let overview = agent.wait_for("/api/overview", Duration::from_secs(20), |s, b| s == 200 && b["docker"]["state"] == "connected").await;
+    let overview = agent
+        .wait_for("/api/overview", Duration::from_secs(20), |s, b| {
+            s == 200 && b["docker"]["state"] == "connected"
+        })
+        .await;
     assert_eq!(overview["docker"]["endpoint"], dockerd.socket.as_str());
     assert_eq!(agent.get("/api/containers").await.0, 200);
 
     dockerd.pause();
-    let overview = agent.wait_for("/api/overview", Duration::from_secs(20), |_, b| b["docker"]["state"] == "unavailable").await;
+    let overview = agent
+        .wait_for("/api/overview", Duration::from_secs(20), |_, b| {
+            b["docker"]["state"] == "unavailable"
+        })
+        .await;
     let reason = overview["docker"]["reason"].as_str().unwrap_or_default();
-    assert!(!reason.is_empty(), "unavailable without a reason: {overview:#}");
+    assert!(
+        !reason.is_empty(),
+        "unavailable without a reason: {overview:#}"
+    );
     let (status, body) = agent.get("/api/containers").await;
     assert_eq!(status, 503);
     assert_eq!(body["error"], "docker_unavailable");
-    assert!(body["message"].as_str().unwrap().starts_with("docker: unavailable, "), "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("docker: unavailable, "),
+        "{body}"
+    );
     // Liveness is unaffected.
     assert_eq!(agent.get("/api/health").await.0, 200);
 
     dockerd.resume();
-    agent.wait_for("/api/overview", Duration::from_secs(30), |s, b| s == 200 && b["docker"]["state"] == "connected").await;
+    agent
+        .wait_for("/api/overview", Duration::from_secs(30), |s, b| {
+            s == 200 && b["docker"]["state"] == "connected"
+        })
+        .await;
     assert_eq!(agent.get("/api/containers").await.0, 200);
     assert!(agent.log_text().contains("Docker connected"));
 }
@@ -38,8 +62,15 @@ async fn agent_reports_unavailable_and_recovers_without_restart() {
 #[tokio::test]
 async fn agent_starts_without_any_docker() {
     let data = tempfile::tempdir().unwrap();
-    let agent = Agent::start(data.path(), &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")]);
-    let overview = agent.wait_for("/api/overview", Duration::from_secs(10), |_, b| b["docker"]["state"] == "unavailable").await;
+    let agent = Agent::start(
+        data.path(),
+        &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
+    );
+    let overview = agent
+        .wait_for("/api/overview", Duration::from_secs(10), |_, b| {
+            b["docker"]["state"] == "unavailable"
+        })
+        .await;
     let reason = overview["docker"]["reason"].as_str().unwrap();
     assert!(reason.contains("/nonexistent/docker.sock"), "{reason}");
     let (status, body) = agent.get("/api/containers").await;

@@ -96,5 +96,5 @@ impl Finding {
 
 /// Sorts findings worst first, keeping the diagnosis order among equals.
 pub fn sort_findings(findings: &mut [Finding]) {
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity));
+    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
 }

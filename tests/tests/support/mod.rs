@@ -20,7 +20,10 @@ pub const TEST_IMAGE: &str = "vantage-test/busybox:latest";
 
 /// Root of the workspace.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
 }
 
 /// The agent binary built by `cargo build -p vantage-agent` (the test command does that first).
@@ -28,7 +31,9 @@ pub fn agent_binary() -> PathBuf {
     if let Ok(p) = std::env::var("VANTAGE_BIN") {
         return PathBuf::from(p);
     }
-    let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| workspace_root().join("target"));
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| workspace_root().join("target"));
     let bin = target.join("debug").join("vantage");
     assert!(
         bin.exists(),
@@ -44,8 +49,15 @@ fn run(cmd: &mut Command) -> std::io::Result<std::process::Output> {
 
 /// Runs `docker …` and returns stdout, panicking with stderr on failure.
 pub fn docker(args: &[&str]) -> String {
-    let out = run(Command::new("docker").args(args)).unwrap_or_else(|e| panic!("cannot run `docker` ({e}): install it with `apt-get install docker.io`"));
-    assert!(out.status.success(), "docker {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+    let out = run(Command::new("docker").args(args)).unwrap_or_else(|e| {
+        panic!("cannot run `docker` ({e}): install it with `apt-get install docker.io`")
+    });
+    assert!(
+        out.status.success(),
+        "docker {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
@@ -66,31 +78,56 @@ pub fn require_docker() {
 
 /// `docker import` of a rootfs holding only static busybox and its applet links.
 fn build_test_image() {
-    let busybox = ["/bin/busybox", "/usr/bin/busybox"].into_iter().find(|p| Path::new(p).exists());
-    let busybox = busybox.unwrap_or_else(|| panic!("static busybox not found: apt-get install busybox-static"));
+    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+        .into_iter()
+        .find(|p| Path::new(p).exists());
+    let busybox = busybox
+        .unwrap_or_else(|| panic!("static busybox not found: apt-get install busybox-static"));
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path();
     for d in ["bin", "tmp", "www", "etc"] {
         std::fs::create_dir_all(root.join(d)).expect("mkdir");
     }
     std::fs::copy(busybox, root.join("bin/busybox")).expect("copy busybox");
-    for applet in ["sh", "sleep", "touch", "test", "wget", "httpd", "nc", "cat", "echo", "ls", "rm", "date", "true", "false"] {
+    for applet in [
+        "sh", "sleep", "touch", "test", "wget", "httpd", "nc", "cat", "echo", "ls", "rm", "date",
+        "true", "false",
+    ] {
         std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).expect("symlink");
     }
     std::fs::write(root.join("www/index.html"), "ok\n").expect("index");
-    let tar = Command::new("tar").arg("-C").arg(root).args(["-c", "."]).stdout(Stdio::piped()).spawn().expect("tar");
+    let tar_path = dir.path().with_extension("tar");
+    let status = Command::new("tar")
+        .arg("-C")
+        .arg(root)
+        .arg("-cf")
+        .arg(&tar_path)
+        .arg(".")
+        .status()
+        .expect("tar");
+    assert!(status.success(), "tar of the test rootfs failed");
     let out = Command::new("docker")
-        .args(["import", "-c", "CMD [\"/bin/sh\"]", "-", TEST_IMAGE])
-        .stdin(tar.stdout.expect("tar stdout"))
+        .args(["import", "-c", "CMD [\"/bin/sh\"]"])
+        .arg(&tar_path)
+        .arg(TEST_IMAGE)
         .output()
         .expect("docker import");
-    assert!(out.status.success(), "docker import failed: {}", String::from_utf8_lossy(&out.stderr));
+    let _ = std::fs::remove_file(&tar_path);
+    assert!(
+        out.status.success(),
+        "docker import failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A unique name for this test run's resources, so parallel tests never collide.
 pub fn unique(prefix: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
-    format!("vt-{prefix}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "vt-{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// A container removed (forcefully) on drop.
@@ -164,7 +201,9 @@ impl Agent {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start the agent: {e}"));
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start the agent: {e}"));
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -180,11 +219,22 @@ impl Agent {
                 _ => break,
             }
         }
-        let url = url.unwrap_or_else(|| panic!("agent printed no dashboard URL; log: {}", std::fs::read_to_string(&log).unwrap_or_default()));
+        let url = url.unwrap_or_else(|| {
+            panic!(
+                "agent printed no dashboard URL; log: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            )
+        });
         // Keep draining stdout so the agent never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
         let (base, token) = url.split_once("/?token=").expect("tokenized URL");
-        Self { child, base: base.to_owned(), token: token.to_owned(), data_dir: data_dir.to_owned(), log }
+        Self {
+            child,
+            base: base.to_owned(),
+            token: token.to_owned(),
+            data_dir: data_dir.to_owned(),
+            log,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -205,7 +255,12 @@ impl Agent {
     }
 
     /// Polls `path` until `check` accepts the body, or panics after `timeout` with the last body.
-    pub async fn wait_for(&self, path: &str, timeout: Duration, mut check: impl FnMut(u16, &serde_json::Value) -> bool) -> serde_json::Value {
+    pub async fn wait_for(
+        &self,
+        path: &str,
+        timeout: Duration,
+        mut check: impl FnMut(u16, &serde_json::Value) -> bool,
+    ) -> serde_json::Value {
         let deadline = Instant::now() + timeout;
         loop {
             let (status, body) = self.get(path).await;
@@ -231,7 +286,9 @@ impl Agent {
 
     /// SIGTERM and wait for a clean exit.
     pub fn stop(mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
         self.child.wait().expect("wait agent")
     }
 }
@@ -245,7 +302,12 @@ impl Drop for Agent {
 
 pub fn http() -> &'static reqwest::Client {
     static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    CLIENT.get_or_init(|| reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("http client"))
+    CLIENT.get_or_init(|| {
+        reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("http client")
+    })
 }
 
 /// A private Docker daemon on its own socket and data root, that a test may stop
@@ -259,9 +321,16 @@ pub struct PrivateDockerd {
 impl PrivateDockerd {
     pub fn start() -> Self {
         require_docker();
-        let dir = tempfile::Builder::new().prefix("vt-dockerd").tempdir_in("/tmp").expect("tempdir");
+        let dir = tempfile::Builder::new()
+            .prefix("vt-dockerd")
+            .tempdir_in("/tmp")
+            .expect("tempdir");
         let socket = format!("unix://{}/docker.sock", dir.path().display());
-        let d = Self { dir, socket, child: Mutex::new(None) };
+        let d = Self {
+            dir,
+            socket,
+            child: Mutex::new(None),
+        };
         d.resume();
         d
     }
@@ -269,7 +338,11 @@ impl PrivateDockerd {
     /// (Re)starts the daemon and waits until it answers.
     pub fn resume(&self) {
         let root = self.dir.path();
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(root.join("dockerd.log")).expect("log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(root.join("dockerd.log"))
+            .expect("log");
         let child = Command::new("dockerd")
             .arg("--host")
             .arg(&self.socket)
@@ -287,19 +360,26 @@ impl PrivateDockerd {
         *self.child.lock().expect("lock") = Some(child);
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            let ok = run(Command::new("docker").args(["-H", &self.socket, "version"])).map(|o| o.status.success()).unwrap_or(false);
+            let ok = run(Command::new("docker").args(["-H", &self.socket, "version"]))
+                .map(|o| o.status.success())
+                .unwrap_or(false);
             if ok {
                 return;
             }
             std::thread::sleep(Duration::from_millis(200));
         }
-        panic!("private dockerd did not answer: {}", std::fs::read_to_string(root.join("dockerd.log")).unwrap_or_default());
+        panic!(
+            "private dockerd did not answer: {}",
+            std::fs::read_to_string(root.join("dockerd.log")).unwrap_or_default()
+        );
     }
 
     /// Stops the daemon (SIGTERM, then waits).
     pub fn pause(&self) {
         if let Some(mut child) = self.child.lock().expect("lock").take() {
-            let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
             let deadline = Instant::now() + Duration::from_secs(20);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = child.try_wait() {
@@ -317,6 +397,9 @@ impl Drop for PrivateDockerd {
     fn drop(&mut self) {
         self.pause();
         // dockerd leaves its own containerd behind in the exec root; stop it too.
-        let _ = Command::new("pkill").arg("-f").arg(self.dir.path().to_string_lossy().as_ref()).status();
+        let _ = Command::new("pkill")
+            .arg("-f")
+            .arg(self.dir.path().to_string_lossy().as_ref())
+            .status();
     }
 }
