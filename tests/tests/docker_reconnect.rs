@@ -13,6 +13,7 @@ use support::{Agent, PrivateDockerd};
 
 #[tokio::test]
 async fn agent_reports_unavailable_and_recovers_without_restart() {
+    let bridge_before = docker0_exists();
     let dockerd = PrivateDockerd::start();
     let data = tempfile::tempdir().unwrap();
     let agent = Agent::start(data.path(), &[("DOCKER_HOST", dockerd.socket.as_str())]);
@@ -57,6 +58,20 @@ async fn agent_reports_unavailable_and_recovers_without_restart() {
         .await;
     assert_eq!(agent.get("/api/containers").await.0, 200);
     assert!(agent.log_text().contains("Docker connected"));
+    drop(dockerd);
+    // Regression: a private daemon with `--bridge=none` once deleted the main daemon's docker0.
+    assert_eq!(
+        docker0_exists(),
+        bridge_before,
+        "the private dockerd changed the host's docker0 bridge"
+    );
+}
+
+fn docker0_exists() -> bool {
+    std::process::Command::new("ip")
+        .args(["link", "show", "docker0"])
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 #[tokio::test]

@@ -343,13 +343,16 @@ impl PrivateDockerd {
             .append(true)
             .open(root.join("dockerd.log"))
             .expect("log");
-        let child = Command::new("dockerd")
+        // In a network namespace of its own: a daemon started with `--bridge=none`
+        // deletes `docker0`, which would break the machine's main daemon.
+        let child = Command::new("unshare")
+            .args(["--net", "dockerd"])
             .arg("--host")
             .arg(&self.socket)
             .arg(format!("--data-root={}", root.join("data").display()))
             .arg(format!("--exec-root={}", root.join("exec").display()))
             .arg(format!("--pidfile={}", root.join("dockerd.pid").display()))
-            // No bridge and no iptables: this daemon must not touch the host's networking.
+            // No bridge and no iptables: nothing to set up in the private namespace.
             .args(["--bridge=none", "--iptables=false", "--ip6tables=false"])
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
