@@ -21,5 +21,9 @@ build_dashboard
 log "building the agent"
 cargo build --locked -p vantage-agent
 
+log "dashboard unit tests (native) and component tests (wasm, headless Chromium)"
+cargo test --locked -p vantage-frontend
+CHROMEDRIVER=/usr/bin/chromedriver cargo test --locked -p vantage-frontend --target wasm32-unknown-unknown
+
 log "cargo test (unit, router, end-to-end, browser)"
 cargo test --locked --workspace --exclude vantage-frontend

@@ -372,6 +372,8 @@ fn convert_inspect(c: &ContainerInspectResponse) -> Option<ContainerDetail> {
         })
         .collect();
     networks.sort_by(|a, b| a.name.cmp(&b.name));
+    // Docker keeps the last health status of a stopped container; only a running
+    // (or paused/restarting) container has a current health.
     let state_enum =
         ContainerState::from_docker(&state.status.map(|s| s.to_string()).unwrap_or_default());
     let summary = ContainerSummary {
@@ -380,10 +382,13 @@ fn convert_inspect(c: &ContainerInspectResponse) -> Option<ContainerDetail> {
         image: config.image.clone().unwrap_or_default(),
         state: state_enum,
         status: String::new(),
-        health: health
-            .and_then(|h| h.status)
-            .map(|s| HealthStatus::from_docker(s.as_ref()))
-            .unwrap_or(HealthStatus::None),
+        health: match state_enum {
+            ContainerState::Running | ContainerState::Paused | ContainerState::Restarting => health
+                .and_then(|h| h.status)
+                .map(|s| HealthStatus::from_docker(s.as_ref()))
+                .unwrap_or(HealthStatus::None),
+            _ => HealthStatus::None,
+        },
         failing_streak: health
             .and_then(|h| h.failing_streak)
             .and_then(|n| u64::try_from(n).ok())

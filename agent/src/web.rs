@@ -9,7 +9,7 @@ use rust_embed::RustEmbed;
 use crate::error::ApiError;
 
 #[derive(RustEmbed)]
-#[folder = "$CARGO_MANIFEST_DIR/../dist/"]
+#[folder = "../dist/"]
 #[allow_missing = true]
 struct Dist;
 

@@ -1,1 +1,15 @@
-//! Placeholder
+//! Vantage's dashboard: a Leptos single-page app served by the agent, compiled to wasm.
+
+pub mod api;
+mod app;
+pub mod chart;
+pub mod components;
+pub mod format;
+pub mod live;
+pub mod pages;
+pub mod state;
+
+#[cfg(all(test, target_arch = "wasm32"))]
+mod browser_tests;
+
+pub use app::App;

@@ -422,6 +422,10 @@ impl ContainerCounts {
                 }
                 _ => c.stopped += 1,
             }
+            if s.state != ContainerState::Running {
+                // A stopped container keeps its last health status in Docker; it means nothing now.
+                continue;
+            }
             match s.health {
                 HealthStatus::Healthy => c.healthy += 1,
                 HealthStatus::Unhealthy => c.unhealthy += 1,
@@ -598,10 +602,16 @@ mod tests {
             mk(ContainerState::Running, HealthStatus::Healthy),
             mk(ContainerState::Running, HealthStatus::Unhealthy),
             mk(ContainerState::Exited, HealthStatus::None),
+            mk(ContainerState::Exited, HealthStatus::Healthy),
+            mk(ContainerState::Running, HealthStatus::None),
         ];
         let c = ContainerCounts::from_containers(&list);
-        assert_eq!((c.total, c.running, c.stopped), (3, 2, 1));
-        assert_eq!((c.healthy, c.unhealthy, c.without_healthcheck), (1, 1, 1));
+        assert_eq!((c.total, c.running, c.stopped), (5, 3, 2));
+        assert_eq!(
+            (c.healthy, c.unhealthy, c.without_healthcheck),
+            (1, 1, 1),
+            "stopped ones are not counted by health"
+        );
         assert_eq!(list[0].short_id(), "0123456789ab");
     }
 }

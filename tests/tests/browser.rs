@@ -20,14 +20,24 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
 /// chromedriver in its own process group; dropping kills the group, which takes
 /// Chromium with it (killing chromedriver alone leaves the browser running).
+/// `VANTAGE_WEBDRIVER=http://127.0.0.1:PORT` uses an already running driver
+/// instead (for debugging with `chromedriver --verbose --log-path=…`).
 struct Driver {
-    child: Child,
-    port: u16,
+    child: Option<Child>,
+    url: String,
     _profile: tempfile::TempDir,
 }
 
 impl Driver {
     fn start() -> Self {
+        if let Ok(url) = std::env::var("VANTAGE_WEBDRIVER") {
+            let profile = tempfile::tempdir().expect("profile dir");
+            return Self {
+                child: None,
+                url,
+                _profile: profile,
+            };
+        }
         for bin in [CHROMIUM, CHROMEDRIVER] {
             assert!(
                 std::path::Path::new(bin).exists(),
@@ -55,8 +65,8 @@ impl Driver {
             std::thread::sleep(Duration::from_millis(100));
         }
         Self {
-            child,
-            port,
+            child: Some(child),
+            url: format!("http://127.0.0.1:{port}"),
             _profile: tempfile::tempdir().expect("profile dir"),
         }
     }
@@ -76,14 +86,19 @@ impl Driver {
             &format!("--window-size={width},{height}"),
             &format!("--user-data-dir={}", profile.display()),
         ];
+        let mut options = serde_json::json!({ "binary": CHROMIUM, "args": args });
+        if width < 500 {
+            // Desktop Chromium will not make a window this narrow; emulate a phone's
+            // viewport instead (touch, device pixel ratio and all).
+            options["mobileEmulation"] = serde_json::json!({
+                "deviceMetrics": { "width": width, "height": height, "pixelRatio": 2.0, "touch": true }
+            });
+        }
         let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".into(),
-            serde_json::json!({ "binary": CHROMIUM, "args": args }),
-        );
+        caps.insert("goog:chromeOptions".into(), options);
         ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
             .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .connect(&self.url)
             .await
             .expect("WebDriver session")
     }
@@ -91,10 +106,17 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-KILL", &format!("-{}", self.child.id())])
-            .status();
-        let _ = self.child.wait();
+        if let Some(child) = &mut self.child {
+            // SIGTERM lets Chromium shut down its helpers; SIGKILL only what is left.
+            let group = format!("-{}", child.id());
+            let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+            let deadline = Instant::now() + Duration::from_secs(3);
+            while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -214,7 +236,7 @@ async fn containers_page_and_detail_timeline_show_the_real_container() {
         .unwrap();
     assert_eq!(findings.len(), 1, "the start-period finding is shown once");
     let marks = c
-        .find_all(Locator::Css("[data-testid=health-timeline] [data-probe]"))
+        .find_all(Locator::Css("[data-testid=health-timeline] rect.bar"))
         .await
         .unwrap();
     assert!(marks.len() >= 5, "timeline has {} probe marks", marks.len());
@@ -259,10 +281,14 @@ async fn pages_fit_a_phone_screen() {
         c.goto(&agent.url(path)).await.unwrap();
         wait_css(&c, ready, Duration::from_secs(20)).await;
         let width = c
-            .execute("return document.documentElement.scrollWidth", vec![])
+            .execute(
+                "return [document.documentElement.scrollWidth, window.innerWidth]",
+                vec![],
+            )
             .await
             .unwrap();
-        let width = width.as_u64().unwrap();
+        let (width, viewport) = (width[0].as_u64().unwrap(), width[1].as_u64().unwrap());
+        assert_eq!(viewport, 360, "phone emulation did not take");
         let name = if path == "/" {
             "overview".to_owned()
         } else {
@@ -274,8 +300,8 @@ async fn pages_fit_a_phone_screen() {
         )
         .unwrap();
         assert!(
-            width <= 362,
-            "{path} is {width}px wide on a 360px screen (horizontal scrolling)"
+            width <= viewport,
+            "{path} is {width}px wide on a {viewport}px screen (horizontal scrolling)"
         );
     }
     c.close().await.unwrap();

@@ -1,0 +1,197 @@
+//! The only code that speaks HTTP to the agent: typed calls returning `Result<T, ApiError>`.
+//!
+//! Requests are relative (`/api/…`): the dashboard is always served by the agent it
+//! talks to, so there is no agent URL to configure and no CORS to get wrong.
+
+use gloo_net::http::{Request, Response};
+use serde::de::DeserializeOwned;
+use vantage_shared::{
+    ApiErrorBody, ContainerDetail, ContainerSummary, EventTicket, HealthHistory, NetworkSummary,
+    Overview, ReachabilityReport,
+};
+use web_sys::EventSource;
+
+/// How many probes the detail page asks for: enough for hours of a 30 s interval
+/// and minutes of a 1 s one, small enough to draw as SVG without jank.
+pub const HISTORY_LIMIT: u32 = 500;
+
+/// Why a call to the agent failed, in the terms the UI reacts to.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    /// 401: no token or the wrong one; the app shows the token screen.
+    #[error("the agent rejected the access token")]
+    Unauthorized,
+    /// 503 `docker_unavailable`: the agent runs but cannot talk to Docker.
+    #[error("{0}")]
+    DockerUnavailable(String),
+    /// 404: the container (or route) does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request never got an HTTP answer (agent stopped, network down).
+    #[error("cannot reach the agent: {0}")]
+    Network(String),
+    /// Any other answer, with the agent's message.
+    #[error("the agent answered {status}: {message}")]
+    Other { status: u16, message: String },
+}
+
+/// Turns a non-2xx answer into an [`ApiError`], reading the `ApiErrorBody` when there is one.
+pub fn classify(status: u16, body: &str) -> ApiError {
+    let parsed: Option<ApiErrorBody> = serde_json::from_str(body).ok();
+    let message = parsed
+        .as_ref()
+        .map(|b| b.message.clone())
+        .unwrap_or_else(|| body.trim().chars().take(300).collect());
+    let code = parsed.as_ref().map(|b| b.error.as_str());
+    match (status, code) {
+        (401, _) => ApiError::Unauthorized,
+        (503, Some("docker_unavailable")) => ApiError::DockerUnavailable(message),
+        (404, _) => ApiError::NotFound(if message.is_empty() {
+            "not found".to_owned()
+        } else {
+            message
+        }),
+        _ => ApiError::Other { status, message },
+    }
+}
+
+/// Percent-encodes one path segment or query value.
+fn enc(s: &str) -> String {
+    String::from(js_sys::encode_uri_component(s))
+}
+
+async fn decode<T: DeserializeOwned>(resp: Response) -> Result<T, ApiError> {
+    let status = resp.status();
+    if resp.ok() {
+        resp.json::<T>().await.map_err(|e| ApiError::Other {
+            status,
+            message: format!("the answer did not match this dashboard's version: {e}"),
+        })
+    } else {
+        let body = resp.text().await.unwrap_or_default();
+        Err(classify(status, &body))
+    }
+}
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+async fn get<T: DeserializeOwned>(token: &str, path: &str) -> Result<T, ApiError> {
+    let resp = Request::get(path)
+        .header("Authorization", &bearer(token))
+        .send()
+        .await
+        .map_err(|e| ApiError::Network(e.to_string()))?;
+    decode(resp).await
+}
+
+/// `GET /api/overview`.
+pub async fn overview(token: &str) -> Result<Overview, ApiError> {
+    get(token, "/api/overview").await
+}
+
+/// `GET /api/containers`.
+pub async fn containers(token: &str) -> Result<Vec<ContainerSummary>, ApiError> {
+    get(token, "/api/containers").await
+}
+
+/// `GET /api/containers/{id}`.
+pub async fn container(token: &str, id: &str) -> Result<ContainerDetail, ApiError> {
+    get(token, &format!("/api/containers/{}", enc(id))).await
+}
+
+/// `GET /api/containers/{id}/health-history?limit=…` (newest first).
+pub async fn health_history(token: &str, id: &str, limit: u32) -> Result<HealthHistory, ApiError> {
+    get(
+        token,
+        &format!("/api/containers/{}/health-history?limit={limit}", enc(id)),
+    )
+    .await
+}
+
+/// `GET /api/networks`.
+pub async fn networks(token: &str) -> Result<Vec<NetworkSummary>, ApiError> {
+    get(token, "/api/networks").await
+}
+
+/// `GET /api/reachability?from=…&to=…`.
+pub async fn reachability(
+    token: &str,
+    from: &str,
+    to: &str,
+) -> Result<ReachabilityReport, ApiError> {
+    get(
+        token,
+        &format!("/api/reachability?from={}&to={}", enc(from), enc(to)),
+    )
+    .await
+}
+
+/// `POST /api/events/ticket`: `EventSource` cannot send headers, so the stream is
+/// authorised by a one-time ticket fetched with the token.
+pub async fn event_ticket(token: &str) -> Result<EventTicket, ApiError> {
+    let resp = Request::post("/api/events/ticket")
+        .header("Authorization", &bearer(token))
+        .send()
+        .await
+        .map_err(|e| ApiError::Network(e.to_string()))?;
+    decode(resp).await
+}
+
+/// The SSE event names the agent sends (`AgentEvent::kind`). Named events only reach
+/// listeners registered for that name, not `onmessage`.
+pub const EVENT_NAMES: [&str; 5] = [
+    "docker",
+    "container_changed",
+    "container_removed",
+    "health_probe",
+    "networks_changed",
+];
+
+/// Opens `GET /api/events?ticket=…`.
+pub fn open_events(ticket: &str) -> Result<EventSource, ApiError> {
+    EventSource::new(&format!("/api/events?ticket={}", enc(ticket)))
+        .map_err(|e| ApiError::Network(format!("cannot open the event stream: {e:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_agent_errors() {
+        assert_eq!(
+            classify(401, r#"{"error":"unauthorized","message":"x"}"#),
+            ApiError::Unauthorized
+        );
+        assert_eq!(
+            classify(
+                503,
+                r#"{"error":"docker_unavailable","message":"cannot connect"}"#
+            ),
+            ApiError::DockerUnavailable("cannot connect".into())
+        );
+        assert_eq!(
+            classify(503, "upstream down"),
+            ApiError::Other {
+                status: 503,
+                message: "upstream down".into()
+            }
+        );
+        assert_eq!(
+            classify(
+                404,
+                r#"{"error":"not_found","message":"no container named x"}"#
+            ),
+            ApiError::NotFound("no container named x".into())
+        );
+        assert_eq!(
+            classify(500, r#"{"error":"internal","message":"boom"}"#),
+            ApiError::Other {
+                status: 500,
+                message: "boom".into()
+            }
+        );
+    }
+}

@@ -1,0 +1,97 @@
+//! The table of recorded healthcheck probes, newest first.
+
+use leptos::prelude::*;
+use vantage_shared::duration::human_ms;
+use vantage_shared::HealthProbe;
+
+use crate::format::{clock, truncate};
+
+/// Rows shown before "Show all": hundreds of rows bury the page on a phone.
+const FIRST_ROWS: usize = 50;
+/// Output longer than this is cut, with the full text behind a disclosure.
+const OUTPUT_CHARS: usize = 80;
+
+#[component]
+pub fn ProbeTable(
+    #[prop(into)] probes: Signal<Vec<HealthProbe>>,
+    show_all: RwSignal<bool>,
+) -> impl IntoView {
+    let total = move || probes.with(Vec::len);
+    let rows = move || {
+        let n = if show_all.get() {
+            usize::MAX
+        } else {
+            FIRST_ROWS
+        };
+        probes.with(|p| p.iter().take(n).cloned().collect::<Vec<_>>())
+    };
+    view! {
+        <div class="table-wrap">
+            <table class="probes">
+                <thead>
+                    <tr>
+                        <th scope="col">"Start"</th>
+                        <th scope="col">"Result"</th>
+                        <th scope="col" class="num">"Duration"</th>
+                        <th scope="col" class="num">"Exit code"</th>
+                        <th scope="col">"Output"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    <For each=rows key=|p| p.start.timestamp_micros() let:p>
+                        <ProbeRow probe=p />
+                    </For>
+                </tbody>
+            </table>
+        </div>
+        <Show when=move || { total() > FIRST_ROWS }>
+            <button type="button" class="button secondary" on:click=move |_| show_all.update(|s| *s = !*s)>
+                {move || {
+                    if show_all.get() {
+                        format!("Show the latest {FIRST_ROWS}")
+                    } else {
+                        format!("Show all {} probes", total())
+                    }
+                }}
+            </button>
+        </Show>
+    }
+}
+
+#[component]
+fn ProbeRow(probe: HealthProbe) -> impl IntoView {
+    let passed = probe.passed();
+    let (short, cut) = truncate(&probe.output, OUTPUT_CHARS);
+    let output = if cut {
+        view! {
+            <details>
+                <summary>
+                    <code>{short}</code>
+                </summary>
+                <pre>{probe.output.clone()}</pre>
+            </details>
+        }
+        .into_any()
+    } else if short.is_empty() {
+        view! { <span class="muted">"(no output)"</span> }.into_any()
+    } else {
+        view! { <code>{short}</code> }.into_any()
+    };
+    view! {
+        <tr data-testid="probe-row" data-exit-code=probe.exit_code class=if passed { "pass" } else { "fail" }>
+            <td data-label="Start">
+                <time datetime=probe.start.to_rfc3339()>{clock(probe.start)}</time>
+            </td>
+            <td data-label="Result">
+                <span class=if passed { "badge health-healthy" } else { "badge health-unhealthy" }>
+                    {if passed { "pass" } else { "fail" }}
+                </span>
+            </td>
+            <td data-label="Duration" class="num">{human_ms(probe.duration_ms)}</td>
+            <td data-label="Exit code" class="num">
+                <code>{probe.exit_code}</code>
+            </td>
+            <td data-label="Output" class="output">{output}</td>
+        </tr>
+    }
+}
