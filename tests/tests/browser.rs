@@ -155,6 +155,38 @@ async fn wait_css(c: &Client, css: &str, timeout: Duration) -> fantoccini::eleme
     }
 }
 
+/// Live updates may re-render an element between finding and using it: find it
+/// afresh and retry a few times rather than hold on to a stale reference.
+async fn click_fresh(c: &Client, css: &str) {
+    let mut last = None;
+    for _ in 0..5 {
+        match c.find(Locator::Css(css)).await {
+            Ok(e) => match e.click().await {
+                Ok(()) => return,
+                Err(err) => last = Some(err),
+            },
+            Err(err) => last = Some(err),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("could not click {css}: {last:?}");
+}
+
+async fn text_fresh(c: &Client, css: &str) -> String {
+    let mut last = None;
+    for _ in 0..5 {
+        match c.find(Locator::Css(css)).await {
+            Ok(e) => match e.text().await {
+                Ok(t) => return t,
+                Err(err) => last = Some(err),
+            },
+            Err(err) => last = Some(err),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("could not read {css}: {last:?}");
+}
+
 #[tokio::test]
 async fn containers_page_and_detail_timeline_show_the_real_container() {
     require_docker();
@@ -196,32 +228,20 @@ async fn containers_page_and_detail_timeline_show_the_real_container() {
         "token left in the address bar: {url}"
     );
 
-    c.find(Locator::Css("a[href='/containers']"))
-        .await
-        .expect("nav link to Containers")
-        .click()
-        .await
-        .unwrap();
+    click_fresh(&c, "a[href='/containers']").await;
     let row_css = format!(
         "[data-testid=container-row][data-name='{}']",
         container.name
     );
-    let row = wait_css(&c, &row_css, Duration::from_secs(20)).await;
-    let badge = row
-        .find(Locator::Css("[data-testid=health-badge]"))
+    wait_css(&c, &row_css, Duration::from_secs(20)).await;
+    let badge_text = text_fresh(&c, &format!("{row_css} [data-testid=health-badge]"))
         .await
-        .expect("health badge");
-    let badge_text = badge.text().await.unwrap().to_lowercase();
+        .to_lowercase();
     assert!(badge_text.contains("healthy"), "badge says {badge_text:?}");
     let png = c.screenshot().await.unwrap();
     std::fs::write(screenshot_dir().join("containers.png"), png).unwrap();
 
-    row.find(Locator::Css("a"))
-        .await
-        .expect("link to detail")
-        .click()
-        .await
-        .unwrap();
+    click_fresh(&c, &format!("{row_css} a")).await;
     wait_css(&c, "[data-testid=health-timeline]", Duration::from_secs(20)).await;
     let rows = c
         .find_all(Locator::Css("[data-testid=probe-row]"))
