@@ -32,6 +32,8 @@ use crate::store::{truncate_utf8, Store, MAX_OUTPUT_BYTES};
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest wait between reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// A session that lasted this long resets the reconnection backoff.
+const STABLE_SESSION: Duration = Duration::from_secs(30);
 /// Health events arrive when the probe process exits, a moment before Docker
 /// writes the result into `State.Health.Log`; inspecting a little later sees it.
 const HEALTH_SETTLE: Duration = Duration::from_millis(250);
@@ -492,6 +494,21 @@ fn describe(e: &bollard::errors::Error, endpoint: &str) -> String {
     }
 }
 
+/// True for errors that mean the daemon is gone or unreachable (as opposed to
+/// an error about one object).
+fn is_connection_error(e: &bollard::errors::Error) -> bool {
+    use bollard::errors::Error as E;
+    matches!(
+        e,
+        E::IOError { .. }
+            | E::HyperResponseError { .. }
+            | E::HyperLegacyError { .. }
+            | E::RequestTimeoutError
+            | E::SocketNotFoundError(_)
+            | E::HttpClientError { .. }
+    )
+}
+
 /// The long-lived task that keeps `DockerHandle` current and records health history.
 pub struct DockerWatcher {
     pub handle: DockerHandle,
@@ -512,8 +529,15 @@ impl DockerWatcher {
         loop {
             let end = match self.connect().await {
                 Ok(docker) => {
-                    backoff = Duration::from_millis(250);
-                    self.session(docker).await
+                    let began = tokio::time::Instant::now();
+                    let end = self.session(docker).await;
+                    // Only a session that stayed up resets the backoff, so a daemon
+                    // that accepts connections but fails every resync cannot make the
+                    // status flap several times a second.
+                    if began.elapsed() >= STABLE_SESSION {
+                        backoff = Duration::from_millis(250);
+                    }
+                    end
                 }
                 Err(reason) => SessionEnd::Lost(reason),
             };
@@ -561,8 +585,14 @@ impl DockerWatcher {
             "type".to_owned(),
             vec!["container".to_owned(), "network".to_owned()],
         );
+        // bollard sends `GET /events` only when the stream is first polled, after the
+        // resync below: `since` makes Docker replay what happened in between.
+        let since = (Utc::now() - chrono::Duration::seconds(1))
+            .timestamp()
+            .to_string();
         let mut events = docker.events(Some(EventsOptions {
             filters: Some(filters),
+            since: Some(since),
             ..Default::default()
         }));
         if let Err(e) = self.resync_all(&docker).await {
@@ -570,17 +600,25 @@ impl DockerWatcher {
         }
         let mut resync = tokio::time::interval(self.resync);
         resync.tick().await;
-        let mut settle = tokio::time::interval(HEALTH_SETTLE);
+        // Armed when the first container turns dirty, so the inspect runs
+        // HEALTH_SETTLE after the event, not at once.
+        let mut settle: Option<tokio::time::Instant> = None;
         let mut dirty: HashSet<String> = HashSet::new();
         let mut networks_dirty = false;
         loop {
             tokio::select! {
-                ev = events.next() => match ev {
-                    Some(Ok(ev)) => self.on_event(ev, &mut dirty, &mut networks_dirty),
-                    Some(Err(e)) => return SessionEnd::Lost(describe(&e, &self.endpoint)),
-                    None => return SessionEnd::Lost(format!("{} closed the event stream (daemon stopped?)", self.endpoint)),
-                },
-                _ = settle.tick(), if !dirty.is_empty() || networks_dirty => {
+                ev = events.next() => {
+                    match ev {
+                        Some(Ok(ev)) => self.on_event(ev, &mut dirty, &mut networks_dirty),
+                        Some(Err(e)) => return SessionEnd::Lost(describe(&e, &self.endpoint)),
+                        None => return SessionEnd::Lost(format!("{} closed the event stream (daemon stopped?)", self.endpoint)),
+                    }
+                    if settle.is_none() && (!dirty.is_empty() || networks_dirty) {
+                        settle = Some(tokio::time::Instant::now() + HEALTH_SETTLE);
+                    }
+                }
+                _ = tokio::time::sleep_until(settle.unwrap_or_else(tokio::time::Instant::now)), if settle.is_some() => {
+                    settle = None;
                     if networks_dirty {
                         networks_dirty = false;
                         if let Err(e) = self.refresh_networks(&docker).await {
@@ -716,6 +754,12 @@ impl DockerWatcher {
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 404, ..
             }) => return Ok(()),
+            // Only a lost connection ends the session; one container Docker cannot
+            // describe (a 500, an odd field) must not take the whole view down.
+            Err(e) if !is_connection_error(&e) => {
+                tracing::warn!(container = %id, error = %e, "Could not inspect container; skipping it");
+                return Ok(());
+            }
             Err(e) => return Err(e),
         };
         let Some(detail) = convert_inspect(&inspect) else {

@@ -37,6 +37,8 @@ pub struct AppState {
     pub started_at: DateTime<Utc>,
     /// The OpenAPI document, filled in once the router is built.
     pub openapi: Arc<OnceLock<String>>,
+    /// Set to `true` on shutdown: ends long-lived responses (the event stream) and tasks.
+    pub shutdown: Arc<watch::Sender<bool>>,
 }
 
 impl AppState {
@@ -58,6 +60,7 @@ impl AppState {
                 .unwrap_or_else(|| "unknown".into()),
             started_at: Utc::now(),
             openapi: Arc::new(OnceLock::new()),
+            shutdown: Arc::new(watch::channel(false).0),
         }
     }
 }
@@ -138,7 +141,7 @@ pub async fn serve(
         .with_context(|| format!("listening on {}", config.listen))?;
     let addr = listener.local_addr()?;
 
-    let (stop_tx, stop_rx) = watch::channel(false);
+    let stop_rx = state.shutdown.subscribe();
     let watcher = DockerWatcher {
         handle: docker,
         store: store.clone(),
@@ -173,11 +176,17 @@ pub async fn serve(
     );
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "Listening");
 
+    // Tell the event streams and tasks first: graceful shutdown waits for every
+    // open response, and an event stream would otherwise never end.
+    let stop = Arc::clone(&state.shutdown);
+    let signal = async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    };
     axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(signal)
         .await
         .context("HTTP server")?;
-    let _ = stop_tx.send(true);
     let _ = tokio::join!(watcher, pruner);
     tracing::info!("Stopped");
     Ok(())

@@ -339,5 +339,9 @@ async fn events(
         let data = serde_json::to_string(&ev).unwrap_or_default();
         Ok(Event::default().event(ev.kind()).data(data))
     });
+    let mut stop = state.shutdown.subscribe();
+    let stream = futures_util::StreamExt::take_until(stream, async move {
+        let _ = stop.wait_for(|stopping| *stopping).await;
+    });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

@@ -91,3 +91,33 @@ async fn agent_starts_without_any_docker() {
     let (status, body) = agent.get("/api/containers").await;
     assert_eq!(status, 503, "{body}");
 }
+
+#[tokio::test]
+async fn sigterm_ends_the_agent_even_with_a_dashboard_listening() {
+    let data = tempfile::tempdir().unwrap();
+    let agent = Agent::start(
+        data.path(),
+        &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
+    );
+    let (status, ticket) = agent.post("/api/events/ticket").await;
+    assert_eq!(status, 200);
+    let url = agent.url(&format!(
+        "/api/events?ticket={}",
+        ticket["ticket"].as_str().unwrap()
+    ));
+    let mut stream = reqwest::Client::new().get(url).send().await.unwrap();
+    assert_eq!(stream.status(), 200);
+    let first = stream.chunk().await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&first).starts_with("event: docker"));
+
+    let exit = tokio::task::spawn_blocking(move || agent.stop_within(Duration::from_secs(5)))
+        .await
+        .unwrap();
+    let exit =
+        exit.expect("the agent did not exit within 5 s of SIGTERM while an event stream was open");
+    assert!(exit.success(), "{exit:?}");
+    // The stream ended cleanly rather than being cut.
+    while let Some(chunk) = stream.chunk().await.unwrap_or(None) {
+        let _ = chunk;
+    }
+}

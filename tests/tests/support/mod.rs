@@ -293,6 +293,35 @@ impl Agent {
     }
 }
 
+impl Agent {
+    /// SIGTERM, then waits at most `limit` for the exit; `None` if it did not exit.
+    pub fn stop_within(mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
+    /// `POST` with the admin token.
+    pub async fn post(&self, path: &str) -> (u16, serde_json::Value) {
+        let res = http()
+            .post(self.url(path))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(serde_json::Value::Null))
+    }
+}
+
 impl Drop for Agent {
     fn drop(&mut self) {
         let _ = self.child.kill();
