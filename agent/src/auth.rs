@@ -55,6 +55,9 @@ pub fn load_or_create_token(data_dir: &Path) -> anyhow::Result<(String, bool)> {
         .mode(0o600)
         .open(&path)
         .with_context(|| format!("creating {}", path.display()))?;
+    // `mode` applies only when the file is created; an existing (empty) file keeps
+    // whatever mode it had, so set it explicitly before writing the secret.
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
     writeln!(f, "{token}")?;
     f.sync_all()?;
     Ok((token, true))
@@ -71,7 +74,10 @@ pub async fn require_token(State(state): State<AppState>, req: Request, next: Ne
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        // The scheme name is case-insensitive (RFC 9110 §11.1).
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token)
         .map(str::trim);
     match given {
         Some(t) if token_matches(&state.token, t) => next.run(req).await,
@@ -80,7 +86,7 @@ pub async fn require_token(State(state): State<AppState>, req: Request, next: Ne
 }
 
 /// The host part of a `Host` header value, lower-cased, without port or IPv6 brackets.
-fn host_name(value: &str) -> &str {
+pub fn host_name(value: &str) -> &str {
     if let Some(rest) = value.strip_prefix('[') {
         return rest.split(']').next().unwrap_or(rest);
     }
@@ -187,6 +193,18 @@ mod tests {
         let (t2, created) = load_or_create_token(dir.path()).unwrap();
         assert!(!created);
         assert_eq!(t1, t2);
+    }
+
+    #[test]
+    fn an_existing_empty_token_file_is_made_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(TOKEN_FILE);
+        std::fs::write(&path, "").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let (_, created) = load_or_create_token(dir.path()).unwrap();
+        assert!(created);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
     }
 
     #[test]

@@ -61,8 +61,8 @@ pub struct ServeArgs {
     #[arg(long, env = "VANTAGE_DOCKER_HOST")]
     pub docker_host: Option<String>,
 
-    /// Days of healthcheck history to keep [default: 30].
-    #[arg(long, env = "VANTAGE_RETENTION_DAYS")]
+    /// Days of healthcheck history to keep, at least 1 [default: 30].
+    #[arg(long, env = "VANTAGE_RETENTION_DAYS", value_parser = clap::value_parser!(u32).range(1..))]
     pub retention_days: Option<u32>,
 
     /// Seconds between full re-reads of Docker state, on top of live events [default: 30].
@@ -125,6 +125,11 @@ impl Config {
             Some(p) => FileConfig::load(p)?,
             None => FileConfig::default(),
         };
+        if file.retention_days == Some(0) {
+            anyhow::bail!(
+                "retention_days must be at least 1 (0 would delete all history every hour)"
+            );
+        }
         let mut allowed_hosts = file.allowed_hosts;
         allowed_hosts.extend(args.allowed_hosts);
         let listen = match args.listen.or(file.listen) {
@@ -139,7 +144,8 @@ impl Config {
                 .unwrap_or_else(default_data_dir),
             allowed_hosts: allowed_hosts
                 .into_iter()
-                .map(|h| h.trim().to_ascii_lowercase())
+                // Same form as the Host check compares: no port, no brackets, lower case.
+                .map(|h| crate::auth::host_name(h.trim()).to_ascii_lowercase())
                 .filter(|h| !h.is_empty())
                 .collect(),
             docker_host: args
@@ -194,6 +200,23 @@ mod tests {
         assert_eq!(cfg.retention, Duration::from_secs(7 * 86_400));
         assert_eq!(cfg.resync, Duration::from_secs(DEFAULT_RESYNC_SECS));
         assert_eq!(cfg.allowed_hosts, vec!["box.local", "vantage.example"]);
+        let cfg = Config::resolve(ServeArgs {
+            allowed_hosts: vec!["Vantage.Example:443".into()],
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(
+            cfg.allowed_hosts,
+            vec!["vantage.example"],
+            "ports are not part of a host name"
+        );
+        std::fs::write(dir.path().join("zero.toml"), "retention_days = 0\n").unwrap();
+        let err = Config::resolve(ServeArgs {
+            config: Some(dir.path().join("zero.toml")),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("at least 1"), "{err:#}");
     }
 
     #[test]

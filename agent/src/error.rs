@@ -21,6 +21,8 @@ pub enum ApiError {
     BadRequest(String),
     #[error("request body too large")]
     PayloadTooLarge,
+    #[error("method not allowed on this route (see /api/openapi.json)")]
+    MethodNotAllowed,
     #[error("{0}")]
     DockerUnavailable(String),
     /// Details are logged, never sent: they may name paths or internals.
@@ -37,6 +39,7 @@ impl ApiError {
             Self::NotFound(_) => "not_found",
             Self::BadRequest(_) => "bad_request",
             Self::PayloadTooLarge => "payload_too_large",
+            Self::MethodNotAllowed => "method_not_allowed",
             Self::DockerUnavailable(_) => "docker_unavailable",
             Self::Internal(_) => "internal",
         }
@@ -51,6 +54,7 @@ impl ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::DockerUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -70,6 +70,7 @@ pub fn app(state: AppState) -> Router {
     let (api, openapi) = routes::api(state.clone());
     let _ = state.openapi.set(openapi.to_json().unwrap_or_default());
     api.fallback(web::static_handler)
+        .method_not_allowed_fallback(|| async { error::ApiError::MethodNotAllowed })
         .layer(middleware::from_fn(reject_large_bodies))
         // gzip for the wasm bundle and JSON (phones on LTE); SSE is left alone by the default predicate.
         .layer(CompressionLayer::new())

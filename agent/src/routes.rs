@@ -111,13 +111,23 @@ async fn diagnose_container(
     state: &AppState,
     d: &ContainerSummary,
 ) -> Result<(Vec<vantage_shared::diagnosis::Finding>, HealthStats), ApiError> {
-    let (probes, _) = state
+    // The newest probes show flapping now; the first ones of the run show the
+    // startup, which a newest-first window loses after an hour of 2 s probes.
+    let (mut probes, total) = state
         .store
         .history(d.id.clone(), None, DIAGNOSIS_WINDOW)
         .await?;
+    if let Some(started) = d.started_at {
+        let early = state
+            .store
+            .history_from(d.id.clone(), started, DIAGNOSIS_WINDOW)
+            .await?;
+        let known: std::collections::HashSet<_> = probes.iter().map(|p| p.start).collect();
+        probes.extend(early.into_iter().filter(|p| !known.contains(&p.start)));
+    }
     let findings = container::diagnose(d, &probes);
     let mut stats = HealthStats {
-        recorded: probes.len() as u64,
+        recorded: total,
         passes: probes.iter().filter(|p| p.passed()).count() as u64,
         failures: probes.iter().filter(|p| !p.passed()).count() as u64,
         first_recorded: probes.iter().map(|p| p.start).min(),
@@ -223,6 +233,11 @@ async fn health_history(
     ApiQuery(q): ApiQuery<HistoryParams>,
 ) -> Result<Json<HealthHistory>, ApiError> {
     let limit = q.limit.unwrap_or(500);
+    if q.since.is_some_and(|t| t.timestamp_nanos_opt().is_none()) {
+        return Err(ApiError::BadRequest(
+            "since must be between 1677 and 2262 (RFC 3339)".into(),
+        ));
+    }
     if limit == 0 || limit > MAX_HISTORY_LIMIT {
         return Err(ApiError::BadRequest(format!(
             "limit must be between 1 and {MAX_HISTORY_LIMIT}"

@@ -40,6 +40,21 @@ fn from_ns(ns: i64) -> DateTime<Utc> {
     Utc.timestamp_nanos(ns)
 }
 
+/// Reads `start_ns, end_ns, exit_code, output, status`.
+fn probe_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HealthProbe> {
+    let start = from_ns(r.get(0)?);
+    let end = from_ns(r.get(1)?);
+    let status: String = r.get(4)?;
+    Ok(HealthProbe {
+        start,
+        end,
+        duration_ms: u64::try_from((end - start).num_milliseconds()).unwrap_or(0),
+        exit_code: r.get(2)?,
+        output: r.get(3)?,
+        status: HealthStatus::from_docker(&status),
+    })
+}
+
 /// Cuts `s` to at most `max` bytes on a character boundary.
 pub fn truncate_utf8(s: &str, max: usize) -> &str {
     if s.len() <= max {
@@ -184,19 +199,7 @@ impl Store {
                  ORDER BY start_ns DESC LIMIT ?3",
             )?;
             let probes = stmt
-                .query_map(params![container_id, since_ns, limit], |r| {
-                    let start = from_ns(r.get(0)?);
-                    let end = from_ns(r.get(1)?);
-                    let status: String = r.get(4)?;
-                    Ok(HealthProbe {
-                        start,
-                        end,
-                        duration_ms: u64::try_from((end - start).num_milliseconds()).unwrap_or(0),
-                        exit_code: r.get(2)?,
-                        output: r.get(3)?,
-                        status: HealthStatus::from_docker(&status),
-                    })
-                })?
+                .query_map(params![container_id, since_ns, limit], probe_from_row)?
                 .collect::<Result<Vec<_>, _>>()?;
             let total: i64 = if since_ns == i64::MIN {
                 conn.prepare_cached("SELECT n FROM probe_counts WHERE container_id = ?1")?
@@ -210,6 +213,29 @@ impl Store {
                 .query_row(params![container_id, since_ns], |r| r.get(0))?
             };
             Ok((probes, u64::try_from(total).unwrap_or(0)))
+        })
+        .await
+    }
+
+    /// The first `limit` probes of one container at or after `from`, oldest first:
+    /// the start of a run, which the newest-first page loses on long-running containers.
+    pub async fn history_from(
+        &self,
+        container_id: String,
+        from: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<HealthProbe>, StoreError> {
+        let from_ns = to_ns(from)?;
+        self.with_conn(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT start_ns, end_ns, exit_code, output, status FROM health_probes
+                 WHERE container_id = ?1 AND start_ns >= ?2
+                 ORDER BY start_ns ASC LIMIT ?3",
+            )?;
+            let probes = stmt
+                .query_map(params![container_id, from_ns, limit], probe_from_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(probes)
         })
         .await
     }
@@ -323,6 +349,20 @@ mod tests {
             .unwrap();
         assert_eq!((h.len(), total), (2, 2));
         assert_eq!(s.count().await.unwrap(), 3);
+    }
+
+    #[tokio::test]
+    async fn history_from_reads_the_start_of_a_run_oldest_first() {
+        let s = Store::in_memory().unwrap();
+        let probes: Vec<_> = (0..10).map(|i| probe(i, 0)).collect();
+        s.insert_probes("a".into(), "a".into(), probes)
+            .await
+            .unwrap();
+        let early = s
+            .history_from("a".into(), probe(3, 0).start, 2)
+            .await
+            .unwrap();
+        assert_eq!(early, vec![probe(3, 0), probe(4, 0)]);
     }
 
     #[tokio::test]

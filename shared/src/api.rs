@@ -297,7 +297,10 @@ impl ContainerSummary {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HealthStats {
+    /// Probes stored for this container in all.
     pub recorded: u64,
+    /// Passes and failures among the probes diagnosed (the start of the latest run
+    /// and the newest 2000), not necessarily all recorded ones.
     pub passes: u64,
     pub failures: u64,
     pub first_recorded: Option<DateTime<Utc>>,

@@ -225,6 +225,7 @@ pub fn verdict_text(v: &Verdict) -> (&'static str, &'static str, &'static str) {
         Verdict::DefaultBridgeOnly { .. } => ("default_bridge_only", "Only by IP", "warn"),
         Verdict::HostNetwork { .. } => ("host_network", "Only through published ports", "warn"),
         Verdict::SameContainer => ("same_container", "Same container", "info"),
+        Verdict::NotRunning { .. } => ("not_running", "No: not running", "bad"),
         Verdict::NoNetwork { .. } => ("no_network", "No", "bad"),
         Verdict::NoSharedNetwork { .. } => ("no_shared_network", "No", "bad"),
     }

@@ -202,12 +202,22 @@ pub fn diagnose(input: &Input<'_>) -> Vec<Finding> {
             );
         }
         None if t.failures == t.probes => {
+            // Failures inside start_period do not count in Docker either: while they
+            // are all that happened, the app may simply still be loading.
+            let counted = counted_startup_failures(input, &t);
+            let severity = if counted >= cfg.retries {
+                Severity::Critical
+            } else if counted > 0 {
+                Severity::Warning
+            } else {
+                Severity::Info
+            };
             let last = input.probes.iter().max_by_key(|p| p.start);
             let out = last.map(|p| p.output.trim().to_owned()).unwrap_or_default();
             findings.push(
                 Finding::new(
                     "healthcheck_never_passed",
-                    if t.probes as u64 >= cfg.retries { Severity::Critical } else { Severity::Warning },
+                    severity,
                     format!("The healthcheck has not passed once since start ({} probes failed)", t.probes),
                     format!(
                         "Every probe of `{}` failed.{timeout_note} Last output: {}",
@@ -473,6 +483,20 @@ mod tests {
         assert_eq!(f[0].code, "healthcheck_never_passed");
         assert_eq!(f[0].severity, Severity::Critical);
         assert!(f[0].explanation.contains("connection refused"));
+    }
+
+    #[test]
+    fn failing_inside_the_start_period_is_only_info() {
+        let c = cfg(1000, 1000, 60_000, 3);
+        let probes: Vec<_> = (0..5).map(|i| probe(i * 1000, 5, 1, "loading")).collect();
+        let f = diagnose(&Input {
+            service: "s",
+            config: &c,
+            started_at: Some(t0()),
+            probes: &probes,
+        });
+        assert_eq!(f[0].code, "healthcheck_never_passed");
+        assert_eq!(f[0].severity, Severity::Info);
     }
 
     #[test]

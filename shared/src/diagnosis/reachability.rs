@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Finding, Severity};
-use crate::api::{ContainerSummary, PREDEFINED_NETWORKS};
+use crate::api::{ContainerState, ContainerSummary, PREDEFINED_NETWORKS};
 
 /// How container `from` can (or cannot) reach container `to`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -19,7 +19,9 @@ pub enum Verdict {
     DefaultBridgeOnly { ip: Option<String> },
     /// One or both use the host's network stack.
     HostNetwork { containers: Vec<String> },
-    /// A container with no network at all (`--network none` or stopped).
+    /// A container that is not running: nothing answers there, whatever the networks.
+    NotRunning { container: String },
+    /// A container with no network at all (`--network none`).
     NoNetwork { container: String },
     /// No network in common: Docker isolates bridge networks from each other.
     NoSharedNetwork {
@@ -70,6 +72,27 @@ pub fn check(from: &ContainerSummary, to: &ContainerSummary) -> (Verdict, Findin
         );
         return (Verdict::SameContainer, f);
     }
+    // Docker keeps a stopped container's network attachments (with no IP), so
+    // the networks alone would wrongly say "reachable".
+    for c in [from, to] {
+        if c.state != ContainerState::Running {
+            let f = Finding::new(
+                "container_not_running",
+                Severity::Critical,
+                format!("`{}` is not running ({})", c.name, c.state),
+                format!(
+                    "A stopped container neither answers nor calls anyone; its network settings are kept but unused. Start `{}` first, then check again.",
+                    c.name
+                ),
+            );
+            return (
+                Verdict::NotRunning {
+                    container: c.name.clone(),
+                },
+                f,
+            );
+        }
+    }
     let from_nets = network_names(from);
     let to_nets = network_names(to);
 
@@ -79,7 +102,7 @@ pub fn check(from: &ContainerSummary, to: &ContainerSummary) -> (Verdict, Findin
                 "container_without_network",
                 Severity::Critical,
                 format!("`{}` is on no network", c.name),
-                format!("`{}` has no network attachment (it is stopped or runs with `--network none`), so it can neither reach nor be reached.", c.name),
+                format!("`{}` has no network attachment (it runs with `--network none`), so it can neither reach nor be reached.", c.name),
             );
             return (
                 Verdict::NoNetwork {
@@ -216,7 +239,7 @@ pub fn check(from: &ContainerSummary, to: &ContainerSummary) -> (Verdict, Findin
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::{ContainerState, HealthStatus, NetworkAttachment};
+    use crate::api::{HealthStatus, NetworkAttachment};
 
     fn container(id: &str, name: &str, nets: &[&str]) -> ContainerSummary {
         ContainerSummary {
@@ -298,6 +321,20 @@ mod tests {
         assert!(matches!(v, Verdict::DefaultBridgeOnly { ip: Some(_) }));
         assert_eq!(f.code, "default_bridge_only");
         assert!(f.fix.is_some());
+    }
+
+    #[test]
+    fn stopped_containers_are_not_reachable_whatever_their_networks() {
+        let mut api = container("b", "api", &["app"]);
+        api.state = ContainerState::Exited;
+        let (v, f) = check(&container("a", "web", &["app"]), &api);
+        assert_eq!(
+            v,
+            Verdict::NotRunning {
+                container: "api".into()
+            }
+        );
+        assert_eq!(f.severity, Severity::Critical);
     }
 
     #[test]
