@@ -1,4 +1,4 @@
-# Shared helpers for setup.sh, run.sh and test.sh. Every install step is skipped
+# Shared helpers for run.sh, test.sh and bench.sh. Every install step is skipped
 # when what it installs is already there, so re-running costs seconds.
 # Versions are pinned: see ../shared/TOOLCHAIN.md for why each one.
 

@@ -20,10 +20,11 @@ const NOT_BUILT: &str = r#"<!DOCTYPE html>
 <body><h1>The agent is running, but its dashboard was not built</h1>
 <p>This binary was compiled without the web dashboard (<code>dist/</code> was empty). The API works: try <code>/api/health</code>.</p>
 <p>To build the dashboard, from the repository root:</p>
-<pre>./scripts/setup.sh        # wasm target, trunk, wasm-bindgen-cli, wasm-opt
-trunk build --release     # writes dist/
+<pre>./scripts/run.sh        # installs the wasm toolchain, builds dist/ and the agent, runs it</pre>
+<p>or by hand, with trunk 0.21, wasm-bindgen-cli and wasm-opt installed:</p>
+<pre>trunk build --release     # writes dist/
 cargo build --release -p vantage-agent</pre>
-<p>or simply run the README's first command, which does all of it.</p></body></html>"#;
+</body></html>"#;
 
 /// Fallback handler: static files, the SPA's index for client-side routes, JSON 404 under `/api`.
 pub async fn static_handler(uri: Uri) -> Response {

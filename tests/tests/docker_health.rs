@@ -133,10 +133,12 @@ async fn history_survives_restart_and_kill_9() {
         .await;
     let first_start = probes(&before).last().unwrap()["start"].clone();
     agent.kill9();
+    let killed_at = chrono::Utc::now();
 
     // While no agent runs, Docker keeps only 5 results: make sure more than 5 happen.
     tokio::time::sleep(Duration::from_secs(7)).await;
 
+    let restarted_at = chrono::Utc::now();
     let agent = Agent::start(data.path(), &[]);
     let after = agent
         .wait_for(&path, Duration::from_secs(30), |s, b| {
@@ -155,6 +157,18 @@ async fn history_survives_restart_and_kill_9() {
             "lost probe {p}"
         );
     }
+    // Probes that ran while no agent was running can only come from the backfill
+    // of Docker's 5-entry log on (re)connect.
+    let in_gap = after_list
+        .iter()
+        .filter_map(|p| p["start"].as_str())
+        .filter_map(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .filter(|t| *t > killed_at && *t < restarted_at)
+        .count();
+    assert!(
+        in_gap >= 4,
+        "only {in_gap} probes from while the agent was down were backfilled"
+    );
     let status = agent.stop();
     assert!(status.success(), "graceful stop failed: {status:?}");
 

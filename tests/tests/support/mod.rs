@@ -35,12 +35,43 @@ pub fn agent_binary() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|_| workspace_root().join("target"));
     let bin = target.join("debug").join("vantage");
-    assert!(
-        bin.exists(),
-        "agent binary {} not found: run `cargo build -p vantage-agent` first (scripts/test.sh does), or set VANTAGE_BIN",
-        bin.display()
-    );
+    let built = std::fs::metadata(&bin).and_then(|m| m.modified()).unwrap_or_else(|_| {
+        panic!(
+            "agent binary {} not found: run `cargo build -p vantage-agent` first (scripts/test.sh does), or set VANTAGE_BIN",
+            bin.display()
+        )
+    });
+    // Testing an old binary would test old code: refuse one older than its sources.
+    let root = workspace_root();
+    if let Some(newer) = newest_source(&[root.join("agent/src"), root.join("shared/src")])
+        .filter(|(t, _)| *t > built)
+    {
+        panic!(
+            "agent binary {} is older than {}: run `cargo build -p vantage-agent` first (scripts/test.sh does)",
+            bin.display(),
+            newer.1.display()
+        );
+    }
     bin
+}
+
+/// The most recently modified file under `dirs`.
+fn newest_source(dirs: &[PathBuf]) -> Option<(std::time::SystemTime, PathBuf)> {
+    let mut newest: Option<(std::time::SystemTime, PathBuf)> = None;
+    let mut stack: Vec<PathBuf> = dirs.to_vec();
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(t) = entry.metadata().and_then(|m| m.modified()) {
+                if newest.as_ref().is_none_or(|(n, _)| t > *n) {
+                    newest = Some((t, path));
+                }
+            }
+        }
+    }
+    newest
 }
 
 fn run(cmd: &mut Command) -> std::io::Result<std::process::Output> {
