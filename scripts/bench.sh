@@ -49,6 +49,9 @@ log "GET /api/containers under load (wrk -t2 -c16 -d15s)"
 wrk -t2 -c16 -d15s --latency -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/api/containers" | sed -n '/Latency Distribution/,$p'
 echo "rss_after_load_mib=$(awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$AGENT/status")"
 
+log "GET /api/overview under load (wrk -t2 -c4 -d10s): it diagnoses every container"
+wrk -t2 -c4 -d10s --latency -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/api/overview" | sed -n '/Latency Distribution/,$p'
+
 log "dashboard bundle size"
 for f in dist/*.wasm dist/*.js; do
   printf '%s raw=%d gzip=%d\n' "$(basename "$f")" "$(wc -c <"$f")" "$(gzip -9 -c "$f" | wc -c)"

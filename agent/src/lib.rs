@@ -39,6 +39,7 @@ pub struct AppState {
     pub openapi: Arc<OnceLock<String>>,
     /// Set to `true` on shutdown: ends long-lived responses (the event stream) and tasks.
     pub shutdown: Arc<watch::Sender<bool>>,
+    pub diagnoses: routes::DiagnosisCache,
 }
 
 impl AppState {
@@ -61,6 +62,7 @@ impl AppState {
             started_at: Utc::now(),
             openapi: Arc::new(OnceLock::new()),
             shutdown: Arc::new(watch::channel(false).0),
+            diagnoses: routes::DiagnosisCache::default(),
         }
     }
 }

@@ -1,7 +1,9 @@
 //! The JSON API under `/api`: handlers, their OpenAPI descriptions, and the router
 //! that applies the token check to every route but liveness.
 
+use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::State;
@@ -106,11 +108,56 @@ fn require_docker(state: &AppState) -> Result<(), ApiError> {
     }
 }
 
+type Diagnosis = (Vec<vantage_shared::diagnosis::Finding>, HealthStats);
+
+/// Diagnoses per container, reused while neither the container nor its number of
+/// recorded probes changed: the overview diagnoses every container on each call.
+#[derive(Clone, Default)]
+pub struct DiagnosisCache {
+    inner: Arc<Mutex<HashMap<String, (CacheKey, Diagnosis)>>>,
+}
+
+/// What a diagnosis depends on: the container (without its clock-dependent status
+/// text) and how many probes it has.
+type CacheKey = (ContainerSummary, u64);
+
+impl DiagnosisCache {
+    fn get(&self, id: &str, key: &CacheKey) -> Option<Diagnosis> {
+        let map = self.inner.lock().ok()?;
+        map.get(id)
+            .filter(|(k, _)| k == key)
+            .map(|(_, d)| d.clone())
+    }
+
+    fn put(&self, id: String, key: CacheKey, d: Diagnosis) {
+        if let Ok(mut map) = self.inner.lock() {
+            map.insert(id, (key, d));
+        }
+    }
+
+    /// Forgets containers that no longer exist.
+    fn retain(&self, ids: &HashSet<&str>) {
+        if let Ok(mut map) = self.inner.lock() {
+            map.retain(|id, _| ids.contains(id.as_str()));
+        }
+    }
+}
+
+/// The container's findings and health statistics, from the cache when still valid.
+async fn diagnose_container(state: &AppState, d: &ContainerSummary) -> Result<Diagnosis, ApiError> {
+    let mut stable = d.clone();
+    stable.status.clear();
+    let key = (stable, state.store.count_for(d.id.clone()).await?);
+    if let Some(hit) = state.diagnoses.get(&d.id, &key) {
+        return Ok(hit);
+    }
+    let fresh = diagnose_uncached(state, d).await?;
+    state.diagnoses.put(d.id.clone(), key, fresh.clone());
+    Ok(fresh)
+}
+
 /// Recorded probes of the container's current run, and the findings they support.
-async fn diagnose_container(
-    state: &AppState,
-    d: &ContainerSummary,
-) -> Result<(Vec<vantage_shared::diagnosis::Finding>, HealthStats), ApiError> {
+async fn diagnose_uncached(state: &AppState, d: &ContainerSummary) -> Result<Diagnosis, ApiError> {
     // The newest probes show flapping now; the first ones of the run show the
     // startup, which a newest-first window loses after an hour of 2 s probes.
     let (mut probes, total) = state
@@ -154,6 +201,9 @@ async fn overview(State(state): State<AppState>) -> Result<Json<Overview>, ApiEr
     } else {
         Vec::new()
     };
+    state
+        .diagnoses
+        .retain(&containers.iter().map(|c| c.id.as_str()).collect());
     let mut problems = Vec::new();
     for c in &containers {
         let (findings, _) = diagnose_container(&state, c).await?;
@@ -359,4 +409,42 @@ async fn events(
         let _ = stop.wait_for(|stopping| *stopping).await;
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cached_diagnoses_expire_with_new_probes_or_container_changes() {
+        let cache = DiagnosisCache::default();
+        let c: ContainerSummary = serde_json::from_value(serde_json::json!({
+            "id": "abc", "name": "web", "image": "i", "state": "running", "status": "",
+            "health": "healthy", "failing_streak": 0, "created": null, "started_at": null,
+            "finished_at": null, "exit_code": null, "restart_count": 0, "ports": [],
+            "networks": [], "healthcheck": null, "compose_project": null, "compose_service": null
+        }))
+        .unwrap();
+        let d: Diagnosis = (Vec::new(), HealthStats::default());
+        cache.put("abc".into(), (c.clone(), 10), d.clone());
+        assert_eq!(cache.get("abc", &(c.clone(), 10)), Some(d));
+        assert_eq!(
+            cache.get("abc", &(c.clone(), 11)),
+            None,
+            "a new probe invalidates"
+        );
+        let mut restarted = c.clone();
+        restarted.restart_count = 1;
+        assert_eq!(
+            cache.get("abc", &(restarted, 10)),
+            None,
+            "a changed container invalidates"
+        );
+        cache.retain(&HashSet::new());
+        assert_eq!(
+            cache.get("abc", &(c, 10)),
+            None,
+            "removed containers are forgotten"
+        );
+    }
 }

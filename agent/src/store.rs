@@ -273,6 +273,18 @@ impl Store {
         .await
     }
 
+    /// How many probes are stored for one container (kept by triggers: no scan).
+    pub async fn count_for(&self, container_id: String) -> Result<u64, StoreError> {
+        self.with_conn(move |conn| {
+            let n: Option<i64> = conn
+                .prepare_cached("SELECT n FROM probe_counts WHERE container_id = ?1")?
+                .query_row(params![container_id], |r| r.get(0))
+                .optional()?;
+            Ok(n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
+        })
+        .await
+    }
+
     /// How many probes are stored in all.
     pub async fn count(&self) -> Result<u64, StoreError> {
         self.with_conn(|conn| {
@@ -349,6 +361,8 @@ mod tests {
             .unwrap();
         assert_eq!((h.len(), total), (2, 2));
         assert_eq!(s.count().await.unwrap(), 3);
+        assert_eq!(s.count_for("abc123".into()).await.unwrap(), 3);
+        assert_eq!(s.count_for("other".into()).await.unwrap(), 0);
     }
 
     #[tokio::test]
