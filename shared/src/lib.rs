@@ -2,6 +2,7 @@
 //! pure diagnosis logic both sides run (native and `wasm32-unknown-unknown`).
 
 pub mod api;
+pub mod cors;
 pub mod diagnosis;
 pub mod duration;
 
