@@ -5,5 +5,6 @@ pub mod api;
 pub mod cors;
 pub mod diagnosis;
 pub mod duration;
+pub mod fingerprint;
 
 pub use api::*;
