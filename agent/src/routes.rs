@@ -164,12 +164,17 @@ async fn diagnose_uncached(state: &AppState, d: &ContainerSummary) -> Result<Dia
         .store
         .history(d.id.clone(), None, DIAGNOSIS_WINDOW)
         .await?;
-    if let Some(started) = d.started_at {
+    // Only when the newest window does not already reach back to the start of the run.
+    let window_full = probes.len() >= DIAGNOSIS_WINDOW as usize;
+    let started = d
+        .started_at
+        .filter(|s| window_full && probes.last().is_some_and(|oldest| oldest.start > *s));
+    if let Some(started) = started {
         let early = state
             .store
             .history_from(d.id.clone(), started, DIAGNOSIS_WINDOW)
             .await?;
-        let known: std::collections::HashSet<_> = probes.iter().map(|p| p.start).collect();
+        let known: HashSet<_> = probes.iter().map(|p| p.start).collect();
         probes.extend(early.into_iter().filter(|p| !known.contains(&p.start)));
     }
     let findings = container::diagnose(d, &probes);
