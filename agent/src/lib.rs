@@ -5,6 +5,7 @@ pub mod auth;
 pub mod config;
 pub mod docker;
 pub mod error;
+pub mod probe;
 pub mod routes;
 pub mod store;
 pub mod web;

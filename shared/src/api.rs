@@ -493,6 +493,18 @@ pub enum AgentEvent {
         probe: HealthProbe,
     },
     NetworksChanged,
+    /// A target was added or removed.
+    TargetsChanged,
+    /// The agent finished probing a target.
+    AgentProbed {
+        target_id: String,
+        verdict: crate::probe::ReachVerdict,
+    },
+    /// A device (a phone on another network) posted its browser results.
+    DeviceReported {
+        device_id: String,
+        client_ip: String,
+    },
 }
 
 impl AgentEvent {
@@ -504,6 +516,9 @@ impl AgentEvent {
             Self::ContainerRemoved { .. } => "container_removed",
             Self::HealthProbe { .. } => "health_probe",
             Self::NetworksChanged => "networks_changed",
+            Self::TargetsChanged => "targets_changed",
+            Self::AgentProbed { .. } => "agent_probed",
+            Self::DeviceReported { .. } => "device_reported",
         }
     }
 }

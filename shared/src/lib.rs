@@ -6,5 +6,7 @@ pub mod cors;
 pub mod diagnosis;
 pub mod duration;
 pub mod fingerprint;
+pub mod ownership;
+pub mod probe;
 
 pub use api::*;
