@@ -40,6 +40,15 @@ pub struct Target {
     pub expected_status: Option<u16>,
     /// The page origin to evaluate CORS for; absent means the dashboard's own origin.
     pub cors_origin: Option<String>,
+    /// The request the page makes, for the CORS evaluation: method (default `GET`)…
+    #[serde(default)]
+    pub cors_method: Option<String>,
+    /// …the headers it sets, as `Name: value` (e.g. `Authorization: Bearer x`)…
+    #[serde(default)]
+    pub cors_headers: Vec<String>,
+    /// …and whether it sends credentials (`credentials: "include"`).
+    #[serde(default)]
+    pub cors_credentials: bool,
     pub source: TargetSource,
 }
 
@@ -72,6 +81,12 @@ pub struct NewTarget {
     pub expected_status: Option<u16>,
     #[serde(default)]
     pub cors_origin: Option<String>,
+    #[serde(default)]
+    pub cors_method: Option<String>,
+    #[serde(default)]
+    pub cors_headers: Vec<String>,
+    #[serde(default)]
+    pub cors_credentials: bool,
 }
 
 /// What a target's URL means once parsed.
@@ -255,8 +270,28 @@ pub fn validate_new_target(t: &NewTarget) -> Result<TargetAddress, String> {
             ));
         }
     }
+    if let Some(m) = &t.cors_method {
+        if m.is_empty() || m.len() > 20 || !m.chars().all(|c| c.is_ascii_alphabetic()) {
+            return Err(format!("`{m}` is not an HTTP method"));
+        }
+    }
+    if t.cors_headers.len() > 20 {
+        return Err("at most 20 CORS request headers".into());
+    }
+    for h in &t.cors_headers {
+        match h.split_once(':') {
+            Some((n, _)) if !n.trim().is_empty() && h.len() <= 500 => {}
+            _ => return Err(format!("CORS header `{h}` must look like `Name: value`")),
+        }
+    }
     let addr = parse_target_url(&t.url)?;
-    if !addr.is_http() && (t.expected_status.is_some() || t.cors_origin.is_some()) {
+    if !addr.is_http()
+        && (t.expected_status.is_some()
+            || t.cors_origin.is_some()
+            || t.cors_method.is_some()
+            || !t.cors_headers.is_empty()
+            || t.cors_credentials)
+    {
         return Err("expected status and CORS origin need an http:// or https:// URL".into());
     }
     Ok(addr)
