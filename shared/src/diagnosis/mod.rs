@@ -3,6 +3,7 @@
 pub mod container;
 pub mod health_timing;
 pub mod reachability;
+pub mod vantage_points;
 
 use std::fmt;
 

@@ -1,0 +1,480 @@
+//! The comparison diagnosis (incidents 1 and 2): the agent's result for a target next to
+//! every device's, turned into plain language — "reachable from the agent; from
+//! 203.0.113.7 the connection timed out: a firewall is dropping this source".
+
+use crate::diagnosis::{sort_findings, Finding, Severity};
+use crate::probe::{
+    parse_target_url, AgentProbe, BrowserBlock, DeviceResult, ReachVerdict, RulesVerdict, Target,
+    TcpOutcome,
+};
+
+/// What the loaded security-group and firewall rules say about a source address; `None`
+/// when no rules are loaded. The rule evaluation itself arrives with issue 4.
+pub type RulesLookup<'a> = &'a dyn Fn(&str) -> Option<RulesVerdict>;
+
+/// The address the target answers on, as specific as the agent knows it: the address the
+/// agent connected to, else the first resolved one, else `host:port` from the URL.
+pub fn target_address(target: &Target, agent: Option<&AgentProbe>) -> String {
+    let port = parse_target_url(&target.url).map(|a| a.port).ok();
+    if let Some(a) = agent {
+        if let Some(t) = a.tcp.iter().find(|t| t.outcome == TcpOutcome::Connected) {
+            return t.address.clone();
+        }
+        if let (Some(d), Some(port)) = (&a.dns, port) {
+            if let Some(ans) = d.answers.first() {
+                return if ans.address.contains(':') {
+                    format!("[{}]:{port}", ans.address)
+                } else {
+                    format!("{}:{port}", ans.address)
+                };
+            }
+        }
+    }
+    parse_target_url(&target.url)
+        .map(|a| a.authority())
+        .unwrap_or_else(|_| target.url.clone())
+}
+
+fn agent_line(agent: Option<&AgentProbe>) -> String {
+    match agent {
+        Some(a) if a.verdict.network_ok() => format!("Reachable from the agent ({})", a.summary),
+        Some(a) => format!("The agent cannot reach it either ({})", a.summary),
+        None => "The agent has not probed it yet".to_owned(),
+    }
+}
+
+fn rules_text(rules: RulesLookup<'_>, ip: &str) -> String {
+    match rules(ip) {
+        Some(r) => format!("Rules loaded: {}", r.summary),
+        None => "No security-group or firewall rules are loaded, so Vantage cannot yet say which \
+                 rule is missing; load them to get the exact rule."
+            .to_owned(),
+    }
+}
+
+/// Findings for one target, worst first.
+pub fn compare(
+    target: &Target,
+    agent: Option<&AgentProbe>,
+    devices: &[DeviceResult],
+    rules: RulesLookup<'_>,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let addr = target_address(target, agent);
+    let port = parse_target_url(&target.url).map(|a| a.port).unwrap_or(443);
+    let agent_ok = agent.is_some_and(|a| a.verdict.network_ok());
+    let agent_reachable = agent.is_some_and(|a| a.verdict == ReachVerdict::Reachable);
+
+    for d in devices {
+        let ip = d.client_ip.as_str();
+        match d.verdict {
+            ReachVerdict::TimedOut if agent_ok => out.push(
+                Finding::new(
+                    "device_blocked_timeout",
+                    Severity::Critical,
+                    format!(
+                        "Reachable from the agent; from {ip} the connection to {addr} timed \
+                         out: an inbound firewall or security group is dropping this source."
+                    ),
+                    format!(
+                        "{}. The browser at {ip} got no answer at all within {:.1} s: no HTTP \
+                         status, so the server never logged the request. Silence rather than a \
+                         refusal is the signature of a firewall or security group that admits \
+                         other sources (the agent's) but drops {ip}. {}",
+                        agent_line(agent),
+                        f64::from(d.probe.no_cors.elapsed_ms) / 1000.0,
+                        rules_text(rules, ip)
+                    ),
+                )
+                .with_fix(
+                    format!(
+                        "Admit tcp/{port} from {ip} (or the network it belongs to, e.g. the \
+                         guest Wi-Fi's or the mobile carrier's public range) in the security \
+                         group or firewall in front of {addr}."
+                    ),
+                    Some(format!(
+                        "aws ec2 authorize-security-group-ingress --group-id <sg-id> \
+                         --protocol tcp --port {port} --cidr {ip}/32"
+                    )),
+                    Some("shell"),
+                ),
+            ),
+            ReachVerdict::TimedOut | ReachVerdict::Refused if !agent_ok => out.push(Finding::new(
+                "unreachable_everywhere",
+                Severity::Critical,
+                format!("Neither the agent nor {ip} can reach {addr}."),
+                format!(
+                    "{}. From {ip} the browser's request failed before any HTTP answer. The \
+                     service is down or blocked for every source.",
+                    agent_line(agent)
+                ),
+            )),
+            ReachVerdict::Refused => out.push(Finding::new(
+                "device_failed_before_http",
+                Severity::Critical,
+                format!(
+                    "Reachable from the agent; from {ip} the request failed before any HTTP \
+                     answer (name lookup, refused connection or TLS)."
+                ),
+                format!(
+                    "{}. Browsers do not say which step failed. A failure this quick (after \
+                     {} ms) is usually a refused connection or a name that does not resolve \
+                     from that network (split-horizon DNS, a private address); a certificate \
+                     that this device does not trust also fails this way. {}",
+                    agent_line(agent),
+                    d.probe.no_cors.elapsed_ms,
+                    rules_text(rules, ip)
+                ),
+            )),
+            ReachVerdict::CorsBlocked => {
+                let mut f = cors_finding(ip, agent);
+                if !agent_ok {
+                    f.explanation.push_str(&format!(" {}.", agent_line(agent)));
+                }
+                out.push(f);
+            }
+            ReachVerdict::HttpError => {
+                let theirs = d
+                    .probe
+                    .cors
+                    .status
+                    .map_or("an error".to_owned(), |s| format!("HTTP {s}"));
+                let agent_status = agent.and_then(|a| a.http.as_ref()).map(|h| h.status);
+                let summary = match agent_status {
+                    Some(s) if Some(s) != d.probe.cors.status => format!(
+                        "The agent gets HTTP {s}; {ip} gets {theirs}: the two take different paths \
+                         (a proxy, a CDN or a different backend answers {ip})."
+                    ),
+                    _ => format!("From {ip} the server answers {theirs}."),
+                };
+                out.push(Finding::new(
+                    "device_http_error",
+                    Severity::Warning,
+                    summary,
+                    format!("{}.", agent_line(agent)),
+                ));
+            }
+            ReachVerdict::NotAttempted => {
+                let (why, fix) = match d.probe.blocked_by {
+                    Some(BrowserBlock::MixedContent) => (
+                        "the page was loaded over https and the target is http: browsers refuse \
+                         such mixed content before sending anything",
+                        "Serve the target over https, or open the phone link over http.",
+                    ),
+                    Some(BrowserBlock::LocalNetworkAccess) => (
+                        "the page is public and the target is a private or loopback address: \
+                         Chrome's Local Network Access rules may block or ask before such \
+                         requests, so a failure here may be the browser, not the network",
+                        "Use the target's public address, or allow local network access for \
+                         the page when Chrome asks.",
+                    ),
+                    None => (
+                        "browsers cannot open raw TCP connections, only HTTP(S)",
+                        "Give the target an http:// or https:// URL to test it from browsers.",
+                    ),
+                };
+                out.push(
+                    Finding::new(
+                        "device_not_attempted",
+                        Severity::Info,
+                        format!("The browser at {ip} did not test {}.", target.name),
+                        format!("It did not try because {why}."),
+                    )
+                    .with_fix(fix, None, None),
+                );
+            }
+            ReachVerdict::Reachable if !agent_ok && agent.is_some() => out.push(Finding::new(
+                "agent_only_blocked",
+                Severity::Warning,
+                format!("{ip} reaches {} but the agent cannot.", target.name),
+                format!(
+                    "{}. The agent's host has a different path: its DNS may answer differently \
+                     (split-horizon), its outbound traffic may be filtered, or the address may \
+                     need hairpin NAT from inside.",
+                    agent_line(agent)
+                ),
+            )),
+            _ => {}
+        }
+    }
+
+    if out.is_empty() {
+        let reachable = devices
+            .iter()
+            .filter(|d| d.verdict == ReachVerdict::Reachable)
+            .count();
+        match agent {
+            None if devices.is_empty() => {}
+            None => out.push(Finding::new(
+                "agent_not_probed",
+                Severity::Info,
+                "The agent has not probed this target yet.",
+                "Run a probe to compare the agent's view with the devices'.",
+            )),
+            Some(a) if devices.is_empty() && !agent_reachable => {
+                out.push(Finding::new(
+                    "agent_probe_failed",
+                    if a.verdict.network_ok() {
+                        Severity::Warning
+                    } else {
+                        Severity::Critical
+                    },
+                    a.summary.clone(),
+                    "No other device has reported yet: open the phone link on a device on the \
+                     network in question to compare.",
+                ));
+            }
+            Some(_) if agent_reachable => out.push(Finding::new(
+                "reachable_everywhere",
+                Severity::Ok,
+                if devices.is_empty() {
+                    "Reachable from the agent; no other device has reported yet.".to_owned()
+                } else {
+                    format!(
+                        "Reachable from the agent and from {reachable} of {} device(s).",
+                        devices.len()
+                    )
+                },
+                "Every vantage point that reported got an answer.",
+            )),
+            Some(_) => {}
+        }
+    }
+    sort_findings(&mut out);
+    out
+}
+
+/// The network path works but the page may not read the answer: say which CORS rule, or
+/// that the "CORS error" is really a proxy's error page.
+fn cors_finding(ip: &str, agent: Option<&AgentProbe>) -> Finding {
+    let cors = agent.and_then(|a| a.cors.as_ref());
+    let http = agent.and_then(|a| a.http.as_ref());
+    if let (Some(c), Some(h)) = (cors, http) {
+        if c.proxy_error_page {
+            return Finding::new(
+                "device_cors_proxy_error",
+                Severity::Critical,
+                format!(
+                    "From {ip} the browser reports a CORS error, but the real failure is HTTP {} \
+                     from {}.",
+                    h.status, h.fingerprint.label
+                ),
+                format!(
+                    "The error page carries no Access-Control-Allow-Origin, so the browser hides \
+                     it and calls it CORS. {}",
+                    h.fingerprint.evidence
+                ),
+            )
+            .with_fix(
+                "Fix the upstream the proxy cannot reach (health check, route, timeout); adding \
+                 CORS headers to the error page only makes the real error visible.",
+                None,
+                None,
+            );
+        }
+        if let Some(i) = c.first_failure {
+            if let Some(check) = c.checks.get(i) {
+                let f = Finding::new(
+                    "device_cors_blocked",
+                    Severity::Critical,
+                    format!(
+                        "From {ip} the network path works, but the browser blocks the response: \
+                         CORS rule `{}` fails.",
+                        check.rule
+                    ),
+                    format!("{} (evaluated for origin {}).", check.detail, c.origin),
+                );
+                return match &check.header_to_add {
+                    Some(h) => f.with_fix(
+                        "Add this header to the server's (or proxy's) responses.",
+                        Some(h.clone()),
+                        Some("http"),
+                    ),
+                    None => f,
+                };
+            }
+        }
+    }
+    Finding::new(
+        "device_cors_blocked",
+        Severity::Critical,
+        format!(
+            "From {ip} the network path works (the no-cors request got an answer), but the \
+             browser may not read the response: a CORS failure or a proxy error page."
+        ),
+        "Probe the target from the agent to see which CORS rule fails and who generated the \
+         response.",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::{
+        AddressFamily, BrowserProbe, FetchAttempt, FetchOutcome, TargetSource, TcpAttempt,
+    };
+
+    fn target() -> Target {
+        Target {
+            id: "api".into(),
+            name: "API".into(),
+            url: "https://api.shop.example/products".into(),
+            expected_status: None,
+            cors_origin: None,
+            cors_method: None,
+            cors_headers: vec![],
+            cors_credentials: false,
+            source: TargetSource::Config,
+        }
+    }
+
+    fn agent(verdict: ReachVerdict) -> AgentProbe {
+        AgentProbe {
+            target_id: "api".into(),
+            at: chrono::Utc::now(),
+            dns: None,
+            tcp: vec![TcpAttempt {
+                address: "198.51.100.10:443".into(),
+                family: AddressFamily::Ipv4,
+                outcome: if verdict.network_ok() {
+                    TcpOutcome::Connected
+                } else {
+                    TcpOutcome::TimedOut
+                },
+                elapsed_ms: 1.0,
+                error: None,
+            }],
+            tls: None,
+            http: None,
+            cors: None,
+            verdict,
+            summary: "HTTP 200 in 42 ms".into(),
+            findings: vec![],
+        }
+    }
+
+    fn attempt(outcome: FetchOutcome, ms: u32) -> FetchAttempt {
+        FetchAttempt {
+            outcome,
+            status: None,
+            elapsed_ms: ms,
+            error: None,
+        }
+    }
+
+    fn device(ip: &str, no_cors: FetchOutcome, cors: FetchOutcome) -> DeviceResult {
+        let probe = BrowserProbe {
+            target_id: "api".into(),
+            no_cors: attempt(no_cors, 8000),
+            cors: attempt(cors, 8000),
+            blocked_by: None,
+            timing: None,
+        };
+        DeviceResult {
+            device_id: "d".into(),
+            client_ip: ip.into(),
+            user_agent: "phone".into(),
+            received_at: chrono::Utc::now(),
+            verdict: crate::probe::classify_browser(&probe),
+            probe,
+        }
+    }
+
+    fn no_rules(_: &str) -> Option<RulesVerdict> {
+        None
+    }
+
+    #[test]
+    fn guest_wifi_timeout_names_the_source_and_the_address() {
+        let a = agent(ReachVerdict::Reachable);
+        let d = device("203.0.113.7", FetchOutcome::Timeout, FetchOutcome::Timeout);
+        let f = compare(&target(), Some(&a), &[d], &no_rules);
+        assert_eq!(f[0].code, "device_blocked_timeout");
+        assert_eq!(f[0].severity, Severity::Critical);
+        assert!(f[0].summary.contains("203.0.113.7"), "{}", f[0].summary);
+        assert!(
+            f[0].summary.contains("198.51.100.10:443"),
+            "{}",
+            f[0].summary
+        );
+        assert!(
+            f[0].explanation.contains("No security-group"),
+            "{}",
+            f[0].explanation
+        );
+        let fix = f[0].fix.as_ref().unwrap();
+        assert!(fix
+            .snippet
+            .as_ref()
+            .unwrap()
+            .contains("--cidr 203.0.113.7/32"));
+    }
+
+    #[test]
+    fn loaded_rules_are_quoted() {
+        let a = agent(ReachVerdict::Reachable);
+        let d = device("203.0.113.7", FetchOutcome::Timeout, FetchOutcome::Timeout);
+        let rules = |ip: &str| {
+            Some(RulesVerdict {
+                source_ip: ip.to_owned(),
+                admitted: false,
+                summary: "no inbound rule admits 203.0.113.7 on tcp/443".into(),
+            })
+        };
+        let f = compare(&target(), Some(&a), &[d], &rules);
+        assert!(f[0]
+            .explanation
+            .contains("Rules loaded: no inbound rule admits"));
+    }
+
+    #[test]
+    fn everything_reachable_is_ok_and_failures_everywhere_say_so() {
+        let a = agent(ReachVerdict::Reachable);
+        let d = device("10.78.0.2", FetchOutcome::Ok, FetchOutcome::Ok);
+        let f = compare(&target(), Some(&a), &[d.clone()], &no_rules);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].code, "reachable_everywhere");
+        assert_eq!(f[0].severity, Severity::Ok);
+
+        let down = agent(ReachVerdict::TimedOut);
+        let g = device("203.0.113.7", FetchOutcome::Timeout, FetchOutcome::Timeout);
+        let f = compare(&target(), Some(&down), &[g], &no_rules);
+        assert_eq!(f[0].code, "unreachable_everywhere");
+
+        let f = compare(&target(), Some(&down), &[d], &no_rules);
+        assert_eq!(f[0].code, "agent_only_blocked");
+    }
+
+    #[test]
+    fn cors_and_not_attempted_cases() {
+        let a = agent(ReachVerdict::Reachable);
+        let d = device("10.78.0.2", FetchOutcome::Ok, FetchOutcome::NetworkError);
+        assert_eq!(d.verdict, ReachVerdict::CorsBlocked);
+        let f = compare(&target(), Some(&a), &[d], &no_rules);
+        assert_eq!(f[0].code, "device_cors_blocked");
+
+        let mut m = device("10.78.0.2", FetchOutcome::Skipped, FetchOutcome::Skipped);
+        m.probe.blocked_by = Some(BrowserBlock::MixedContent);
+        m.verdict = crate::probe::classify_browser(&m.probe);
+        let f = compare(&target(), Some(&a), &[m], &no_rules);
+        assert_eq!(f[0].code, "device_not_attempted");
+        assert!(f[0].explanation.contains("mixed content"));
+
+        let r = device(
+            "10.79.0.2",
+            FetchOutcome::NetworkError,
+            FetchOutcome::NetworkError,
+        );
+        let f = compare(&target(), Some(&a), &[r], &no_rules);
+        assert_eq!(f[0].code, "device_failed_before_http");
+    }
+
+    #[test]
+    fn no_agent_probe_yet() {
+        let d = device("10.78.0.2", FetchOutcome::Ok, FetchOutcome::Ok);
+        let f = compare(&target(), None, &[d], &no_rules);
+        assert_eq!(f[0].code, "agent_not_probed");
+        assert!(compare(&target(), None, &[], &no_rules).is_empty());
+        assert_eq!(target_address(&target(), None), "api.shop.example:443");
+    }
+}
