@@ -10,10 +10,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
 use subtle::ConstantTimeEq;
 
 use crate::error::ApiError;
@@ -68,8 +69,63 @@ pub fn token_matches(expected: &str, given: &str) -> bool {
     expected.len() == given.len() && bool::from(expected.as_bytes().ct_eq(given.as_bytes()))
 }
 
-/// Middleware: `Authorization: Bearer <admin token>` or 401.
-pub async fn require_token(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// Who is calling, put in the request's extensions by [`require_token`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// Holds the admin token: everything.
+    Admin,
+    /// Holds a phone link's code: only [`PHONE_ROUTES`].
+    Phone {
+        code: String,
+        expires_at: DateTime<Utc>,
+    },
+}
+
+/// What a phone link may do: list the probe set, have the agent probe a configured
+/// target, and post its own results. Nothing that reads containers, history or targets'
+/// settings.
+pub const PHONE_ROUTES: &[(&str, &str)] = &[
+    ("GET", "/api/phone/targets"),
+    ("POST", "/api/targets/{id}/probe"),
+    ("POST", "/api/reports"),
+];
+
+/// Characters of phone-link codes: no 0/O, 1/l/i, so a code read aloud or typed from a
+/// screen survives.
+const CODE_ALPHABET: &[u8] = b"23456789abcdefghjkmnpqrstuvwxyz";
+/// 12 characters of 31 ≈ 59 bits: unguessable over HTTP within a link's lifetime.
+pub const CODE_LEN: usize = 12;
+
+/// A fresh phone-link code.
+pub fn random_code() -> anyhow::Result<String> {
+    let mut out = String::with_capacity(CODE_LEN);
+    while out.len() < CODE_LEN {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no OS randomness: {e}"))?;
+        // Rejection sampling keeps every character equally likely (256 % 31 != 0).
+        let limit = 256 - 256 % CODE_ALPHABET.len();
+        for b in bytes {
+            if usize::from(b) < limit && out.len() < CODE_LEN {
+                out.push(char::from(
+                    CODE_ALPHABET[usize::from(b) % CODE_ALPHABET.len()],
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn looks_like_code(s: &str) -> bool {
+    s.len() == CODE_LEN && s.bytes().all(|b| CODE_ALPHABET.contains(&b))
+}
+
+/// Middleware: `Authorization: Bearer <admin token or phone-link code>`, else 401; a
+/// phone link outside [`PHONE_ROUTES`] gets 403.
+pub async fn require_token(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let given = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -77,11 +133,92 @@ pub async fn require_token(State(state): State<AppState>, req: Request, next: Ne
         // The scheme name is case-insensitive (RFC 9110 §11.1).
         .and_then(|v| v.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token)
-        .map(str::trim);
-    match given {
-        Some(t) if token_matches(&state.token, t) => next.run(req).await,
-        _ => ApiError::Unauthorized.into_response(),
+        .map(|(_, token)| token.trim().to_owned());
+    let Some(given) = given else {
+        return ApiError::Unauthorized.into_response();
+    };
+    if token_matches(&state.token, &given) {
+        req.extensions_mut().insert(Caller::Admin);
+        return next.run(req).await;
+    }
+    if !looks_like_code(&given) {
+        return ApiError::Unauthorized.into_response();
+    }
+    let expires_at = match state.store.phone_link(given.clone()).await {
+        Ok(Some((_, expires))) if expires > Utc::now() => expires,
+        Ok(Some(_)) => return ApiError::LinkExpired.into_response(),
+        // Unknown and revoked look the same: nothing to learn from the difference.
+        Ok(None) => return ApiError::LinkExpired.into_response(),
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_default();
+    let method = req.method().as_str().to_owned();
+    if !PHONE_ROUTES
+        .iter()
+        .any(|(m, p)| *m == method && *p == route)
+    {
+        return ApiError::Forbidden(
+            "a phone link may only run the probe set and post its results".into(),
+        )
+        .into_response();
+    }
+    req.extensions_mut().insert(Caller::Phone {
+        code: given,
+        expires_at,
+    });
+    next.run(req).await
+}
+
+/// The client's address: the TCP peer, unless the peer is a trusted proxy, in which case
+/// the right-most `X-Forwarded-For` entry that is not itself a trusted proxy (entries
+/// further left are whatever the client chose to send).
+pub fn client_ip(peer: IpAddr, forwarded_for: &[&str], trusted: &[(IpAddr, u8)]) -> IpAddr {
+    let is_trusted = |ip: IpAddr| {
+        trusted
+            .iter()
+            .any(|&(net, len)| vantage_shared::ownership::cidr_contains(net, len, ip))
+    };
+    let peer = canonical(peer);
+    if !is_trusted(peer) {
+        return peer;
+    }
+    let mut current = peer;
+    for entry in forwarded_for
+        .iter()
+        .flat_map(|h| h.split(','))
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+    {
+        let Some(ip) = parse_forwarded_entry(entry) else {
+            // Garbage: do not look past it.
+            return current;
+        };
+        current = canonical(ip);
+        if !is_trusted(current) {
+            return current;
+        }
+    }
+    current
+}
+
+/// `203.0.113.7`, `2001:db8::1`, `[2001:db8::1]:443` or `203.0.113.7:1234`.
+fn parse_forwarded_entry(s: &str) -> Option<IpAddr> {
+    s.parse::<IpAddr>()
+        .ok()
+        .or_else(|| s.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
+}
+
+/// IPv4-mapped IPv6 (`::ffff:10.0.0.1`, what a dual-stack socket reports) as IPv4.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
     }
 }
 
@@ -212,6 +349,57 @@ mod tests {
         assert!(token_matches("abc", "abc"));
         assert!(!token_matches("abc", "abd"));
         assert!(!token_matches("abc", "ab"));
+    }
+
+    #[test]
+    fn phone_codes_are_long_and_unambiguous() {
+        let a = random_code().unwrap();
+        let b = random_code().unwrap();
+        assert_ne!(a, b);
+        assert!(looks_like_code(&a), "{a}");
+        assert!(!looks_like_code("0000000000ol"));
+        assert!(!looks_like_code(&a[..CODE_LEN - 1]));
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let trusted = [(ip("127.0.0.1"), 32), (ip("10.0.0.0"), 8)];
+        // An untrusted peer's header is ignored.
+        assert_eq!(
+            client_ip(ip("198.51.100.2"), &["203.0.113.7"], &trusted),
+            ip("198.51.100.2")
+        );
+        // A trusted peer: the right-most untrusted entry, not what the client put first.
+        assert_eq!(
+            client_ip(
+                ip("127.0.0.1"),
+                &["1.2.3.4, 203.0.113.7, 10.1.2.3"],
+                &trusted
+            ),
+            ip("203.0.113.7")
+        );
+        // Several header lines count as one list.
+        assert_eq!(
+            client_ip(ip("127.0.0.1"), &["1.2.3.4", "203.0.113.7:5555"], &trusted),
+            ip("203.0.113.7")
+        );
+        // No header: the proxy itself.
+        assert_eq!(client_ip(ip("127.0.0.1"), &[], &trusted), ip("127.0.0.1"));
+        // Garbage stops the walk at the last good hop.
+        assert_eq!(
+            client_ip(ip("127.0.0.1"), &["203.0.113.7, nonsense"], &trusted),
+            ip("127.0.0.1")
+        );
+        // Dual-stack sockets report mapped addresses.
+        assert_eq!(
+            client_ip(ip("::ffff:127.0.0.1"), &["[2001:db8::7]:1"], &trusted),
+            ip("2001:db8::7")
+        );
+        assert_eq!(
+            client_ip(ip("::ffff:198.51.100.2"), &[], &[]),
+            ip("198.51.100.2")
+        );
     }
 
     #[test]

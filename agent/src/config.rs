@@ -1,12 +1,13 @@
 //! Command line, environment and config-file settings, merged in that order of precedence.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use serde::Deserialize;
+use vantage_shared::probe::{validate_new_target, NewTarget, Target, TargetSource, MAX_TARGETS};
 
 /// Where the agent listens unless told otherwise: loopback only, so nothing is
 /// exposed until someone decides to.
@@ -68,6 +69,15 @@ pub struct ServeArgs {
     /// Seconds between full re-reads of Docker state, on top of live events [default: 30].
     #[arg(long, env = "VANTAGE_RESYNC_SECS")]
     pub resync_secs: Option<u64>,
+
+    /// Reverse proxy whose X-Forwarded-For is believed, as an address or CIDR (repeatable;
+    /// comma-separated in the environment). Without it the client address is the peer's.
+    #[arg(
+        long = "trusted-proxy",
+        env = "VANTAGE_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<String>,
 }
 
 /// The optional TOML file; every key is optional and the command line wins.
@@ -81,6 +91,26 @@ pub struct FileConfig {
     pub docker_host: Option<String>,
     pub retention_days: Option<u32>,
     pub resync_secs: Option<u64>,
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    /// `[[targets]]`: what the agent and phone links may probe.
+    #[serde(default)]
+    pub targets: Vec<TargetConfig>,
+}
+
+/// One `[[targets]]` entry of the config file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetConfig {
+    pub name: String,
+    pub url: String,
+    pub expected_status: Option<u16>,
+    pub cors_origin: Option<String>,
+    pub cors_method: Option<String>,
+    #[serde(default)]
+    pub cors_headers: Vec<String>,
+    #[serde(default)]
+    pub cors_credentials: bool,
 }
 
 impl FileConfig {
@@ -105,6 +135,54 @@ pub struct Config {
     pub docker_host: String,
     pub retention: Duration,
     pub resync: Duration,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<(IpAddr, u8)>,
+    /// Targets from the config file, checked.
+    pub targets: Vec<Target>,
+}
+
+/// Checks config-file targets: each valid, names unique.
+fn config_targets(list: Vec<TargetConfig>) -> anyhow::Result<Vec<Target>> {
+    let mut out: Vec<Target> = Vec::new();
+    if list.len() > MAX_TARGETS {
+        anyhow::bail!("at most {MAX_TARGETS} [[targets]] are supported");
+    }
+    for t in list {
+        let new = NewTarget {
+            name: t.name,
+            url: t.url,
+            expected_status: t.expected_status,
+            cors_origin: t.cors_origin,
+            cors_method: t.cors_method,
+            cors_headers: t.cors_headers,
+            cors_credentials: t.cors_credentials,
+        };
+        validate_new_target(&new)
+            .map_err(|e| anyhow::anyhow!("[[targets]] `{}`: {e}", new.name))?;
+        let target = Target::from_new(new, TargetSource::Config);
+        if out.iter().any(|o| o.id == target.id) {
+            anyhow::bail!(
+                "[[targets]] `{}`: another target has the same id `{}`; rename one",
+                target.name,
+                target.id
+            );
+        }
+        out.push(target);
+    }
+    Ok(out)
+}
+
+/// Parses `10.0.0.0/8` or a bare address (a /32 or /128).
+fn parse_proxy(s: &str) -> anyhow::Result<(IpAddr, u8)> {
+    let s = s.trim();
+    let parsed = if s.contains('/') {
+        vantage_shared::ownership::parse_cidr(s)
+    } else {
+        s.parse::<IpAddr>()
+            .map(|ip| (ip, if ip.is_ipv4() { 32 } else { 128 }))
+            .map_err(|e| e.to_string())
+    };
+    parsed.map_err(|e| anyhow::anyhow!("trusted proxy `{s}`: {e}"))
 }
 
 /// The platform's data directory for Vantage.
@@ -131,6 +209,14 @@ impl Config {
             );
         }
         let mut allowed_hosts = file.allowed_hosts;
+        let targets = config_targets(file.targets)?;
+        let trusted_proxies = file
+            .trusted_proxies
+            .iter()
+            .chain(&args.trusted_proxies)
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| parse_proxy(s))
+            .collect::<anyhow::Result<Vec<_>>>()?;
         allowed_hosts.extend(args.allowed_hosts);
         let listen = match args.listen.or(file.listen) {
             Some(l) => l,
@@ -165,6 +251,8 @@ impl Config {
                     .unwrap_or(DEFAULT_RESYNC_SECS)
                     .max(1),
             ),
+            trusted_proxies,
+            targets,
         })
     }
 }
@@ -217,6 +305,59 @@ mod tests {
         })
         .unwrap_err();
         assert!(format!("{err:#}").contains("at least 1"), "{err:#}");
+    }
+
+    #[test]
+    fn targets_and_trusted_proxies_from_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.toml");
+        std::fs::write(
+            &path,
+            r#"trusted_proxies = ["10.0.0.0/8"]
+[[targets]]
+name = "Shop API"
+url = "https://api.shop.example/products?page=2"
+cors_origin = "https://shop.example"
+cors_headers = ["Authorization: Bearer x"]
+
+[[targets]]
+name = "db"
+url = "db.internal:5432"
+"#,
+        )
+        .unwrap();
+        let cfg = Config::resolve(ServeArgs {
+            config: Some(path.clone()),
+            trusted_proxies: vec!["127.0.0.1".into()],
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(cfg.targets.len(), 2);
+        assert_eq!(cfg.targets[0].id, "shop-api");
+        assert_eq!(cfg.targets[0].source, TargetSource::Config);
+        assert_eq!(cfg.targets[1].url, "db.internal:5432");
+        assert_eq!(
+            cfg.trusted_proxies,
+            vec![
+                ("10.0.0.0".parse().unwrap(), 8),
+                ("127.0.0.1".parse().unwrap(), 32)
+            ]
+        );
+
+        for (text, needle) in [
+            ("[[targets]]\nname = \"a\"\nurl = \"ftp://x\"\n", "unsupported scheme"),
+            ("[[targets]]\nname = \"a\"\nurl = \"x:1\"\n[[targets]]\nname = \"A\"\nurl = \"y:2\"\n", "same id"),
+            ("[[targets]]\nname = \"a\"\nurl = \"x:1\"\nexpected = 200\n", "unknown field"),
+            ("trusted_proxies = [\"10.0.0.0/33\"]\n", "trusted proxy"),
+        ] {
+            std::fs::write(&path, text).unwrap();
+            let err = Config::resolve(ServeArgs {
+                config: Some(path.clone()),
+                ..Default::default()
+            })
+            .unwrap_err();
+            assert!(format!("{err:#}").contains(needle), "{text}: {err:#}");
+        }
     }
 
     #[test]

@@ -13,6 +13,10 @@ pub enum ApiError {
     Unauthorized,
     #[error("{0}")]
     Forbidden(String),
+    #[error("this phone link has expired or was revoked: ask for a new one")]
+    LinkExpired,
+    #[error("{0}")]
+    Conflict(String),
     #[error("host `{0}` is not allowed: start the agent with `--allowed-host {0}` if you reach it under that name")]
     ForbiddenHost(String),
     #[error("{0}")]
@@ -35,6 +39,8 @@ impl ApiError {
         match self {
             Self::Unauthorized => "unauthorized",
             Self::Forbidden(_) => "forbidden",
+            Self::LinkExpired => "link_expired",
+            Self::Conflict(_) => "conflict",
             Self::ForbiddenHost(_) => "forbidden_host",
             Self::NotFound(_) => "not_found",
             Self::BadRequest(_) => "bad_request",
@@ -49,6 +55,8 @@ impl ApiError {
         match self {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::LinkExpired => StatusCode::UNAUTHORIZED,
+            Self::Conflict(_) => StatusCode::CONFLICT,
             // 421 Misdirected Request: this server is not the one that name points to.
             Self::ForbiddenHost(_) => StatusCode::MISDIRECTED_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
@@ -118,3 +126,8 @@ pub struct ApiQuery<T>(pub T);
 #[derive(Debug, axum::extract::FromRequestParts)]
 #[from_request(via(axum::extract::Path), rejection(ApiError))]
 pub struct ApiPath<T>(pub T);
+
+/// `Json` with `ApiError` rejections, so malformed bodies get the JSON error shape.
+#[derive(Debug, axum::extract::FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);

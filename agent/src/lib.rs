@@ -6,6 +6,7 @@ pub mod config;
 pub mod docker;
 pub mod error;
 pub mod probe;
+pub mod reach;
 pub mod routes;
 pub mod store;
 pub mod web;
@@ -41,6 +42,7 @@ pub struct AppState {
     /// Set to `true` on shutdown: ends long-lived responses (the event stream) and tasks.
     pub shutdown: Arc<watch::Sender<bool>>,
     pub diagnoses: routes::DiagnosisCache,
+    pub reach: reach::Reach,
 }
 
 impl AppState {
@@ -64,7 +66,19 @@ impl AppState {
             openapi: Arc::new(OnceLock::new()),
             shutdown: Arc::new(watch::channel(false).0),
             diagnoses: routes::DiagnosisCache::default(),
+            reach: reach::Reach::default(),
         }
+    }
+
+    /// Sets the config-file targets and the trusted proxies.
+    pub fn with_reach(
+        mut self,
+        targets: Vec<vantage_shared::probe::Target>,
+        trusted_proxies: Vec<(std::net::IpAddr, u8)>,
+    ) -> Self {
+        self.reach.config_targets = targets.into();
+        self.reach.trusted_proxies = trusted_proxies.into();
+        self
     }
 }
 
@@ -138,7 +152,8 @@ pub async fn serve(
         config.allowed_hosts.clone(),
         docker.clone(),
         store.clone(),
-    );
+    )
+    .with_reach(config.targets.clone(), config.trusted_proxies.clone());
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -187,10 +202,15 @@ pub async fn serve(
         shutdown.await;
         let _ = stop.send(true);
     };
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(signal)
-        .await
-        .context("HTTP server")?;
+    // The peer address is the client's IP for device reports (or the proxy's, see
+    // `--trusted-proxy`).
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(signal)
+    .await
+    .context("HTTP server")?;
     let _ = tokio::join!(watcher, pruner);
     tracing::info!("Stopped");
     Ok(())

@@ -4,11 +4,13 @@
 //! `kill -9` of the agent (only an OS crash may lose the last ones), which is the
 //! durability the history needs without an fsync per probe.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
+use vantage_shared::probe::{AgentProbe, DeviceResult, Target};
 use vantage_shared::{HealthProbe, HealthStatus};
 
 /// Docker keeps at most 4096 bytes of probe output; we store no more than that.
@@ -24,6 +26,8 @@ pub enum StoreError {
     Poisoned,
     #[error("timestamp out of range")]
     Timestamp,
+    #[error("history database: stored JSON: {0}")]
+    Json(#[from] serde_json::Error),
 }
 
 /// Cheap to clone; all access goes through one connection on the blocking pool.
@@ -121,6 +125,39 @@ impl Store {
                     UPDATE probe_counts SET n = n - 1 WHERE container_id = OLD.container_id;
                  END;
                  PRAGMA user_version = 2;
+                 COMMIT;",
+            )?;
+        }
+        if version < 3 {
+            // Reachability (issue 3). Agent probes and device results keep only the
+            // latest per target (and per device): the comparison is about "now".
+            conn.execute_batch(
+                "BEGIN;
+                 CREATE TABLE IF NOT EXISTS targets (
+                    id         TEXT PRIMARY KEY,
+                    json       TEXT    NOT NULL,
+                    created_ns INTEGER NOT NULL
+                 );
+                 CREATE TABLE IF NOT EXISTS agent_probes (
+                    target_id TEXT PRIMARY KEY,
+                    at_ns     INTEGER NOT NULL,
+                    json      TEXT    NOT NULL
+                 );
+                 CREATE TABLE IF NOT EXISTS device_results (
+                    device_id   TEXT    NOT NULL,
+                    target_id   TEXT    NOT NULL,
+                    received_ns INTEGER NOT NULL,
+                    json        TEXT    NOT NULL,
+                    PRIMARY KEY (device_id, target_id)
+                 );
+                 CREATE INDEX IF NOT EXISTS device_results_by_time ON device_results (received_ns);
+                 CREATE TABLE IF NOT EXISTS phone_links (
+                    code       TEXT PRIMARY KEY,
+                    created_ns INTEGER NOT NULL,
+                    expires_ns INTEGER NOT NULL,
+                    revoked    INTEGER NOT NULL DEFAULT 0
+                 );
+                 PRAGMA user_version = 3;
                  COMMIT;",
             )?;
         }
@@ -297,7 +334,8 @@ impl Store {
         .await
     }
 
-    /// Deletes probes that started before `before`; returns how many.
+    /// Deletes probes that started before `before`, device results received before it
+    /// and phone links that expired before it; returns how many probes.
     pub async fn prune(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         let before_ns = to_ns(before)?;
         self.with_conn(move |conn| {
@@ -305,7 +343,218 @@ impl Store {
                 "DELETE FROM health_probes WHERE start_ns < ?1",
                 params![before_ns],
             )?;
+            conn.execute(
+                "DELETE FROM device_results WHERE received_ns < ?1",
+                params![before_ns],
+            )?;
+            conn.execute(
+                "DELETE FROM phone_links WHERE expires_ns < ?1",
+                params![before_ns],
+            )?;
             Ok(n as u64)
+        })
+        .await
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Reachability: dashboard targets, latest agent probes, device results, phone links.
+    // -----------------------------------------------------------------------------------------
+
+    /// Targets added in the dashboard, oldest first.
+    pub async fn targets(&self) -> Result<Vec<Target>, StoreError> {
+        self.with_conn(|conn| {
+            let mut stmt = conn.prepare_cached("SELECT json FROM targets ORDER BY created_ns")?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            let mut out = Vec::new();
+            for json in rows {
+                out.push(serde_json::from_str(&json?)?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Adds a target; false when one with that id exists.
+    pub async fn insert_target(&self, target: Target) -> Result<bool, StoreError> {
+        let json = serde_json::to_string(&target)?;
+        let now = to_ns(Utc::now())?;
+        self.with_conn(move |conn| {
+            let n = conn.execute(
+                "INSERT OR IGNORE INTO targets (id, json, created_ns) VALUES (?1, ?2, ?3)",
+                params![target.id, json, now],
+            )?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    /// Removes a dashboard target with its results; false when there was none.
+    pub async fn delete_target(&self, id: String) -> Result<bool, StoreError> {
+        self.with_conn(move |conn| {
+            let tx = conn.transaction()?;
+            let n = tx.execute("DELETE FROM targets WHERE id = ?1", params![id])?;
+            tx.execute("DELETE FROM agent_probes WHERE target_id = ?1", params![id])?;
+            tx.execute(
+                "DELETE FROM device_results WHERE target_id = ?1",
+                params![id],
+            )?;
+            tx.commit()?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    /// Keeps the newest agent probe of a target.
+    pub async fn save_agent_probe(&self, probe: &AgentProbe) -> Result<(), StoreError> {
+        let json = serde_json::to_string(probe)?;
+        let at = to_ns(probe.at)?;
+        let id = probe.target_id.clone();
+        self.with_conn(move |conn| {
+            conn.execute(
+                "INSERT INTO agent_probes (target_id, at_ns, json) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (target_id) DO UPDATE SET at_ns = ?2, json = ?3",
+                params![id, at, json],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The newest agent probe of every target.
+    pub async fn agent_probes(&self) -> Result<HashMap<String, AgentProbe>, StoreError> {
+        self.with_conn(|conn| {
+            let mut stmt = conn.prepare_cached("SELECT target_id, json FROM agent_probes")?;
+            let rows =
+                stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            let mut out = HashMap::new();
+            for row in rows {
+                let (id, json) = row?;
+                out.insert(id, serde_json::from_str(&json)?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Records a device's results, replacing its previous result per target.
+    pub async fn save_device_results(&self, results: Vec<DeviceResult>) -> Result<(), StoreError> {
+        let mut rows = Vec::with_capacity(results.len());
+        for r in &results {
+            rows.push((
+                r.device_id.clone(),
+                r.probe.target_id.clone(),
+                to_ns(r.received_at)?,
+                serde_json::to_string(r)?,
+            ));
+        }
+        self.with_conn(move |conn| {
+            let tx = conn.transaction()?;
+            {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT INTO device_results (device_id, target_id, received_ns, json)
+                     VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (device_id, target_id) DO UPDATE SET received_ns = ?3, json = ?4",
+                )?;
+                for (device, target, at, json) in rows {
+                    stmt.execute(params![device, target, at, json])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The latest result of every device per target, newest device first, at most
+    /// `per_target` devices per target.
+    pub async fn device_results(
+        &self,
+        per_target: usize,
+    ) -> Result<HashMap<String, Vec<DeviceResult>>, StoreError> {
+        self.with_conn(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT target_id, json FROM device_results ORDER BY received_ns DESC",
+            )?;
+            let rows =
+                stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            let mut out: HashMap<String, Vec<DeviceResult>> = HashMap::new();
+            for row in rows {
+                let (id, json) = row?;
+                let list = out.entry(id).or_default();
+                if list.len() < per_target {
+                    list.push(serde_json::from_str(&json)?);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    pub async fn create_phone_link(
+        &self,
+        code: String,
+        created: DateTime<Utc>,
+        expires: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (c, e) = (to_ns(created)?, to_ns(expires)?);
+        self.with_conn(move |conn| {
+            conn.execute(
+                "INSERT INTO phone_links (code, created_ns, expires_ns) VALUES (?1, ?2, ?3)",
+                params![code, c, e],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// A phone link's (created, expires), unless unknown or revoked.
+    pub async fn phone_link(
+        &self,
+        code: String,
+    ) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>, StoreError> {
+        self.with_conn(move |conn| {
+            let row = conn
+                .prepare_cached(
+                    "SELECT created_ns, expires_ns FROM phone_links WHERE code = ?1 AND revoked = 0",
+                )?
+                .query_row(params![code], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
+                .optional()?;
+            Ok(row.map(|(c, e)| (from_ns(c), from_ns(e))))
+        })
+        .await
+    }
+
+    /// Links not yet expired or revoked: (code, created, expires), newest first.
+    pub async fn active_phone_links(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(String, DateTime<Utc>, DateTime<Utc>)>, StoreError> {
+        let now = to_ns(now)?;
+        self.with_conn(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT code, created_ns, expires_ns FROM phone_links
+                 WHERE revoked = 0 AND expires_ns > ?1 ORDER BY created_ns DESC",
+            )?;
+            let rows = stmt.query_map(params![now], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    from_ns(r.get(1)?),
+                    from_ns(r.get(2)?),
+                ))
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    /// Revokes a link; false when it did not exist.
+    pub async fn revoke_phone_link(&self, code: String) -> Result<bool, StoreError> {
+        self.with_conn(move |conn| {
+            let n = conn.execute(
+                "UPDATE phone_links SET revoked = 1 WHERE code = ?1",
+                params![code],
+            )?;
+            Ok(n > 0)
         })
         .await
     }

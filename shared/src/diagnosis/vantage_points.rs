@@ -431,7 +431,7 @@ mod tests {
     fn everything_reachable_is_ok_and_failures_everywhere_say_so() {
         let a = agent(ReachVerdict::Reachable);
         let d = device("10.78.0.2", FetchOutcome::Ok, FetchOutcome::Ok);
-        let f = compare(&target(), Some(&a), &[d.clone()], &no_rules);
+        let f = compare(&target(), Some(&a), std::slice::from_ref(&d), &no_rules);
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].code, "reachable_everywhere");
         assert_eq!(f[0].severity, Severity::Ok);
