@@ -31,6 +31,30 @@ apt_install() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# What the end-to-end tests drive for real: Docker, a static busybox for test images,
+# headless Chromium and its driver, network namespaces with a firewall (iproute2,
+# iptables), nginx as the proxy and API under test, curl for the harness self-tests.
+TEST_APT_PACKAGES=(docker.io busybox-static chromium chromium-driver iproute2 iptables nginx curl)
+
+install_test_needs() {
+  local missing=()
+  for pkg in "${TEST_APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  # The tests start their own nginx on free ports: keep the package's service from
+  # starting on :80 during the install (policy-rc.d exit 101 = "not allowed").
+  local policy=/usr/sbin/policy-rc.d created_policy=0
+  if [[ " ${missing[*]} " == *" nginx "* ]] && [ ! -e "$policy" ]; then
+    as_root sh -c "printf '#!/bin/sh\nexit 101\n' > $policy && chmod +x $policy"
+    created_policy=1
+  fi
+  local rc=0
+  apt_install "${missing[@]}" || rc=$?
+  if [ "$created_policy" -eq 1 ]; then as_root rm -f "$policy"; fi
+  return "$rc"
+}
+
 # The Rust side of the toolchain: wasm target, trunk, wasm-bindgen-cli, wasm-opt.
 setup_toolchain() {
   command -v cargo >/dev/null || { echo "cargo not found: install Rust with rustup first (https://rustup.rs)" >&2; exit 1; }

@@ -4,7 +4,7 @@
 # against the real Docker engine, and the browser test in headless Chromium.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 setup_toolchain
-apt_install docker.io busybox-static chromium chromium-driver iproute2 iptables
+install_test_needs
 ensure_dockerd
 cd "$ROOT"
 

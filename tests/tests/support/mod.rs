@@ -6,6 +6,9 @@
 
 #![allow(dead_code)]
 
+pub mod netns;
+pub mod nginx;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -219,10 +222,24 @@ pub struct Agent {
 impl Agent {
     /// Starts the agent with `data_dir` and extra environment (e.g. `DOCKER_HOST`).
     pub fn start(data_dir: &Path, env: &[(&str, &str)]) -> Self {
+        Self::start_with(data_dir, env, &AgentLaunch::default())
+    }
+
+    /// Starts the agent with extra arguments, optionally inside a network namespace.
+    pub fn start_with(data_dir: &Path, env: &[(&str, &str)], launch: &AgentLaunch) -> Self {
         let log = data_dir.join(format!("agent-{}.log", unique("log")));
         let log_file = std::fs::File::create(&log).expect("agent log");
-        let mut cmd = Command::new(agent_binary());
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--resync-secs", "5"])
+        let mut cmd = match &launch.netns {
+            // `ip netns exec` execs the agent, so the child is the agent itself.
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(agent_binary());
+                c
+            }
+            None => Command::new(agent_binary()),
+        };
+        cmd.args(["serve", "--listen", &launch.listen, "--resync-secs", "5"])
+            .args(&launch.args)
             .arg("--data-dir")
             .arg(data_dir)
             .env("VANTAGE_LOG", "info,vantage_agent=debug")
@@ -259,9 +276,18 @@ impl Agent {
         // Keep draining stdout so the agent never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
         let (base, token) = url.split_once("/?token=").expect("tokenized URL");
+        // The agent prints a loopback URL for a wildcard listen address; a test outside
+        // the agent's namespace reaches it at the address it names instead.
+        let base = match &launch.host {
+            Some(host) => {
+                let port = base.rsplit_once(':').map(|(_, p)| p).expect("port in URL");
+                format!("http://{host}:{port}")
+            }
+            None => base.to_owned(),
+        };
         Self {
             child,
-            base: base.to_owned(),
+            base,
             token: token.to_owned(),
             data_dir: data_dir.to_owned(),
             log,
@@ -345,6 +371,49 @@ impl Agent {
         let res = http()
             .post(self.url(path))
             .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(serde_json::Value::Null))
+    }
+}
+
+/// How [`Agent::start_with`] launches the agent.
+#[derive(Debug, Clone)]
+pub struct AgentLaunch {
+    /// `--listen`; `127.0.0.1:0` by default.
+    pub listen: String,
+    /// More `serve` arguments, e.g. `--config <file>` or `--trusted-proxy 127.0.0.1/32`.
+    pub args: Vec<String>,
+    /// Run inside this network namespace (`ip netns exec`).
+    pub netns: Option<String>,
+    /// The address the test reaches the agent at, instead of the one it prints.
+    pub host: Option<String>,
+}
+
+impl Default for AgentLaunch {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:0".to_owned(),
+            args: Vec::new(),
+            netns: None,
+            host: None,
+        }
+    }
+}
+
+impl Agent {
+    /// `POST` a JSON body with the admin token; returns status and JSON body.
+    pub async fn post_json(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let res = http()
+            .post(self.url(path))
+            .bearer_auth(&self.token)
+            .json(body)
             .send()
             .await
             .unwrap_or_else(|e| panic!("POST {path}: {e}"));
