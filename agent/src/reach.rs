@@ -417,15 +417,16 @@ async fn post_report(
         .into_iter()
         .filter_map(|d| {
             let t = targets.iter().find(|t| t.id == d.probe.target_id)?;
-            let agent = agents.remove(&t.id);
+            let mut agent = agents.remove(&t.id);
+            if phone {
+                // The diagnosis is worded from what the phone may see, so it does not quote
+                // resolved addresses or server headers.
+                agent = agent.as_ref().map(redact_probe);
+            }
             let findings = compare(t, agent.as_ref(), std::slice::from_ref(&d), &no_rules);
             Some(TargetComparison {
                 target: if phone { redact_target(t) } else { t.clone() },
-                agent: if phone {
-                    agent.as_ref().map(redact_probe)
-                } else {
-                    agent
-                },
+                agent,
                 devices: vec![d],
                 findings,
             })

@@ -5,6 +5,10 @@
 
 use gloo_net::http::{Request, Response};
 use serde::de::DeserializeOwned;
+use serde::Serialize;
+use vantage_shared::probe::{
+    AgentProbe, Comparison, DeviceReportIn, NewPhoneLink, NewTarget, PhoneLink, ProbeSet, Target,
+};
 use vantage_shared::{
     ApiErrorBody, ContainerDetail, ContainerSummary, EventTicket, HealthHistory, NetworkSummary,
     Overview, ReachabilityReport,
@@ -77,6 +81,44 @@ fn bearer(token: &str) -> String {
     format!("Bearer {token}")
 }
 
+/// For answers without a body (`204 No Content`).
+async fn decode_empty(resp: Response) -> Result<(), ApiError> {
+    if resp.ok() {
+        Ok(())
+    } else {
+        let status = resp.status();
+        let body = resp.text().await.unwrap_or_default();
+        Err(classify(status, &body))
+    }
+}
+
+fn network(e: gloo_net::Error) -> ApiError {
+    ApiError::Network(e.to_string())
+}
+
+async fn post<B: Serialize, T: DeserializeOwned>(
+    token: &str,
+    path: &str,
+    body: Option<&B>,
+) -> Result<T, ApiError> {
+    let builder = Request::post(path).header("Authorization", &bearer(token));
+    let resp = match body {
+        Some(b) => builder.json(b).map_err(network)?.send().await,
+        None => builder.send().await,
+    }
+    .map_err(network)?;
+    decode(resp).await
+}
+
+async fn delete(token: &str, path: &str) -> Result<(), ApiError> {
+    let resp = Request::delete(path)
+        .header("Authorization", &bearer(token))
+        .send()
+        .await
+        .map_err(network)?;
+    decode_empty(resp).await
+}
+
 async fn get<T: DeserializeOwned>(token: &str, path: &str) -> Result<T, ApiError> {
     let resp = Request::get(path)
         .header("Authorization", &bearer(token))
@@ -128,26 +170,79 @@ pub async fn reachability(
     .await
 }
 
+/// `GET /api/targets` (admin).
+pub async fn targets(token: &str) -> Result<Vec<Target>, ApiError> {
+    get(token, "/api/targets").await
+}
+
+/// `POST /api/targets` (admin): 400 with a message on bad input, 409 when the name exists.
+pub async fn add_target(token: &str, target: &NewTarget) -> Result<Target, ApiError> {
+    post(token, "/api/targets", Some(target)).await
+}
+
+/// `DELETE /api/targets/{id}` (admin): 409 for targets from the config file.
+pub async fn delete_target(token: &str, id: &str) -> Result<(), ApiError> {
+    delete(token, &format!("/api/targets/{}", enc(id))).await
+}
+
+/// `POST /api/targets/{id}/probe` (admin or phone token): the agent probes now, which
+/// can take up to ~15 s (DNS, every address, TLS, HTTP, the CORS preflight).
+pub async fn probe_target(token: &str, id: &str) -> Result<AgentProbe, ApiError> {
+    post::<(), _>(token, &format!("/api/targets/{}/probe", enc(id)), None).await
+}
+
+/// `GET /api/comparison` (admin): every target, the agent's latest probe and every device's.
+pub async fn comparison(token: &str) -> Result<Comparison, ApiError> {
+    get(token, "/api/comparison").await
+}
+
+/// `POST /api/phone-links` (admin).
+pub async fn create_phone_link(token: &str, link: &NewPhoneLink) -> Result<PhoneLink, ApiError> {
+    post(token, "/api/phone-links", Some(link)).await
+}
+
+/// `GET /api/phone-links` (admin): the links that have not expired or been revoked.
+pub async fn phone_links(token: &str) -> Result<Vec<PhoneLink>, ApiError> {
+    get(token, "/api/phone-links").await
+}
+
+/// `DELETE /api/phone-links/{code}` (admin).
+pub async fn revoke_phone_link(token: &str, code: &str) -> Result<(), ApiError> {
+    delete(token, &format!("/api/phone-links/{}", enc(code))).await
+}
+
+/// `GET /api/phone/targets` with the phone link's code (or the admin token) as bearer.
+pub async fn phone_targets(code: &str) -> Result<ProbeSet, ApiError> {
+    get(code, "/api/phone/targets").await
+}
+
+/// `POST /api/reports`: this browser's results; the answer is the comparison restricted
+/// to this device.
+pub async fn post_report(token: &str, report: &DeviceReportIn) -> Result<Comparison, ApiError> {
+    post(token, "/api/reports", Some(report)).await
+}
+
 /// `POST /api/events/ticket`: `EventSource` cannot send headers, so the stream is
 /// authorised by a one-time ticket fetched with the token.
 pub async fn event_ticket(token: &str) -> Result<EventTicket, ApiError> {
-    let resp = Request::post("/api/events/ticket")
-        .header("Authorization", &bearer(token))
-        .send()
-        .await
-        .map_err(|e| ApiError::Network(e.to_string()))?;
-    decode(resp).await
+    post::<(), _>(token, "/api/events/ticket", None).await
 }
 
 /// The SSE event names the agent sends (`AgentEvent::kind`). Named events only reach
 /// listeners registered for that name, not `onmessage`.
-pub const EVENT_NAMES: [&str; 5] = [
+pub const EVENT_NAMES: [&str; 8] = [
     "docker",
     "container_changed",
     "container_removed",
     "health_probe",
     "networks_changed",
+    "targets_changed",
+    "agent_probed",
+    "device_reported",
 ];
+
+/// The events after which the reachability page refetches; Docker events do not touch it.
+pub const REACH_EVENTS: [&str; 3] = ["targets_changed", "agent_probed", "device_reported"];
 
 /// Opens `GET /api/events?ticket=…`.
 pub fn open_events(ticket: &str) -> Result<EventSource, ApiError> {

@@ -1,4 +1,6 @@
 //! The app root: shared state, the live event stream, the token gate and the routes.
+//! The phone page (`/p/:code`) is a separate, minimal app: no navigation, no admin
+//! token, no event stream.
 
 use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes};
@@ -14,10 +16,43 @@ use crate::pages::containers::ContainersPage;
 use crate::pages::networks::NetworksPage;
 use crate::pages::not_found::NotFoundPage;
 use crate::pages::overview::OverviewPage;
+use crate::pages::phone::PhonePage;
+use crate::pages::reach::ReachPage;
 use crate::state::{provide_state, use_agent_status, use_refresh, use_session};
+
+/// Whether a path is a phone link's page (`/p/<code>`).
+pub fn is_phone_path(path: &str) -> bool {
+    path.strip_prefix("/p/")
+        .is_some_and(|code| !code.is_empty() && !code.contains('/'))
+}
 
 #[component]
 pub fn App() -> impl IntoView {
+    let path = web_sys::window()
+        .and_then(|w| w.location().pathname().ok())
+        .unwrap_or_default();
+    if is_phone_path(&path) {
+        return view! { <PhoneApp /> }.into_any();
+    }
+    view! { <AdminApp /> }.into_any()
+}
+
+/// The phone link's page on its own: it must work for someone holding only the link.
+#[component]
+fn PhoneApp() -> impl IntoView {
+    view! {
+        <Router>
+            <main id="main" class="phone-main">
+                <Routes fallback=|| view! { <NotFoundPage /> }>
+                    <Route path=path!("/p/:code") view=PhonePage />
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+#[component]
+fn AdminApp() -> impl IntoView {
     provide_state();
     let session = use_session();
     live::start(session, use_refresh(), use_agent_status());
@@ -33,6 +68,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/containers") view=ContainersPage />
                         <Route path=path!("/containers/:id") view=ContainerPage />
                         <Route path=path!("/networks") view=NetworksPage />
+                        <Route path=path!("/reach") view=ReachPage />
                     </Routes>
                 </Show>
             </main>
@@ -50,6 +86,20 @@ pub fn App() -> impl IntoView {
 
 /// Warns on every page except the overview (which shows the full status) when the
 /// agent has said Docker is unavailable.
+#[cfg(test)]
+mod tests {
+    use super::is_phone_path;
+
+    #[test]
+    fn phone_paths() {
+        assert!(is_phone_path("/p/AbC123"));
+        assert!(!is_phone_path("/p/"));
+        assert!(!is_phone_path("/p/a/b"));
+        assert!(!is_phone_path("/reach"));
+        assert!(!is_phone_path("/"));
+    }
+}
+
 #[component]
 fn DockerBanner() -> impl IntoView {
     let status = use_agent_status();

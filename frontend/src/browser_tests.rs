@@ -12,7 +12,15 @@ use wasm_bindgen_test::*;
 use leptos_router::components::Router;
 
 use crate::components::container_table::{ContainerTable, Sort};
+use crate::components::probe_detail::AgentDetail;
+use crate::components::qr::QrCodeSvg;
 use crate::components::timeline::HealthTimeline;
+use crate::probe::{self, PageContext};
+use vantage_shared::cors::{CorsCheck, CorsReport, CorsStage, CorsVerdict};
+use vantage_shared::diagnosis::{Finding, Severity};
+use vantage_shared::probe::{
+    AgentProbe, FetchOutcome, ProbeTarget, ReachVerdict,
+};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -165,4 +173,134 @@ async fn container_rows_carry_test_ids_and_follow_the_filter() {
     assert_eq!(names(&root), ["db", "model", "web"]);
     let same_row = root.query_selector("[data-name=web]").ok().flatten();
     assert!(first_row.is_some() && first_row == same_row);
+}
+
+fn page() -> PageContext {
+    let Some(page) = PageContext::current() else {
+        panic!("no page origin")
+    };
+    page
+}
+
+fn target(url: &str) -> ProbeTarget {
+    ProbeTarget {
+        id: "t".into(),
+        name: "t".into(),
+        url: url.into(),
+    }
+}
+
+// Issue #3: a URL nothing listens on fails before HTTP, which no-cors reports as a
+// network error (not a timeout, not a CORS error).
+#[wasm_bindgen_test]
+async fn engine_reports_a_network_error_for_a_closed_port() {
+    let result = probe::probe(&target("http://127.0.0.1:9/"), &page()).await;
+    assert_eq!(result.no_cors.outcome, FetchOutcome::NetworkError, "{result:?}");
+    assert!(result.no_cors.error.is_some());
+    assert_eq!(result.cors.outcome, FetchOutcome::Skipped);
+    assert_eq!(result.blocked_by, None);
+    assert_eq!(probe::verdict(&result), ReachVerdict::Refused);
+}
+
+// The test runner's own page: same origin, so both fetches succeed, cors sees the
+// status and Resource Timing is exposed.
+#[wasm_bindgen_test]
+async fn engine_reaches_its_own_origin() {
+    let page = page();
+    let url = format!("{}/", page.origin);
+    let result = probe::probe(&target(&url), &page).await;
+    assert_eq!(result.no_cors.outcome, FetchOutcome::Ok, "{result:?}");
+    assert_eq!(result.cors.outcome, FetchOutcome::Ok, "{result:?}");
+    assert_eq!(result.cors.status, Some(200));
+    assert_eq!(probe::verdict(&result), ReachVerdict::Reachable);
+    let timing = result.timing.as_ref();
+    assert!(timing.is_some_and(|t| t.total_ms > 0.0), "{result:?}");
+}
+
+#[wasm_bindgen_test]
+async fn engine_skips_tcp_targets() {
+    let result = probe::probe(&target("db.internal:5432"), &page()).await;
+    assert_eq!(result.no_cors.outcome, FetchOutcome::Skipped);
+    assert_eq!(
+        result.no_cors.error.as_deref(),
+        Some("browsers cannot open raw TCP connections")
+    );
+    assert_eq!(probe::verdict(&result), ReachVerdict::NotAttempted);
+}
+
+#[wasm_bindgen_test]
+fn qr_code_is_svg() {
+    let root = mount(|| view! { <QrCodeSvg text="http://203.0.113.5:8787/p/abc" label="QR" /> });
+    let svg = root.query_selector("[data-testid=phone-qr]").ok().flatten();
+    assert_eq!(
+        svg.and_then(|s| s.namespace_uri()).as_deref(),
+        Some("http://www.w3.org/2000/svg")
+    );
+    assert!(root.query_selector("svg path").ok().flatten().is_some());
+}
+
+fn check(rule: &str, verdict: CorsVerdict, header: Option<&str>) -> CorsCheck {
+    CorsCheck {
+        stage: CorsStage::Actual,
+        rule: rule.into(),
+        verdict,
+        detail: format!("{rule} detail"),
+        header_to_add: header.map(Into::into),
+    }
+}
+
+#[wasm_bindgen_test]
+fn cors_table_highlights_the_first_failing_rule() {
+    let finding = Finding::new("cors_blocked", Severity::Critical, "blocked", "why");
+    let probe = AgentProbe {
+        target_id: "t".into(),
+        at: Utc::now(),
+        dns: None,
+        tcp: vec![],
+        tls: None,
+        http: None,
+        cors: Some(CorsReport {
+            origin: "https://shop.example".into(),
+            method: "GET".into(),
+            preflight_needed: false,
+            preflight_request_headers: vec![],
+            checks: vec![
+                check("request_sendable", CorsVerdict::Pass, None),
+                check(
+                    "acao_present",
+                    CorsVerdict::Fail,
+                    Some("Access-Control-Allow-Origin: https://shop.example"),
+                ),
+                check("acao_matches_origin", CorsVerdict::NotApplicable, None),
+            ],
+            allowed: false,
+            first_failure: Some(1),
+            missing: vec![],
+            proxy_error_page: false,
+            finding,
+        }),
+        verdict: ReachVerdict::CorsBlocked,
+        summary: "CORS".into(),
+        findings: vec![],
+    };
+    let root = mount(move || view! { <AgentDetail probe /> });
+    let first = root.query_selector("tr.first-fail").ok().flatten();
+    assert_eq!(
+        first.and_then(|r| r.get_attribute("data-rule")).as_deref(),
+        Some("acao_present")
+    );
+    let fails = root
+        .query_selector_all("tr.first-fail")
+        .map(|l| l.length())
+        .unwrap_or(0);
+    assert_eq!(fails, 1);
+    let header = root
+        .query_selector("tr.first-fail .copy-text code")
+        .ok()
+        .flatten()
+        .and_then(|c| c.text_content());
+    assert_eq!(
+        header.as_deref(),
+        Some("Access-Control-Allow-Origin: https://shop.example")
+    );
 }

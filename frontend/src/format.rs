@@ -1,4 +1,5 @@
-//! Pure text helpers for the views: coarse durations, local clock times, inline code.
+//! Pure text helpers for the views: coarse durations, local clock times, inline code,
+//! byte counts, countdowns and short user agents.
 
 use chrono::{DateTime, Local, Utc};
 
@@ -60,9 +61,125 @@ pub fn truncate(text: &str, max_chars: usize) -> (String, bool) {
     }
 }
 
+/// `1.2 KB`, `87 B`: body sizes.
+pub fn bytes(n: u64) -> String {
+    match n {
+        0..=999 => format!("{n} B"),
+        1000..=999_999 => format!("{:.1} KB", n as f64 / 1000.0),
+        _ => format!("{:.1} MB", n as f64 / 1_000_000.0),
+    }
+}
+
+/// `42 ms`, `1.3 s`: probe phases.
+pub fn millis(ms: f64) -> String {
+    if ms >= 1000.0 {
+        format!("{:.1} s", ms / 1000.0)
+    } else if ms >= 10.0 || ms == 0.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{ms:.1} ms")
+    }
+}
+
+/// Time left as `59:07` or `1:02:03`; `0:00` once past.
+pub fn countdown(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, (s % 3600) / 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
+}
+
+/// A user agent in a few words: `Chrome 131 on Android`, `Safari 17 on iOS`.
+pub fn short_user_agent(ua: &str) -> String {
+    let version_after = |marker: &str| -> Option<String> {
+        let rest = &ua[ua.find(marker)? + marker.len()..];
+        let major: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        (!major.is_empty()).then_some(major)
+    };
+    // Most specific first: Edge and Opera also say Chrome, Chrome also says Safari.
+    let browsers = [
+        ("Edg/", "Edge"),
+        ("EdgA/", "Edge"),
+        ("OPR/", "Opera"),
+        ("SamsungBrowser/", "Samsung Internet"),
+        ("Firefox/", "Firefox"),
+        ("FxiOS/", "Firefox"),
+        ("CriOS/", "Chrome"),
+        ("HeadlessChrome/", "Headless Chrome"),
+        ("Chrome/", "Chrome"),
+        ("Version/", "Safari"),
+        ("curl/", "curl"),
+    ];
+    let browser = browsers
+        .iter()
+        .find_map(|(marker, name)| version_after(marker).map(|v| format!("{name} {v}")));
+    let os = if ua.contains("Android") {
+        Some("Android")
+    } else if ua.contains("iPhone") || ua.contains("iPad") || ua.contains("iPod") {
+        Some("iOS")
+    } else if ua.contains("Windows") {
+        Some("Windows")
+    } else if ua.contains("CrOS") {
+        Some("ChromeOS")
+    } else if ua.contains("Mac OS X") || ua.contains("Macintosh") {
+        Some("macOS")
+    } else if ua.contains("Linux") {
+        Some("Linux")
+    } else {
+        None
+    };
+    match (browser, os) {
+        (Some(b), Some(o)) => format!("{b} on {o}"),
+        (Some(b), None) => b,
+        (None, Some(o)) => format!("a browser on {o}"),
+        (None, None) if ua.trim().is_empty() => "unknown browser".to_owned(),
+        (None, None) => truncate(ua, 40).0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn user_agents_are_shortened() {
+        assert_eq!(
+            short_user_agent("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.6778.39 Mobile Safari/537.36"),
+            "Chrome 131 on Android"
+        );
+        assert_eq!(
+            short_user_agent("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"),
+            "Safari 17 on iOS"
+        );
+        assert_eq!(
+            short_user_agent("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36 Edg/130.0.0.0"),
+            "Edge 130 on Windows"
+        );
+        assert_eq!(
+            short_user_agent("Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"),
+            "Firefox 128 on Linux"
+        );
+        assert_eq!(
+            short_user_agent("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0.0.0 Safari/537.36"),
+            "Headless Chrome 120 on Linux"
+        );
+        assert_eq!(short_user_agent("curl/8.5.0"), "curl 8");
+        assert_eq!(short_user_agent(""), "unknown browser");
+    }
+
+    #[test]
+    fn sizes_times_and_countdowns() {
+        assert_eq!(bytes(22), "22 B");
+        assert_eq!(bytes(1534), "1.5 KB");
+        assert_eq!(millis(4.25), "4.2 ms");
+        assert_eq!(millis(42.4), "42 ms");
+        assert_eq!(millis(1250.0), "1.2 s");
+        assert_eq!(countdown(3_599_000), "59:59");
+        assert_eq!(countdown(3_723_000), "1:02:03");
+        assert_eq!(countdown(-5), "0:00");
+    }
 
     #[test]
     fn coarse_durations() {

@@ -7,6 +7,7 @@ pub mod components;
 pub mod format;
 pub mod live;
 pub mod pages;
+pub mod probe;
 pub mod state;
 
 #[cfg(all(test, target_arch = "wasm32"))]

@@ -1,6 +1,7 @@
 //! Live updates: the agent's server-sent events, turned into debounced page refreshes.
 //!
-//! Every event only says "something changed"; pages refetch what they show. A busy host
+//! Every event only says "something changed"; pages refetch what they show (Docker pages
+//! on Docker events, the reachability page on target, probe and device events). A busy host
 //! (50 containers probing every 2 s) sends ~25 events a second, so refreshes are
 //! debounced, with a ceiling so that a steady stream cannot postpone them forever.
 
@@ -63,28 +64,50 @@ pub fn backoff_s(attempt: u32) -> u32 {
     STEPS.get(i).copied().unwrap_or(30)
 }
 
+/// Whether an SSE event (by its `event:` name) concerns the reachability page.
+pub fn is_reach_event(kind: &str) -> bool {
+    api::REACH_EVENTS.contains(&kind)
+}
+
 /// Starts the event-stream loop for the life of the page.
 pub fn start(session: Session, refresh: Refresh, status: AgentStatus) {
     let debounce = Rc::new(RefCell::new(Debounce::new(QUIET_MS, MAX_WAIT_MS)));
     let timer: Rc<RefCell<Option<Timeout>>> = Rc::new(RefCell::new(None));
 
-    let on_event: Rc<dyn Fn(Option<String>)> = Rc::new(move |data: Option<String>| {
-        // A Docker status change is shown at once, without waiting for a refetch.
-        if let Some(Ok(AgentEvent::Docker { status: docker })) =
-            data.as_deref().map(serde_json::from_str::<AgentEvent>)
-        {
-            status.docker.set(Some(docker));
-        }
-        let now = js_sys::Date::now();
-        let at = debounce.borrow_mut().event(now);
-        let delay = (at - now).max(0.0).round() as u32;
-        let debounce = Rc::clone(&debounce);
-        // Replacing the pending timeout drops (cancels) it.
-        *timer.borrow_mut() = Some(Timeout::new(delay, move || {
-            debounce.borrow_mut().fired();
-            refresh.bump();
-        }));
-    });
+    // Which pages the pending refresh is for: (Docker pages, reachability page).
+    let pending: Rc<Cell<(bool, bool)>> = Rc::new(Cell::new((false, false)));
+
+    let on_event: Rc<dyn Fn(String, Option<String>)> =
+        Rc::new(move |kind: String, data: Option<String>| {
+            // A Docker status change is shown at once, without waiting for a refetch.
+            if let Some(Ok(AgentEvent::Docker { status: docker })) =
+                data.as_deref().map(serde_json::from_str::<AgentEvent>)
+            {
+                status.docker.set(Some(docker));
+            }
+            let (docker, reach) = pending.get();
+            if is_reach_event(&kind) {
+                pending.set((docker, true));
+            } else {
+                pending.set((true, reach));
+            }
+            let now = js_sys::Date::now();
+            let at = debounce.borrow_mut().event(now);
+            let delay = (at - now).max(0.0).round() as u32;
+            let debounce = Rc::clone(&debounce);
+            let pending = Rc::clone(&pending);
+            // Replacing the pending timeout drops (cancels) it.
+            *timer.borrow_mut() = Some(Timeout::new(delay, move || {
+                debounce.borrow_mut().fired();
+                let (docker, reach) = pending.replace((false, false));
+                if docker {
+                    refresh.bump_docker();
+                }
+                if reach {
+                    refresh.bump_reach();
+                }
+            }));
+        });
 
     spawn_local(async move {
         let mut attempt: u32 = 0;
@@ -125,7 +148,7 @@ pub fn start(session: Session, refresh: Refresh, status: AgentStatus) {
 /// Follows one event stream until it fails; returns whether it was ever open.
 async fn follow(
     source: &EventSource,
-    on_event: Rc<dyn Fn(Option<String>)>,
+    on_event: Rc<dyn Fn(String, Option<String>)>,
     status: AgentStatus,
     refresh: Refresh,
     reconnect: bool,
@@ -146,7 +169,7 @@ async fn follow(
         })
     };
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
-        on_event(e.data().as_string());
+        on_event(e.type_(), e.data().as_string());
     });
     // The ticket is single-use, so the browser's own reconnect cannot succeed:
     // treat any error as the end of this stream and reconnect with a new ticket.
@@ -195,6 +218,15 @@ mod tests {
             at = d.event(f64::from(i) * 40.0);
         }
         assert_eq!(at, 2000.0);
+    }
+
+    #[test]
+    fn reach_events_are_told_apart() {
+        assert!(is_reach_event("agent_probed"));
+        assert!(is_reach_event("device_reported"));
+        assert!(is_reach_event("targets_changed"));
+        assert!(!is_reach_event("health_probe"));
+        assert!(!is_reach_event("message"));
     }
 
     #[test]

@@ -8,6 +8,8 @@ use crate::api::ApiError;
 
 /// localStorage key of the agent's access token.
 pub const TOKEN_KEY: &str = "vantage.token";
+/// localStorage key of this browser's random device id (the only thing the phone page stores).
+pub const DEVICE_KEY: &str = "vantage.device";
 
 /// The access token and whether the agent has rejected it.
 #[derive(Clone, Copy)]
@@ -69,19 +71,49 @@ impl Session {
     }
 }
 
-/// A version number that live events bump; every page resource tracks it.
+/// Version numbers that live events bump; every page resource tracks one of them.
+///
+/// Two, so that the reachability page does not refetch its (large) comparison on every
+/// healthcheck probe of a busy host, nor the Docker pages on every device report.
 #[derive(Clone, Copy)]
-pub struct Refresh(RwSignal<u64>);
+pub struct Refresh {
+    docker: RwSignal<u64>,
+    reach: RwSignal<u64>,
+}
 
 impl Refresh {
-    /// Subscribes the current resource or effect to refreshes.
-    pub fn track(&self) {
-        self.0.track();
+    fn new() -> Self {
+        Self {
+            docker: RwSignal::new(0),
+            reach: RwSignal::new(0),
+        }
     }
 
-    /// Asks every page to refetch.
+    /// Subscribes the current resource or effect to Docker-side refreshes.
+    pub fn track(&self) {
+        self.docker.track();
+    }
+
+    /// Subscribes the current resource or effect to reachability refreshes
+    /// (targets, agent probes, device reports).
+    pub fn track_reach(&self) {
+        self.reach.track();
+    }
+
+    /// Asks every page to refetch (a retry button, a reconnected event stream).
     pub fn bump(&self) {
-        self.0.update(|v| *v = v.wrapping_add(1));
+        self.bump_docker();
+        self.bump_reach();
+    }
+
+    /// Docker or healthcheck state changed.
+    pub fn bump_docker(&self) {
+        self.docker.update(|v| *v = v.wrapping_add(1));
+    }
+
+    /// A target, an agent probe or a device report changed.
+    pub fn bump_reach(&self) {
+        self.reach.update(|v| *v = v.wrapping_add(1));
     }
 }
 
@@ -111,7 +143,7 @@ pub fn provide_state() {
         token,
         rejected: RwSignal::new(false),
     });
-    provide_context(Refresh(RwSignal::new(0)));
+    provide_context(Refresh::new());
     provide_context(AgentStatus {
         docker: RwSignal::new(None),
         live: RwSignal::new(LiveState::Connecting),
@@ -129,7 +161,7 @@ pub fn use_session() -> Session {
 }
 
 pub fn use_refresh() -> Refresh {
-    use_context().unwrap_or_else(|| Refresh(RwSignal::new(0)))
+    use_context().unwrap_or_else(Refresh::new)
 }
 
 pub fn use_agent_status() -> AgentStatus {
@@ -159,6 +191,36 @@ fn store_token(token: Option<&str>) {
             None => s.remove_item(TOKEN_KEY),
         };
     }
+}
+
+/// This browser's device id: random, kept in localStorage so that one phone stays one
+/// column across runs. Not a secret (it only groups reports), so `Math.random` is enough;
+/// `crypto.randomUUID` would not do, as it is missing outside secure contexts (a phone
+/// opening `http://203.0.113.5:7070`).
+pub fn device_id() -> String {
+    let stored = storage()
+        .and_then(|s| s.get_item(DEVICE_KEY).ok().flatten())
+        .filter(|id| is_device_id(id));
+    if let Some(id) = stored {
+        return id;
+    }
+    let id: String = (0..4)
+        .map(|_| {
+            // 32 random bits per chunk; f64 holds them exactly.
+            let n = (js_sys::Math::random() * 4_294_967_296.0) as u32;
+            format!("{n:08x}")
+        })
+        .collect();
+    if let Some(s) = storage() {
+        // Without storage (private mode) each run is a new device; the report still works.
+        let _ = s.set_item(DEVICE_KEY, &id);
+    }
+    id
+}
+
+/// Accepts what [`device_id`] writes, so a tampered value is replaced, not sent.
+pub fn is_device_id(id: &str) -> bool {
+    id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Moves `?token=…` from the address bar into localStorage, so the token is not left
@@ -232,6 +294,14 @@ fn hex(b: u8) -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn device_ids_are_32_hex_digits() {
+        assert!(is_device_id("0123456789abcdef0123456789abcdef"));
+        assert!(!is_device_id("0123456789abcdef"));
+        assert!(!is_device_id("0123456789abcdef0123456789abcdeg"));
+        assert!(!is_device_id(""));
+    }
 
     #[test]
     fn token_is_split_from_the_query() {

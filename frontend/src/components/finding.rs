@@ -4,9 +4,9 @@ use leptos::html::Pre;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use vantage_shared::diagnosis::Finding;
-use wasm_bindgen::JsValue;
 
 use super::badges::{RichText, SeverityBadge};
+use super::copy::{select_element, write_clipboard};
 
 /// One finding as a card. `testid` lets the reachability verdict reuse it.
 #[component]
@@ -104,29 +104,8 @@ pub fn Snippet(text: String, language: Option<String>) -> impl IntoView {
     }
 }
 
-/// Writes to the clipboard when the API exists (it needs a secure context:
-/// `https`, `localhost` or `127.0.0.1`).
-async fn write_clipboard(text: &str) -> bool {
-    let Some(window) = web_sys::window() else {
-        return false;
-    };
-    let navigator = window.navigator();
-    let has_api = js_sys::Reflect::get(&navigator, &JsValue::from_str("clipboard"))
-        .map(|c| !c.is_undefined() && !c.is_null())
-        .unwrap_or(false);
-    if !has_api {
-        return false;
-    }
-    let promise = navigator.clipboard().write_text(text);
-    wasm_bindgen_futures::JsFuture::from(promise).await.is_ok()
-}
-
 fn select_contents(pre: NodeRef<Pre>) {
-    let (Some(el), Some(window)) = (pre.get_untracked(), web_sys::window()) else {
-        return;
-    };
-    if let Ok(Some(selection)) = window.get_selection() {
-        // Selection failures leave the text visible for manual copying anyway.
-        let _ = selection.select_all_children(&el);
+    if let Some(el) = pre.get_untracked() {
+        select_element(&el);
     }
 }

@@ -2,9 +2,14 @@
 
 pub mod badges;
 pub mod container_table;
+pub mod copy;
 pub mod finding;
 pub mod nav;
+pub mod probe_detail;
 pub mod probe_table;
+pub mod qr;
 pub mod status;
 pub mod timeline;
+pub mod timing_bar;
 pub mod token_screen;
+pub mod verdict;

@@ -37,6 +37,9 @@ pub fn Nav() -> impl IntoView {
                     <li>
                         <A href="/networks">"Networks"</A>
                     </li>
+                    <li>
+                        <A href="/reach">"Reachability"</A>
+                    </li>
                 </ul>
                 <LiveIndicator state=Signal::derive(live) />
             </nav>

@@ -5,6 +5,8 @@ pub mod containers;
 pub mod networks;
 pub mod not_found;
 pub mod overview;
+pub mod phone;
+pub mod reach;
 
 use std::future::{Future, IntoFuture};
 
