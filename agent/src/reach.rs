@@ -492,7 +492,7 @@ async fn create_phone_link(
         created + chrono::Duration::from_std(ttl).map_err(|e| ApiError::Internal(e.to_string()))?;
     state
         .store
-        .create_phone_link(code.clone(), created, expires)
+        .create_phone_link(code.clone(), base.clone(), created, expires)
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -512,7 +512,10 @@ async fn list_phone_links(
     Ok(Json(
         links
             .into_iter()
-            .map(|(code, c, e)| link(code, &base, c, e))
+            .map(|(code, stored, c, e)| {
+                let base = if stored.is_empty() { &base } else { &stored };
+                link(code, base, c, e)
+            })
             .collect(),
     ))
 }

@@ -155,7 +155,8 @@ impl Store {
                     code       TEXT PRIMARY KEY,
                     created_ns INTEGER NOT NULL,
                     expires_ns INTEGER NOT NULL,
-                    revoked    INTEGER NOT NULL DEFAULT 0
+                    revoked    INTEGER NOT NULL DEFAULT 0,
+                    base_url   TEXT    NOT NULL DEFAULT ''
                  );
                  PRAGMA user_version = 3;
                  COMMIT;",
@@ -490,17 +491,21 @@ impl Store {
         .await
     }
 
+    /// Stores a new link; `base_url` is what the phone opens, kept so the QR code stays
+    /// right when the dashboard is reloaded from another address.
     pub async fn create_phone_link(
         &self,
         code: String,
+        base_url: String,
         created: DateTime<Utc>,
         expires: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let (c, e) = (to_ns(created)?, to_ns(expires)?);
         self.with_conn(move |conn| {
             conn.execute(
-                "INSERT INTO phone_links (code, created_ns, expires_ns) VALUES (?1, ?2, ?3)",
-                params![code, c, e],
+                "INSERT INTO phone_links (code, created_ns, expires_ns, base_url)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![code, c, e, base_url],
             )?;
             Ok(())
         })
@@ -524,22 +529,23 @@ impl Store {
         .await
     }
 
-    /// Links not yet expired or revoked: (code, created, expires), newest first.
+    /// Links not yet expired or revoked: (code, base URL, created, expires), newest first.
     pub async fn active_phone_links(
         &self,
         now: DateTime<Utc>,
-    ) -> Result<Vec<(String, DateTime<Utc>, DateTime<Utc>)>, StoreError> {
+    ) -> Result<Vec<(String, String, DateTime<Utc>, DateTime<Utc>)>, StoreError> {
         let now = to_ns(now)?;
         self.with_conn(move |conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT code, created_ns, expires_ns FROM phone_links
+                "SELECT code, base_url, created_ns, expires_ns FROM phone_links
                  WHERE revoked = 0 AND expires_ns > ?1 ORDER BY created_ns DESC",
             )?;
             let rows = stmt.query_map(params![now], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
-                    from_ns(r.get(1)?),
+                    r.get::<_, String>(1)?,
                     from_ns(r.get(2)?),
+                    from_ns(r.get(3)?),
                 ))
             })?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)

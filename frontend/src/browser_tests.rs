@@ -18,9 +18,7 @@ use crate::components::timeline::HealthTimeline;
 use crate::probe::{self, PageContext};
 use vantage_shared::cors::{CorsCheck, CorsReport, CorsStage, CorsVerdict};
 use vantage_shared::diagnosis::{Finding, Severity};
-use vantage_shared::probe::{
-    AgentProbe, FetchOutcome, ProbeTarget, ReachVerdict,
-};
+use vantage_shared::probe::{AgentProbe, FetchOutcome, ProbeTarget, ReachVerdict};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -195,7 +193,11 @@ fn target(url: &str) -> ProbeTarget {
 #[wasm_bindgen_test]
 async fn engine_reports_a_network_error_for_a_closed_port() {
     let result = probe::probe(&target("http://127.0.0.1:9/"), &page()).await;
-    assert_eq!(result.no_cors.outcome, FetchOutcome::NetworkError, "{result:?}");
+    assert_eq!(
+        result.no_cors.outcome,
+        FetchOutcome::NetworkError,
+        "{result:?}"
+    );
     assert!(result.no_cors.error.is_some());
     assert_eq!(result.cors.outcome, FetchOutcome::Skipped);
     assert_eq!(result.blocked_by, None);

@@ -74,6 +74,8 @@ pub fn bytes(n: u64) -> String {
 pub fn millis(ms: f64) -> String {
     if ms >= 1000.0 {
         format!("{:.1} s", ms / 1000.0)
+    } else if ms > 0.0 && ms < 0.05 {
+        "< 0.1 ms".to_owned()
     } else if ms >= 10.0 || ms == 0.0 {
         format!("{ms:.0} ms")
     } else {
@@ -158,7 +160,9 @@ mod tests {
             "Edge 130 on Windows"
         );
         assert_eq!(
-            short_user_agent("Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"),
+            short_user_agent(
+                "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+            ),
             "Firefox 128 on Linux"
         );
         assert_eq!(
@@ -175,6 +179,7 @@ mod tests {
         assert_eq!(bytes(1534), "1.5 KB");
         assert_eq!(millis(4.25), "4.2 ms");
         assert_eq!(millis(42.4), "42 ms");
+        assert_eq!(millis(0.01), "< 0.1 ms");
         assert_eq!(millis(1250.0), "1.2 s");
         assert_eq!(countdown(3_599_000), "59:59");
         assert_eq!(countdown(3_723_000), "1:02:03");

@@ -484,7 +484,8 @@ pub enum ReachVerdict {
     CorsBlocked,
     /// The name did not resolve.
     DnsFailed,
-    /// Nothing answered: every connect timed out (a firewall dropping this source).
+    /// Nothing answered in time: every connect timed out (a firewall dropping this source),
+    /// or the connection opened but no TLS handshake or HTTP response followed.
     TimedOut,
     /// Every connect was refused or unreachable.
     Refused,

@@ -76,6 +76,11 @@ impl<T: Clone + PartialEq + Send + Sync + 'static> Live<T> {
         self.first().await
     }
 
+    /// Loading (`None`), success or which error: notifies only when that changes.
+    pub fn outcome(self) -> Memo<Option<Result<(), ApiError>>> {
+        self.outcome
+    }
+
     /// The latest successful answer.
     pub fn data(self) -> Signal<Option<T>> {
         Signal::derive(move || self.latest.get().and_then(Result::ok))

@@ -1,0 +1,349 @@
+//! The add-target form: checked here with the agent's own rules
+//! (`validate_new_target`), then by the agent, whose message is shown as is.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use vantage_shared::probe::{parse_target_url, validate_new_target, NewTarget, MAX_TARGET_NAME};
+
+use super::{error_text, Actions};
+use crate::api;
+use crate::components::badges::RichText;
+
+/// The form's fields as typed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Fields {
+    pub name: String,
+    pub url: String,
+    pub expected_status: String,
+    pub cors_origin: String,
+    pub cors_method: String,
+    /// One `Name: value` per line.
+    pub cors_headers: String,
+    pub cors_credentials: bool,
+}
+
+/// Which input an error is about, so only that one is marked invalid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Name,
+    Url,
+    Status,
+    /// One of the fields under "CORS options" (which then opens).
+    Cors,
+}
+
+/// Which field a validation message is about: name and URL are re-checked directly, the
+/// rest is told apart by the message.
+pub fn field_of(f: &Fields, message: &str) -> Field {
+    let name = f.name.trim();
+    if name.is_empty() || name.chars().count() > MAX_TARGET_NAME {
+        Field::Name
+    } else if parse_target_url(&f.url).is_err() {
+        Field::Url
+    } else if message.contains("expected status") && !message.contains("CORS") {
+        Field::Status
+    } else if message.contains("CORS") {
+        Field::Cors
+    } else {
+        Field::Url
+    }
+}
+
+/// Turns the typed fields into a checked [`NewTarget`], or the error to show.
+pub fn to_new_target(f: &Fields) -> Result<NewTarget, String> {
+    let opt = |s: &str| {
+        let s = s.trim();
+        (!s.is_empty()).then(|| s.to_owned())
+    };
+    let expected_status = match opt(&f.expected_status) {
+        None => None,
+        Some(s) => Some(
+            s.parse::<u16>()
+                .map_err(|_| format!("expected status `{s}` is not a number"))?,
+        ),
+    };
+    let target = NewTarget {
+        name: f.name.trim().to_owned(),
+        url: f.url.trim().to_owned(),
+        expected_status,
+        cors_origin: opt(&f.cors_origin),
+        cors_method: opt(&f.cors_method).map(|m| m.to_ascii_uppercase()),
+        cors_headers: f
+            .cors_headers
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        cors_credentials: f.cors_credentials,
+    };
+    validate_new_target(&target)?;
+    Ok(target)
+}
+
+#[component]
+pub fn TargetForm(actions: Actions) -> impl IntoView {
+    let fields = RwSignal::new(Fields::default());
+    let error = RwSignal::new(None::<String>);
+    // The input the client-side error is about; `None` for the agent's errors.
+    let bad_field = RwSignal::new(None::<Field>);
+    let busy = RwSignal::new(false);
+    let cors_open = RwSignal::new(false);
+
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if busy.get_untracked() {
+            return;
+        }
+        let typed = fields.get_untracked();
+        let target = match to_new_target(&typed) {
+            Ok(t) => t,
+            Err(e) => {
+                let field = field_of(&typed, &e);
+                if field == Field::Cors {
+                    cors_open.set(true);
+                }
+                bad_field.set(Some(field));
+                error.set(Some(e));
+                return;
+            }
+        };
+        bad_field.set(None);
+        error.set(None);
+        busy.set(true);
+        spawn_local(async move {
+            let token = actions.session.token_untracked();
+            let result = actions
+                .session
+                .check(api::add_target(&token, &target).await);
+            busy.set(false);
+            match result {
+                Ok(t) => {
+                    fields.set(Fields::default());
+                    cors_open.set(false);
+                    actions.refresh.bump_reach();
+                    // A new target is worth a first look at once.
+                    actions.probe(t.id);
+                }
+                Err(e) => {
+                    bad_field.set(None);
+                    error.set(Some(error_text(&e)));
+                }
+            }
+        });
+    };
+
+    // Binds a text input to one field.
+    let text = move |get: fn(&Fields) -> &String, set: fn(&mut Fields, String)| {
+        (
+            move || fields.with(|f| get(f).clone()),
+            move |ev: leptos::ev::Event| fields.update(|f| set(f, event_target_value(&ev))),
+        )
+    };
+    let (name, on_name) = text(|f| &f.name, |f, v| f.name = v);
+    let (url, on_url) = text(|f| &f.url, |f, v| f.url = v);
+    let (status, on_status) = text(|f| &f.expected_status, |f, v| f.expected_status = v);
+    let (origin, on_origin) = text(|f| &f.cors_origin, |f, v| f.cors_origin = v);
+    let (method, on_method) = text(|f| &f.cors_method, |f, v| f.cors_method = v);
+    let (headers, on_headers) = text(|f| &f.cors_headers, |f, v| f.cors_headers = v);
+    let invalid = move |field: Field| move || (bad_field.get() == Some(field)).then_some("true");
+
+    view! {
+        <form
+            class="target-form"
+            data-testid="target-form"
+            on:submit=on_submit
+            aria-describedby="target-error"
+            novalidate=true
+        >
+            <label>
+                <span>"Name"</span>
+                <input
+                    name="name"
+                    type="text"
+                    required=true
+                    maxlength="80"
+                    placeholder="Shop API"
+                    autocomplete="off"
+                    aria-invalid=invalid(Field::Name)
+                    prop:value=name
+                    on:input=on_name
+                />
+            </label>
+            <label>
+                <span>"URL or host:port"</span>
+                <input
+                    name="url"
+                    type="text"
+                    inputmode="url"
+                    required=true
+                    placeholder="https://api.shop.example/health"
+                    autocomplete="off"
+                    spellcheck="false"
+                    aria-invalid=invalid(Field::Url)
+                    prop:value=url
+                    on:input=on_url
+                />
+            </label>
+            <label>
+                <span>"Expected status (optional)"</span>
+                <input
+                    name="expected_status"
+                    type="text"
+                    inputmode="numeric"
+                    placeholder="any 2xx/3xx"
+                    autocomplete="off"
+                    aria-invalid=invalid(Field::Status)
+                    prop:value=status
+                    on:input=on_status
+                />
+            </label>
+            <details
+                class="cors-options"
+                prop:open=move || cors_open.get()
+                on:toggle=move |ev| {
+                    let el: web_sys::HtmlDetailsElement = event_target(&ev);
+                    cors_open.set(el.open());
+                }
+            >
+                <summary>"CORS options"</summary>
+                <p class="muted small">
+                    "The request a web page makes to this URL, so the agent can check it the way a browser would. Leave empty for a plain GET from this dashboard's origin."
+                </p>
+                <label>
+                    <span>"Page origin"</span>
+                    <input
+                        name="cors_origin"
+                        type="text"
+                        inputmode="url"
+                        placeholder="https://shop.example"
+                        autocomplete="off"
+                        spellcheck="false"
+                        prop:value=origin
+                        on:input=on_origin
+                    />
+                </label>
+                <label>
+                    <span>"Method"</span>
+                    <input
+                        name="cors_method"
+                        type="text"
+                        placeholder="GET"
+                        autocomplete="off"
+                        spellcheck="false"
+                        prop:value=method
+                        on:input=on_method
+                    />
+                </label>
+                <label>
+                    <span>"Request headers, one per line"</span>
+                    <textarea
+                        name="cors_headers"
+                        rows="3"
+                        placeholder="Authorization: Bearer x\nContent-Type: application/json"
+                        spellcheck="false"
+                        prop:value=headers
+                        on:input=on_headers
+                    ></textarea>
+                </label>
+                <label class="check">
+                    <input
+                        name="cors_credentials"
+                        type="checkbox"
+                        prop:checked=move || fields.with(|f| f.cors_credentials)
+                        on:change=move |ev| fields.update(|f| f.cors_credentials = event_target_checked(&ev))
+                    />
+                    " Sends credentials (" <code>"credentials: \"include\""</code> ")"
+                </label>
+            </details>
+            <div id="target-error" aria-live="polite">
+                {move || {
+                    error
+                        .get()
+                        .map(|e| {
+                            view! {
+                                <p class="form-error" role="alert" data-testid="target-error">
+                                    <RichText text=e />
+                                </p>
+                            }
+                        })
+                }}
+            </div>
+            <button type="submit" class="button" disabled=move || busy.get()>
+                {move || if busy.get() { "Adding…" } else { "Add target" }}
+            </button>
+        </form>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(name: &str, url: &str) -> Fields {
+        Fields {
+            name: name.into(),
+            url: url.into(),
+            ..Fields::default()
+        }
+    }
+
+    #[test]
+    fn typed_fields_become_a_target() {
+        let mut f = fields(" Shop API ", " https://api.shop.example/products ");
+        f.expected_status = "200".into();
+        f.cors_origin = "https://shop.example".into();
+        f.cors_method = "post".into();
+        f.cors_headers = "Authorization: Bearer x\n\n Content-Type: application/json \n".into();
+        let t = to_new_target(&f).unwrap();
+        assert_eq!(t.name, "Shop API");
+        assert_eq!(t.url, "https://api.shop.example/products");
+        assert_eq!(t.expected_status, Some(200));
+        assert_eq!(t.cors_method.as_deref(), Some("POST"));
+        assert_eq!(
+            t.cors_headers,
+            ["Authorization: Bearer x", "Content-Type: application/json"]
+        );
+        assert_eq!(
+            to_new_target(&fields("db", "db.internal:5432"))
+                .unwrap()
+                .expected_status,
+            None
+        );
+    }
+
+    #[test]
+    fn errors_point_at_their_field() {
+        let f = fields("", "https://a.example");
+        assert_eq!(field_of(&f, &to_new_target(&f).unwrap_err()), Field::Name);
+        let f = fields("a", "ftp://a");
+        assert_eq!(field_of(&f, &to_new_target(&f).unwrap_err()), Field::Url);
+        let mut f = fields("a", "https://a.example");
+        f.expected_status = "999".into();
+        assert_eq!(field_of(&f, &to_new_target(&f).unwrap_err()), Field::Status);
+        let mut f = fields("a", "https://a.example");
+        f.cors_origin = "shop.example".into();
+        assert_eq!(field_of(&f, &to_new_target(&f).unwrap_err()), Field::Cors);
+        let mut f = fields("a", "db:5432");
+        f.cors_origin = "https://shop.example".into();
+        assert_eq!(field_of(&f, &to_new_target(&f).unwrap_err()), Field::Cors);
+    }
+
+    #[test]
+    fn bad_input_says_what_to_fix() {
+        assert!(to_new_target(&fields("", "https://a.example"))
+            .unwrap_err()
+            .contains("name"));
+        assert!(to_new_target(&fields("a", "ftp://a.example"))
+            .unwrap_err()
+            .contains("scheme"));
+        let mut f = fields("a", "https://a.example");
+        f.expected_status = "ok".into();
+        assert!(to_new_target(&f).unwrap_err().contains("not a number"));
+        f.expected_status = "999".into();
+        assert!(to_new_target(&f).unwrap_err().contains("100–599"));
+        let mut f = fields("a", "https://a.example");
+        f.cors_headers = "no colon".into();
+        assert!(to_new_target(&f).unwrap_err().contains("Name: value"));
+    }
+}

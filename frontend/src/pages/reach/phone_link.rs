@@ -1,0 +1,314 @@
+//! "Test from another device": a short-lived phone link with its QR code, and the
+//! devices that reported through one (incident 1: the phone on the guest Wi-Fi).
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use vantage_shared::probe::{NewPhoneLink, PhoneLink};
+
+use super::error_text;
+use crate::api;
+use crate::components::copy::CopyText;
+use crate::components::qr::QrCodeSvg;
+use crate::format::{ago, clock, countdown, date_time, short_user_agent};
+use crate::pages::Live;
+use crate::probe::PageContext;
+use crate::state::{use_refresh, use_session};
+
+/// Minutes a new link lives unless the admin changes it (the agent's default too).
+pub const DEFAULT_TTL_MINUTES: u32 = 60;
+/// The agent's ceiling.
+pub const MAX_TTL_MINUTES: u32 = 1440;
+
+/// One device that reported, as the panel lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceSeen {
+    pub device_id: String,
+    pub client_ip: String,
+    pub user_agent: String,
+    pub received_at: DateTime<Utc>,
+}
+
+/// Whether this dashboard was opened on an address no other device can use.
+fn page_is_loopback(page: &PageContext) -> bool {
+    match page.host.parse::<IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => page.host == "localhost" || page.host.ends_with(".localhost"),
+    }
+}
+
+/// Checks the TTL field: whole minutes, 1 to [`MAX_TTL_MINUTES`].
+pub fn parse_ttl(s: &str) -> Result<u32, String> {
+    match s.trim().parse::<u32>() {
+        Ok(m) if (1..=MAX_TTL_MINUTES).contains(&m) => Ok(m),
+        _ => Err(format!(
+            "the lifetime must be 1 to {MAX_TTL_MINUTES} minutes"
+        )),
+    }
+}
+
+/// Checks the base URL field: an `http://` or `https://` origin the phone will open.
+pub fn parse_base_url(s: &str) -> Result<String, String> {
+    let s = s.trim().trim_end_matches('/');
+    if PageContext::from_origin(s).is_none()
+        || s.split("://").nth(1).is_some_and(|r| r.contains('/'))
+    {
+        return Err(format!(
+            "`{s}` is not an address like http://203.0.113.5:8787"
+        ));
+    }
+    Ok(s.to_owned())
+}
+
+#[component]
+pub fn PhoneLinkPanel(
+    #[prop(into)] devices: Signal<Vec<DeviceSeen>>,
+    now: RwSignal<DateTime<Utc>>,
+    links: Live<Vec<PhoneLink>>,
+) -> impl IntoView {
+    let session = use_session();
+    let refresh = use_refresh();
+    let page = PageContext::current();
+    let loopback = page.as_ref().is_some_and(page_is_loopback);
+    let base = RwSignal::new(page.map(|p| p.origin).unwrap_or_default());
+    let ttl = RwSignal::new(DEFAULT_TTL_MINUTES.to_string());
+    let error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    // Set when this page created a link: shown at once, before the list refetches.
+    let created = RwSignal::new(None::<PhoneLink>);
+
+    let list = links.data();
+    // Active links, newest first; the one this page just created even before the refetch.
+    let active = Memo::new(move |_| {
+        let t = now.get();
+        let mut all = list.get().unwrap_or_default();
+        if let Some(c) = created.get() {
+            // The list rebuilds each URL from the address this dashboard was loaded
+            // from; the created link carries the address the admin chose for the phone.
+            match all.iter_mut().find(|l| l.code == c.code) {
+                Some(l) => *l = c,
+                None => all.push(c),
+            }
+        }
+        all.retain(|l| l.expires_at > t);
+        all.sort_by_key(|l| std::cmp::Reverse(l.created_at));
+        all
+    });
+    let newest = Memo::new(move |_| active.with(|a| a.first().cloned()));
+    let others = Memo::new(move |_| active.with(|a| a.iter().skip(1).cloned().collect::<Vec<_>>()));
+
+    let on_create = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if busy.get_untracked() {
+            return;
+        }
+        let request = parse_ttl(&ttl.get_untracked()).and_then(|ttl| {
+            parse_base_url(&base.get_untracked()).map(|base| NewPhoneLink {
+                ttl_minutes: Some(ttl),
+                ttl_seconds: None,
+                base_url: Some(base),
+            })
+        });
+        let request = match request {
+            Ok(r) => r,
+            Err(e) => {
+                error.set(Some(e));
+                return;
+            }
+        };
+        error.set(None);
+        busy.set(true);
+        spawn_local(async move {
+            let token = session.token_untracked();
+            let result = session.check(api::create_phone_link(&token, &request).await);
+            busy.set(false);
+            match result {
+                Ok(link) => {
+                    created.set(Some(link));
+                    refresh.bump_reach();
+                }
+                Err(e) => error.set(Some(error_text(&e))),
+            }
+        });
+    };
+    let revoke = move |code: String| {
+        spawn_local(async move {
+            let token = session.token_untracked();
+            match session.check(api::revoke_phone_link(&token, &code).await) {
+                Ok(()) => {
+                    if created.with_untracked(|c| c.as_ref().is_some_and(|c| c.code == code)) {
+                        created.set(None);
+                    }
+                    refresh.bump_reach();
+                }
+                Err(e) => error.set(Some(format!("Revoke failed: {}", error_text(&e)))),
+            }
+        });
+    };
+
+    view! {
+        <section class="panel phone-panel" aria-labelledby="phone-title">
+            <h2 id="phone-title">"Test from another device"</h2>
+            <p>
+                "A link that runs the same checks in another browser — a phone on the guest Wi-Fi or on LTE — and sends the results here. It can only list the targets and report; it expires by itself."
+            </p>
+            {move || {
+                newest
+                    .get()
+                    .map(|link| {
+                        let code = link.code.clone();
+                        let expires = link.expires_at;
+                        view! {
+                            <div class="phone-link" data-testid="phone-link">
+                                <QrCodeSvg text=link.url.clone() label=format!("QR code of {}", link.url) />
+                                <div class="phone-link-text">
+                                    <p class="small muted">"Scan it with the phone's camera, or open:"</p>
+                                    <CopyText text=link.url.clone() testid="phone-link-url" label="Copy the link" />
+                                    <p class="small">
+                                        "Expires in "
+                                        <strong class="countdown" data-testid="phone-link-countdown">
+                                            {move || countdown((expires - now.get()).num_milliseconds())}
+                                        </strong>
+                                        {format!(" (at {})", clock(expires))}
+                                    </p>
+                                    <button
+                                        type="button"
+                                        class="button secondary"
+                                        data-testid="revoke-link"
+                                        on:click=move |_| revoke(code.clone())
+                                    >
+                                        "Revoke"
+                                    </button>
+                                </div>
+                            </div>
+                        }
+                    })
+            }}
+            <Show when=move || others.with(|o| !o.is_empty())>
+                <details class="other-links">
+                    <summary>{move || match others.with(Vec::len) {
+                        1 => "1 more active link".to_owned(),
+                        n => format!("{n} more active links"),
+                    }}</summary>
+                    <ul>
+                        <For each=move || others.get() key=|l| l.code.clone() let:l>
+                            {
+                                let code = l.code.clone();
+                                view! {
+                                    <li>
+                                        <code>{l.url.clone()}</code>
+                                        {format!(" until {} ", clock(l.expires_at))}
+                                        <button type="button" class="link-button" on:click=move |_| revoke(code.clone())>
+                                            "Revoke"
+                                        </button>
+                                    </li>
+                                }
+                            }
+                        </For>
+                    </ul>
+                </details>
+            </Show>
+            <form class="phone-form" on:submit=on_create>
+                <label class="grow">
+                    <span>"Address the phone opens"</span>
+                    <input
+                        type="text"
+                        inputmode="url"
+                        spellcheck="false"
+                        autocomplete="off"
+                        prop:value=move || base.get()
+                        on:input=move |ev| base.set(event_target_value(&ev))
+                        aria-describedby="phone-address-hint"
+                    />
+                </label>
+                <label>
+                    <span>"Valid for (minutes)"</span>
+                    <input
+                        type="number"
+                        min="1"
+                        max=MAX_TTL_MINUTES.to_string()
+                        inputmode="numeric"
+                        class="ttl"
+                        prop:value=move || ttl.get()
+                        on:input=move |ev| ttl.set(event_target_value(&ev))
+                    />
+                </label>
+                <button type="submit" class="button" data-testid="create-phone-link" disabled=move || busy.get()>
+                    {move || {
+                        if busy.get() {
+                            "Creating…"
+                        } else if newest.with(Option::is_some) {
+                            "New link"
+                        } else {
+                            "Create link"
+                        }
+                    }}
+                </button>
+            </form>
+            <p id="phone-address-hint" class="small muted">
+                "The phone must be able to open this address. A phone on another network (LTE, guest Wi-Fi) needs one it can reach, such as this machine's public IP and the agent's port. The agent listens on loopback (127.0.0.1) by default: start it with "
+                <code>"--listen 0.0.0.0:8787"</code> " to accept other devices."
+            </p>
+            {loopback
+                .then(|| {
+                    view! {
+                        <p class="note warn" role="note">
+                            "This dashboard is open on a loopback address, which no other device can reach: change the address above before creating the link."
+                        </p>
+                    }
+                })}
+            {move || error.get().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
+            <h3>"Devices that reported"</h3>
+            <Show
+                when=move || devices.with(|d| !d.is_empty())
+                fallback=|| view! { <p class="muted small">"None yet. Results appear here as soon as a device sends them."</p> }
+            >
+                <ul class="devices" aria-live="polite">
+                    <For
+                        each=move || devices.get()
+                        key=|d| (d.device_id.clone(), d.received_at)
+                        let:d
+                    >
+                        {
+                            let at = d.received_at;
+                            view! {
+                                <li data-testid="reported-device" data-client-ip=d.client_ip.clone()>
+                                    <strong>{d.client_ip.clone()}</strong>
+                                    <span class="small" title=d.user_agent.clone()>{short_user_agent(&d.user_agent)}</span>
+                                    <time class="muted small" datetime=at.to_rfc3339() title=date_time(at)>
+                                        {move || ago(now.get(), at)}
+                                    </time>
+                                </li>
+                            }
+                        }
+                    </For>
+                </ul>
+            </Show>
+        </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_settings_are_checked() {
+        assert_eq!(parse_ttl(" 60 "), Ok(60));
+        assert!(parse_ttl("0").is_err());
+        assert!(parse_ttl("1441").is_err());
+        assert!(parse_ttl("soon").is_err());
+        assert_eq!(
+            parse_base_url("http://203.0.113.5:8787/"),
+            Ok("http://203.0.113.5:8787".into())
+        );
+        assert_eq!(
+            parse_base_url("https://[2001:db8::1]"),
+            Ok("https://[2001:db8::1]".into())
+        );
+        assert!(parse_base_url("203.0.113.5:8787").is_err());
+        assert!(parse_base_url("http://x/p/abc").is_err());
+    }
+}

@@ -1,0 +1,311 @@
+//! One target: its verdict from every vantage point at a glance, and the side-by-side
+//! comparison (agent column, one column per device) with the findings.
+
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+use vantage_shared::diagnosis::Finding;
+use vantage_shared::probe::{
+    AgentProbe, DeviceResult, ReachVerdict, TargetComparison, TargetSource,
+};
+
+use super::Actions;
+use crate::components::badges::{RichText, SeverityBadge};
+use crate::components::finding::FindingCard;
+use crate::components::probe_detail::{AgentDetail, BrowserDetail};
+use crate::components::verdict::ReachBadge;
+use crate::format::{ago, date_time, short_user_agent};
+use crate::probe::browser_summary;
+
+/// The comparison's findings, then the agent's own that it does not already hold; worst first.
+/// Identical ones (two devices behind one address say the same thing) are shown once.
+pub fn all_findings(tc: &TargetComparison) -> Vec<Finding> {
+    let mut out: Vec<Finding> = Vec::new();
+    let agent = tc.agent.iter().flat_map(|a| &a.findings);
+    for f in tc.findings.iter().chain(agent) {
+        if !out
+            .iter()
+            .any(|o| o.code == f.code && o.summary == f.summary)
+        {
+            out.push(f.clone());
+        }
+    }
+    out.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    out
+}
+
+#[component]
+pub fn TargetCard(
+    id: String,
+    rows: Memo<Option<Vec<TargetComparison>>>,
+    actions: Actions,
+    now: RwSignal<DateTime<Utc>>,
+    open: bool,
+) -> impl IntoView {
+    let row_id = id.clone();
+    let tc = Memo::new(move |_| {
+        rows.with(|r| {
+            r.as_ref()
+                .and_then(|r| r.iter().find(|t| t.target.id == row_id).cloned())
+        })
+    });
+    let target = Memo::new(move |_| tc.with(|t| t.as_ref().map(|t| t.target.clone())));
+    let agent = Memo::new(move |_| tc.with(|t| t.as_ref().and_then(|t| t.agent.clone())));
+    let devices =
+        Memo::new(move |_| tc.with(|t| t.as_ref().map(|t| t.devices.clone()).unwrap_or_default()));
+    let findings =
+        Memo::new(move |_| tc.with(|t| t.as_ref().map(all_findings).unwrap_or_default()));
+    // Kept outside the re-rendered columns, so a live update does not close it.
+    let agent_open = RwSignal::new(false);
+    let confirming = RwSignal::new(false);
+
+    let probe_id = id.clone();
+    let probing = {
+        let id = id.clone();
+        move || actions.probing.with(|p| p.contains(&id))
+    };
+    let error = {
+        let id = id.clone();
+        move || actions.errors.with(|e| e.get(&id).cloned())
+    };
+    let delete_id = id.clone();
+    let is_dashboard = move || {
+        target.with(|t| {
+            t.as_ref()
+                .is_some_and(|t| t.source == TargetSource::Dashboard)
+        })
+    };
+
+    let head = move || {
+        target.get().map(|t| {
+            view! {
+                <div class="target-name">
+                    <h3>{t.name.clone()}</h3>
+                    <code class="target-url">{t.url.clone()}</code>
+                    {(t.source == TargetSource::Config)
+                        .then(|| {
+                            view! {
+                                <span class="badge" title="Defined in the agent's config file; edit the file to change it">
+                                    "config file"
+                                </span>
+                            }
+                        })}
+                    {t.expected_status
+                        .map(|s| view! { <span class="badge" title="Expected HTTP status">{format!("expects {s}")}</span> })}
+                </div>
+            }
+        })
+    };
+    let agent_badge = move || {
+        let (verdict, text) = match agent.get() {
+            Some(a) => (a.verdict, None),
+            None => (ReachVerdict::Unknown, Some("not probed yet")),
+        };
+        view! {
+            <span class="vp-chip" data-testid="agent-verdict" data-verdict=verdict.as_str()>
+                <span class="vp-name">"Agent"</span>
+                <ReachBadge verdict text />
+            </span>
+        }
+    };
+    let worst = move || {
+        findings.with(|f| f.first().cloned()).map(|f| {
+            view! {
+                <p class="worst-finding">
+                    <SeverityBadge severity=f.severity />
+                    " "
+                    <RichText text=f.summary />
+                </p>
+            }
+        })
+    };
+
+    view! {
+        <li class="target" data-testid="reach-target" data-target-id=id.clone()>
+            <header class="target-head">
+                {head}
+                <div class="target-actions">
+                    <button
+                        type="button"
+                        class="button small-button"
+                        data-testid="probe-target"
+                        disabled=probing.clone()
+                        on:click=move |_| actions.probe(probe_id.clone())
+                    >
+                        {let probing = probing.clone(); move || if probing() { "Probing…" } else { "Probe" }}
+                    </button>
+                    <Show when=is_dashboard>
+                        {
+                            let delete_id = delete_id.clone();
+                            move || {
+                                let delete_id = delete_id.clone();
+                                if confirming.get() {
+                                    view! {
+                                        <span class="confirm" role="group" aria-label="Confirm delete">
+                                            <button
+                                                type="button"
+                                                class="button danger small-button"
+                                                data-testid="confirm-delete"
+                                                on:click=move |_| {
+                                                    confirming.set(false);
+                                                    actions.delete(delete_id.clone());
+                                                }
+                                            >
+                                                "Delete"
+                                            </button>
+                                            <button
+                                                type="button"
+                                                class="button secondary small-button"
+                                                on:click=move |_| confirming.set(false)
+                                            >
+                                                "Keep"
+                                            </button>
+                                        </span>
+                                    }
+                                        .into_any()
+                                } else {
+                                    view! {
+                                        <button
+                                            type="button"
+                                            class="button secondary small-button"
+                                            data-testid="delete-target"
+                                            on:click=move |_| confirming.set(true)
+                                        >
+                                            "Delete…"
+                                        </button>
+                                    }
+                                        .into_any()
+                                }
+                            }
+                        }
+                    </Show>
+                </div>
+            </header>
+            <div class="vantage-row" aria-label="Verdict from each vantage point">
+                {agent_badge}
+                <For
+                    each=move || devices.get()
+                    key=|d| (d.device_id.clone(), d.received_at, d.verdict)
+                    let:d
+                >
+                    <span
+                        class="vp-chip"
+                        data-testid="device-verdict"
+                        data-verdict=d.verdict.as_str()
+                        data-client-ip=d.client_ip.clone()
+                        title=d.user_agent.clone()
+                    >
+                        <span class="vp-name">{d.client_ip.clone()}</span>
+                        <ReachBadge verdict=d.verdict browser=true />
+                    </span>
+                </For>
+            </div>
+            {worst}
+            {move || error().map(|e| view! { <p class="error-box small" role="alert">{e}</p> })}
+            <details class="compare" open=open>
+                <summary>"Compare vantage points"</summary>
+                <div class="columns">
+                    {move || view! { <AgentColumn probe=agent.get() now /> }}
+                    <For
+                        each=move || devices.get()
+                        key=|d| (d.device_id.clone(), d.received_at, d.verdict)
+                        let:d
+                    >
+                        <DeviceColumn d now />
+                    </For>
+                </div>
+                // Full width below the columns: the tables need the room.
+                {move || {
+                    agent
+                        .get()
+                        .map(|probe| {
+                            view! {
+                                <details
+                                    class="agent-detail"
+                                    prop:open=move || agent_open.get()
+                                    on:toggle=move |ev| {
+                                        let el: web_sys::HtmlDetailsElement = event_target(&ev);
+                                        agent_open.set(el.open());
+                                    }
+                                >
+                                    <summary>"The agent's detail: DNS, TCP, TLS, HTTP and CORS"</summary>
+                                    <AgentDetail probe />
+                                </details>
+                            }
+                        })
+                }}
+                {move || {
+                    let list = findings.get();
+                    (!list.is_empty())
+                        .then(|| {
+                            view! {
+                                <div class="findings">
+                                    {list.into_iter().map(|finding| view! { <FindingCard finding /> }).collect_view()}
+                                </div>
+                            }
+                        })
+                }}
+            </details>
+        </li>
+    }
+}
+
+#[component]
+fn AgentColumn(probe: Option<AgentProbe>, now: RwSignal<DateTime<Utc>>) -> impl IntoView {
+    let Some(p) = probe else {
+        return view! {
+            <section class="vp-col" aria-label="Agent">
+                <header>
+                    <strong>"Agent"</strong>
+                </header>
+                <p class="muted">"Not probed yet: press Probe."</p>
+            </section>
+        }
+        .into_any();
+    };
+    let at = p.at;
+    let verdict = p.verdict;
+    let summary = p.summary.clone();
+    view! {
+        <section class="vp-col vp-agent" aria-label="Agent">
+            <header>
+                <strong>"Agent"</strong>
+                <time class="muted small" datetime=at.to_rfc3339() title=date_time(at)>
+                    {move || ago(now.get(), at)}
+                </time>
+            </header>
+            <p class="vp-verdict">
+                <ReachBadge verdict />
+                " "
+                <span>{summary}</span>
+            </p>
+        </section>
+    }
+    .into_any()
+}
+
+#[component]
+fn DeviceColumn(d: DeviceResult, now: RwSignal<DateTime<Utc>>) -> impl IntoView {
+    let at = d.received_at;
+    let ua = short_user_agent(&d.user_agent);
+    let summary = browser_summary(&d.probe);
+    view! {
+        <section class="vp-col" aria-label=format!("Device {}", d.client_ip)>
+            <header>
+                <strong>{d.client_ip.clone()}</strong>
+                <span class="small" title=d.user_agent.clone()>{ua}</span>
+                <time class="muted small" datetime=at.to_rfc3339() title=date_time(at)>
+                    {move || ago(now.get(), at)}
+                </time>
+            </header>
+            <p class="vp-verdict">
+                <ReachBadge verdict=d.verdict browser=true />
+                " "
+                <span>{summary}</span>
+            </p>
+            <details class="browser-detail-toggle">
+                <summary>"Browser detail"</summary>
+                <BrowserDetail probe=d.probe />
+            </details>
+        </section>
+    }
+}
