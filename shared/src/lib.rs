@@ -8,5 +8,6 @@ pub mod duration;
 pub mod fingerprint;
 pub mod ownership;
 pub mod probe;
+pub mod rules;
 
 pub use api::*;

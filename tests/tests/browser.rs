@@ -326,3 +326,117 @@ async fn pages_fit_a_phone_screen() {
     }
     c.close().await.unwrap();
 }
+
+/// A loopback HTTP server answering every request with 200 and `Access-Control-Allow-Origin: *`,
+/// on its own thread for the life of the test process.
+fn cors_open_server() -> u16 {
+    use std::io::{Read, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut s in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf);
+                let _ = s.write_all(
+                    b"HTTP/1.1 200 OK\r\nAccess-Control-Allow-Origin: *\r\nContent-Type: application/json\r\nContent-Length: 11\r\nConnection: close\r\n\r\n{\"ok\":true}",
+                );
+            });
+        }
+    });
+    port
+}
+
+/// The phone page on a 360 px phone: it runs the probe set by itself, shows the result,
+/// fits the screen. Prints the figures BENCHMARKS.md quotes (time from navigation to the
+/// first result, the wasm's transfer), which are measured, not asserted.
+#[tokio::test]
+async fn phone_page_runs_the_probes_and_fits_a_phone() {
+    require_dashboard();
+    let port = cors_open_server();
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("vantage.toml");
+    std::fs::write(
+        &config,
+        format!("[[targets]]\nname = \"Shop API\"\nurl = \"http://127.0.0.1:{port}/items\"\n"),
+    )
+    .unwrap();
+    let agent = support::Agent::start_with(
+        data.path(),
+        &[("VANTAGE_DOCKER_HOST", "unix:///nonexistent/docker.sock")],
+        &support::AgentLaunch {
+            args: vec!["--config".into(), config.display().to_string()],
+            ..Default::default()
+        },
+    );
+    let (status, link) = agent
+        .post_json("/api/phone-links", &serde_json::json!({}))
+        .await;
+    assert_eq!(status, 201, "{link}");
+    let code = link["code"].as_str().unwrap().to_owned();
+
+    let driver = Driver::start();
+    let c = driver.client(360, 780).await;
+    c.goto(&agent.url(&format!("/p/{code}"))).await.unwrap();
+    // Poll in the page so the figure is the page's own clock, not WebDriver's.
+    let first_result_ms = {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let v = c
+                .execute(
+                    "return document.querySelector('[data-testid=phone-result]') ? performance.now() : null",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            if let Some(ms) = v.as_f64() {
+                break ms;
+            }
+            assert!(Instant::now() < deadline, "no phone-result after 30 s");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    let done = wait_css(&c, "[data-testid=phone-status]", Duration::from_secs(20)).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while text_fresh(&c, "[data-testid=phone-status]").await.trim() != "done" {
+        assert!(
+            Instant::now() < deadline,
+            "phone page never finished: {:?}",
+            done.text().await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let result = wait_css(&c, "[data-testid=phone-result]", Duration::from_secs(5)).await;
+    assert_eq!(
+        result.attr("data-verdict").await.unwrap().as_deref(),
+        Some("reachable")
+    );
+    let ip = text_fresh(&c, "[data-testid=phone-client-ip]").await;
+    assert!(ip.contains("127.0.0.1"), "client address shown: {ip}");
+
+    let figures = c
+        .execute(
+            "const w = performance.getEntriesByType('resource').find(e => e.name.endsWith('.wasm'));
+             return [document.documentElement.scrollWidth, window.innerWidth,
+                     w ? w.encodedBodySize : -1, w ? w.duration : -1];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let (width, viewport) = (figures[0].as_u64().unwrap(), figures[1].as_u64().unwrap());
+    assert_eq!(viewport, 360, "phone emulation did not take");
+    assert!(
+        width <= viewport,
+        "the phone page is {width}px wide on a {viewport}px screen"
+    );
+    println!(
+        "phone page: first result {first_result_ms:.0} ms after navigation start; wasm {} bytes on the wire (gzip) in {:.0} ms",
+        figures[2], figures[3].as_f64().unwrap_or(-1.0)
+    );
+    std::fs::write(
+        screenshot_dir().join("phone-page.png"),
+        c.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    c.close().await.unwrap();
+}

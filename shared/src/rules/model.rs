@@ -1,0 +1,723 @@
+//! The common model every cloud rule format is parsed into: rule sets, rules in evaluation
+//! order, protocols, ports, and the remote side as CIDRs or references we cannot resolve.
+//!
+//! One model for AWS, GCP and Azure keeps the evaluator provider-neutral: the provider's
+//! semantics (union of allows, first match by number, priority with deny winning ties) is a
+//! property of the [`RuleSetKind`], and each provider's defaults (the NACL's `*` rule, GCP's
+//! implied rules, Azure's default rules) are ordinary [`Rule`]s marked `implicit`, so the
+//! dashboard can show them and the verdict can name them.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::ownership::{cidr_contains, parse_cidr};
+
+/// Whose rule format a set came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = FirewallProvider))]
+#[serde(rename_all = "snake_case")]
+pub enum Provider {
+    Aws,
+    Gcp,
+    Azure,
+}
+
+impl Provider {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Aws => "aws",
+            Self::Gcp => "gcp",
+            Self::Azure => "azure",
+        }
+    }
+}
+
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What kind of filter a set is; this decides how its rules combine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum RuleSetKind {
+    /// AWS security group: stateful, allow rules only; the groups on one network interface
+    /// are a union (any rule of any group admits).
+    AwsSecurityGroup,
+    /// AWS network ACL: stateless, rules in ascending `RuleNumber`, first match wins, a final
+    /// `*` deny; the reply needs its own rule in the other direction (ephemeral ports).
+    AwsNetworkAcl,
+    /// GCP VPC firewall rules of one network: stateful, lowest priority number first, deny
+    /// beats allow at equal priority, implied deny-ingress / allow-egress at 65535.
+    GcpFirewall,
+    /// Azure network security group: stateful, lowest priority first, first match wins,
+    /// default rules at 65000–65500.
+    AzureNsg,
+}
+
+impl RuleSetKind {
+    pub fn provider(self) -> Provider {
+        match self {
+            Self::AwsSecurityGroup | Self::AwsNetworkAcl => Provider::Aws,
+            Self::GcpFirewall => Provider::Gcp,
+            Self::AzureNsg => Provider::Azure,
+        }
+    }
+
+    /// Whether replies to admitted traffic pass without a rule of their own.
+    pub fn stateful(self) -> bool {
+        !matches!(self, Self::AwsNetworkAcl)
+    }
+
+    /// A short noun for sentences: "security group", "network ACL", …
+    pub fn noun(self) -> &'static str {
+        match self {
+            Self::AwsSecurityGroup => "security group",
+            Self::AwsNetworkAcl => "network ACL",
+            Self::GcpFirewall => "GCP network",
+            Self::AzureNsg => "network security group",
+        }
+    }
+}
+
+/// Which way the traffic flows, seen from the protected resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = FirewallDirection))]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Towards the resource (AWS ingress, GCP `INGRESS`, Azure `Inbound`).
+    #[default]
+    Inbound,
+    /// From the resource (AWS egress, GCP `EGRESS`, Azure `Outbound`).
+    Outbound,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Inbound => "inbound",
+            Self::Outbound => "outbound",
+        }
+    }
+
+    pub fn opposite(self) -> Self {
+        match self {
+            Self::Inbound => Self::Outbound,
+            Self::Outbound => Self::Inbound,
+        }
+    }
+}
+
+impl fmt::Display for Direction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = FirewallAction))]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Allow,
+    Deny,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Allow => "allow",
+            Self::Deny => "deny",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An IP protocol. Numbers with a name are normalised to it when parsed (`6` → `tcp`), so
+/// `Number` only ever holds protocols without their own variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = FirewallProtocol))]
+#[serde(rename_all = "snake_case")]
+pub enum Protocol {
+    /// Every protocol (AWS `-1`, GCP `all`, Azure `*`).
+    All,
+    Tcp,
+    Udp,
+    Icmp,
+    Icmpv6,
+    /// Any other IANA protocol number (e.g. 47 GRE, 50 ESP, 132 SCTP).
+    Number(u8),
+}
+
+impl Protocol {
+    /// Normalises a protocol number: 6, 17, 1 and 58 become their named variants.
+    pub fn from_number(n: u8) -> Self {
+        match n {
+            6 => Self::Tcp,
+            17 => Self::Udp,
+            1 => Self::Icmp,
+            58 => Self::Icmpv6,
+            n => Self::Number(n),
+        }
+    }
+
+    /// The IANA number, `None` for [`Protocol::All`].
+    pub fn number(self) -> Option<u8> {
+        match self {
+            Self::All => None,
+            Self::Tcp => Some(6),
+            Self::Udp => Some(17),
+            Self::Icmp => Some(1),
+            Self::Icmpv6 => Some(58),
+            Self::Number(n) => Some(n),
+        }
+    }
+
+    /// Whether the protocol has ports (and so needs a port in a question).
+    pub fn has_ports(self) -> bool {
+        matches!(self, Self::Tcp | Self::Udp)
+    }
+
+    pub fn is_icmp(self) -> bool {
+        matches!(self, Self::Icmp | Self::Icmpv6)
+    }
+
+    /// Whether a rule for `self` covers traffic of protocol `other`.
+    pub fn covers(self, other: Protocol) -> bool {
+        self == Self::All || self == other
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::All => f.write_str("all"),
+            Self::Tcp => f.write_str("tcp"),
+            Self::Udp => f.write_str("udp"),
+            Self::Icmp => f.write_str("icmp"),
+            Self::Icmpv6 => f.write_str("icmpv6"),
+            Self::Number(n) => write!(f, "proto {n}"),
+        }
+    }
+}
+
+/// An inclusive port range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PortRange {
+    pub from: u16,
+    pub to: u16,
+}
+
+impl PortRange {
+    pub fn new(from: u16, to: u16) -> Self {
+        Self { from, to }
+    }
+
+    pub fn single(port: u16) -> Self {
+        Self {
+            from: port,
+            to: port,
+        }
+    }
+
+    pub fn contains(self, port: u16) -> bool {
+        self.from <= port && port <= self.to
+    }
+
+    pub fn is_all(self) -> bool {
+        self.from == 0 && self.to == u16::MAX
+    }
+}
+
+impl fmt::Display for PortRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.from == self.to {
+            write!(f, "{}", self.from)
+        } else {
+            write!(f, "{}-{}", self.from, self.to)
+        }
+    }
+}
+
+/// Which ports (or ICMP type/code) of its protocol a rule covers.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PortMatch {
+    /// Every port, type and code: AWS `-1`, a protocol without ports, Azure `*`.
+    Any,
+    /// Destination ports; any listed range matches (GCP and Azure allow several per rule).
+    Ports { ranges: Vec<PortRange> },
+    /// ICMP/ICMPv6 type and code; `None` is "all" (AWS -1).
+    Icmp {
+        icmp_type: Option<u8>,
+        code: Option<u8>,
+    },
+}
+
+impl PortMatch {
+    pub fn ports(ranges: Vec<PortRange>) -> Self {
+        if ranges.is_empty() || ranges.iter().any(|r| r.is_all()) {
+            Self::Any
+        } else {
+            Self::Ports { ranges }
+        }
+    }
+}
+
+/// An address block. Serialised as text (`198.51.100.0/24`, `2001:db8::/32`); a bare
+/// address is a host route (/32 or /128). Host bits are kept as written, so the dashboard
+/// shows what the rule says, and ignored when matching, as the clouds do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Cidr {
+    pub addr: IpAddr,
+    pub prefix: u8,
+}
+
+impl Cidr {
+    /// The host route of one address.
+    pub fn host(addr: IpAddr) -> Self {
+        let addr = addr.to_canonical();
+        Self {
+            addr,
+            prefix: if addr.is_ipv4() { 32 } else { 128 },
+        }
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        cidr_contains(self.addr, self.prefix, ip)
+    }
+
+    pub fn is_ipv4(&self) -> bool {
+        self.addr.is_ipv4()
+    }
+
+    /// `0.0.0.0/0` or `::/0`.
+    pub fn is_everything(&self) -> bool {
+        self.prefix == 0
+    }
+}
+
+impl FromStr for Cidr {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (addr, prefix) = parse_cidr(s)?;
+        Ok(Self { addr, prefix })
+    }
+}
+
+impl fmt::Display for Cidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+impl Serialize for Cidr {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Cidr {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Cidr {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some(
+                "An address block, e.g. `198.51.100.0/24` or `2001:db8::/32`",
+            ))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Cidr {}
+
+/// One entry on the remote side of a rule (the source of inbound traffic, the destination
+/// of outbound), or on the local side (Azure destination prefixes, GCP destination ranges).
+///
+/// Everything but [`Peer::Cidr`] and [`Peer::Any`] refers to something defined elsewhere:
+/// a question whose answer depends on one is `Unknown`, with the reference named.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = FirewallPeer))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Peer {
+    Cidr {
+        cidr: Cidr,
+    },
+    /// Every address of both families (Azure `*`, `Any`).
+    Any,
+    /// An AWS managed prefix list (`pl-…`), whose entries are not in the rule JSON.
+    PrefixList {
+        id: String,
+    },
+    /// An AWS security group reference: the private addresses of the interfaces in it.
+    SecurityGroup {
+        id: String,
+        owner: Option<String>,
+    },
+    /// GCP source/target network tag: the VMs carrying it.
+    GcpTag {
+        tag: String,
+    },
+    /// GCP source/target service account: the VMs running as it.
+    GcpServiceAccount {
+        account: String,
+    },
+    /// Azure service tag (`Internet`, `VirtualNetwork`, `AzureLoadBalancer`, `Storage.WestUS`…).
+    AzureServiceTag {
+        tag: String,
+    },
+    /// Azure application security group (resource id).
+    AzureAsg {
+        id: String,
+    },
+}
+
+impl Peer {
+    pub fn cidr(cidr: Cidr) -> Self {
+        Self::Cidr { cidr }
+    }
+}
+
+impl fmt::Display for Peer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Cidr { cidr } => write!(f, "{cidr}"),
+            Self::Any => f.write_str("any address"),
+            Self::PrefixList { id } => write!(f, "prefix list {id}"),
+            Self::SecurityGroup { id, .. } => write!(f, "security group {id}"),
+            Self::GcpTag { tag } => write!(f, "tag {tag}"),
+            Self::GcpServiceAccount { account } => write!(f, "service account {account}"),
+            Self::AzureServiceTag { tag } => write!(f, "service tag {tag}"),
+            Self::AzureAsg { id } => write!(f, "application security group {}", short_id(id)),
+        }
+    }
+}
+
+/// The last segment of a cloud resource id (`/subscriptions/…/asgWeb` → `asgWeb`).
+pub fn short_id(id: &str) -> &str {
+    id.rsplit('/').find(|s| !s.is_empty()).unwrap_or(id)
+}
+
+/// One rule, in the provider-neutral form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = FirewallRule))]
+pub struct Rule {
+    /// Index in [`RuleSet::rules`] (evaluation order).
+    pub position: usize,
+    /// What the provider's console calls it: `#3` (security group), `100` or `*` (network
+    /// ACL rule number), the GCP firewall rule or Azure rule name.
+    pub label: String,
+    /// Provider id where one exists (`sgr-…`, GCP numeric id, Azure resource id).
+    pub id: Option<String>,
+    /// NACL rule number, GCP or Azure priority; lower is evaluated first.
+    pub priority: Option<u32>,
+    pub direction: Direction,
+    pub action: Action,
+    pub protocol: Protocol,
+    pub ports: PortMatch,
+    /// The remote side; any entry matches. Security-group permissions with several ranges
+    /// are split into one rule per range (as `describe-security-group-rules` does) so each
+    /// keeps its description.
+    pub peers: Vec<Peer>,
+    /// Local-side address restriction (Azure destination prefix on inbound rules, GCP
+    /// `destinationRanges` on ingress); empty = any.
+    #[serde(default)]
+    pub local: Vec<Peer>,
+    /// Which instances the rule applies to (GCP target tags/service accounts, Azure
+    /// destination ASGs); empty = every instance the set protects.
+    #[serde(default)]
+    pub targets: Vec<Peer>,
+    /// Source ports (Azure `sourcePortRange`); `None` = any, which is the norm.
+    #[serde(default)]
+    pub source_ports: Option<Vec<PortRange>>,
+    /// GCP `disabled: true`: kept for display, never matched.
+    #[serde(default)]
+    pub disabled: bool,
+    /// A default or implied rule the provider applies without listing it (or that we add
+    /// because the input left it out): the NACL `*` deny, GCP implied rules, Azure defaults.
+    #[serde(default)]
+    pub implicit: bool,
+    pub description: Option<String>,
+    /// Where the rule is in the input (`SecurityGroups[0].IpPermissions[2].IpRanges[0]`);
+    /// empty for implicit rules the input did not contain.
+    #[serde(default)]
+    pub path: String,
+}
+
+impl Rule {
+    /// A rule with the common defaults; parsers fill in the rest.
+    pub(crate) fn new(
+        label: impl Into<String>,
+        direction: Direction,
+        action: Action,
+        protocol: Protocol,
+        ports: PortMatch,
+        peers: Vec<Peer>,
+    ) -> Self {
+        Self {
+            position: 0,
+            label: label.into(),
+            id: None,
+            priority: None,
+            direction,
+            action,
+            protocol,
+            ports,
+            peers,
+            local: Vec::new(),
+            targets: Vec::new(),
+            source_ports: None,
+            disabled: false,
+            implicit: false,
+            description: None,
+            path: String::new(),
+        }
+    }
+
+    /// `tcp/443`, `tcp/8000-8100`, `udp/53,123`, `icmp type 8`, `all traffic`.
+    pub fn traffic(&self) -> String {
+        traffic_text(self.protocol, &self.ports)
+    }
+
+    /// The readable one-line form, e.g. `allow tcp/443 from 198.51.100.0/24 ("office")`,
+    /// `100: deny all traffic from 0.0.0.0/0`, `deny-ssh (priority 900): deny tcp/22 from
+    /// 0.0.0.0/0 to tag bastion`.
+    pub fn one_line(&self, kind: RuleSetKind) -> String {
+        let mut s = String::new();
+        match kind {
+            RuleSetKind::AwsSecurityGroup => {}
+            RuleSetKind::AwsNetworkAcl => {
+                s.push_str(&self.label);
+                s.push_str(": ");
+            }
+            RuleSetKind::GcpFirewall | RuleSetKind::AzureNsg => {
+                s.push_str(&self.label);
+                if let Some(p) = self.priority {
+                    s.push_str(&format!(" (priority {p})"));
+                }
+                s.push_str(": ");
+            }
+        }
+        if self.disabled {
+            s.push_str("[disabled] ");
+        }
+        s.push_str(self.action.as_str());
+        s.push(' ');
+        s.push_str(&self.traffic());
+        s.push_str(match self.direction {
+            Direction::Inbound => " from ",
+            Direction::Outbound => " to ",
+        });
+        s.push_str(&peers_text(&self.peers));
+        if let Some(ranges) = &self.source_ports {
+            s.push_str(" source ports ");
+            s.push_str(&ranges_text(ranges));
+        }
+        if !self.local.is_empty() {
+            s.push_str(match self.direction {
+                Direction::Inbound => " to ",
+                Direction::Outbound => " from ",
+            });
+            s.push_str(&peers_text(&self.local));
+        }
+        if !self.targets.is_empty() {
+            s.push_str(" on ");
+            s.push_str(&peers_text(&self.targets));
+        }
+        if let Some(d) = self.description.as_deref().filter(|d| !d.is_empty()) {
+            s.push_str(&format!(" (\"{d}\")"));
+        }
+        if self.implicit {
+            s.push_str(" [default]");
+        }
+        s
+    }
+}
+
+pub(crate) fn ranges_text(ranges: &[PortRange]) -> String {
+    ranges
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+pub(crate) fn peers_text(peers: &[Peer]) -> String {
+    if peers.is_empty() {
+        return "nowhere".to_owned();
+    }
+    peers
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `tcp/443`, `icmp type 8 code 0`, `all traffic`, `proto 47`.
+pub(crate) fn traffic_text(protocol: Protocol, ports: &PortMatch) -> String {
+    match (protocol, ports) {
+        (Protocol::All, _) => "all traffic".to_owned(),
+        (p, PortMatch::Any) if p.has_ports() => format!("{p}/all ports"),
+        (p, PortMatch::Any) => p.to_string(),
+        (p, PortMatch::Ports { ranges }) => format!("{p}/{}", ranges_text(ranges)),
+        (p, PortMatch::Icmp { icmp_type, code }) => match (icmp_type, code) {
+            (None, _) => p.to_string(),
+            (Some(t), None) => format!("{p} type {t}"),
+            (Some(t), Some(c)) => format!("{p} type {t} code {c}"),
+        },
+    }
+}
+
+/// One loaded rule set: a security group, a network ACL, the firewall rules of one GCP
+/// network, or one Azure NSG.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RuleSet {
+    pub provider: Provider,
+    pub kind: RuleSetKind,
+    /// `sg-…`, `acl-…`, the GCP network name, the NSG name.
+    pub id: String,
+    /// Human name: the group name, the `Name` tag, the network or NSG name.
+    pub name: String,
+    /// Whether replies pass without a rule of their own (false only for network ACLs).
+    pub stateful: bool,
+    /// VPC id (AWS) or network URL (GCP), when the input says.
+    pub network: Option<String>,
+    /// Azure resource group (for the `az` command that fixes it).
+    pub resource_group: Option<String>,
+    /// Subnets a network ACL is associated with.
+    #[serde(default)]
+    pub associations: Vec<String>,
+    /// Rules in evaluation order, defaults included and marked `implicit`.
+    pub rules: Vec<Rule>,
+    /// Where the set came from (the file name or label given to the parser).
+    pub origin: String,
+}
+
+impl RuleSet {
+    pub(crate) fn new(kind: RuleSetKind, id: String, name: String, origin: &str) -> Self {
+        Self {
+            provider: kind.provider(),
+            kind,
+            id,
+            name,
+            stateful: kind.stateful(),
+            network: None,
+            resource_group: None,
+            associations: Vec::new(),
+            rules: Vec::new(),
+            origin: origin.to_owned(),
+        }
+    }
+
+    /// "security group sg-0abc (web-lb)" — the set named as a sentence would.
+    pub fn title(&self) -> String {
+        if self.name.is_empty() || self.name == self.id {
+            format!("{} {}", self.kind.noun(), self.id)
+        } else {
+            format!("{} {} ({})", self.kind.noun(), self.id, self.name)
+        }
+    }
+
+    /// Renumbers `position` after the parser has put the rules in evaluation order.
+    pub(crate) fn finish(mut self) -> Self {
+        for (i, r) in self.rules.iter_mut().enumerate() {
+            r.position = i;
+        }
+        self
+    }
+
+    /// The rules of one direction, in evaluation order.
+    pub fn rules_in(&self, direction: Direction) -> impl Iterator<Item = &Rule> + '_ {
+        self.rules.iter().filter(move |r| r.direction == direction)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidr_round_trips_as_text_and_matches_by_prefix() {
+        let c: Cidr = "198.51.100.0/24".parse().expect("cidr");
+        assert!(c.contains("198.51.100.200".parse().expect("ip")));
+        assert!(!c.contains("203.0.113.7".parse().expect("ip")));
+        assert_eq!(
+            serde_json::to_string(&c).expect("json"),
+            "\"198.51.100.0/24\""
+        );
+        let v6: Cidr = "2001:db8::/32".parse().expect("cidr");
+        assert!(v6.contains("2001:db8::1".parse().expect("ip")));
+        assert!(!v6.contains("198.51.100.1".parse().expect("ip")));
+        assert!("10.0.0.0/33".parse::<Cidr>().is_err());
+        assert_eq!(
+            Cidr::host("::ffff:203.0.113.7".parse().expect("ip")).to_string(),
+            "203.0.113.7/32"
+        );
+    }
+
+    #[test]
+    fn protocol_numbers_normalise_to_names() {
+        assert_eq!(Protocol::from_number(6), Protocol::Tcp);
+        assert_eq!(Protocol::from_number(58), Protocol::Icmpv6);
+        assert_eq!(Protocol::from_number(47), Protocol::Number(47));
+        assert!(Protocol::All.covers(Protocol::Udp));
+        assert!(!Protocol::Tcp.covers(Protocol::Udp));
+    }
+
+    #[test]
+    fn one_line_forms_read_like_the_consoles() {
+        let mut r = Rule::new(
+            "#1",
+            Direction::Inbound,
+            Action::Allow,
+            Protocol::Tcp,
+            PortMatch::ports(vec![PortRange::single(443)]),
+            vec![Peer::cidr("198.51.100.0/24".parse().expect("cidr"))],
+        );
+        r.description = Some("office".to_owned());
+        assert_eq!(
+            r.one_line(RuleSetKind::AwsSecurityGroup),
+            "allow tcp/443 from 198.51.100.0/24 (\"office\")"
+        );
+        let mut n = Rule::new(
+            "*",
+            Direction::Inbound,
+            Action::Deny,
+            Protocol::All,
+            PortMatch::Any,
+            vec![Peer::cidr("0.0.0.0/0".parse().expect("cidr"))],
+        );
+        n.implicit = true;
+        assert_eq!(
+            n.one_line(RuleSetKind::AwsNetworkAcl),
+            "*: deny all traffic from 0.0.0.0/0 [default]"
+        );
+    }
+}
