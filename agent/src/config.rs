@@ -96,6 +96,9 @@ pub struct FileConfig {
     /// `[[targets]]`: what the agent and phone links may probe.
     #[serde(default)]
     pub targets: Vec<TargetConfig>,
+    /// Security-group / firewall exports to load at start (see docs/configuration.md).
+    #[serde(default)]
+    pub rules_files: Vec<PathBuf>,
 }
 
 /// One `[[targets]]` entry of the config file.
@@ -139,6 +142,8 @@ pub struct Config {
     pub trusted_proxies: Vec<(IpAddr, u8)>,
     /// Targets from the config file, checked.
     pub targets: Vec<Target>,
+    /// Rules files to load at start.
+    pub rules_files: Vec<PathBuf>,
 }
 
 /// Checks config-file targets: each valid, names unique.
@@ -253,6 +258,7 @@ impl Config {
             ),
             trusted_proxies,
             targets,
+            rules_files: file.rules_files,
         })
     }
 }

@@ -8,6 +8,7 @@ pub mod error;
 pub mod probe;
 pub mod reach;
 pub mod routes;
+pub mod rules;
 pub mod store;
 pub mod web;
 
@@ -43,6 +44,7 @@ pub struct AppState {
     pub shutdown: Arc<watch::Sender<bool>>,
     pub diagnoses: routes::DiagnosisCache,
     pub reach: reach::Reach,
+    pub rules: rules::Rules,
 }
 
 impl AppState {
@@ -67,6 +69,7 @@ impl AppState {
             shutdown: Arc::new(watch::channel(false).0),
             diagnoses: routes::DiagnosisCache::default(),
             reach: reach::Reach::default(),
+            rules: rules::Rules::default(),
         }
     }
 
@@ -112,8 +115,14 @@ async fn reject_large_bodies(
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    // Rules uploads are the one route that takes more (a big account's export).
+    let limit = if req.method() == axum::http::Method::POST && req.uri().path() == "/api/rules" {
+        rules::MAX_RULES_BYTES
+    } else {
+        MAX_BODY_BYTES
+    };
     match announced {
-        Some(n) if n > MAX_BODY_BYTES as u64 => error::ApiError::PayloadTooLarge.into_response(),
+        Some(n) if n > limit as u64 => error::ApiError::PayloadTooLarge.into_response(),
         _ => next.run(req).await,
     }
 }
@@ -154,6 +163,10 @@ pub async fn serve(
         store.clone(),
     )
     .with_reach(config.targets.clone(), config.trusted_proxies.clone());
+    let rule_files = rules::load_files(&config.rules_files)?;
+    rules::reload(&state, rule_files)
+        .await
+        .map_err(|e| anyhow::anyhow!("loading stored rules: {e}"))?;
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

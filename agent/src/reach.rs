@@ -26,6 +26,7 @@ use vantage_shared::{AgentEvent, ApiErrorBody};
 use crate::auth::{client_ip, random_code, Caller};
 use crate::error::{ApiError, ApiJson, ApiPath};
 use crate::probe::{probe_target, ProbeContext};
+use crate::rules::Rules;
 use crate::AppState;
 
 /// Default phone-link lifetime.
@@ -283,10 +284,6 @@ async fn run_probe(
     }))
 }
 
-fn no_rules(_: &str) -> Option<vantage_shared::probe::RulesVerdict> {
-    None
-}
-
 /// Every target with the agent's latest probe, every device's latest result, and the
 /// diagnosis (admin).
 #[utoipa::path(get, path = "/api/comparison", tag = "reach", security(("bearer" = [])),
@@ -295,12 +292,18 @@ async fn comparison(State(state): State<AppState>) -> Result<Json<Comparison>, A
     let targets = all_targets(&state).await?;
     let mut agents = state.store.agent_probes().await?;
     let mut devices = state.store.device_results(DEVICES_PER_TARGET).await?;
+    let rules_loaded = !state.rules.is_empty();
     let targets = targets
         .into_iter()
         .map(|t| {
             let agent = agents.remove(&t.id);
-            let devices = devices.remove(&t.id).unwrap_or_default();
-            let findings = compare(&t, agent.as_ref(), &devices, &no_rules);
+            let mut devices = devices.remove(&t.id).unwrap_or_default();
+            let port = target_port(&t);
+            let lookup = |ip: &str| state.rules.verdict_for(ip, port);
+            for d in &mut devices {
+                d.rules = lookup(&d.client_ip);
+            }
+            let findings = compare(&t, agent.as_ref(), &devices, &lookup);
             TargetComparison {
                 target: t,
                 agent,
@@ -311,8 +314,13 @@ async fn comparison(State(state): State<AppState>) -> Result<Json<Comparison>, A
         .collect();
     Ok(Json(Comparison {
         targets,
-        rules_loaded: false,
+        rules_loaded,
     }))
+}
+
+/// The port the rules are asked about: the target's.
+fn target_port(t: &Target) -> u16 {
+    vantage_shared::probe::parse_target_url(&t.url).map_or(443, |a| a.port)
 }
 
 /// The probe set for a phone link: target names and URLs only.
@@ -403,6 +411,7 @@ async fn post_report(
                 received_at: now,
                 verdict: classify_browser(&probe),
                 probe,
+                rules: None,
             }
         })
         .collect();
@@ -423,7 +432,18 @@ async fn post_report(
                 // resolved addresses or server headers.
                 agent = agent.as_ref().map(redact_probe);
             }
-            let findings = compare(t, agent.as_ref(), std::slice::from_ref(&d), &no_rules);
+            // Phone holders do not learn what the firewall admits; the admin's view does.
+            let mut d = d;
+            let rules = if phone {
+                Rules::default()
+            } else {
+                state.rules.clone()
+            };
+            let port = target_port(t);
+            d.rules = rules.verdict_for(&d.client_ip, port);
+            let findings = compare(t, agent.as_ref(), std::slice::from_ref(&d), &|ip| {
+                rules.verdict_for(ip, port)
+            });
             Some(TargetComparison {
                 target: if phone { redact_target(t) } else { t.clone() },
                 agent,
@@ -434,7 +454,7 @@ async fn post_report(
         .collect();
     Ok(Json(Comparison {
         targets,
-        rules_loaded: false,
+        rules_loaded: !phone && !state.rules.is_empty(),
     }))
 }
 

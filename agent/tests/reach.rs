@@ -458,3 +458,98 @@ async fn the_agent_probes_a_configured_target_and_the_comparison_shows_it() {
     );
     assert_eq!(c.targets[0].devices.len(), 1);
 }
+
+const OFFICE_ONLY_SG: &str = r#"{"SecurityGroups": [{
+  "GroupId": "sg-0123456789abcdef0", "GroupName": "shop-lb", "Description": "load balancer",
+  "VpcId": "vpc-1", "OwnerId": "123456789012",
+  "IpPermissions": [{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+    "IpRanges": [{"CidrIp": "198.51.100.0/24", "Description": "office"}],
+    "Ipv6Ranges": [], "PrefixListIds": [], "UserIdGroupPairs": []}],
+  "IpPermissionsEgress": []
+}]}"#;
+
+async fn upload(app: &Router, name: &str, text: &str) -> (StatusCode, Value) {
+    let mut req = Request::builder()
+        .method(Method::POST)
+        .uri(format!("/api/rules?name={name}"))
+        .header(header::HOST, "127.0.0.1:8787")
+        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+        .header(header::CONTENT_TYPE, "text/plain")
+        .body(Body::from(text.to_owned()))
+        .unwrap();
+    req.extensions_mut()
+        .insert(ConnectInfo("127.0.0.1:1".parse::<SocketAddr>().unwrap()));
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+/// Incident 1 end to end through the API: the security group is loaded, a phone on the
+/// guest network reports a timeout, and the comparison names the rule that would admit it.
+#[tokio::test]
+async fn loaded_security_groups_explain_a_device_timeout() {
+    let app = test_app(
+        vec![config_target(
+            "Shop API",
+            "https://api.shop.example/products",
+        )],
+        &[],
+    );
+    let (s, v) = upload(&app, "prod-sg.json", OFFICE_ONLY_SG).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["sets"][0]["id"], "sg-0123456789abcdef0");
+
+    // A broken export says where.
+    let broken = OFFICE_ONLY_SG.replace("\"FromPort\": 443", "\"FromPort\": \"eighty\"");
+    let (s, v) = upload(&app, "broken.json", &broken).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let msg = v["message"].as_str().unwrap();
+    assert!(msg.contains("FromPort") && msg.contains("line 4"), "{msg}");
+
+    let (s, v) = Call::new(Method::POST, "/api/rules/evaluate", TOKEN)
+        .json(json!({"source": "203.0.113.7", "port": 443}))
+        .send(&app)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["outcome"], "denied");
+
+    let (s, v) = Call::new(Method::POST, "/api/reports", TOKEN)
+        .json(report("shop-api", "timeout"))
+        .from("203.0.113.7:5555")
+        .send(&app)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (_, v) = Call::new(Method::GET, "/api/comparison", TOKEN)
+        .send(&app)
+        .await;
+    let c: Comparison = serde_json::from_value(v).unwrap();
+    assert!(c.rules_loaded);
+    let rules = c.targets[0].devices[0].rules.as_ref().unwrap();
+    assert!(!rules.admitted);
+    assert_eq!(
+        rules.summary,
+        "no inbound rule admits 203.0.113.7 on tcp/443; rules admit only 198.51.100.0/24"
+    );
+
+    // A phone link holder does not learn what the firewall admits.
+    let link = new_link(&app, json!({})).await;
+    let (_, v) = Call::new(Method::POST, "/api/reports", &link.code)
+        .json(report("shop-api", "timeout"))
+        .from("203.0.113.7:5555")
+        .send(&app)
+        .await;
+    assert!(!v.to_string().contains("198.51.100.0/24"), "{v}");
+
+    let (s, _) = Call::new(Method::DELETE, "/api/rules/db-1", TOKEN)
+        .send(&app)
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (_, v) = Call::new(Method::GET, "/api/comparison", TOKEN)
+        .send(&app)
+        .await;
+    assert_eq!(v["rules_loaded"], false);
+}

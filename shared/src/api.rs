@@ -468,6 +468,34 @@ pub struct EventTicket {
     pub expires_in_s: u64,
 }
 
+/// `GET /api/rules`: one loaded rules file (a CLI output pasted, uploaded or named in the
+/// config) with the rule sets parsed from it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LoadedRules {
+    /// `db-3` for uploads (deletable), `file-1` for `rules_files` in the config.
+    pub id: String,
+    pub name: String,
+    /// `dashboard` or the config file path.
+    pub source: String,
+    pub loaded_at: DateTime<Utc>,
+    pub sets: Vec<crate::rules::RuleSet>,
+}
+
+/// `POST /api/rules/evaluate`: would this source be allowed?
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RulesQuestion {
+    /// The client address, IPv4 or IPv6.
+    pub source: String,
+    /// `tcp` (default), `udp` or `icmp`.
+    #[serde(default)]
+    pub protocol: Option<String>,
+    /// Destination port (tcp/udp).
+    #[serde(default)]
+    pub port: Option<u16>,
+}
+
 /// One server-sent event on `GET /api/events`; the SSE `event:` name is the `type`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -500,6 +528,8 @@ pub enum AgentEvent {
         target_id: String,
         verdict: crate::probe::ReachVerdict,
     },
+    /// Rules files were loaded or removed.
+    RulesChanged,
     /// A device (a phone on another network) posted its browser results.
     DeviceReported {
         device_id: String,
@@ -517,6 +547,7 @@ impl AgentEvent {
             Self::HealthProbe { .. } => "health_probe",
             Self::NetworksChanged => "networks_changed",
             Self::TargetsChanged => "targets_changed",
+            Self::RulesChanged => "rules_changed",
             Self::AgentProbed { .. } => "agent_probed",
             Self::DeviceReported { .. } => "device_reported",
         }

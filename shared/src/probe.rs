@@ -695,6 +695,10 @@ pub struct DeviceResult {
     pub received_at: chrono::DateTime<chrono::Utc>,
     pub verdict: ReachVerdict,
     pub probe: BrowserProbe,
+    /// What the loaded security-group/firewall rules say about `client_ip` on the target's
+    /// port; filled in when the comparison is built, absent when no rules are loaded.
+    #[serde(default)]
+    pub rules: Option<RulesVerdict>,
 }
 
 /// Hook for the security-group and firewall verdicts (issue 4): what the loaded rules say

@@ -377,6 +377,7 @@ mod tests {
             received_at: chrono::Utc::now(),
             verdict: crate::probe::classify_browser(&probe),
             probe,
+            rules: None,
         }
     }
 

@@ -1,0 +1,258 @@
+//! Security-group and firewall rules (issue 4) as the agent holds them: files named in the
+//! config and uploads from the dashboard (kept in the database as the original text and
+//! parsed again at start), the "would this source be allowed?" route, and the lookup the
+//! reachability comparison uses for every device's address.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::Utc;
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use vantage_shared::probe::RulesVerdict;
+use vantage_shared::rules::{self, Protocol, Question, RuleSet, Verdict};
+use vantage_shared::{AgentEvent, ApiErrorBody, LoadedRules, RulesQuestion};
+
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use crate::AppState;
+
+/// Largest rules upload: a `describe-security-groups` of a big account is a few MB.
+pub const MAX_RULES_BYTES: usize = 8 * 1024 * 1024;
+/// How many rules files the agent keeps.
+const MAX_RULES_FILES: usize = 100;
+
+/// Loaded rules, shared by the handlers. Reads vastly outnumber writes.
+#[derive(Clone, Default)]
+pub struct Rules {
+    inner: Arc<RwLock<Vec<LoadedRules>>>,
+}
+
+impl Rules {
+    pub fn list(&self) -> Vec<LoadedRules> {
+        self.inner.read().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    fn replace(&self, list: Vec<LoadedRules>) {
+        if let Ok(mut l) = self.inner.write() {
+            *l = list;
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.inner.read().map(|l| l.is_empty()).unwrap_or(true)
+    }
+
+    /// Evaluates a question against every loaded rule set.
+    pub fn evaluate(&self, question: &Question) -> Verdict {
+        let guard = self.inner.read();
+        let sets: Vec<&RuleSet> = match &guard {
+            Ok(list) => list.iter().flat_map(|l| l.sets.iter()).collect(),
+            Err(_) => Vec::new(),
+        };
+        rules::evaluate_refs(&sets, question)
+    }
+
+    /// The comparison's hook: what the rules say about `source` on tcp/`port`; `None`
+    /// when no rules are loaded.
+    pub fn verdict_for(&self, source: &str, port: u16) -> Option<RulesVerdict> {
+        if self.is_empty() {
+            return None;
+        }
+        let ip: IpAddr = source.parse().ok()?;
+        Some(rules::to_rules_verdict(
+            &self.evaluate(&Question::tcp(ip, port)),
+        ))
+    }
+}
+
+/// Parses the config's `rules_files`; any error stops the agent with the file and position.
+pub fn load_files(paths: &[PathBuf]) -> anyhow::Result<Vec<LoadedRules>> {
+    let mut out = Vec::new();
+    for (i, path) in paths.iter().enumerate() {
+        let meta = std::fs::metadata(path)
+            .map_err(|e| anyhow::anyhow!("rules file {}: {e}", path.display()))?;
+        if meta.len() > MAX_RULES_BYTES as u64 {
+            anyhow::bail!(
+                "rules file {} is larger than {} MB",
+                path.display(),
+                MAX_RULES_BYTES / (1024 * 1024)
+            );
+        }
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("rules file {}: {e}", path.display()))?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| path.display().to_string());
+        let sets = rules::parse_rules(&text, &name)
+            .map_err(|e| anyhow::anyhow!("rules file {}: {e}", path.display()))?;
+        out.push(LoadedRules {
+            id: format!("file-{}", i + 1),
+            name,
+            source: path.display().to_string(),
+            loaded_at: Utc::now(),
+            sets,
+        });
+    }
+    Ok(out)
+}
+
+/// Config files first, then uploads from the database (parsed again: the parser may have
+/// learnt more since; an upload that no longer parses is skipped with a warning).
+pub async fn reload(state: &AppState, files: Vec<LoadedRules>) -> Result<(), ApiError> {
+    let mut list = files;
+    for (id, name, text, loaded_at) in state.store.rule_uploads().await? {
+        match rules::parse_rules(&text, &name) {
+            Ok(sets) => list.push(LoadedRules {
+                id: format!("db-{id}"),
+                name,
+                source: "dashboard".into(),
+                loaded_at,
+                sets,
+            }),
+            Err(e) => {
+                tracing::warn!(%name, error = %e, "A stored rules upload no longer parses; skipped")
+            }
+        }
+    }
+    state.rules.replace(list);
+    Ok(())
+}
+
+/// The routes of this module, all behind the admin token.
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_rules, upload_rules))
+        .routes(routes!(delete_rules))
+        .routes(routes!(evaluate_rules))
+        // Uploads may be a few MB; every other route keeps the small default.
+        .layer(DefaultBodyLimit::max(MAX_RULES_BYTES))
+}
+
+/// Every loaded rules file with its parsed rule sets.
+#[utoipa::path(get, path = "/api/rules", tag = "rules", security(("bearer" = [])),
+    responses((status = 200, body = [LoadedRules]), (status = 401, body = ApiErrorBody)))]
+async fn list_rules(State(state): State<AppState>) -> Json<Vec<LoadedRules>> {
+    Json(state.rules.list())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct UploadParams {
+    /// A label, e.g. the file name (`prod-sg.json`).
+    name: String,
+}
+
+/// Loads a rules file: the body is the command's output as is (`aws ec2
+/// describe-security-groups`, `describe-security-group-rules`, `describe-network-acls`,
+/// `gcloud compute firewall-rules list --format=json`, `az network nsg show`, …).
+#[utoipa::path(post, path = "/api/rules", tag = "rules", security(("bearer" = [])),
+    params(UploadParams), request_body(content = String, content_type = "text/plain"),
+    responses((status = 201, body = LoadedRules), (status = 400, description = "Not a supported format, or the error with its JSON path, line and column", body = ApiErrorBody), (status = 401, body = ApiErrorBody), (status = 413, body = ApiErrorBody)))]
+async fn upload_rules(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<UploadParams>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<LoadedRules>), ApiError> {
+    let name: String = q.name.trim().chars().take(120).collect();
+    if name.is_empty() {
+        return Err(ApiError::BadRequest(
+            "give the rules a name (?name=…)".into(),
+        ));
+    }
+    let text = std::str::from_utf8(&body)
+        .map_err(|e| ApiError::BadRequest(format!("the rules file is not UTF-8 text: {e}")))?;
+    let sets = rules::parse_rules(text, &name)
+        .map_err(|e| ApiError::BadRequest(format!("{name}: {e}")))?;
+    if state.rules.list().len() >= MAX_RULES_FILES {
+        return Err(ApiError::BadRequest(format!(
+            "at most {MAX_RULES_FILES} rules files; remove some first"
+        )));
+    }
+    let loaded_at = Utc::now();
+    let id = state
+        .store
+        .insert_rule_upload(name.clone(), text.to_owned(), loaded_at)
+        .await?;
+    let loaded = LoadedRules {
+        id: format!("db-{id}"),
+        name,
+        source: "dashboard".into(),
+        loaded_at,
+        sets,
+    };
+    if let Ok(mut l) = state.rules.inner.write() {
+        l.push(loaded.clone());
+    }
+    state.docker.publish(AgentEvent::RulesChanged);
+    Ok((StatusCode::CREATED, Json(loaded)))
+}
+
+/// Removes an uploaded rules file (files from the config are removed there).
+#[utoipa::path(delete, path = "/api/rules/{id}", tag = "rules", security(("bearer" = [])),
+    params(("id" = String, Path, description = "`db-…` id from GET /api/rules")),
+    responses((status = 204), (status = 401, body = ApiErrorBody), (status = 404, body = ApiErrorBody), (status = 409, body = ApiErrorBody)))]
+async fn delete_rules(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    if id.starts_with("file-") {
+        return Err(ApiError::Conflict(format!(
+            "`{id}` comes from rules_files in the config file: remove it there and restart"
+        )));
+    }
+    let n: i64 = id
+        .strip_prefix("db-")
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| ApiError::NotFound(format!("no rules `{id}`")))?;
+    if !state.store.delete_rule_upload(n).await? {
+        return Err(ApiError::NotFound(format!("no rules `{id}`")));
+    }
+    if let Ok(mut l) = state.rules.inner.write() {
+        l.retain(|r| r.id != id);
+    }
+    state.docker.publish(AgentEvent::RulesChanged);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Would this source be allowed? Evaluated against every loaded rule set.
+#[utoipa::path(post, path = "/api/rules/evaluate", tag = "rules", security(("bearer" = [])), request_body = RulesQuestion,
+    responses((status = 200, body = Verdict), (status = 400, body = ApiErrorBody), (status = 401, body = ApiErrorBody)))]
+async fn evaluate_rules(
+    State(state): State<AppState>,
+    ApiJson(q): ApiJson<RulesQuestion>,
+) -> Result<Json<Verdict>, ApiError> {
+    let source: IpAddr = q.source.trim().parse().map_err(|_| {
+        ApiError::BadRequest(format!("`{}` is not an IPv4 or IPv6 address", q.source))
+    })?;
+    let protocol = match q
+        .protocol
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None | Some("tcp") => Protocol::Tcp,
+        Some("udp") => Protocol::Udp,
+        Some("icmp") => Protocol::Icmp,
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "protocol `{other}`: use tcp, udp or icmp"
+            )))
+        }
+    };
+    if protocol.has_ports() && q.port.is_none() {
+        return Err(ApiError::BadRequest("give the destination port".into()));
+    }
+    let question = match protocol {
+        Protocol::Icmp => Question::ping(source),
+        p => Question::new(source, p, q.port),
+    };
+    Ok(Json(state.rules.evaluate(&question)))
+}
