@@ -348,8 +348,8 @@ fn cors_open_server() -> u16 {
 }
 
 /// The phone page on a 360 px phone: it runs the probe set by itself, shows the result,
-/// fits the screen. Prints the figures BENCHMARKS.md quotes (time from navigation to the
-/// first result, the wasm's transfer), which are measured, not asserted.
+/// fits the screen. Prints the figure BENCHMARKS.md quotes (time from navigation to the
+/// first result), which is measured, not asserted.
 #[tokio::test]
 async fn phone_page_runs_the_probes_and_fits_a_phone() {
     require_dashboard();
@@ -416,9 +416,7 @@ async fn phone_page_runs_the_probes_and_fits_a_phone() {
 
     let figures = c
         .execute(
-            "const w = performance.getEntriesByType('resource').find(e => e.name.endsWith('.wasm'));
-             return [document.documentElement.scrollWidth, window.innerWidth,
-                     w ? w.encodedBodySize : -1, w ? w.duration : -1];",
+            "return [document.documentElement.scrollWidth, window.innerWidth]",
             vec![],
         )
         .await
@@ -429,10 +427,9 @@ async fn phone_page_runs_the_probes_and_fits_a_phone() {
         width <= viewport,
         "the phone page is {width}px wide on a {viewport}px screen"
     );
-    println!(
-        "phone page: first result {first_result_ms:.0} ms after navigation start; wasm {} bytes on the wire (gzip) in {:.0} ms",
-        figures[2], figures[3].as_f64().unwrap_or(-1.0)
-    );
+    // The page's probe engine reads and clears Resource Timing entries, so the bundle's
+    // own transfer is not visible here; BENCHMARKS.md quotes dist/'s gzip size instead.
+    println!("phone page: first result {first_result_ms:.0} ms after navigation start");
     std::fs::write(
         screenshot_dir().join("phone-page.png"),
         c.screenshot().await.unwrap(),
