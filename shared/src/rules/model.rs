@@ -24,6 +24,8 @@ pub enum Provider {
     Aws,
     Gcp,
     Azure,
+    /// The host's own firewall: `iptables-save` / `ip6tables-save` or `nft -j list ruleset`.
+    Host,
 }
 
 impl Provider {
@@ -32,6 +34,7 @@ impl Provider {
             Self::Aws => "aws",
             Self::Gcp => "gcp",
             Self::Azure => "azure",
+            Self::Host => "host",
         }
     }
 }
@@ -59,6 +62,11 @@ pub enum RuleSetKind {
     /// Azure network security group: stateful, lowest priority first, first match wins,
     /// default rules at 65000–65500.
     AzureNsg,
+    /// One table of the host's own firewall (iptables or nftables): stateful (conntrack),
+    /// chains traversed from the hook's base chains with jumps and returns, first terminal
+    /// verdict wins, else the base chain's policy. [`RuleSet::host`] holds the chains;
+    /// every rule's [`Rule::host`] its matches and target.
+    HostFirewall,
 }
 
 impl RuleSetKind {
@@ -67,6 +75,7 @@ impl RuleSetKind {
             Self::AwsSecurityGroup | Self::AwsNetworkAcl => Provider::Aws,
             Self::GcpFirewall => Provider::Gcp,
             Self::AzureNsg => Provider::Azure,
+            Self::HostFirewall => Provider::Host,
         }
     }
 
@@ -82,6 +91,7 @@ impl RuleSetKind {
             Self::AwsNetworkAcl => "network ACL",
             Self::GcpFirewall => "GCP network",
             Self::AzureNsg => "network security group",
+            Self::HostFirewall => "host firewall table",
         }
     }
 }
@@ -465,9 +475,16 @@ pub struct Rule {
     pub implicit: bool,
     pub description: Option<String>,
     /// Where the rule is in the input (`SecurityGroups[0].IpPermissions[2].IpRanges[0]`);
-    /// empty for implicit rules the input did not contain.
+    /// empty for implicit rules the input did not contain. Host firewalls: `line 12` of
+    /// `iptables-save` output, or the JSON path in `nft -j` output.
     #[serde(default)]
     pub path: String,
+    /// Host firewall rules only: the chain, the matches and the target, which the common
+    /// fields above can only approximate (negation, interfaces, conntrack, jumps). For
+    /// them `action` is `deny` for DROP/REJECT and `allow` otherwise (ACCEPT, but also
+    /// jumps and non-terminating targets): `host.target` is what the rule does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<HostRule>,
 }
 
 impl Rule {
@@ -497,6 +514,7 @@ impl Rule {
             implicit: false,
             description: None,
             path: String::new(),
+            host: None,
         }
     }
 
@@ -509,6 +527,10 @@ impl Rule {
     /// `100: deny all traffic from 0.0.0.0/0`, `deny-ssh (priority 900): deny tcp/22 from
     /// 0.0.0.0/0 to tag bastion`.
     pub fn one_line(&self, kind: RuleSetKind) -> String {
+        if let (RuleSetKind::HostFirewall, Some(h)) = (kind, &self.host) {
+            // The rule as its tool prints it is what people search their config for.
+            return h.text.clone();
+        }
         let mut s = String::new();
         match kind {
             RuleSetKind::AwsSecurityGroup => {}
@@ -516,7 +538,7 @@ impl Rule {
                 s.push_str(&self.label);
                 s.push_str(": ");
             }
-            RuleSetKind::GcpFirewall | RuleSetKind::AzureNsg => {
+            RuleSetKind::GcpFirewall | RuleSetKind::AzureNsg | RuleSetKind::HostFirewall => {
                 s.push_str(&self.label);
                 if let Some(p) = self.priority {
                     s.push_str(&format!(" (priority {p})"));
@@ -618,6 +640,9 @@ pub struct RuleSet {
     pub rules: Vec<Rule>,
     /// Where the set came from (the file name or label given to the parser).
     pub origin: String,
+    /// Host firewall tables only: the backend, address family, table name and chains.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<HostTable>,
 }
 
 impl RuleSet {
@@ -633,6 +658,7 @@ impl RuleSet {
             associations: Vec::new(),
             rules: Vec::new(),
             origin: origin.to_owned(),
+            host: None,
         }
     }
 
