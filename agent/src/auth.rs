@@ -78,6 +78,8 @@ pub enum Caller {
     Phone {
         code: String,
         expires_at: DateTime<Utc>,
+        /// The address the link was made for: the page origin its probes are judged from.
+        base_url: String,
     },
 }
 
@@ -144,8 +146,8 @@ pub async fn require_token(
     if !looks_like_code(&given) {
         return ApiError::Unauthorized.into_response();
     }
-    let expires_at = match state.store.phone_link(given.clone()).await {
-        Ok(Some((_, expires))) if expires > Utc::now() => expires,
+    let (base_url, expires_at) = match state.store.phone_link(given.clone()).await {
+        Ok(Some((base, expires))) if expires > Utc::now() => (base, expires),
         Ok(Some(_)) => return ApiError::LinkExpired.into_response(),
         // Unknown and revoked look the same: nothing to learn from the difference.
         Ok(None) => return ApiError::LinkExpired.into_response(),
@@ -169,6 +171,7 @@ pub async fn require_token(
     req.extensions_mut().insert(Caller::Phone {
         code: given,
         expires_at,
+        base_url,
     });
     next.run(req).await
 }

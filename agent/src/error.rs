@@ -17,6 +17,8 @@ pub enum ApiError {
     LinkExpired,
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    TooManyRequests(String),
     #[error("host `{0}` is not allowed: start the agent with `--allowed-host {0}` if you reach it under that name")]
     ForbiddenHost(String),
     #[error("{0}")]
@@ -41,6 +43,7 @@ impl ApiError {
             Self::Forbidden(_) => "forbidden",
             Self::LinkExpired => "link_expired",
             Self::Conflict(_) => "conflict",
+            Self::TooManyRequests(_) => "too_many_requests",
             Self::ForbiddenHost(_) => "forbidden_host",
             Self::NotFound(_) => "not_found",
             Self::BadRequest(_) => "bad_request",
@@ -57,6 +60,7 @@ impl ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::LinkExpired => StatusCode::UNAUTHORIZED,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             // 421 Misdirected Request: this server is not the one that name points to.
             Self::ForbiddenHost(_) => StatusCode::MISDIRECTED_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,

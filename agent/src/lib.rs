@@ -115,11 +115,12 @@ async fn reject_large_bodies(
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    // Rules uploads are the one route that takes more (a big account's export).
-    let limit = if req.method() == axum::http::Method::POST && req.uri().path() == "/api/rules" {
-        rules::MAX_RULES_BYTES
-    } else {
-        MAX_BODY_BYTES
+    // Rules uploads (a big account's export) and device reports (a result per target) are
+    // the routes that take more.
+    let limit = match (req.method() == axum::http::Method::POST, req.uri().path()) {
+        (true, "/api/rules") => rules::MAX_RULES_BYTES,
+        (true, "/api/reports") => reach::MAX_REPORT_BYTES,
+        _ => MAX_BODY_BYTES,
     };
     match announced {
         Some(n) if n > limit as u64 => error::ApiError::PayloadTooLarge.into_response(),

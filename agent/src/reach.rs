@@ -3,11 +3,12 @@
 //! agent probe a *configured* target and post its own results — never probe an address of
 //! its choosing, so the agent cannot be used as an open proxy or scanner.
 
+use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::{Extension, Json};
@@ -41,6 +42,49 @@ const PHONE_PROBE_REUSE: Duration = Duration::from_secs(30);
 /// Devices shown per target in the comparison.
 const DEVICES_PER_TARGET: usize = 20;
 
+/// Probes that phone links may have running at once, apart from the admin's pool: phones
+/// cannot starve the admin's probes.
+pub const MAX_PHONE_PROBES: usize = 4;
+/// Probe requests one phone link may make per minute.
+const PHONE_PROBES_PER_MINUTE: usize = 30;
+/// Reports one phone link may post per minute.
+const PHONE_REPORTS_PER_MINUTE: usize = 20;
+/// Devices one phone link may report from (a family's phones, a team's laptops).
+pub const MAX_DEVICES_PER_LINK: usize = 50;
+/// Device result rows kept in all; the oldest go first.
+const MAX_DEVICE_ROWS: usize = 20_000;
+/// Largest report body: a result per target for the most targets allowed.
+pub const MAX_REPORT_BYTES: usize = 1024 * 1024;
+
+/// Sliding-window request counter per key (a phone link's code).
+#[derive(Clone, Default)]
+pub struct RateLimiter {
+    inner: Arc<Mutex<HashMap<String, VecDeque<Instant>>>>,
+}
+
+impl RateLimiter {
+    /// Records a request for `key`; false when it already made `max` within `window`.
+    pub fn allow(&self, key: &str, max: usize, window: Duration) -> bool {
+        let Ok(mut map) = self.inner.lock() else {
+            return false;
+        };
+        let now = Instant::now();
+        if map.len() > 10_000 {
+            // Expired links leave keys behind; drop those with nothing in the window.
+            map.retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < window));
+        }
+        let q = map.entry(key.to_owned()).or_default();
+        while q.front().is_some_and(|t| now.duration_since(*t) >= window) {
+            q.pop_front();
+        }
+        if q.len() >= max {
+            return false;
+        }
+        q.push_back(now);
+        true
+    }
+}
+
 /// Reachability state shared by the handlers.
 #[derive(Clone)]
 pub struct Reach {
@@ -48,6 +92,10 @@ pub struct Reach {
     pub config_targets: Arc<[Target]>,
     pub trusted_proxies: Arc<[(IpAddr, u8)]>,
     pub probes: Arc<Semaphore>,
+    pub phone_probes: Arc<Semaphore>,
+    /// One phone-triggered probe per target at a time; the next phone reuses its result.
+    target_locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+    pub limiter: RateLimiter,
 }
 
 impl Default for Reach {
@@ -56,6 +104,19 @@ impl Default for Reach {
             config_targets: Arc::from(Vec::new()),
             trusted_proxies: Arc::from(Vec::new()),
             probes: Arc::new(Semaphore::new(MAX_CONCURRENT_PROBES)),
+            phone_probes: Arc::new(Semaphore::new(MAX_PHONE_PROBES)),
+            target_locks: Arc::default(),
+            limiter: RateLimiter::default(),
+        }
+    }
+}
+
+impl Reach {
+    fn target_lock(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        match self.target_locks.lock() {
+            Ok(mut map) => Arc::clone(map.entry(id.to_owned()).or_default()),
+            // A poisoned map only loses the de-duplication, not correctness.
+            Err(_) => Arc::default(),
         }
     }
 }
@@ -70,7 +131,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_phone_links, create_phone_link))
         .routes(routes!(revoke_phone_link))
         .routes(routes!(phone_targets))
-        .routes(routes!(post_report))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(post_report))
+                // A result per target for up to MAX_TARGETS targets.
+                .layer(DefaultBodyLimit::max(MAX_REPORT_BYTES)),
+        )
 }
 
 /// The address the agent sees the caller as (see [`client_ip`]).
@@ -220,12 +286,38 @@ fn redact_probe(p: &AgentProbe) -> AgentProbe {
     }
 }
 
-/// A target as a phone link holder may see it: no request headers (they may hold keys).
+/// A target as a phone link holder may see it: name and URL, none of its settings
+/// (request headers may hold keys; the rest is the admin's business).
 fn redact_target(t: &Target) -> Target {
     Target {
+        id: t.id.clone(),
+        name: t.name.clone(),
+        url: t.url.clone(),
+        expected_status: None,
+        cors_origin: None,
+        cors_method: None,
         cors_headers: Vec::new(),
-        ..t.clone()
+        cors_credentials: false,
+        source: t.source,
     }
+}
+
+/// Runs the engine with this host's Docker networks for address ownership.
+async fn probe_with(state: &AppState, target: &Target, origin: String) -> AgentProbe {
+    let ctx = ProbeContext {
+        docker_networks: state
+            .docker
+            .networks()
+            .into_iter()
+            .flat_map(|n| {
+                let name = n.name;
+                n.subnets.into_iter().map(move |s| (name.clone(), s))
+            })
+            .collect(),
+        default_origin: origin,
+        ..ProbeContext::default()
+    };
+    probe_target(target, &ctx).await
 }
 
 /// Probes one configured target from the agent: DNS, TCP per address, TLS, HTTP, CORS.
@@ -240,38 +332,52 @@ async fn run_probe(
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<AgentProbe>, ApiError> {
     let target = find_target(&state, &id).await?;
-    if matches!(caller, Caller::Phone { .. }) {
-        if let Some(p) = state.store.agent_probes().await?.remove(&id) {
-            let fresh = Utc::now()
-                .signed_duration_since(p.at)
-                .to_std()
-                .is_ok_and(|age| age < PHONE_PROBE_REUSE);
-            if fresh {
-                return Ok(Json(redact_probe(&p)));
-            }
+    let probe = match &caller {
+        Caller::Admin => {
+            let _permit = state
+                .reach
+                .probes
+                .acquire()
+                .await
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+            probe_with(&state, &target, request_origin(&headers)).await
         }
-    }
-    let probe = {
-        let _permit = state
-            .reach
-            .probes
-            .acquire()
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
-        let ctx = ProbeContext {
-            docker_networks: state
-                .docker
-                .networks()
-                .into_iter()
-                .flat_map(|n| {
-                    let name = n.name;
-                    n.subnets.into_iter().map(move |s| (name.clone(), s))
-                })
-                .collect(),
-            default_origin: request_origin(&headers),
-            ..ProbeContext::default()
-        };
-        probe_target(&target, &ctx).await
+        Caller::Phone { code, base_url, .. } => {
+            if !state.reach.limiter.allow(
+                &format!("probe:{code}"),
+                PHONE_PROBES_PER_MINUTE,
+                Duration::from_secs(60),
+            ) {
+                return Err(ApiError::TooManyRequests(format!(
+                    "at most {PHONE_PROBES_PER_MINUTE} probes a minute per phone link"
+                )));
+            }
+            // Phones asking at once share one probe: the later ones wait and reuse it.
+            let lock = state.reach.target_lock(&id);
+            let _one_at_a_time = lock.lock().await;
+            if let Some(p) = state.store.agent_probe(id.clone()).await? {
+                let fresh = Utc::now()
+                    .signed_duration_since(p.at)
+                    .to_std()
+                    .is_ok_and(|age| age < PHONE_PROBE_REUSE);
+                if fresh {
+                    return Ok(Json(redact_probe(&p)));
+                }
+            }
+            let _permit = state.reach.phone_probes.try_acquire().map_err(|_| {
+                ApiError::TooManyRequests(
+                    "the agent is busy probing for other phones: try again in a few seconds".into(),
+                )
+            })?;
+            // The origin comes from the link, never from the caller: a phone must not
+            // choose the origin behind the admin's stored CORS verdict.
+            let origin = if base_url.is_empty() {
+                request_origin(&headers)
+            } else {
+                base_url.clone()
+            };
+            probe_with(&state, &target, origin).await
+        }
     };
     state.store.save_agent_probe(&probe).await?;
     state.docker.publish(AgentEvent::AgentProbed {
@@ -415,7 +521,35 @@ async fn post_report(
             }
         })
         .collect();
-    state.store.save_device_results(results.clone()).await?;
+    let owner = match &caller {
+        Caller::Admin => "admin".to_owned(),
+        Caller::Phone { code, .. } => {
+            if !state.reach.limiter.allow(
+                &format!("report:{code}"),
+                PHONE_REPORTS_PER_MINUTE,
+                Duration::from_secs(60),
+            ) {
+                return Err(ApiError::TooManyRequests(format!(
+                    "at most {PHONE_REPORTS_PER_MINUTE} reports a minute per phone link"
+                )));
+            }
+            code.clone()
+        }
+    };
+    let saved = state
+        .store
+        .save_device_results(
+            owner,
+            results.clone(),
+            MAX_DEVICES_PER_LINK,
+            MAX_DEVICE_ROWS,
+        )
+        .await?;
+    if !saved {
+        return Err(ApiError::TooManyRequests(format!(
+            "this link has already reported from {MAX_DEVICES_PER_LINK} devices: create a new link"
+        )));
+    }
     state.docker.publish(AgentEvent::DeviceReported {
         device_id: report.device_id.clone(),
         client_ip: ip.to_string(),

@@ -176,6 +176,34 @@ impl Store {
                  COMMIT;",
             )?;
         }
+        if version < 5 {
+            // Device results belong to the phone link (or the admin) that posted them, so a
+            // link holder can neither overwrite another link's devices nor flood past its
+            // own cap. The table held at most the last hour's test data when this came.
+            let has_base_url = conn
+                .prepare("SELECT 1 FROM pragma_table_info('phone_links') WHERE name = 'base_url'")?
+                .exists([])?;
+            if !has_base_url {
+                conn.execute_batch(
+                    "ALTER TABLE phone_links ADD COLUMN base_url TEXT NOT NULL DEFAULT '';",
+                )?;
+            }
+            conn.execute_batch(
+                "BEGIN;
+                 DROP TABLE IF EXISTS device_results;
+                 CREATE TABLE device_results (
+                    owner       TEXT    NOT NULL,
+                    device_id   TEXT    NOT NULL,
+                    target_id   TEXT    NOT NULL,
+                    received_ns INTEGER NOT NULL,
+                    json        TEXT    NOT NULL,
+                    PRIMARY KEY (owner, device_id, target_id)
+                 );
+                 CREATE INDEX device_results_by_time ON device_results (received_ns);
+                 PRAGMA user_version = 5;
+                 COMMIT;",
+            )?;
+        }
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -435,6 +463,18 @@ impl Store {
         .await
     }
 
+    /// The newest agent probe of one target.
+    pub async fn agent_probe(&self, target_id: String) -> Result<Option<AgentProbe>, StoreError> {
+        self.with_conn(move |conn| {
+            let json: Option<String> = conn
+                .prepare_cached("SELECT json FROM agent_probes WHERE target_id = ?1")?
+                .query_row(params![target_id], |r| r.get(0))
+                .optional()?;
+            Ok(json.map(|j| serde_json::from_str(&j)).transpose()?)
+        })
+        .await
+    }
+
     /// The newest agent probe of every target.
     pub async fn agent_probes(&self) -> Result<HashMap<String, AgentProbe>, StoreError> {
         self.with_conn(|conn| {
@@ -451,12 +491,23 @@ impl Store {
         .await
     }
 
-    /// Records a device's results, replacing its previous result per target.
-    pub async fn save_device_results(&self, results: Vec<DeviceResult>) -> Result<(), StoreError> {
+    /// Records a device's results for `owner` (a phone link's code, or `admin`), replacing
+    /// its previous result per target. Refuses (returns false) a device that would be the
+    /// owner's `max_devices + 1`-th; keeps at most `max_rows` rows in all, oldest dropped.
+    pub async fn save_device_results(
+        &self,
+        owner: String,
+        results: Vec<DeviceResult>,
+        max_devices: usize,
+        max_rows: usize,
+    ) -> Result<bool, StoreError> {
+        let Some(first) = results.first() else {
+            return Ok(true);
+        };
+        let device = first.device_id.clone();
         let mut rows = Vec::with_capacity(results.len());
         for r in &results {
             rows.push((
-                r.device_id.clone(),
                 r.probe.target_id.clone(),
                 to_ns(r.received_at)?,
                 serde_json::to_string(r)?,
@@ -464,18 +515,37 @@ impl Store {
         }
         self.with_conn(move |conn| {
             let tx = conn.transaction()?;
-            {
-                let mut stmt = tx.prepare_cached(
-                    "INSERT INTO device_results (device_id, target_id, received_ns, json)
-                     VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (device_id, target_id) DO UPDATE SET received_ns = ?3, json = ?4",
+            let known: bool = tx
+                .prepare_cached("SELECT 1 FROM device_results WHERE owner = ?1 AND device_id = ?2")?
+                .exists(params![owner, device])?;
+            if !known {
+                let devices: i64 = tx.query_row(
+                    "SELECT COUNT(DISTINCT device_id) FROM device_results WHERE owner = ?1",
+                    params![owner],
+                    |r| r.get(0),
                 )?;
-                for (device, target, at, json) in rows {
-                    stmt.execute(params![device, target, at, json])?;
+                if usize::try_from(devices).unwrap_or(usize::MAX) >= max_devices {
+                    return Ok(false);
                 }
             }
+            {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT INTO device_results (owner, device_id, target_id, received_ns, json)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (owner, device_id, target_id)
+                     DO UPDATE SET received_ns = ?4, json = ?5",
+                )?;
+                for (target, at, json) in rows {
+                    stmt.execute(params![owner, device, target, at, json])?;
+                }
+            }
+            tx.execute(
+                "DELETE FROM device_results WHERE rowid IN (
+                    SELECT rowid FROM device_results ORDER BY received_ns DESC LIMIT -1 OFFSET ?1)",
+                params![i64::try_from(max_rows).unwrap_or(i64::MAX)],
+            )?;
             tx.commit()?;
-            Ok(())
+            Ok(true)
         })
         .await
     }
@@ -526,19 +596,21 @@ impl Store {
         .await
     }
 
-    /// A phone link's (created, expires), unless unknown or revoked.
+    /// A phone link's (base URL, expires), unless unknown or revoked.
     pub async fn phone_link(
         &self,
         code: String,
-    ) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>, StoreError> {
+    ) -> Result<Option<(String, DateTime<Utc>)>, StoreError> {
         self.with_conn(move |conn| {
             let row = conn
                 .prepare_cached(
-                    "SELECT created_ns, expires_ns FROM phone_links WHERE code = ?1 AND revoked = 0",
+                    "SELECT base_url, expires_ns FROM phone_links WHERE code = ?1 AND revoked = 0",
                 )?
-                .query_row(params![code], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
+                .query_row(params![code], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+                })
                 .optional()?;
-            Ok(row.map(|(c, e)| (from_ns(c), from_ns(e))))
+            Ok(row.map(|(b, e)| (b, from_ns(e))))
         })
         .await
     }
@@ -761,5 +833,65 @@ mod tests {
         assert_eq!(truncate_utf8("héllo", 2), "h");
         assert_eq!(truncate_utf8("héllo", 3), "hé");
         assert_eq!(truncate_utf8("abc", 10), "abc");
+    }
+}
+
+#[cfg(test)]
+mod reach_tests {
+    use super::*;
+    use vantage_shared::probe::{BrowserProbe, FetchAttempt, FetchOutcome, ReachVerdict};
+
+    fn result(device: &str, target: &str, at_s: i64) -> DeviceResult {
+        let attempt = FetchAttempt {
+            outcome: FetchOutcome::Ok,
+            status: Some(200),
+            elapsed_ms: 5,
+            error: None,
+        };
+        DeviceResult {
+            device_id: device.into(),
+            client_ip: "203.0.113.7".into(),
+            user_agent: "phone".into(),
+            received_at: Utc.timestamp_opt(1_700_000_000 + at_s, 0).unwrap(),
+            verdict: ReachVerdict::Reachable,
+            probe: BrowserProbe {
+                target_id: target.into(),
+                no_cors: attempt.clone(),
+                cors: attempt,
+                blocked_by: None,
+                timing: None,
+            },
+            rules: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn device_rows_are_capped_per_owner_and_in_all() {
+        let store = Store::in_memory().unwrap();
+        let save = |owner: &str, device: &str, at: i64| {
+            store.save_device_results(owner.into(), vec![result(device, "t", at)], 2, 3)
+        };
+        assert!(save("link-a", "d1", 1).await.unwrap());
+        assert!(save("link-a", "d2", 2).await.unwrap());
+        assert!(
+            !save("link-a", "d3", 3).await.unwrap(),
+            "third device of one link"
+        );
+        assert!(
+            save("link-a", "d1", 4).await.unwrap(),
+            "a known device may report again"
+        );
+        // Another link's device with the same id does not overwrite link-a's.
+        assert!(save("link-b", "d1", 5).await.unwrap());
+        let rows = store.device_results(10).await.unwrap();
+        assert_eq!(rows["t"].len(), 3);
+        // Total cap: the oldest row (link-a d2 at 2) went.
+        assert!(save("link-b", "d2", 6).await.unwrap());
+        let rows = store.device_results(10).await.unwrap();
+        let times: Vec<i64> = rows["t"]
+            .iter()
+            .map(|r| r.received_at.timestamp() - 1_700_000_000)
+            .collect();
+        assert_eq!(times, vec![6, 5, 4]);
     }
 }

@@ -553,3 +553,47 @@ async fn loaded_security_groups_explain_a_device_timeout() {
         .await;
     assert_eq!(v["rules_loaded"], false);
 }
+
+/// A phone link cannot flood the comparison, starve probes or pick the CORS origin.
+#[tokio::test]
+async fn phone_links_are_rate_limited_and_capped() {
+    let app = test_app(vec![config_target("a", "http://127.0.0.1:9/")], &[]);
+    let link = new_link(&app, json!({})).await;
+    let mut statuses = Vec::new();
+    for i in 0..25 {
+        let mut r = report("a", "ok");
+        r["device_id"] = json!(format!("fake-{i}"));
+        let (s, _) = Call::new(Method::POST, "/api/reports", &link.code)
+            .json(r)
+            .send(&app)
+            .await;
+        statuses.push(s);
+    }
+    assert!(
+        statuses[..20].iter().all(|s| *s == StatusCode::OK),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses[20..]
+            .iter()
+            .all(|s| *s == StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+
+    // The admin is not limited; the link's device cap holds across its reports.
+    let (_, v) = Call::new(Method::GET, "/api/comparison", TOKEN)
+        .send(&app)
+        .await;
+    assert_eq!(v["targets"][0]["devices"].as_array().unwrap().len(), 20);
+
+    // A phone-triggered probe is judged from the link's origin, not the caller's Origin.
+    let (s, _) = Call::new(Method::POST, "/api/targets/a/probe", &link.code)
+        .header("origin", "https://evil.example")
+        .send(&app)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, v) = Call::new(Method::GET, "/api/comparison", TOKEN)
+        .send(&app)
+        .await;
+    assert!(!v.to_string().contains("evil.example"), "{v}");
+}

@@ -201,7 +201,7 @@ async fn engine_reports_a_network_error_for_a_closed_port() {
     assert!(result.no_cors.error.is_some());
     assert_eq!(result.cors.outcome, FetchOutcome::Skipped);
     assert_eq!(result.blocked_by, None);
-    assert_eq!(probe::verdict(&result), ReachVerdict::Refused);
+    assert_eq!(probe::verdict(&result), ReachVerdict::FailedBeforeHttp);
 }
 
 // The test runner's own page: same origin, so both fetches succeed, cors sees the

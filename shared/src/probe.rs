@@ -16,7 +16,7 @@ pub const MAX_TARGET_URL: usize = 2048;
 /// How many targets the agent keeps (config and dashboard together).
 pub const MAX_TARGETS: usize = 1000;
 /// How many browser results one device report may carry.
-pub const MAX_REPORT_RESULTS: usize = 200;
+pub const MAX_REPORT_RESULTS: usize = MAX_TARGETS;
 
 /// Where a target was defined. Config targets are read-only in the dashboard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -490,6 +490,9 @@ pub enum ReachVerdict {
     /// Every connect was refused or unreachable.
     Refused,
     TlsFailed,
+    /// A browser's request failed before any HTTP answer: name lookup, refused
+    /// connection or TLS (browsers do not say which).
+    FailedBeforeHttp,
     /// The browser would not even try (mixed content, local-network access).
     NotAttempted,
     /// Could not tell (probe error, no result yet).
@@ -506,6 +509,7 @@ impl ReachVerdict {
             Self::TimedOut => "timed_out",
             Self::Refused => "refused",
             Self::TlsFailed => "tls_failed",
+            Self::FailedBeforeHttp => "failed_before_http",
             Self::NotAttempted => "not_attempted",
             Self::Unknown => "unknown",
         }
@@ -634,7 +638,9 @@ pub fn classify_browser(p: &BrowserProbe) -> ReachVerdict {
         (FetchOutcome::Timeout, _) => ReachVerdict::TimedOut,
         // A no-cors failure means the request never got an HTTP answer: DNS, TCP or TLS
         // failed from this device. Without a timeout the browser does not say which.
-        (FetchOutcome::NetworkError, _) => ReachVerdict::Refused,
+        (FetchOutcome::NetworkError, _) => ReachVerdict::FailedBeforeHttp,
+        // The opaque request was answered but the readable one hung: slowness, not CORS.
+        (FetchOutcome::Ok, FetchOutcome::Timeout) => ReachVerdict::TimedOut,
         (FetchOutcome::Ok, FetchOutcome::Ok) => match p.cors.status {
             Some(s) if s >= 400 => ReachVerdict::HttpError,
             _ => ReachVerdict::Reachable,
@@ -907,7 +913,11 @@ mod tests {
         );
         assert_eq!(
             classify_browser(&p(NetworkError, NetworkError, None)),
-            ReachVerdict::Refused
+            ReachVerdict::FailedBeforeHttp
+        );
+        assert_eq!(
+            classify_browser(&p(Ok, Timeout, None)),
+            ReachVerdict::TimedOut
         );
         assert_eq!(
             classify_browser(&p(Skipped, Skipped, None)),

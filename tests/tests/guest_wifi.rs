@@ -394,6 +394,18 @@ async fn guest_wifi_is_blocked_before_http_while_office_and_agent_reach_the_api(
     ];
     expected.sort();
     assert_eq!(devices, expected, "{row:#}");
+    // The diagnosis names the guest's address and calls it a dropped connection.
+    let worst = &row["findings"][0];
+    assert_eq!(worst["code"], "device_blocked_timeout", "{row:#}");
+    let summary = worst["summary"].as_str().unwrap_or_default();
+    assert!(
+        summary.contains(&lab.guest_net.host) && summary.contains("timed out"),
+        "{summary}"
+    );
+    assert!(
+        !summary.contains(&lab.office_net.host),
+        "the office device is fine: {summary}"
+    );
 
     // …and on the admin's reachability page, from a browser in the root namespace.
     let admin = Webdriver::start(None, "127.0.0.1", "127.0.0.1");

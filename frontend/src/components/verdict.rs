@@ -16,6 +16,7 @@ pub fn verdict_label(v: ReachVerdict, browser: bool) -> &'static str {
         ReachVerdict::Refused if browser => "network error",
         ReachVerdict::Refused => "refused",
         ReachVerdict::TlsFailed => "TLS failed",
+        ReachVerdict::FailedBeforeHttp => "failed before HTTP",
         ReachVerdict::NotAttempted => "not attempted",
         ReachVerdict::Unknown => "unknown",
     }
@@ -29,7 +30,8 @@ pub fn verdict_tone(v: ReachVerdict) -> &'static str {
         ReachVerdict::DnsFailed
         | ReachVerdict::TimedOut
         | ReachVerdict::Refused
-        | ReachVerdict::TlsFailed => "bad",
+        | ReachVerdict::TlsFailed
+        | ReachVerdict::FailedBeforeHttp => "bad",
         ReachVerdict::NotAttempted => "info",
         ReachVerdict::Unknown => "neutral",
     }

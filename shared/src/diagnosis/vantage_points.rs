@@ -12,6 +12,9 @@ use crate::probe::{
 /// when no rules are loaded. The rule evaluation itself arrives with issue 4.
 pub type RulesLookup<'a> = &'a dyn Fn(&str) -> Option<RulesVerdict>;
 
+/// How long the dashboard's browser probe waits for an answer (`frontend/src/probe.rs`).
+pub const BROWSER_TIMEOUT_MS: u32 = 8_000;
+
 /// The address the target answers on, as specific as the agent knows it: the address the
 /// agent connected to, else the first resolved one, else `host:port` from the URL.
 pub fn target_address(target: &Target, agent: Option<&AgentProbe>) -> String {
@@ -60,14 +63,62 @@ pub fn compare(
     rules: RulesLookup<'_>,
 ) -> Vec<Finding> {
     let mut out = Vec::new();
-    let addr = target_address(target, agent);
+    // What the browser tried: the URL's host and port (the agent may have reached a
+    // different, e.g. private, address for the same name).
+    let addr = parse_target_url(&target.url)
+        .map(|a| a.authority())
+        .unwrap_or_else(|_| target.url.clone());
+    let agent_addr = target_address(target, agent);
     let port = parse_target_url(&target.url).map(|a| a.port).unwrap_or(443);
     let agent_ok = agent.is_some_and(|a| a.verdict.network_ok());
+    // An agent answer slower than the browser's patience is not a firewall.
+    let agent_slow_ms = agent
+        .and_then(|a| a.http.as_ref())
+        .map(|h| h.timing.total_ms)
+        .filter(|ms| *ms >= f64::from(BROWSER_TIMEOUT_MS));
     let agent_reachable = agent.is_some_and(|a| a.verdict == ReachVerdict::Reachable);
 
     for d in devices {
         let ip = d.client_ip.as_str();
         match d.verdict {
+            _ if agent.is_none()
+                && matches!(
+                    d.verdict,
+                    ReachVerdict::TimedOut | ReachVerdict::FailedBeforeHttp | ReachVerdict::Refused
+                ) =>
+            {
+                out.push(Finding::new(
+                    "device_failed_agent_not_probed",
+                    Severity::Critical,
+                    format!(
+                        "From {ip} the request to {addr} failed before any HTTP answer ({}); the \
+                         agent has not probed it yet.",
+                        if d.verdict == ReachVerdict::TimedOut {
+                            "timed out"
+                        } else {
+                            "failed"
+                        }
+                    ),
+                    "Probe the target from the agent to tell a firewall in front of this \
+                     device's network from a service that is down for everyone.",
+                ))
+            }
+            ReachVerdict::TimedOut if agent_ok && agent_slow_ms.is_some() => {
+                out.push(Finding::new(
+                    "device_timeout_slow_service",
+                    Severity::Warning,
+                    format!(
+                    "From {ip} the request to {addr} timed out, but the agent's answer also took \
+                     {:.1} s: the service is slow rather than blocked.",
+                    agent_slow_ms.unwrap_or_default() / 1000.0
+                ),
+                    format!(
+                        "The browser gives up after {:.0} s; the agent waited longer and got an \
+                     answer. Speed the endpoint up before suspecting a firewall.",
+                        f64::from(BROWSER_TIMEOUT_MS) / 1000.0
+                    ),
+                ))
+            }
             ReachVerdict::TimedOut if agent_ok => out.push(
                 Finding::new(
                     "device_blocked_timeout",
@@ -77,10 +128,12 @@ pub fn compare(
                          out: an inbound firewall or security group is dropping this source."
                     ),
                     format!(
-                        "{}. The browser at {ip} got no answer at all within {:.1} s: no HTTP \
-                         status, so the server never logged the request. Silence rather than a \
-                         refusal is the signature of a firewall or security group that admits \
-                         other sources (the agent's) but drops {ip}. {}",
+                        "{}, at {agent_addr}. The browser at {ip} got no answer at all within \
+                         {:.1} s: no HTTP status, so the server never logged the request. Silence \
+                         rather than a refusal is the signature of a firewall or security group \
+                         that admits other sources (the agent's) but drops {ip}. If {agent_addr} \
+                         is a private address and {ip} is not, also check that the name resolves \
+                         to a public address outside your network. {}",
                         agent_line(agent),
                         f64::from(d.probe.no_cors.elapsed_ms) / 1000.0,
                         rules_text(rules, ip)
@@ -99,17 +152,21 @@ pub fn compare(
                     Some("shell"),
                 ),
             ),
-            ReachVerdict::TimedOut | ReachVerdict::Refused if !agent_ok => out.push(Finding::new(
-                "unreachable_everywhere",
-                Severity::Critical,
-                format!("Neither the agent nor {ip} can reach {addr}."),
-                format!(
-                    "{}. From {ip} the browser's request failed before any HTTP answer. The \
+            ReachVerdict::TimedOut | ReachVerdict::Refused | ReachVerdict::FailedBeforeHttp
+                if !agent_ok =>
+            {
+                out.push(Finding::new(
+                    "unreachable_everywhere",
+                    Severity::Critical,
+                    format!("Neither the agent nor {ip} can reach {addr}."),
+                    format!(
+                        "{}. From {ip} the browser's request failed before any HTTP answer. The \
                      service is down or blocked for every source.",
-                    agent_line(agent)
-                ),
-            )),
-            ReachVerdict::Refused => out.push(Finding::new(
+                        agent_line(agent)
+                    ),
+                ))
+            }
+            ReachVerdict::Refused | ReachVerdict::FailedBeforeHttp => out.push(Finding::new(
                 "device_failed_before_http",
                 Severity::Critical,
                 format!(
@@ -163,8 +220,9 @@ pub fn compare(
                     ),
                     Some(BrowserBlock::LocalNetworkAccess) => (
                         "the page is public and the target is a private or loopback address: \
-                         Chrome's Local Network Access rules may block or ask before such \
-                         requests, so a failure here may be the browser, not the network",
+                         the request failed, and Chrome's Local Network Access rules block or \
+                         ask before such requests, so the failure may be the browser, not the \
+                         network",
                         "Use the target's public address, or allow local network access for \
                          the page when Chrome asks.",
                     ),
@@ -177,8 +235,8 @@ pub fn compare(
                     Finding::new(
                         "device_not_attempted",
                         Severity::Info,
-                        format!("The browser at {ip} did not test {}.", target.name),
-                        format!("It did not try because {why}."),
+                        format!("The browser at {ip} could not test {}.", target.name),
+                        format!("The result says nothing about the network: {why}."),
                     )
                     .with_fix(fix, None, None),
                 );
@@ -394,9 +452,14 @@ mod tests {
         assert_eq!(f[0].severity, Severity::Critical);
         assert!(f[0].summary.contains("203.0.113.7"), "{}", f[0].summary);
         assert!(
-            f[0].summary.contains("198.51.100.10:443"),
+            f[0].summary.contains("api.shop.example:443"),
             "{}",
             f[0].summary
+        );
+        assert!(
+            f[0].explanation.contains("198.51.100.10:443"),
+            "{}",
+            f[0].explanation
         );
         assert!(
             f[0].explanation.contains("No security-group"),
@@ -409,6 +472,29 @@ mod tests {
             .as_ref()
             .unwrap()
             .contains("--cidr 203.0.113.7/32"));
+    }
+
+    #[test]
+    fn a_slow_service_is_not_called_a_firewall() {
+        let mut a = agent(ReachVerdict::Reachable);
+        a.http = Some(crate::probe::HttpResult {
+            url: "https://api.shop.example/products".into(),
+            status: 200,
+            headers: vec![],
+            body_size: 2,
+            body_head: "{}".into(),
+            body_truncated: false,
+            timing: crate::probe::HttpTiming {
+                total_ms: 9500.0,
+                ..Default::default()
+            },
+            redirects: vec![],
+            fingerprint: crate::fingerprint::attribute(200, &[], b"{}"),
+        });
+        let d = device("203.0.113.7", FetchOutcome::Timeout, FetchOutcome::Timeout);
+        let f = compare(&target(), Some(&a), &[d], &no_rules);
+        assert_eq!(f[0].code, "device_timeout_slow_service");
+        assert!(f[0].summary.contains("9.5 s"), "{}", f[0].summary);
     }
 
     #[test]
@@ -475,6 +561,12 @@ mod tests {
         let d = device("10.78.0.2", FetchOutcome::Ok, FetchOutcome::Ok);
         let f = compare(&target(), None, &[d], &no_rules);
         assert_eq!(f[0].code, "agent_not_probed");
+        let t = device("203.0.113.7", FetchOutcome::Timeout, FetchOutcome::Timeout);
+        let f = compare(&target(), None, &[t], &no_rules);
+        assert_eq!(
+            f[0].code, "device_failed_agent_not_probed",
+            "not 'neither can reach'"
+        );
         assert!(compare(&target(), None, &[], &no_rules).is_empty());
         assert_eq!(target_address(&target(), None), "api.shop.example:443");
     }
