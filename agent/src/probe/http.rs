@@ -3,7 +3,9 @@
 //! redirects and CORS origins need.
 //!
 //! Everything is capped: the exchange (headers and body) has one deadline, at most
-//! [`BODY_KEEP`] bytes of body are kept in memory, and counting stops at [`BODY_COUNT_CAP`].
+//! [`BODY_KEEP`] bytes of body are kept in memory (each frame is copied up to that and
+//! dropped), and counting stops at [`BODY_COUNT_CAP`]. Preflights and redirect hops read no
+//! body at all (see [`BodyRead`]).
 
 use std::time::{Duration, Instant};
 
@@ -49,6 +51,8 @@ pub(crate) struct Incoming {
     pub truncated: bool,
     /// The deadline passed while the body was still arriving.
     pub body_timed_out: bool,
+    /// The body was not read ([`BodyRead`]): `body` is empty and `body_size` is 0.
+    pub body_skipped: bool,
     /// From the request being handed to hyper to the response head being parsed.
     pub first_byte_ms: f64,
 }
@@ -76,6 +80,28 @@ impl std::fmt::Display for ExchangeError {
     }
 }
 
+/// How much of the response body an exchange reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyRead {
+    /// None: preflights, whose body no browser reads.
+    Skip,
+    /// The body, capped, unless the response is a redirect ([`redirect_location`]): a hop's
+    /// body is never shown, and reading it would let every hop hold the probe for a whole
+    /// request timeout.
+    UnlessRedirect,
+}
+
+/// The `Location` of a response the probe follows: 301, 302, 303, 307 or 308 with one.
+pub(crate) fn redirect_location(status: u16, headers: &[(String, String)]) -> Option<&str> {
+    if !matches!(status, 301 | 302 | 303 | 307 | 308) {
+        return None;
+    }
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("location"))
+        .map(|(_, v)| v.as_str())
+}
+
 /// Aborts hyper's connection task when the exchange ends, however it ends.
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
@@ -85,13 +111,13 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// Sends `req` over `io` and reads the answer, all within `timeout`. With `read_body` false
-/// only the head is read (redirect hops, preflights).
+/// Sends `req` over `io` and reads the answer, all within `timeout`; how much of the body is
+/// read is `read`'s choice.
 pub(crate) async fn exchange(
     io: Box<dyn Io>,
     req: &Outgoing,
     timeout: Duration,
-    read_body: bool,
+    read: BodyRead,
 ) -> Result<Incoming, ExchangeError> {
     let started = Instant::now();
     let deadline = tokio::time::Instant::now() + timeout;
@@ -147,7 +173,13 @@ pub(crate) async fn exchange(
         first_byte_ms,
         ..Incoming::default()
     };
-    if !read_body {
+    let skip = match read {
+        BodyRead::Skip => true,
+        BodyRead::UnlessRedirect => redirect_location(status, &incoming.headers).is_some(),
+    };
+    if skip {
+        // Dropping the response and the connection (`_driver`) discards the unread body.
+        incoming.body_skipped = true;
         return Ok(incoming);
     }
 

@@ -3,9 +3,14 @@
 //!
 //! [`probe_target`] runs the whole pipeline for one configured target and never fails:
 //! every failure becomes data (verdict, summary, findings). Each redirect hop goes through
-//! the same DNS → TCP → TLS → HTTP steps. Everything a hostile target could stretch is
-//! capped: connect and exchange timeouts, [`MAX_REDIRECTS`], and the body limits in
-//! [`http`]. Which targets may be probed is the routes' business, not this module's.
+//! the same DNS → TCP → TLS → HTTP steps (and, where the browser would, a preflight).
+//! Everything a hostile target could stretch is capped: connect and exchange timeouts, one
+//! deadline for the whole probe ([`PROBE_DEADLINE`]), [`MAX_REDIRECTS`], the addresses tried
+//! per hop ([`tcp::MAX_ADDRESSES`]) and the body limits in [`http`]. A target cannot use
+//! redirects to borrow the agent either: configured page headers (credentials) never leave
+//! the target's origin, and a redirect into loopback, link-local or unspecified addresses is
+//! not followed unless the target itself lives there. Which targets may be probed is the
+//! routes' business, not this module's.
 //!
 //! After redirects, `dns`, `tcp` and `tls` describe the hop that produced the outcome (the
 //! final response, or the hop that failed); `http.redirects` lists the hops before it.
@@ -16,7 +21,7 @@ pub mod http;
 pub mod tcp;
 pub mod tls;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -30,12 +35,16 @@ use vantage_shared::probe::{
     TargetAddress,
 };
 
-use self::http::{ExchangeError, Incoming, Io, Outgoing};
+use self::http::{BodyRead, ExchangeError, Incoming, Io, Outgoing};
 
 /// Connect timeout when none is configured.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Whole-HTTP-exchange timeout (request, head and body) when none is configured.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// The whole of one probe when none is configured: DNS, connects, TLS, preflights, HTTP and
+/// every redirect hop. Each step has its own timeout, but six hops of them would add up to
+/// minutes; a page's user gives up long before.
+pub const PROBE_DEADLINE: Duration = Duration::from_secs(30);
 /// Redirects followed before giving up (browsers allow 20; five is plenty for an API and
 /// bounds what one probe can cost).
 pub const MAX_REDIRECTS: usize = 5;
@@ -53,6 +62,8 @@ pub struct ProbeContext {
     pub connect_timeout: Duration,
     /// The whole HTTP exchange including the body (and, for https, the TLS handshake).
     pub request_timeout: Duration,
+    /// The whole probe, every hop included ([`PROBE_DEADLINE`] by default).
+    pub deadline: Duration,
 }
 
 impl Default for ProbeContext {
@@ -62,6 +73,7 @@ impl Default for ProbeContext {
             default_origin: DEFAULT_ORIGIN.to_owned(),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            deadline: PROBE_DEADLINE,
         }
     }
 }
@@ -69,6 +81,54 @@ impl Default for ProbeContext {
 /// Probes one target from this host. Never panics, never errors: see the module docs.
 pub async fn probe_target(target: &Target, ctx: &ProbeContext) -> AgentProbe {
     probe_with_roots(target, ctx, tls::system_roots()).await
+}
+
+/// Address classes a redirect may lead into only when the configured target is in the same
+/// class: this host itself, its link (the cloud metadata service at 169.254.169.254), and
+/// the unspecified address, which the kernel delivers to this host. A hostile target, or
+/// whoever controls its DNS, could otherwise steer the agent at internal services.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sensitive {
+    Loopback,
+    LinkLocal,
+    Unspecified,
+}
+
+impl Sensitive {
+    /// The class of `ip`, if it is one; IPv4-mapped IPv6 counts as its IPv4 address, as the
+    /// kernel routes it.
+    pub(crate) fn of(ip: IpAddr) -> Option<Self> {
+        match ip.to_canonical() {
+            IpAddr::V4(v4) if v4.is_loopback() => Some(Self::Loopback),
+            IpAddr::V4(v4) if v4.is_link_local() => Some(Self::LinkLocal),
+            // 0.0.0.0/8 is "this network": Linux delivers 0.0.0.0 to the local host.
+            IpAddr::V4(v4) if v4.octets()[0] == 0 => Some(Self::Unspecified),
+            IpAddr::V6(v6) if v6.is_loopback() => Some(Self::Loopback),
+            IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80 => Some(Self::LinkLocal),
+            IpAddr::V6(v6) if v6.is_unspecified() => Some(Self::Unspecified),
+            _ => None,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Loopback => "a loopback address (this host)",
+            Self::LinkLocal => "a link-local address (where cloud metadata services live)",
+            Self::Unspecified => "an unspecified address (which reaches this host)",
+        }
+    }
+}
+
+/// Whether a redirect hop that resolved to `hop` may be followed from a target that resolved
+/// to `target`: `None` when it may, otherwise the first address in a [`Sensitive`] class
+/// the target does not share. Every address counts, since every one would be connected to.
+pub(crate) fn redirect_block(target: &[IpAddr], hop: &[IpAddr]) -> Option<(IpAddr, Sensitive)> {
+    let allowed: Vec<Sensitive> = target.iter().filter_map(|&ip| Sensitive::of(ip)).collect();
+    hop.iter().find_map(|&ip| {
+        Sensitive::of(ip)
+            .filter(|class| !allowed.contains(class))
+            .map(|class| (ip, class))
+    })
 }
 
 /// Where the pipeline stopped, for the verdict and the summary.
@@ -96,28 +156,81 @@ enum Stop {
         error: String,
     },
     RedirectLimit,
+    /// A redirect into a [`Sensitive`] class the target is not in; `probe.http` is the
+    /// redirect response, from `addr`.
+    RedirectBlocked {
+        addr: String,
+        to: String,
+        ip: IpAddr,
+        class: Sensitive,
+    },
+    /// The whole probe ran past [`ProbeContext::deadline`] (`limit`), while in `phase`.
+    Deadline {
+        limit: Duration,
+        phase: String,
+    },
     Done {
         addr: String,
     },
 }
 
+/// What the browser evaluates at one CORS step: its request then, the preflight that
+/// preceded it (if one was needed and answered), and the response.
+type CorsStep = (CorsRequest, Option<ObservedResponse>, ObservedResponse);
+
 /// The CORS side of the probe: what the page asks for and what was observed.
 struct CorsState {
+    /// The page's request as configured.
     req: CorsRequest,
     /// The page and the target share an origin: CORS does not apply.
     same_origin: bool,
-    /// The `Origin` currently sent (`null` after a cross-origin redirect taints it).
-    origin_header: String,
+    /// The request as the browser holds it at the current hop: `origin` is the `Origin`
+    /// sent (serialised; `null` once a cross-origin redirect taints it), and method and
+    /// headers are after the browser's redirect rewriting (Fetch "HTTP-redirect fetch").
+    hop: CorsRequest,
+    /// The preflight answer for the current hop, when it needed one.
     preflight: Option<ObservedResponse>,
-    preflight_error: Option<String>,
-    /// The first redirect response that fails the browser's CORS check, with the origin it
-    /// was checked against: the browser stops there.
-    blocking_hop: Option<(ObservedResponse, String)>,
+    /// Preflights that got no answer, each in words.
+    preflight_errors: Vec<String>,
+    /// The first step that fails the browser's checks (a preflight, or a redirect response):
+    /// the browser stops there. With the URL it happened at and whether it was a preflight
+    /// after a redirect.
+    blocked: Option<(CorsStep, String, bool)>,
+    /// The latest response, with the request and preflight that led to it.
+    last: Option<CorsStep>,
 }
 
 /// Methods the agent sends as the actual request; others are replaced by GET because a
 /// probe must not create, change or delete anything.
 const SAFE_METHODS: [&str; 2] = ["GET", "HEAD"];
+
+/// Headers through which frameworks (Express `method-override`, Symfony, Rails, ASP.NET)
+/// let a GET or POST act as another method.
+const METHOD_OVERRIDE_HEADERS: [&str; 3] = [
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+];
+
+/// Whether the agent leaves a configured header out of what it sends: a method override
+/// naming anything but GET or HEAD would turn the probe's safe GET into, say, a DELETE.
+fn is_unsafe_method_override(name: &str, value: &str) -> bool {
+    METHOD_OVERRIDE_HEADERS.contains(&name.trim().to_ascii_lowercase().as_str())
+        && !value.split(',').all(|m| {
+            SAFE_METHODS
+                .iter()
+                .any(|s| s.eq_ignore_ascii_case(m.trim()))
+        })
+}
+
+/// Fetch's "request-body-header names": dropped with the body when a redirect turns the
+/// request into a GET.
+const REQUEST_BODY_HEADERS: [&str; 4] = [
+    "content-encoding",
+    "content-language",
+    "content-location",
+    "content-type",
+];
 
 /// The page's request for the CORS evaluation, and the configured headers that are not
 /// valid HTTP (dropped: a browser's `fetch()` would throw on them before sending anything).
@@ -147,13 +260,6 @@ fn cors_request(target: &Target, ctx: &ProbeContext) -> (CorsRequest, Vec<String
     }
     req.credentials = target.cors_credentials;
     (req, invalid)
-}
-
-fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
 }
 
 fn ms(since: Instant) -> f64 {
@@ -196,7 +302,8 @@ fn base_headers(addr: &TargetAddress) -> Vec<(String, String)> {
     ]
 }
 
-/// The preflight exactly as a browser sends it (plus `Host` and our `User-Agent`).
+/// The preflight exactly as a browser sends it (plus `Host` and our `User-Agent`). It names
+/// the page's headers in `Access-Control-Request-Headers` but never carries their values.
 fn preflight_request(addr: &TargetAddress, req: &CorsRequest) -> Outgoing {
     let mut headers = base_headers(addr);
     headers.extend(cors::preflight_request_headers(req));
@@ -211,13 +318,27 @@ fn preflight_request(addr: &TargetAddress, req: &CorsRequest) -> Outgoing {
 /// both the reachability answer and the response headers a browser would check, and the
 /// server sees the same request a page would make (same `Origin`, same headers), so a
 /// server that varies on `Origin` answers the probe as it answers the page.
-fn actual_request(addr: &TargetAddress, method: &str, cors: Option<&CorsState>) -> Outgoing {
+///
+/// Two exceptions, both so that a probe cannot do harm: without `page_headers` (after a
+/// redirect to another origin) none of the configured headers go out, only `Origin`; and a
+/// method-override header that names an unsafe method is never sent.
+fn actual_request(
+    addr: &TargetAddress,
+    method: &str,
+    cors: Option<&CorsState>,
+    page_headers: bool,
+) -> Outgoing {
     let mut headers = base_headers(addr);
     headers.push(("Accept".to_owned(), "*/*".to_owned()));
     if let Some(c) = cors.filter(|c| !c.same_origin) {
-        let mut req = c.req.clone();
-        req.origin = c.origin_header.clone();
+        let mut req = c.hop.clone();
+        if !page_headers {
+            req.headers.clear();
+        }
         for (name, value) in cors::actual_request_headers(&req) {
+            if is_unsafe_method_override(&name, &value) {
+                continue;
+            }
             // The page's own Accept replaces ours, as it would in the browser.
             headers.retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
             headers.push((name, value));
@@ -239,7 +360,7 @@ fn observed(inc: &Incoming, redirected: bool) -> ObservedResponse {
 }
 
 /// Whether a redirect response fails the browser's CORS check (every hop must pass it).
-fn hop_blocks(req: &CorsRequest, origin: &str, resp: &ObservedResponse) -> bool {
+fn hop_blocks(req: &CorsRequest, resp: &ObservedResponse) -> bool {
     const CORS_CHECK: [&str; 5] = [
         "acao_present",
         "acao_single_value",
@@ -247,9 +368,7 @@ fn hop_blocks(req: &CorsRequest, origin: &str, resp: &ObservedResponse) -> bool 
         "acao_matches_origin",
         "acac_true",
     ];
-    let mut req = req.clone();
-    req.origin = origin.to_owned();
-    cors::evaluate(&req, None, Some(resp))
+    cors::evaluate(req, None, Some(resp))
         .checks
         .iter()
         .any(|c| {
@@ -257,6 +376,33 @@ fn hop_blocks(req: &CorsRequest, origin: &str, resp: &ObservedResponse) -> bool 
                 && c.verdict == CorsVerdict::Fail
                 && CORS_CHECK.contains(&c.rule.as_str())
         })
+}
+
+/// Whether a preflight answer fails any of the browser's preflight checks.
+fn preflight_blocks(req: &CorsRequest, resp: &ObservedResponse) -> bool {
+    cors::evaluate(req, Some(resp), None)
+        .checks
+        .iter()
+        .any(|c| c.stage == CorsStage::Preflight && c.verdict == CorsVerdict::Fail)
+}
+
+/// Fetch "HTTP-redirect fetch" steps 12–13 on the browser's request: 301/302 turn a POST
+/// into a GET, 303 turns anything but GET/HEAD into a GET (both drop the body's headers),
+/// and `Authorization` is removed when the redirect changes origin.
+fn browser_follows(req: &mut CorsRequest, status: u16, cross_origin: bool) {
+    let method = cors::normalize_method(&req.method);
+    if (matches!(status, 301 | 302) && method == "POST")
+        || (status == 303 && method != "GET" && method != "HEAD")
+    {
+        req.method = "GET".to_owned();
+        req.headers.retain(|(n, _)| {
+            !REQUEST_BODY_HEADERS.contains(&n.trim().to_ascii_lowercase().as_str())
+        });
+    }
+    if cross_origin {
+        req.headers
+            .retain(|(n, _)| !n.trim().eq_ignore_ascii_case("authorization"));
+    }
 }
 
 fn http_result(
@@ -277,6 +423,31 @@ fn http_result(
         redirects,
         fingerprint: attribute(inc.status, &inc.headers, &inc.body),
     }
+}
+
+/// `30 s`, `0.5 s`: a limit as configured, without a spurious `.0`.
+fn fmt_limit(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
+    }
+}
+
+/// Everything one probe accumulates. It lives outside the pipeline's future so that what was
+/// observed survives the deadline cancelling that future.
+struct Run {
+    probe: AgentProbe,
+    cors: Option<CorsState>,
+    notes: Vec<Finding>,
+    hops: Vec<RedirectHop>,
+    /// What the pipeline is doing now, in words, for the deadline's summary.
+    phase: String,
+    /// The configured target's addresses: the [`Sensitive`] classes redirects may stay in.
+    target_addrs: Vec<IpAddr>,
+    /// The configured page headers still go out: false from the first redirect that
+    /// changes origin on (https → http included), and never true again.
+    page_headers: bool,
 }
 
 /// [`probe_target`] with the trust roots given, so tests can trust their own CA.
@@ -307,7 +478,7 @@ pub(crate) async fn probe_with_roots(
     };
 
     let mut notes = Vec::new();
-    let mut cors_state = first.is_http().then(|| {
+    let cors_state = first.is_http().then(|| {
         let (req, invalid) = cors_request(target, ctx);
         if !invalid.is_empty() {
             notes.push(Finding::new(
@@ -318,13 +489,16 @@ pub(crate) async fn probe_with_roots(
             ));
         }
         let origin = cors::serialize_origin(&req.origin);
+        let mut hop = req.clone();
+        hop.origin = origin.clone();
         CorsState {
             same_origin: origin == http::origin_of(&first),
-            origin_header: origin,
             req,
+            hop,
             preflight: None,
-            preflight_error: None,
-            blocking_hop: None,
+            preflight_errors: Vec::new(),
+            blocked: None,
+            last: None,
         }
     });
     let page_method =
@@ -344,143 +518,68 @@ pub(crate) async fn probe_with_roots(
             ),
         ));
     }
+    if let Some(c) = cors_state.as_ref().filter(|c| !c.same_origin) {
+        let overrides: Vec<&str> = c
+            .req
+            .headers
+            .iter()
+            .filter(|(n, v)| is_unsafe_method_override(n, v))
+            .map(|(n, _)| n.as_str())
+            .collect();
+        if !overrides.is_empty() {
+            notes.push(Finding::new(
+                "method_override_not_sent",
+                Severity::Info,
+                format!("Not sent: {} (a method override)", overrides.join(", ")),
+                "Frameworks honour these headers to let a GET or POST act as another method; a probe must not change data, so the agent leaves them out. The preflight still announces them, as the browser's does.",
+            ));
+        }
+    }
 
-    let mut current = first.clone();
-    let mut hops: Vec<RedirectHop> = Vec::new();
-    let stop = loop {
-        let resolved = dns::resolve(&current.host, &ctx.docker_networks).await;
-        let dns_ms = resolved.dns.elapsed_ms;
-        probe.dns = Some(resolved.dns);
-        probe.tls = None;
-        if resolved.addrs.is_empty() {
-            probe.tcp.clear();
-            break Stop::Dns;
-        }
-        let mut attempts =
-            tcp::connect_all(&resolved.addrs, current.port, ctx.connect_timeout).await;
-        probe.tcp = attempts.iter().map(|a| a.report.clone()).collect();
-        let picked = tcp::pick(&mut attempts);
-        // The other connections are not used: close them now.
-        drop(attempts);
-        let Some((stream, sock, connect_ms)) = picked else {
-            break Stop::Tcp;
-        };
-        let addr = tcp::display_addr(sock);
-        if !current.is_http() {
-            break Stop::TcpOnly { addr };
-        }
-
-        let (io, tls_ms): (Box<dyn Io>, f64) = if current.scheme == "https" {
-            let hs =
-                tls::handshake(stream, &current.host, roots.clone(), ctx.request_timeout).await;
-            let tls_ms = hs.result.elapsed_ms;
-            probe.tls = Some(hs.result);
-            match hs.stream {
-                Some(s) => (Box::new(s), tls_ms),
-                // Silence after TCP is the same symptom with or without TLS.
-                None if hs.timed_out => {
-                    break Stop::HttpTimeout {
-                        addr,
-                        after_ms: tls_ms,
-                    }
-                }
-                None => break Stop::Tls { addr },
-            }
-        } else {
-            (Box::new(stream), 0.0)
-        };
-
-        // The browser sends the preflight first, to the URL the page asked for.
-        if let Some(c) = cors_state.as_mut() {
-            if hops.is_empty() && !c.same_origin && cors::needs_preflight(&c.req) {
-                let pre = preflight_request(&current, &c.req);
-                match reconnect(sock, &current, &roots, ctx).await {
-                    Err(e) => c.preflight_error = Some(e),
-                    Ok(pio) => match http::exchange(pio, &pre, ctx.request_timeout, true).await {
-                        Ok(inc) => c.preflight = Some(observed(&inc, false)),
-                        Err(e) => c.preflight_error = Some(e.to_string()),
-                    },
-                }
-            }
-        }
-
-        let out = actual_request(&current, &wire_method, cors_state.as_ref());
-        let inc = match http::exchange(io, &out, ctx.request_timeout, true).await {
-            Err(ExchangeError::Timeout { after_ms }) => break Stop::HttpTimeout { addr, after_ms },
-            Err(ExchangeError::BadRequest(error)) | Err(ExchangeError::Failed(error)) => {
-                break Stop::HttpFailed { addr, error }
-            }
-            Ok(inc) => inc,
-        };
-        let url = http::url_of(&current);
-        let timing = HttpTiming {
-            dns_ms,
-            connect_ms,
-            tls_ms,
-            first_byte_ms: inc.first_byte_ms,
-            // The whole probe: earlier hops and the preflight are part of what a page waits.
-            total_ms: ms(started),
-        };
-        let location = header(&inc.headers, "location").map(str::to_owned);
-        let Some(location) = location.filter(|_| matches!(inc.status, 301 | 302 | 303 | 307 | 308))
-        else {
-            probe.http = Some(http_result(&url, &inc, timing, hops));
-            break Stop::Done { addr };
-        };
-
-        if let Some(c) = cors_state.as_mut().filter(|c| !c.same_origin) {
-            let resp = observed(&inc, !hops.is_empty());
-            if c.blocking_hop.is_none() && hop_blocks(&c.req, &c.origin_header, &resp) {
-                c.blocking_hop = Some((resp, c.origin_header.clone()));
-            }
-        }
-        if hops.len() >= MAX_REDIRECTS {
-            probe.http = Some(http_result(&url, &inc, timing, hops));
-            break Stop::RedirectLimit;
-        }
-        let next =
-            match http::resolve_location(&current, &location).and_then(|u| parse_target_url(&u)) {
-                Ok(n) => n,
-                Err(error) => {
-                    probe.http = Some(http_result(&url, &inc, timing, hops));
-                    break Stop::RedirectBroken { error };
-                }
-            };
-        hops.push(RedirectHop {
-            url,
-            status: inc.status,
-            location,
-        });
-        // Fetch: a redirect from a cross-origin URL to yet another origin taints the
-        // request's origin, and from then on the browser sends `Origin: null`.
-        if let Some(c) = cors_state.as_mut() {
-            let page = cors::serialize_origin(&c.req.origin);
-            let (cur, nxt) = (http::origin_of(&current), http::origin_of(&next));
-            if cur != nxt && page != cur {
-                c.origin_header = "null".to_owned();
-            }
-        }
-        current = next;
+    let mut run = Run {
+        probe,
+        cors: cors_state,
+        notes,
+        hops: Vec::new(),
+        phase: String::new(),
+        target_addrs: Vec::new(),
+        page_headers: true,
     };
+    // Cancelling the pipeline drops its connections; `run` keeps what it saw until then.
+    let finished = tokio::time::timeout(
+        ctx.deadline,
+        follow(&mut run, &first, &wire_method, ctx, &roots, started),
+    )
+    .await;
+    let stop = finished.unwrap_or_else(|_| Stop::Deadline {
+        limit: ctx.deadline,
+        phase: run.phase.clone(),
+    });
+    let Run {
+        mut probe,
+        cors: cors_state,
+        mut notes,
+        ..
+    } = run;
 
-    // CORS: evaluated on what the browser would see: the first redirect that fails its check
-    // (the browser stops there), otherwise the final response.
-    if let (Some(c), Some(final_http)) = (cors_state.as_ref(), probe.http.as_ref()) {
-        if !c.same_origin {
-            let (actual, origin) = match &c.blocking_hop {
-                Some((resp, origin)) => (resp.clone(), origin.clone()),
-                None => (
-                    ObservedResponse {
-                        status: final_http.status,
-                        headers: final_http.headers.clone(),
-                        redirected: !final_http.redirects.is_empty(),
-                    },
-                    c.origin_header.clone(),
-                ),
-            };
-            let mut req = c.req.clone();
-            req.origin = origin;
-            probe.cors = Some(cors::evaluate(&req, c.preflight.as_ref(), Some(&actual)));
+    // CORS: evaluated on what the browser would see: the first step that fails its checks
+    // (the browser stops there), otherwise the final response. A chain cut short (an error
+    // or the deadline) has no final response, and so no verdict unless a step already failed.
+    if let Some(c) = cors_state.as_ref().filter(|c| !c.same_origin) {
+        let step = match &c.blocked {
+            Some((step, _, _)) => Some(step),
+            None => c.last.as_ref().filter(|_| probe.http.is_some()),
+        };
+        if let Some((req, preflight, actual)) = step {
+            probe.cors = Some(cors::evaluate(req, preflight.as_ref(), Some(actual)));
+        }
+        if let Some((_, url, true)) = &c.blocked {
+            notes.push(Finding::new(
+                "cors_redirect_preflight_failed",
+                Severity::Warning,
+                format!("The browser's second preflight, at {url} after the redirect, fails"),
+                "When a request needs a preflight, browsers preflight again at every redirect target (with `Origin: null` once the redirect changed origin); the target of the redirect must answer that preflight too.",
+            ));
         }
     }
     if let Some(c) = cors_state.as_ref() {
@@ -490,23 +589,239 @@ pub(crate) async fn probe_with_roots(
                 Severity::Info,
                 format!(
                     "The page origin {} is the target's own origin: CORS does not apply",
-                    c.origin_header
+                    c.hop.origin
                 ),
                 "Browsers only apply CORS to requests to another origin (scheme, host and port).",
             ));
         }
-        if let Some(e) = &c.preflight_error {
+        if !c.preflight_errors.is_empty() {
             notes.push(Finding::new(
                 "cors_preflight_failed",
                 Severity::Warning,
                 "The CORS preflight (OPTIONS) got no answer".to_owned(),
-                format!("{e}. Without a preflight answer the browser never sends the request."),
+                format!(
+                    "{}. Without a preflight answer the browser never sends the request.",
+                    c.preflight_errors.join("; ")
+                ),
             ));
         }
     }
 
     conclude(&mut probe, target, stop, Some(&first), &notes);
     probe
+}
+
+/// The hops: DNS → TCP → TLS → (preflight) → HTTP, again at every redirect. Records into
+/// `run` as it goes and returns where it stopped.
+async fn follow(
+    run: &mut Run,
+    first: &TargetAddress,
+    wire_method: &str,
+    ctx: &ProbeContext,
+    roots: &Arc<RootCertStore>,
+    started: Instant,
+) -> Stop {
+    let mut current = first.clone();
+    // The redirect response that led to `current`, kept in case `current` is not followed.
+    let mut pending: Option<(HttpResult, String)> = None;
+    loop {
+        let url = http::url_of(&current);
+        let at = match run.hops.len() {
+            0 => String::new(),
+            n => format!(" (redirect {n})"),
+        };
+        run.phase = format!("resolving {}{at}", current.host);
+        let resolved = dns::resolve(&current.host, &ctx.docker_networks).await;
+        if run.hops.is_empty() {
+            run.target_addrs = resolved.addrs.clone();
+        } else if let Some((ip, class)) = redirect_block(&run.target_addrs, &resolved.addrs) {
+            // `dns`, `tcp` and `tls` stay those of the hop that answered with the redirect.
+            let (http, addr) = pending.take().unzip();
+            run.probe.http = http;
+            return Stop::RedirectBlocked {
+                addr: addr.unwrap_or_default(),
+                to: url,
+                ip,
+                class,
+            };
+        }
+        let dns_ms = resolved.dns.elapsed_ms;
+        run.probe.dns = Some(resolved.dns);
+        run.probe.tls = None;
+        if resolved.addrs.is_empty() {
+            run.probe.tcp.clear();
+            return Stop::Dns;
+        }
+        run.phase = format!("connecting to {} port {}{at}", current.host, current.port);
+        let mut attempts =
+            tcp::connect_all(&resolved.addrs, current.port, ctx.connect_timeout).await;
+        run.probe.tcp = attempts.iter().map(|a| a.report.clone()).collect();
+        if attempts.len() < resolved.addrs.len() {
+            run.notes.push(Finding::new(
+                "tcp_addresses_skipped",
+                Severity::Info,
+                format!(
+                    "{} resolves to {} addresses; the agent tried {} and skipped {}",
+                    current.host,
+                    resolved.addrs.len(),
+                    attempts.len(),
+                    resolved.addrs.len() - attempts.len()
+                ),
+                format!(
+                    "One probe connects to at most {} addresses per host (both address families get a share), so that a name with hundreds of records cannot make the agent open hundreds of connections. Clients usually try only the first few.",
+                    tcp::MAX_ADDRESSES
+                ),
+            ));
+        }
+        let picked = tcp::pick(&mut attempts);
+        // The other connections are not used: close them now.
+        drop(attempts);
+        let Some((stream, sock, connect_ms)) = picked else {
+            return Stop::Tcp;
+        };
+        let addr = tcp::display_addr(sock);
+        if !current.is_http() {
+            return Stop::TcpOnly { addr };
+        }
+
+        let (io, tls_ms): (Box<dyn Io>, f64) = if current.scheme == "https" {
+            run.phase = format!("in the TLS handshake with {addr}{at}");
+            let hs =
+                tls::handshake(stream, &current.host, roots.clone(), ctx.request_timeout).await;
+            let tls_ms = hs.result.elapsed_ms;
+            run.probe.tls = Some(hs.result);
+            match hs.stream {
+                Some(s) => (Box::new(s), tls_ms),
+                // Silence after TCP is the same symptom with or without TLS.
+                None if hs.timed_out => {
+                    return Stop::HttpTimeout {
+                        addr,
+                        after_ms: tls_ms,
+                    }
+                }
+                None => return Stop::Tls { addr },
+            }
+        } else {
+            (Box::new(stream), 0.0)
+        };
+
+        // The browser sends the preflight first, to the URL the page asked for, and again
+        // to every redirect target (Fetch "HTTP fetch" runs for each hop of a CORS request).
+        let mut preflight_failed = false;
+        if let Some(c) = run.cors.as_mut().filter(|c| !c.same_origin) {
+            c.preflight = None;
+            if cors::needs_preflight(&c.hop) {
+                run.phase = format!("waiting for the CORS preflight answer from {url}{at}");
+                let pre = preflight_request(&current, &c.hop);
+                let answer = match reconnect(sock, &current, roots, ctx).await {
+                    Err(e) => Err(e),
+                    Ok(pio) => http::exchange(pio, &pre, ctx.request_timeout, BodyRead::Skip)
+                        .await
+                        .map_err(|e| e.to_string()),
+                };
+                match answer {
+                    Ok(inc) => {
+                        let resp = observed(&inc, false);
+                        preflight_failed = preflight_blocks(&c.hop, &resp);
+                        c.preflight = Some(resp);
+                    }
+                    Err(e) if run.hops.is_empty() => {
+                        c.preflight_errors.push(e);
+                        preflight_failed = true;
+                    }
+                    Err(e) => {
+                        c.preflight_errors
+                            .push(format!("{e} (at {url}, after a redirect)"));
+                        preflight_failed = true;
+                    }
+                }
+            }
+        }
+
+        run.phase = format!("in the HTTP exchange with {url} ({addr}){at}");
+        let out = actual_request(&current, wire_method, run.cors.as_ref(), run.page_headers);
+        let inc =
+            match http::exchange(io, &out, ctx.request_timeout, BodyRead::UnlessRedirect).await {
+                Err(ExchangeError::Timeout { after_ms }) => {
+                    return Stop::HttpTimeout { addr, after_ms }
+                }
+                Err(ExchangeError::BadRequest(error)) | Err(ExchangeError::Failed(error)) => {
+                    return Stop::HttpFailed { addr, error }
+                }
+                Ok(inc) => inc,
+            };
+        let timing = HttpTiming {
+            dns_ms,
+            connect_ms,
+            tls_ms,
+            first_byte_ms: inc.first_byte_ms,
+            // The whole probe: earlier hops and the preflight are part of what a page waits.
+            total_ms: ms(started),
+        };
+        let location = http::redirect_location(inc.status, &inc.headers).map(str::to_owned);
+        if let Some(c) = run.cors.as_mut().filter(|c| !c.same_origin) {
+            let resp = observed(&inc, !run.hops.is_empty());
+            let step = (c.hop.clone(), c.preflight.clone(), resp);
+            let redirect_fails = location.is_some() && hop_blocks(&c.hop, &step.2);
+            if c.blocked.is_none() && (preflight_failed || redirect_fails) {
+                let after_redirect = preflight_failed && !run.hops.is_empty();
+                c.blocked = Some((step.clone(), url.clone(), after_redirect));
+            }
+            c.last = Some(step);
+        }
+        let Some(location) = location else {
+            run.probe.http = Some(http_result(&url, &inc, timing, run.hops.clone()));
+            return Stop::Done { addr };
+        };
+
+        if run.hops.len() >= MAX_REDIRECTS {
+            run.probe.http = Some(http_result(&url, &inc, timing, run.hops.clone()));
+            return Stop::RedirectLimit;
+        }
+        let next =
+            match http::resolve_location(&current, &location).and_then(|u| parse_target_url(&u)) {
+                Ok(n) => n,
+                Err(error) => {
+                    run.probe.http = Some(http_result(&url, &inc, timing, run.hops.clone()));
+                    return Stop::RedirectBroken { error };
+                }
+            };
+        pending = Some((http_result(&url, &inc, timing, run.hops.clone()), addr));
+        run.hops.push(RedirectHop {
+            url,
+            status: inc.status,
+            location,
+        });
+        let (cur, nxt) = (http::origin_of(&current), http::origin_of(&next));
+        let cross_origin = cur != nxt;
+        if let Some(c) = run.cors.as_mut() {
+            // Fetch: a redirect from a cross-origin URL to yet another origin taints the
+            // request's origin, and from then on the browser sends `Origin: null`.
+            let page = cors::serialize_origin(&c.req.origin);
+            if cross_origin && page != cur {
+                c.hop.origin = "null".to_owned();
+            }
+            // Headers withheld below are reported by name, before the browser's own
+            // rewriting removes any of them.
+            if cross_origin && run.page_headers && !c.same_origin && !c.hop.headers.is_empty() {
+                let names: Vec<&str> = c.hop.headers.iter().map(|(n, _)| n.as_str()).collect();
+                run.notes.push(Finding::new(
+                    "redirect_headers_withheld",
+                    Severity::Info,
+                    format!(
+                        "Not sent to {nxt} after the redirect: {} (configured for {cur})",
+                        names.join(", ")
+                    ),
+                    "The agent never sends configured page headers (credentials, API keys) to an origin other than the target's, nor from https to http. Browsers drop only Authorization at a cross-origin redirect and keep the other headers, so a server there that depends on them may answer the page differently than the probe.",
+                ));
+            }
+            browser_follows(&mut c.hop, inc.status, cross_origin);
+        }
+        if cross_origin {
+            run.page_headers = false;
+        }
+        current = next;
+    }
 }
 
 /// Sets verdict, summary and findings from what was observed and where it stopped.
@@ -628,7 +943,8 @@ fn conclude(
         }
         Stop::RedirectLimit => {
             let summary = format!(
-                "Stopped after {MAX_REDIRECTS} redirects (the agent's limit) at {}",
+                "More than {MAX_REDIRECTS} redirects (the agent's limit): stopped at HTTP {} from {}",
+                probe.http.as_ref().map_or(0, |h| h.status),
                 probe.http.as_ref().map_or("?", |h| h.url.as_str())
             );
             out.push(Finding::new(
@@ -637,7 +953,70 @@ fn conclude(
                 summary.clone(),
                 "A chain this long is slow for every client and often a redirect loop (http ↔ https, with and without a trailing slash). Point the target at the final URL.",
             ));
-            (ReachVerdict::Unknown, summary)
+            (ReachVerdict::HttpError, summary)
+        }
+        Stop::RedirectBlocked {
+            addr,
+            to,
+            ip,
+            class,
+        } => {
+            let finding = format!(
+                "The redirect to {to} was not followed: it resolves to {ip}, {}",
+                class.label()
+            );
+            out.push(
+                Finding::new(
+                    "redirect_blocked",
+                    Severity::Warning,
+                    finding.clone(),
+                    "The agent follows a redirect into loopback, link-local or unspecified addresses only when the target itself resolves there: otherwise a target (or whoever controls its DNS) could point the agent at services on its own host or at the cloud metadata endpoint. The verdict is the redirect response's.",
+                )
+                .with_fix(
+                    "If the redirect is intended, probe its destination as a target of its own.",
+                    None,
+                    None,
+                ),
+            );
+            match &probe.http {
+                Some(http) => {
+                    let summary = format!(
+                        "{}; {finding}",
+                        findings::http_summary(http, addr, target.expected_status)
+                    );
+                    let verdict = if findings::http_is_error(http, target.expected_status) {
+                        ReachVerdict::HttpError
+                    } else {
+                        ReachVerdict::Reachable
+                    };
+                    (verdict, summary)
+                }
+                None => (ReachVerdict::Unknown, finding),
+            }
+        }
+        Stop::Deadline { limit, phase } => {
+            let limit = fmt_limit(*limit);
+            let summary = if phase.is_empty() {
+                format!("The whole probe exceeded {limit} (the agent's limit for one probe)")
+            } else {
+                format!(
+                    "The whole probe exceeded {limit} (the agent's limit for one probe), while {phase}"
+                )
+            };
+            out.push(
+                Finding::new(
+                    "probe_deadline",
+                    Severity::Critical,
+                    summary.clone(),
+                    "Each step stayed within its own timeout, but together (DNS, connects, TLS, preflights, every redirect hop) they took longer than one probe may: a slow redirect chain, a server that trickles its answer, or slow DNS. A page's user would have given up too.",
+                )
+                .with_fix(
+                    "Look at the phase it was in, and at the service's logs; point the target at the final URL if redirects add up.",
+                    None,
+                    None,
+                ),
+            );
+            (ReachVerdict::TimedOut, summary)
         }
         Stop::Done { addr } => match &probe.http {
             Some(http) => {

@@ -1,5 +1,5 @@
-//! TCP connects to every resolved address at once, each timed and classified, so a
-//! firewall that drops one address family (or one backend) shows up as such.
+//! TCP connects to every resolved address at once (up to [`MAX_ADDRESSES`]), each timed and
+//! classified, so a firewall that drops one address family (or one backend) shows up as such.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -7,6 +7,11 @@ use std::time::{Duration, Instant};
 
 use tokio::net::TcpStream;
 use vantage_shared::probe::{AddressFamily, TcpAttempt, TcpOutcome};
+
+/// Addresses connected to per hop. A name can resolve to hundreds of addresses (a broken or
+/// hostile zone, or a hosts file); each one costs a socket and a connect, so the rest are
+/// counted and reported, not tried.
+pub(crate) const MAX_ADDRESSES: usize = 16;
 
 /// One attempt, with the stream when it connected.
 pub(crate) struct Attempt {
@@ -85,12 +90,37 @@ pub(crate) async fn connect_one(addr: SocketAddr, timeout: Duration) -> Attempt 
     }
 }
 
-/// Connects to every address concurrently; attempts come back in address order.
+/// The addresses to try, at most [`MAX_ADDRESSES`], in answer order. When there are more,
+/// the two families take turns so that a long A answer cannot hide a broken IPv6 path (and
+/// the reverse): the address-family findings need both.
+pub(crate) fn capped(addrs: &[IpAddr]) -> Vec<IpAddr> {
+    if addrs.len() <= MAX_ADDRESSES {
+        return addrs.to_vec();
+    }
+    let (mut v4, mut v6) = (
+        addrs.iter().enumerate().filter(|(_, ip)| ip.is_ipv4()),
+        addrs.iter().enumerate().filter(|(_, ip)| ip.is_ipv6()),
+    );
+    let mut keep: Vec<(usize, IpAddr)> = Vec::with_capacity(MAX_ADDRESSES);
+    while keep.len() < MAX_ADDRESSES {
+        let (a, b) = (v4.next(), v6.next());
+        if a.is_none() && b.is_none() {
+            break;
+        }
+        keep.extend(a.into_iter().chain(b).map(|(i, &ip)| (i, ip)));
+    }
+    keep.truncate(MAX_ADDRESSES);
+    keep.sort_unstable_by_key(|&(i, _)| i);
+    keep.into_iter().map(|(_, ip)| ip).collect()
+}
+
+/// Connects to the [`capped`] addresses concurrently; attempts come back in address order.
+/// `addrs.len()` minus the attempts returned is how many were skipped.
 pub(crate) async fn connect_all(addrs: &[IpAddr], port: u16, timeout: Duration) -> Vec<Attempt> {
     futures_util::future::join_all(
-        addrs
-            .iter()
-            .map(|&ip| connect_one(SocketAddr::new(ip, port), timeout)),
+        capped(addrs)
+            .into_iter()
+            .map(|ip| connect_one(SocketAddr::new(ip, port), timeout)),
     )
     .await
 }

@@ -31,6 +31,13 @@ impl Seen {
     }
 }
 
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
 type Handler = Arc<dyn Fn(&Seen) -> Vec<u8> + Send + Sync>;
 
 struct Server {
@@ -423,9 +430,12 @@ async fn redirect_loops_stop_at_the_cap() {
         &ctx(),
     )
     .await;
-    assert_eq!(p.verdict, ReachVerdict::Unknown);
+    // Review item 9: a chain past the cap is the target's error, not "unknown".
+    assert_eq!(p.verdict, ReachVerdict::HttpError);
     assert!(
-        p.summary.starts_with("Stopped after 5 redirects"),
+        p.summary.starts_with(
+            "More than 5 redirects (the agent's limit): stopped at HTTP 302 from http://127.0.0.1:"
+        ),
         "{}",
         p.summary
     );
@@ -1086,4 +1096,620 @@ fn dns_failure_concludes_dns_failed() {
     assert_eq!(p.verdict, ReachVerdict::DnsFailed);
     assert_eq!(p.summary, "DNS: api.example.com has no A/AAAA records");
     assert_eq!(codes(&p), vec!["dns_no_answer"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Review fixes (probe hardening): each test names the finding it guards.
+// ---------------------------------------------------------------------------------------------
+
+/// A server that runs `conn` on every accepted connection: for servers that hold, trickle
+/// or stall, which the one-shot [`start`] server cannot do.
+struct Raw {
+    port: u16,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Raw {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn start_raw<F, Fut>(conn: F) -> Raw
+where
+    F: Fn(tokio::net::TcpStream) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let conn = Arc::new(conn);
+    let task = tokio::spawn(async move {
+        while let Ok((s, _)) = listener.accept().await {
+            tokio::spawn((conn.clone())(s));
+        }
+    });
+    Raw { port, task }
+}
+
+fn page_with_secrets(url: &str) -> Target {
+    let mut t = target(url);
+    t.cors_origin = Some("https://shop.example".to_owned());
+    t.cors_headers = vec![
+        "Authorization: Bearer s3cret".to_owned(),
+        "X-Api-Key: k1".to_owned(),
+    ];
+    t
+}
+
+fn leaks(seen: &[Seen]) -> Vec<String> {
+    seen.iter()
+        .flat_map(|s| s.headers.iter())
+        .filter(|(n, v)| {
+            n.eq_ignore_ascii_case("authorization")
+                || n.eq_ignore_ascii_case("x-api-key")
+                || v.contains("s3cret")
+        })
+        .map(|(n, v)| format!("{n}: {v}"))
+        .collect()
+}
+
+/// Review item 1: configured page headers (credentials) never follow a redirect to another
+/// origin; within the target's origin they still go out on every hop.
+#[tokio::test]
+async fn configured_headers_do_not_follow_a_redirect_to_another_origin() {
+    let other = start(
+        None,
+        fixed(200, &[("Access-Control-Allow-Origin", "*")], "ok"),
+    )
+    .await;
+    let to = format!("http://127.0.0.1:{}/elsewhere", other.port);
+    let first = start(
+        None,
+        Arc::new(move |s: &Seen| match (s.method.as_str(), s.path.as_str()) {
+            ("OPTIONS", _) => response(
+                204,
+                &[
+                    ("Access-Control-Allow-Origin", "https://shop.example"),
+                    ("Access-Control-Allow-Headers", "authorization, x-api-key"),
+                ],
+                b"",
+            ),
+            (_, "/a") => response(302, &[("Location", "/b")], b""),
+            _ => response(302, &[("Location", to.as_str())], b""),
+        }),
+    )
+    .await;
+    let t = page_with_secrets(&format!("http://127.0.0.1:{}/a", first.port));
+    let p = probe_target(&t, &ctx()).await;
+    assert_eq!(
+        p.http.as_ref().map(|h| h.status),
+        Some(200),
+        "{}",
+        p.summary
+    );
+
+    // Same origin: both GETs carry the page's headers (and the preflight only names them).
+    let gets: Vec<Seen> = first
+        .seen()
+        .into_iter()
+        .filter(|s| s.method == "GET")
+        .collect();
+    assert_eq!(gets.len(), 2, "{gets:#?}");
+    for g in &gets {
+        assert_eq!(g.header("Authorization"), Some("Bearer s3cret"));
+        assert_eq!(g.header("X-Api-Key"), Some("k1"));
+    }
+    // Another port is another origin: nothing configured reaches it, only Origin (tainted
+    // to null), User-Agent and Accept.
+    let seen = other.seen();
+    assert!(!seen.is_empty());
+    assert!(leaks(&seen).is_empty(), "{:?}", leaks(&seen));
+    let get = seen.iter().find(|s| s.method == "GET").expect("GET");
+    assert_eq!(get.header("Origin"), Some("null"));
+    assert_eq!(get.header("Accept"), Some("*/*"));
+    assert!(
+        codes(&p).contains(&"redirect_headers_withheld"),
+        "{:?}",
+        codes(&p)
+    );
+}
+
+/// Review item 1: never from https to http, even to the same host and port number.
+#[tokio::test]
+async fn configured_headers_are_never_downgraded_from_https_to_http() {
+    let plain = start(
+        None,
+        fixed(200, &[("Access-Control-Allow-Origin", "*")], "ok"),
+    )
+    .await;
+    let to = format!("http://localhost:{}/plain", plain.port);
+    let (acc, roots) = ca_signed(&["localhost"]);
+    let secure = start(
+        Some(acc),
+        Arc::new(move |s: &Seen| {
+            if s.method == "OPTIONS" {
+                response(
+                    204,
+                    &[
+                        ("Access-Control-Allow-Origin", "https://shop.example"),
+                        ("Access-Control-Allow-Headers", "authorization, x-api-key"),
+                    ],
+                    b"",
+                )
+            } else {
+                response(301, &[("Location", to.as_str())], b"")
+            }
+        }),
+    )
+    .await;
+    let t = page_with_secrets(&format!("https://localhost:{}/", secure.port));
+    let p = probe_with_roots(&t, &ctx(), roots).await;
+    assert_eq!(
+        p.http.as_ref().map(|h| h.status),
+        Some(200),
+        "{}",
+        p.summary
+    );
+    let get = secure
+        .seen()
+        .into_iter()
+        .find(|s| s.method == "GET")
+        .expect("GET over https");
+    assert_eq!(get.header("X-Api-Key"), Some("k1"));
+    assert!(!plain.seen().is_empty());
+    assert!(
+        leaks(&plain.seen()).is_empty(),
+        "{:?}",
+        leaks(&plain.seen())
+    );
+}
+
+/// Review item 2: the decision, for the cases loopback-only tests cannot produce.
+#[test]
+fn redirects_into_sensitive_addresses_are_refused_unless_the_target_is_there() {
+    let ip = |s: &str| s.parse::<IpAddr>().expect("test address");
+    let public = [ip("203.0.113.10")];
+    let loopback = [ip("127.0.0.1"), ip("::1")];
+    let table: [(&[IpAddr], &[IpAddr], Option<Sensitive>); 12] = [
+        (&public, &[ip("127.0.0.1")], Some(Sensitive::Loopback)),
+        (&public, &[ip("127.9.9.9")], Some(Sensitive::Loopback)),
+        (&public, &[ip("::1")], Some(Sensitive::Loopback)),
+        (
+            &public,
+            &[ip("::ffff:127.0.0.1")],
+            Some(Sensitive::Loopback),
+        ),
+        (
+            &public,
+            &[ip("169.254.169.254")],
+            Some(Sensitive::LinkLocal),
+        ),
+        (&public, &[ip("fe80::1")], Some(Sensitive::LinkLocal)),
+        (&public, &[ip("0.0.0.0")], Some(Sensitive::Unspecified)),
+        (&public, &[ip("::")], Some(Sensitive::Unspecified)),
+        // One bad address is enough: every address would be connected to.
+        (
+            &public,
+            &[ip("198.51.100.7"), ip("169.254.169.254")],
+            Some(Sensitive::LinkLocal),
+        ),
+        (&public, &[ip("198.51.100.7"), ip("10.0.0.5")], None),
+        // A loopback target may redirect within loopback, not onto the link.
+        (&loopback, &[ip("127.0.0.2")], None),
+        (
+            &loopback,
+            &[ip("169.254.169.254")],
+            Some(Sensitive::LinkLocal),
+        ),
+    ];
+    for (target, hop, want) in table {
+        assert_eq!(
+            redirect_block(target, hop).map(|(_, c)| c),
+            want,
+            "{target:?} → {hop:?}"
+        );
+    }
+}
+
+/// Review item 2: a loopback target redirecting to another loopback port is followed.
+#[tokio::test]
+async fn loopback_target_may_redirect_within_loopback() {
+    let other = start(None, fixed(200, &[], "there")).await;
+    let to = format!("http://localhost:{}/x", other.port);
+    let first = start(
+        None,
+        Arc::new(move |_: &Seen| response(302, &[("Location", to.as_str())], b"")),
+    )
+    .await;
+    let p = probe_target(
+        &target(&format!("http://127.0.0.1:{}/", first.port)),
+        &ctx(),
+    )
+    .await;
+    assert_eq!(p.verdict, ReachVerdict::Reachable, "{}", p.summary);
+    assert_eq!(p.http.as_ref().map(|h| h.body_head.as_str()), Some("there"));
+    assert!(!codes(&p).contains(&"redirect_blocked"));
+}
+
+/// Review item 2, end to end: a loopback target redirecting to `0.0.0.0` (another class,
+/// which the kernel would deliver to this host) is not followed. Nothing is sent there: the
+/// listener behind it sees no connection.
+#[tokio::test]
+async fn redirect_into_another_sensitive_class_is_not_followed() {
+    let hidden = start(None, fixed(200, &[], "internal")).await;
+    let to = format!("http://0.0.0.0:{}/admin", hidden.port);
+    let first = start(
+        None,
+        Arc::new(move |_: &Seen| response(302, &[("Location", to.as_str())], b"")),
+    )
+    .await;
+    let p = probe_target(
+        &target(&format!("http://127.0.0.1:{}/", first.port)),
+        &ctx(),
+    )
+    .await;
+    let http = p.http.as_ref().expect("the redirect response");
+    assert_eq!(http.status, 302);
+    assert_eq!(http.url, format!("http://127.0.0.1:{}/", first.port));
+    // The verdict is the redirect response's: a 302 is a working answer.
+    assert_eq!(p.verdict, ReachVerdict::Reachable, "{}", p.summary);
+    assert!(p.summary.contains("was not followed"), "{}", p.summary);
+    let f = p
+        .findings
+        .iter()
+        .find(|f| f.code == "redirect_blocked")
+        .expect("redirect_blocked");
+    assert!(f.summary.contains("0.0.0.0"), "{}", f.summary);
+    // `dns` and `tcp` describe the hop that answered.
+    assert_eq!(p.dns.as_ref().map(|d| d.host.as_str()), Some("127.0.0.1"));
+    assert!(hidden.seen().is_empty());
+}
+
+/// Review item 3: at most `MAX_ADDRESSES` connects per hop, both families kept.
+#[tokio::test]
+async fn resolved_addresses_are_capped_per_hop() {
+    let v4: Vec<IpAddr> = (1..=20u8).map(|i| IpAddr::from([127, 0, 0, i])).collect();
+    let v6: Vec<IpAddr> = (1..=3u16)
+        .map(|i| IpAddr::from([0xfd00, 0, 0, 0, 0, 0, 0, i]))
+        .collect();
+    let mixed: Vec<IpAddr> = v4.iter().chain(&v6).copied().collect();
+    let kept = tcp::capped(&mixed);
+    assert_eq!(kept.len(), tcp::MAX_ADDRESSES);
+    assert!(v6.iter().all(|ip| kept.contains(ip)), "{kept:?}");
+    let mut sorted = kept.clone();
+    sorted.sort_by_key(|ip| mixed.iter().position(|m| m == ip));
+    assert_eq!(kept, sorted, "answer order is kept");
+    assert_eq!(tcp::capped(&v4[..5]), v4[..5].to_vec());
+
+    // Only loopback is connected to: 127.0.0.1 answers, the other 127.0.0.x refuse.
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let attempts = tcp::connect_all(&v4, port, Duration::from_secs(2)).await;
+    assert_eq!(attempts.len(), tcp::MAX_ADDRESSES);
+    assert_eq!(attempts[0].report.outcome, TcpOutcome::Connected);
+}
+
+/// Review item 4: method-override headers that name an unsafe method are not sent, whatever
+/// the page's method; the preflight still names them, as the browser's does.
+#[tokio::test]
+async fn method_override_headers_are_not_sent() {
+    let server = start(
+        None,
+        Arc::new(|s: &Seen| {
+            if s.method == "OPTIONS" {
+                response(204, &[("Access-Control-Allow-Origin", "*")], b"")
+            } else {
+                response(200, &[("Access-Control-Allow-Origin", "*")], b"ok")
+            }
+        }),
+    )
+    .await;
+    let overrides = [
+        "X-HTTP-Method-Override",
+        "X-HTTP-Method",
+        "X-Method-Override",
+    ];
+    for method in ["PUT", "GET"] {
+        let mut t = target(&format!("http://127.0.0.1:{}/", server.port));
+        t.cors_origin = Some("https://shop.example".to_owned());
+        t.cors_method = Some(method.to_owned());
+        t.cors_headers = vec![
+            "X-HTTP-Method-Override: DELETE".to_owned(),
+            "x-http-method: PUT".to_owned(),
+            "X-Method-Override: patch, GET".to_owned(),
+            "X-Trace: 1".to_owned(),
+        ];
+        let p = probe_target(&t, &ctx()).await;
+        assert_eq!(p.verdict, ReachVerdict::Reachable, "{}", p.summary);
+        assert!(
+            codes(&p).contains(&"method_override_not_sent"),
+            "{:?}",
+            codes(&p)
+        );
+    }
+    let seen = server.seen();
+    let gets: Vec<&Seen> = seen.iter().filter(|s| s.method == "GET").collect();
+    assert_eq!(gets.len(), 2, "{seen:#?}");
+    for g in gets {
+        for name in overrides {
+            assert!(g.header(name).is_none(), "{name} was sent: {g:#?}");
+        }
+        assert_eq!(g.header("X-Trace"), Some("1"));
+    }
+    let pre = seen
+        .iter()
+        .find(|s| s.method == "OPTIONS")
+        .expect("preflight");
+    assert_eq!(
+        pre.header("Access-Control-Request-Headers"),
+        Some("x-http-method,x-http-method-override,x-method-override,x-trace")
+    );
+
+    // An override naming a safe method is harmless and goes out as the page sends it.
+    assert!(!is_unsafe_method_override("X-HTTP-Method-Override", "get"));
+    assert!(is_unsafe_method_override(
+        "x-method-override",
+        "GET, DELETE"
+    ));
+    assert!(!is_unsafe_method_override("X-Other", "DELETE"));
+}
+
+/// Writes `head` and then holds the connection open without finishing the body.
+async fn answer_and_hold(mut s: tokio::net::TcpStream, head: String) {
+    if read_head(&mut s).await.is_some() {
+        let _ = s.write_all(head.as_bytes()).await;
+        tokio::time::sleep(Duration::from_secs(60)).await;
+    }
+}
+
+/// Review item 5: neither a redirect hop's body nor a preflight's is read, so a server that
+/// announces a body and never sends it cannot hold the probe for a request timeout per hop.
+#[tokio::test]
+async fn redirect_hops_and_preflights_do_not_read_the_body() {
+    let end = start(
+        None,
+        fixed(200, &[("Access-Control-Allow-Origin", "*")], "end"),
+    )
+    .await;
+    let to = format!("http://127.0.0.1:{}/end", end.port);
+    let stalling = start_raw(move |s| {
+        let to = to.clone();
+        async move {
+            let mut s = s;
+            let Some(head) = read_head(&mut s).await else {
+                return;
+            };
+            let answer = if head.method == "OPTIONS" {
+                "HTTP/1.1 200 OK\r\nAccess-Control-Allow-Origin: *\r\nAccess-Control-Allow-Headers: x-api-key\r\nContent-Length: 100000\r\n\r\npartial".to_owned()
+            } else {
+                format!("HTTP/1.1 302 Found\r\nLocation: {to}\r\nAccess-Control-Allow-Origin: *\r\nContent-Length: 100000\r\n\r\npartial")
+            };
+            let _ = s.write_all(answer.as_bytes()).await;
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        }
+    })
+    .await;
+    let mut t = target(&format!("http://127.0.0.1:{}/", stalling.port));
+    t.cors_origin = Some("https://shop.example".to_owned());
+    t.cors_headers = vec!["X-Api-Key: k1".to_owned()];
+    let mut c = ctx();
+    c.request_timeout = Duration::from_secs(5);
+    let started = Instant::now();
+    let p = probe_target(&t, &c).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}: a body was waited for",
+        started.elapsed()
+    );
+    assert_eq!(p.verdict, ReachVerdict::Reachable, "{}", p.summary);
+    assert_eq!(p.http.as_ref().map(|h| h.body_head.as_str()), Some("end"));
+    assert!(p.cors.as_ref().is_some_and(|c| c.preflight_needed));
+
+    // The exchange itself: a redirect's body is skipped, a final response's is read.
+    let held = start_raw(|s| {
+        answer_and_hold(
+            s,
+            "HTTP/1.1 301 Moved\r\nLocation: /x\r\nContent-Length: 50\r\n\r\nabc".to_owned(),
+        )
+    })
+    .await;
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", held.port))
+        .await
+        .expect("connect");
+    let out = Outgoing {
+        method: "GET".to_owned(),
+        path: "/".to_owned(),
+        headers: vec![("Host".to_owned(), "x".to_owned())],
+    };
+    let inc = http::exchange(
+        Box::new(stream),
+        &out,
+        Duration::from_secs(5),
+        BodyRead::UnlessRedirect,
+    )
+    .await
+    .expect("head");
+    assert_eq!(inc.status, 301);
+    assert!(inc.body_skipped && inc.body.is_empty() && !inc.body_timed_out);
+}
+
+/// Review item 6: one deadline covers the whole probe. A server that trickles its answer one
+/// byte at a time never trips the per-exchange timeout's spirit but must trip this one.
+#[tokio::test]
+async fn the_whole_probe_has_one_deadline() {
+    let trickle = start_raw(|mut s| async move {
+        if read_head(&mut s).await.is_none() {
+            return;
+        }
+        for b in b"HTTP/1.1 200 OK\r\nX-Slow: ".iter().cycle() {
+            if s.write_all(&[*b]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    let mut c = ctx();
+    c.request_timeout = Duration::from_secs(10);
+    c.deadline = Duration::from_millis(500);
+    let started = Instant::now();
+    let p = probe_target(&target(&format!("http://127.0.0.1:{}/", trickle.port)), &c).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(p.verdict, ReachVerdict::TimedOut, "{}", p.summary);
+    assert_eq!(
+        p.summary,
+        format!(
+            "The whole probe exceeded 0.5 s (the agent's limit for one probe), while in the HTTP exchange with http://127.0.0.1:{port}/ (127.0.0.1:{port})",
+            port = trickle.port
+        )
+    );
+    assert_eq!(codes(&p)[0], "probe_deadline");
+    assert_eq!(p.tcp[0].outcome, TcpOutcome::Connected);
+    assert!(p.http.is_none());
+
+    // Across hops: each answer comes within every per-step timeout, the sum does not.
+    let slow = start_raw(|mut s| async move {
+        if let Some(head) = read_head(&mut s).await {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let n: u32 = head.path.trim_start_matches('/').parse().unwrap_or(0);
+            let _ = s
+                .write_all(&response(302, &[("Location", &format!("/{}", n + 1))], b""))
+                .await;
+        }
+    })
+    .await;
+    c.deadline = Duration::from_millis(700);
+    let p = probe_target(&target(&format!("http://127.0.0.1:{}/0", slow.port)), &c).await;
+    assert_eq!(p.verdict, ReachVerdict::TimedOut, "{}", p.summary);
+    assert!(
+        p.summary.contains("exceeded 0.7 s") && p.summary.contains("(redirect 3)"),
+        "{}",
+        p.summary
+    );
+    assert_eq!(fmt_limit(PROBE_DEADLINE), "30 s");
+    assert_eq!(ProbeContext::default().deadline, PROBE_DEADLINE);
+}
+
+/// Review item 7: a request that needs a preflight is preflighted again at the redirect's
+/// target, with `Origin: null` after a cross-origin redirect, and that preflight decides.
+#[tokio::test]
+async fn redirect_target_gets_its_own_preflight() {
+    for allow in [true, false] {
+        let other = start(
+            None,
+            Arc::new(move |s: &Seen| {
+                if s.method == "OPTIONS" && !allow {
+                    response(405, &[], b"")
+                } else if s.method == "OPTIONS" {
+                    response(
+                        204,
+                        &[
+                            ("Access-Control-Allow-Origin", "*"),
+                            ("Access-Control-Allow-Methods", "PUT"),
+                            ("Access-Control-Allow-Headers", "x-api-key"),
+                        ],
+                        b"",
+                    )
+                } else {
+                    response(200, &[("Access-Control-Allow-Origin", "*")], b"ok")
+                }
+            }),
+        )
+        .await;
+        let to = format!("http://127.0.0.1:{}/moved", other.port);
+        let first = start(
+            None,
+            Arc::new(move |s: &Seen| {
+                let acao = ("Access-Control-Allow-Origin", "https://shop.example");
+                if s.method == "OPTIONS" {
+                    response(
+                        204,
+                        &[
+                            acao,
+                            ("Access-Control-Allow-Methods", "PUT"),
+                            ("Access-Control-Allow-Headers", "x-api-key"),
+                        ],
+                        b"",
+                    )
+                } else {
+                    response(307, &[acao, ("Location", to.as_str())], b"")
+                }
+            }),
+        )
+        .await;
+        let mut t = target(&format!("http://127.0.0.1:{}/", first.port));
+        t.cors_origin = Some("https://shop.example".to_owned());
+        t.cors_method = Some("PUT".to_owned());
+        t.cors_headers = vec!["X-Api-Key: k1".to_owned()];
+        let p = probe_target(&t, &ctx()).await;
+        assert_eq!(
+            p.http.as_ref().map(|h| h.status),
+            Some(200),
+            "{}",
+            p.summary
+        );
+
+        let seen = other.seen();
+        let pre = seen
+            .iter()
+            .find(|s| s.method == "OPTIONS")
+            .expect("a preflight at the redirect target");
+        assert_eq!(pre.header("Origin"), Some("null"));
+        assert_eq!(pre.header("Access-Control-Request-Method"), Some("PUT"));
+        assert_eq!(
+            pre.header("Access-Control-Request-Headers"),
+            Some("x-api-key")
+        );
+        let cors = p.cors.as_ref().expect("cors");
+        assert_eq!(cors.origin, "null");
+        if allow {
+            assert!(cors.allowed, "{:#?}", cors.checks);
+            assert!(!codes(&p).contains(&"cors_redirect_preflight_failed"));
+        } else {
+            assert!(!cors.allowed);
+            assert_eq!(
+                cors.checks[cors.first_failure.expect("failure")].rule,
+                "preflight_ok_status"
+            );
+            assert!(
+                codes(&p).contains(&"cors_redirect_preflight_failed"),
+                "{:?}",
+                codes(&p)
+            );
+        }
+    }
+}
+
+/// Review item 7: the browser's request changes at a redirect (Fetch "HTTP-redirect fetch"),
+/// and so does whether the next hop needs a preflight.
+#[test]
+fn browser_rewrites_the_request_at_redirects() {
+    let put = CorsRequest::new("null", "PUT")
+        .header("Content-Type", "application/json")
+        .header("Authorization", "Bearer t");
+    let mut r = put.clone();
+    browser_follows(&mut r, 303, false);
+    assert_eq!(r.method, "GET");
+    assert_eq!(
+        r.headers,
+        vec![("Authorization".to_owned(), "Bearer t".to_owned())]
+    );
+    browser_follows(&mut r, 302, true);
+    assert!(r.headers.is_empty());
+    assert!(!cors::needs_preflight(&r), "a plain GET needs none");
+    // 307 and 308 keep the method and body; 301/302 rewrite only POST.
+    let mut r = put.clone();
+    browser_follows(&mut r, 307, false);
+    assert_eq!(r, put);
+    let mut r = put.clone();
+    browser_follows(&mut r, 301, false);
+    assert_eq!(r.method, "PUT");
+    let mut r = CorsRequest::new("null", "post").header("content-type", "text/plain");
+    browser_follows(&mut r, 302, false);
+    assert_eq!(r.method, "GET");
+    assert!(r.headers.is_empty());
 }
