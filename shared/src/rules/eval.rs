@@ -29,8 +29,9 @@ use serde::{Deserialize, Serialize};
 
 use super::fix;
 use super::model::{
-    peers_text, traffic_text, Action, Direction, Peer, PortMatch, PortRange, Protocol, Rule,
-    RuleSet, RuleSetKind,
+    peers_text, traffic_text, Action, CtState, Direction, HostAddr, HostBackend, HostChainType,
+    HostFamily, HostHook, HostMatch, HostRule, HostTable, HostTarget, Peer, PortMatch, PortRange,
+    Protocol, Rule, RuleSet, RuleSetKind,
 };
 use crate::ownership::classify;
 use crate::probe::AddressOwner;
@@ -66,6 +67,17 @@ pub struct TargetInfo {
     /// Azure application security groups of the NIC (resource ids or names).
     #[serde(default)]
     pub application_security_groups: Vec<String>,
+    /// Host firewall: the interface the traffic arrives on (`eth0`), for rules that match
+    /// `-i`/`iifname`. Without it such rules make the answer `Unknown` (except `lo` and
+    /// Docker's bridges, which a remote source never arrives on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
+    /// Host firewall: the question's port is a Docker published port forwarded to this
+    /// container address and port (`172.17.0.2:80`). Used when the loaded rules have no
+    /// DNAT rule for it (only the filter table was loaded, or nft hides the target).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub published_to: Option<std::net::SocketAddr>,
 }
 
 /// "Would traffic from `source` on `protocol`/`port` be admitted?"
@@ -215,8 +227,15 @@ pub enum ExplanationCode {
     /// Unknown: the question lacks a port (tcp/udp), names `all` as its protocol, or
     /// leaves out the ICMP type a deciding rule is specific to.
     IncompleteQuestion,
-    /// Unknown: no rule set was given.
+    /// Unknown: no rule set was given (or none for the question's address family).
     NoRuleSets,
+    /// Host firewall: a DROP or REJECT rule matches before anything accepts.
+    HostFirewallRule,
+    /// Host firewall: no rule decides, so the base chain's policy (DROP) applies.
+    HostChainPolicy,
+    /// Unknown: a rule that could decide uses a match or target Vantage does not
+    /// evaluate (iptables `-m recent`, `-m limit`, `-m set`, nft `limit`, `xt`, `NFQUEUE`).
+    UnsupportedMatch,
 }
 
 impl ExplanationCode {
@@ -235,6 +254,9 @@ impl ExplanationCode {
             Self::DependsOnClientPort => "DEPENDS_ON_CLIENT_PORT",
             Self::IncompleteQuestion => "INCOMPLETE_QUESTION",
             Self::NoRuleSets => "NO_RULE_SETS",
+            Self::HostFirewallRule => "HOST_FIREWALL_RULE",
+            Self::HostChainPolicy => "HOST_CHAIN_POLICY",
+            Self::UnsupportedMatch => "UNSUPPORTED_MATCH",
         }
     }
 }
@@ -370,6 +392,11 @@ pub struct Verdict {
     pub layers: Vec<LayerVerdict>,
     /// Rules to add, one per refusing layer.
     pub fixes: Vec<RuleFix>,
+    /// Set when host firewall tables were evaluated: the path the packet takes (INPUT, or
+    /// FORWARD for a Docker published port), how a refusal looks to the client, and the
+    /// rules it passed on the way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<HostVerdict>,
 }
 
 // ---------------------------------------------------------------------------------------
@@ -406,6 +433,8 @@ enum UnknownKind {
     ClientPort,
     /// The question left out something the rule needs (an ICMP type).
     Question,
+    /// A host firewall match or target that is not evaluated.
+    Unsupported,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -639,6 +668,7 @@ fn rule_name(set: &RuleSet, rule: &Rule) -> String {
             format!("rule {} of {}", rule.label, set.id)
         }
         RuleSetKind::GcpFirewall | RuleSetKind::AzureNsg => format!("rule {}", rule.label),
+        RuleSetKind::HostFirewall => format!("{} rule {}", set.id, rule.label),
     }
 }
 
@@ -826,6 +856,8 @@ fn unknown_code(pending: &[Pending]) -> ExplanationCode {
         .collect();
     if kinds.contains(&UnknownKind::Reference) {
         ExplanationCode::UnresolvedReference
+    } else if kinds.contains(&UnknownKind::Unsupported) {
+        ExplanationCode::UnsupportedMatch
     } else if kinds.contains(&UnknownKind::Target) {
         ExplanationCode::TargetNotSpecified
     } else if kinds.contains(&UnknownKind::Question) {
@@ -850,6 +882,8 @@ struct LayerResult {
     nothing_matched: bool,
     /// For a stateless ACL whose reply is refused: the direction and port ranges refused.
     reply_refused: Option<(Direction, Vec<PortRange>)>,
+    /// Host firewall layers: what the generic passes cannot compute.
+    host: Option<Box<HostLayer>>,
 }
 
 fn layer_title(sets: &[&RuleSet], members: &[usize]) -> String {
@@ -940,6 +974,7 @@ fn eval_sg_layer(sets: &[&RuleSet], members: &[usize], p: &Probe, q: &Question) 
         notes: pass.notes,
         explanation,
         reply_refused: None,
+        host: None,
     }
 }
 
@@ -1114,6 +1149,7 @@ fn eval_first_match_layer(sets: &[&RuleSet], si: usize, p: &Probe, q: &Question)
         explanation: String::new(),
         nothing_matched: false,
         reply_refused: None,
+        host: None,
     };
     let what = format!("{} on {}", q.source, q.traffic());
     match pass.outcome {
@@ -1142,6 +1178,8 @@ fn eval_first_match_layer(sets: &[&RuleSet], si: usize, p: &Probe, q: &Question)
                 (RuleSetKind::AzureNsg, true) => ExplanationCode::AzureNsgDefaultDeny,
                 (RuleSetKind::AzureNsg, false) => ExplanationCode::AzureNsgDenyRule,
                 (RuleSetKind::AwsSecurityGroup, _) => ExplanationCode::EniSgRulesMismatch,
+                // Host tables never reach this first-match pass (see `host_layer`).
+                (RuleSetKind::HostFirewall, _) => ExplanationCode::HostFirewallRule,
             };
             result.explanation = if result.nothing_matched {
                 format!(
@@ -1415,6 +1453,7 @@ fn early(question: &Question, code: ExplanationCode, reason: String) -> Verdict 
         notes: Vec::new(),
         layers: Vec::new(),
         fixes: Vec::new(),
+        host: None,
     }
 }
 
@@ -1473,16 +1512,29 @@ pub fn evaluate_refs(sets: &[&RuleSet], question: &Question) -> Verdict {
         .collect();
     let mut layers: Vec<LayerResult> = Vec::new();
     let mut others: Vec<LayerResult> = (0..sets.len())
-        .filter(|&i| sets[i].kind != RuleSetKind::AwsSecurityGroup)
+        .filter(|&i| {
+            !matches!(
+                sets[i].kind,
+                RuleSetKind::AwsSecurityGroup | RuleSetKind::HostFirewall
+            )
+        })
         .map(|i| eval_first_match_layer(sets, i, &probe, &q))
         .collect();
     let sg_layer = (!sg_members.is_empty()).then(|| eval_sg_layer(sets, &sg_members, &probe, &q));
+    // The host's own firewall is the last thing an inbound packet meets (after the cloud's
+    // filters in front of the machine) and the first an outbound one does.
+    let host_members: Vec<usize> = (0..sets.len())
+        .filter(|&i| sets[i].kind == RuleSetKind::HostFirewall)
+        .collect();
+    let host = (!host_members.is_empty()).then(|| host_layer(sets, &host_members, &q));
     match q.direction {
         Direction::Inbound => {
             layers.append(&mut others);
             layers.extend(sg_layer);
+            layers.extend(host);
         }
         Direction::Outbound => {
+            layers.extend(host);
             layers.extend(sg_layer);
             layers.append(&mut others);
         }
@@ -1526,7 +1578,10 @@ pub fn evaluate_refs(sets: &[&RuleSet], question: &Question) -> Verdict {
                 }
             }
         }
-        if l.outcome == Outcome::Denied {
+        if let (Outcome::Denied, Some(h)) = (l.outcome, &l.host) {
+            nearest_rules.extend(h.nearest.iter().cloned());
+            fixes.extend(h.fixes.iter().cloned());
+        } else if l.outcome == Outcome::Denied {
             if l.nothing_matched {
                 nearest_rules.extend(nearest(sets, &l.members, &probe));
             }
@@ -1597,12 +1652,27 @@ pub fn evaluate_refs(sets: &[&RuleSet], question: &Question) -> Verdict {
         notes,
         layers: layer_verdicts,
         fixes,
+        host: layers
+            .iter()
+            .find_map(|l| l.host.as_ref().map(|h| h.verdict.clone())),
     }
 }
 
 /// The verdict in one line, e.g. incident 1's `no inbound rule admits 203.0.113.7 on
 /// tcp/443; rules admit only 198.51.100.0/24`.
 pub fn summary(v: &Verdict) -> String {
+    if let Some(h) = &v.host {
+        let first = v.layers.iter().find(|l| l.outcome == v.outcome);
+        let host_decided = first.is_some_and(|l| l.kind == RuleSetKind::HostFirewall);
+        let forward = h.path == HostPath::Forward;
+        if (v.outcome == Outcome::Denied && host_decided)
+            || (v.outcome == Outcome::Allowed && forward)
+        {
+            if let Some(s) = host_summary(v, h) {
+                return s;
+            }
+        }
+    }
     let q = &v.question;
     let src = q.source;
     let what = q.traffic();
@@ -1714,6 +1784,1732 @@ pub fn to_rules_verdict(v: &Verdict) -> crate::probe::RulesVerdict {
         source_ip: v.question.source.to_string(),
         admitted: v.outcome == Outcome::Allowed,
         summary: summary(v),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Host firewalls (iptables / nftables)
+//
+// Netfilter semantics, as far as a connection attempt needs them: the packet enters at a
+// hook (PREROUTING, then INPUT for the host itself or FORWARD once DNAT has sent it to a
+// container), where every base chain of every table of its family runs in priority order;
+// within a chain the first rule with a terminal target decides (ACCEPT ends that base
+// chain, DROP/REJECT end everything), jumps descend and RETURN comes back, and a base
+// chain that runs out applies its policy. The packet is the first of a new connection:
+// conntrack state NEW, TCP flags SYN.
+//
+// What the question does not say (the host's own address, the input interface, the
+// client's port) or what Vantage does not evaluate (`-m recent`, …) makes a rule "maybe".
+// A maybe-rule splits the walk in two (it matched / it did not); the answer is certain
+// only when every branch ends the same way, otherwise `Unknown`, naming the rules.
+
+/// At most this many branches are followed; a ruleset with more maybe-rules on the path
+/// is `Unknown` rather than slow.
+const MAX_HOST_PATHS: usize = 256;
+/// Deeper jump nesting than this is a loop (the kernel refuses loops; a hand-edited file
+/// may not).
+const MAX_JUMP_DEPTH: usize = 32;
+/// A reason that belongs to no rule (the `rule` of its [`UnknownReason`] is `None`).
+const NO_RULE: At = (usize::MAX, usize::MAX);
+
+/// Docker's documentation, quoted where a published port is involved.
+const DOCKER_DOCS_URL: &str = "https://docs.docker.com/engine/network/packet-filtering-firewalls/";
+
+/// Which way through the host's netfilter hooks the packet goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum HostPath {
+    /// To a socket on the host: PREROUTING, then INPUT.
+    Input,
+    /// Rewritten by DNAT (a Docker published port) to another address: PREROUTING, then
+    /// FORWARD (`DOCKER-USER`, `DOCKER`). INPUT, and so ufw, never sees it.
+    Forward,
+    /// From the host: OUTPUT, then POSTROUTING.
+    Output,
+}
+
+/// How a host firewall's refusal looks to the client: what a TCP probe measures, so the
+/// probe result and the rule that caused it can be put side by side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum HostDenial {
+    /// DROP: no answer at all; the client's connect times out.
+    Dropped,
+    /// REJECT with a TCP reset or ICMP port-unreachable (the default): "connection refused".
+    Refused,
+    /// REJECT with ICMP host/net-unreachable or admin/host-prohibited: "no route to host".
+    Unreachable,
+    /// REJECT whose reply the input does not show (nft's view of an iptables-nft target):
+    /// an immediate error, refused or unreachable.
+    Rejected,
+}
+
+impl HostDenial {
+    /// What the agent's TCP probe reports for it (`None`: refused or unreachable).
+    pub fn tcp_outcome(self) -> Option<crate::probe::TcpOutcome> {
+        use crate::probe::TcpOutcome;
+        match self {
+            Self::Dropped => Some(TcpOutcome::TimedOut),
+            Self::Refused => Some(TcpOutcome::Refused),
+            Self::Unreachable => Some(TcpOutcome::Unreachable),
+            Self::Rejected => None,
+        }
+    }
+
+    /// What the client sees, for sentences.
+    pub fn client_sees(self) -> &'static str {
+        match self {
+            Self::Dropped => "no answer: the client's connect times out",
+            Self::Refused => "the client sees \"connection refused\" at once",
+            Self::Unreachable => "the client sees \"no route to host\" at once",
+            Self::Rejected => "the client gets an error at once (refused or unreachable)",
+        }
+    }
+
+    /// The refusal a REJECT with this `--reject-with` (or nft reject type) produces.
+    pub(crate) fn of_reject(with: Option<&str>) -> Self {
+        // The default of both iptables and nft is ICMP port-unreachable.
+        let Some(w) = with else {
+            return Self::Refused;
+        };
+        let w = w.to_ascii_lowercase();
+        if w.contains("reset") || w.contains("port-unreach") {
+            Self::Refused
+        } else if [
+            "host-unreach",
+            "net-unreach",
+            "prohibited",
+            "no-route",
+            "addr-unreach",
+        ]
+        .iter()
+        .any(|k| w.contains(k))
+        {
+            Self::Unreachable
+        } else {
+            Self::Rejected
+        }
+    }
+}
+
+/// What the host firewall layer concluded beyond the common verdict fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HostVerdict {
+    pub path: HostPath,
+    /// Forward path: where DNAT sends the packet (`172.17.0.2:80`).
+    pub dnat_to: Option<String>,
+    /// The DNAT rule (nat table), when the loaded rules have it.
+    pub dnat_rule: Option<RuleRef>,
+    /// Forward path: what the INPUT chain alone would decide. People (and ufw) look there,
+    /// but it does not apply to a published port.
+    pub input_would: Option<Outcome>,
+    /// Denied: dropped (the client times out) or rejected (refused / unreachable).
+    pub denial: Option<HostDenial>,
+    /// The rules the packet matched on the deciding path, in order: jumps, the verdict,
+    /// and the policies that applied.
+    pub trace: Vec<RuleRef>,
+}
+
+/// A host layer's extras for [`evaluate_refs`].
+#[derive(Debug)]
+struct HostLayer {
+    verdict: HostVerdict,
+    nearest: Vec<NearestRule>,
+    fixes: Vec<RuleFix>,
+}
+
+/// What the rule to add must say; `iptables::accept_fix` and `nft::accept_fix` write it
+/// in their syntax.
+pub(crate) struct HostFixSpec<'a> {
+    pub set: &'a RuleSet,
+    pub table: &'a HostTable,
+    pub chain: &'a str,
+    pub protocol: Protocol,
+    pub port: Option<u16>,
+    pub icmp_type: Option<u8>,
+    pub source: IpAddr,
+    /// Forward path: the container's address (the rule sees the packet after DNAT).
+    pub destination: Option<IpAddr>,
+    /// Why this chain, in a sentence (prefixed to the fix's description).
+    pub why: String,
+}
+
+/// What is known about an interface of the packet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Iface {
+    /// The hook has none (no output interface on INPUT).
+    Absent,
+    Named(String),
+    /// Some interface other than these; which one the question does not say.
+    Other(Vec<String>),
+}
+
+/// What is known about an address of the packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Addr {
+    Known(IpAddr),
+    /// The host's own address, not given; a packet from a remote address is never
+    /// addressed to loopback (the kernel drops such martians).
+    Host {
+        loopback_possible: bool,
+    },
+}
+
+/// The first packet of the connection, as each hook sees it.
+#[derive(Debug, Clone)]
+struct Pkt {
+    v6: bool,
+    src: Addr,
+    dst: Addr,
+    protocol: Protocol,
+    dport: Option<u16>,
+    icmp_type: Option<u8>,
+    icmp_code: Option<u8>,
+    iif: Iface,
+    oif: Iface,
+    /// The destination before DNAT.
+    orig_dst: Addr,
+    orig_dport: Option<u16>,
+    /// Its destination was rewritten (conntrack's DNAT state).
+    dnat: bool,
+    /// The (current) destination is one of this host's addresses.
+    local_dst: bool,
+    local_src: bool,
+}
+
+/// The answer of one condition or rule.
+#[derive(Debug)]
+enum Tri {
+    Yes,
+    No,
+    Maybe(Vec<(UnknownKind, String)>),
+}
+
+impl Tri {
+    fn of(b: bool) -> Self {
+        if b {
+            Self::Yes
+        } else {
+            Self::No
+        }
+    }
+
+    fn negate(self, negated: bool) -> Self {
+        match (self, negated) {
+            (Self::Yes, true) => Self::No,
+            (Self::No, true) => Self::Yes,
+            (t, _) => t,
+        }
+    }
+}
+
+/// A maybe-rule and which way this branch took it.
+#[derive(Debug, Clone)]
+struct Assume {
+    at: At,
+    matched: bool,
+    action: Action,
+    reasons: Vec<(UnknownKind, String)>,
+}
+
+/// How one walk through a chain (or a hook) ended.
+#[derive(Debug, Clone)]
+enum End {
+    Accept(At),
+    Drop(At),
+    Reject(At, Option<String>),
+    Dnat(At, Option<IpAddr>, Option<u16>),
+    Redirect(Option<u16>),
+    /// RETURN, or the end of a user chain: the caller continues.
+    Return,
+    Unknown(At, UnknownKind, String),
+}
+
+#[derive(Debug, Clone)]
+struct Walk {
+    end: End,
+    assumed: Vec<Assume>,
+    trace: Vec<At>,
+}
+
+/// One complete branch: its packet, path and decision.
+#[derive(Debug, Clone)]
+struct Branch {
+    pkt: Pkt,
+    path: HostPath,
+    assumed: Vec<Assume>,
+    trace: Vec<At>,
+    /// ACCEPTs (rules and policies) on the decisive hook.
+    accepted: Vec<At>,
+    nat: Option<Nat>,
+    /// Set when the branch ended: `None` while it still passes.
+    end: Option<End>,
+    /// The base chain (set, chain) where it ended.
+    base: Option<(usize, String)>,
+}
+
+/// A destination rewrite decided in PREROUTING.
+#[derive(Debug, Clone, Copy)]
+enum Nat {
+    /// `at` is `None` when the question supplied it (`published_to`); `addr` is `None`
+    /// when the input hides it.
+    Dnat {
+        at: Option<At>,
+        addr: Option<IpAddr>,
+        port: Option<u16>,
+    },
+    Redirect,
+}
+
+/// The rule positions of one chain, and its policy rule.
+#[derive(Debug, Default)]
+struct ChainRules {
+    rules: Vec<usize>,
+    policy: Option<usize>,
+}
+
+struct HostEval<'a> {
+    sets: &'a [&'a RuleSet],
+    /// Per set index: chain name → its rules.
+    chains: BTreeMap<usize, BTreeMap<&'a str, ChainRules>>,
+    forks: usize,
+    notes: Vec<String>,
+    /// (subnet, bridge) from SNAT/MASQUERADE rules (`-s 172.17.0.0/16 ! -o docker0`), then
+    /// from accept rules naming a destination and an output interface.
+    bridges: Vec<(HostAddr, String)>,
+}
+
+fn host_rule<'a>(sets: &[&'a RuleSet], at: At) -> Option<(&'a Rule, &'a HostRule)> {
+    let r = sets.get(at.0)?.rules.get(at.1)?;
+    Some((r, r.host.as_ref()?))
+}
+
+/// Whether interface `name` matches an iptables (`eth+`) or nft (`eth*`) pattern.
+fn iface_matches(pattern: &str, name: &str) -> bool {
+    match pattern
+        .strip_suffix('+')
+        .or_else(|| pattern.strip_suffix('*'))
+    {
+        Some(prefix) => name.starts_with(prefix),
+        None => pattern == name,
+    }
+}
+
+fn addrs_text(addrs: &[HostAddr]) -> String {
+    addrs
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn ranges_covers(ranges: &[PortRange], lo: u16, hi: u16) -> bool {
+    // Whether the union of `ranges` covers lo..=hi.
+    let mut sorted: Vec<PortRange> = ranges.to_vec();
+    sorted.sort_by_key(|r| r.from);
+    let mut next = u32::from(lo);
+    for r in sorted {
+        if u32::from(r.from) > next {
+            break;
+        }
+        next = next.max(u32::from(r.to) + 1);
+    }
+    next > u32::from(hi)
+}
+
+impl<'a> HostEval<'a> {
+    fn new(sets: &'a [&'a RuleSet], members: &[usize]) -> Self {
+        let mut chains: BTreeMap<usize, BTreeMap<&'a str, ChainRules>> = BTreeMap::new();
+        let mut bridges = Vec::new();
+        let mut weak = Vec::new();
+        for &si in members {
+            let per = chains.entry(si).or_default();
+            if let Some(t) = &sets[si].host {
+                for c in &t.chains {
+                    per.entry(c.name.as_str()).or_default();
+                }
+            }
+            for r in &sets[si].rules {
+                let Some(h) = &r.host else { continue };
+                let entry = per.entry(h.chain.as_str()).or_default();
+                if r.implicit {
+                    entry.policy = Some(r.position);
+                } else {
+                    entry.rules.push(r.position);
+                }
+                // Docker's own accept rules (`-d 172.17.0.2/32 ! -i docker0 -o docker0`) say
+                // which bridge a container is behind, when no MASQUERADE rule does.
+                if matches!(h.target, HostTarget::Accept) {
+                    let dst = h.matches.iter().find_map(|m| match m {
+                        HostMatch::Destination {
+                            addrs,
+                            negated: false,
+                        } => Some(addrs.clone()),
+                        _ => None,
+                    });
+                    let out = h.matches.iter().find_map(|m| match m {
+                        HostMatch::OutInterface {
+                            name,
+                            negated: false,
+                        } if !name.ends_with('+') && !name.ends_with('*') => Some(name.clone()),
+                        _ => None,
+                    });
+                    if let (Some(addrs), Some(name)) = (dst, out) {
+                        weak.extend(addrs.into_iter().map(|a| (a, name.clone())));
+                    }
+                }
+                if matches!(h.target, HostTarget::Snat { .. }) {
+                    let src = h.matches.iter().find_map(|m| match m {
+                        HostMatch::Source {
+                            addrs,
+                            negated: false,
+                        } => Some(addrs.clone()),
+                        _ => None,
+                    });
+                    let out = h.matches.iter().find_map(|m| match m {
+                        HostMatch::OutInterface {
+                            name,
+                            negated: true,
+                        } if !name.ends_with('+') && !name.ends_with('*') => Some(name.clone()),
+                        _ => None,
+                    });
+                    if let (Some(addrs), Some(name)) = (src, out) {
+                        bridges.extend(addrs.into_iter().map(|a| (a, name.clone())));
+                    }
+                }
+            }
+        }
+        // MASQUERADE subnets first: they cover every container of the bridge.
+        bridges.extend(weak);
+        Self {
+            sets,
+            chains,
+            forks: 0,
+            notes: Vec::new(),
+            bridges,
+        }
+    }
+
+    fn note(&mut self, n: String) {
+        if !self.notes.contains(&n) {
+            self.notes.push(n);
+        }
+    }
+
+    fn bridge_of(&self, ip: IpAddr) -> Option<&str> {
+        self.bridges
+            .iter()
+            .find(|(a, _)| a.contains(ip))
+            .map(|(_, b)| b.as_str())
+    }
+
+    fn bridge_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.bridges.iter().map(|(_, b)| b.clone()).collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    fn name(&self, at: At) -> String {
+        match host_rule(self.sets, at) {
+            Some((r, _)) => format!("{} {}", self.sets[at.0].id, r.label),
+            None => "a rule".to_owned(),
+        }
+    }
+
+    fn addr_in(&mut self, a: Addr, addrs: &[HostAddr], at: At, what: &str) -> Tri {
+        match a {
+            Addr::Known(ip) => Tri::of(addrs.iter().any(|x| x.contains(ip))),
+            Addr::Host { loopback_possible } => {
+                if addrs.iter().any(HostAddr::is_everything) {
+                    return Tri::Yes;
+                }
+                if !loopback_possible && addrs.iter().all(HostAddr::is_loopback_only) {
+                    self.note(
+                        "A packet from a remote address is never addressed to a loopback \
+                         address (the kernel drops such packets), so rules for 127.0.0.0/8 \
+                         or ::1 do not match it."
+                            .to_owned(),
+                    );
+                    return Tri::No;
+                }
+                Tri::Maybe(vec![(
+                    UnknownKind::Target,
+                    format!(
+                        "{} applies only to {what} {}; the host's own address was not given \
+                         (set the target address)",
+                        self.name(at),
+                        addrs_text(addrs)
+                    ),
+                )])
+            }
+        }
+    }
+
+    fn iface(&mut self, known: &Iface, pattern: &str, at: At, dir: &str) -> Tri {
+        match known {
+            Iface::Absent => Tri::No,
+            Iface::Named(n) => Tri::of(iface_matches(pattern, n)),
+            Iface::Other(not) => {
+                if not.iter().any(|n| n == pattern) {
+                    return Tri::No;
+                }
+                Tri::Maybe(vec![(
+                    UnknownKind::Target,
+                    format!(
+                        "{} applies only to traffic {dir} interface {pattern}; the question \
+                         does not say which interface it uses (set the target interface)",
+                        self.name(at)
+                    ),
+                )])
+            }
+        }
+    }
+
+    fn source_port(&mut self, ranges: &[PortRange], at: At) -> Tri {
+        // A client connects from an ephemeral port; which one is not known.
+        if ranges_covers(ranges, EPHEMERAL_PORTS.from, EPHEMERAL_PORTS.to) {
+            return Tri::Yes;
+        }
+        if !ranges.iter().any(|r| r.to >= EPHEMERAL_PORTS.from) {
+            self.note(format!(
+                "Clients connect from ephemeral ports ({EPHEMERAL_PORTS}): source-port rules \
+                 for lower ports (such as DNS replies from port 53) are taken not to match a \
+                 new connection."
+            ));
+            return Tri::No;
+        }
+        Tri::Maybe(vec![(
+            UnknownKind::ClientPort,
+            format!(
+                "{} applies only to source ports {}; the client's source port is not known",
+                self.name(at),
+                super::model::ranges_text(ranges)
+            ),
+        )])
+    }
+
+    fn cond(&mut self, m: &HostMatch, pkt: &Pkt, at: At) -> Tri {
+        match m {
+            HostMatch::Protocol { protocols, negated } => {
+                Tri::of(protocols.iter().any(|p| p.covers(pkt.protocol))).negate(*negated)
+            }
+            HostMatch::Source { addrs, negated } => self
+                .addr_in(pkt.src, addrs, at, "traffic from")
+                .negate(*negated),
+            HostMatch::Destination { addrs, negated } => self
+                .addr_in(pkt.dst, addrs, at, "traffic to")
+                .negate(*negated),
+            HostMatch::OrigDestination { addrs, negated } => self
+                .addr_in(pkt.orig_dst, addrs, at, "connections to")
+                .negate(*negated),
+            HostMatch::DestPort { ranges, negated } => match pkt.dport {
+                Some(p) => Tri::of(ranges.iter().any(|r| r.contains(p))).negate(*negated),
+                // Port matches need a protocol with ports (`th dport` in nft).
+                None => Tri::No,
+            },
+            HostMatch::OrigDestPort { ranges, negated } => match pkt.orig_dport {
+                Some(p) => Tri::of(ranges.iter().any(|r| r.contains(p))).negate(*negated),
+                None => Tri::No,
+            },
+            HostMatch::SourcePort { ranges, negated } => {
+                if !pkt.protocol.has_ports() {
+                    return Tri::No;
+                }
+                self.source_port(ranges, at).negate(*negated)
+            }
+            HostMatch::EitherPort { ranges, negated } => match pkt.dport {
+                Some(p) if ranges.iter().any(|r| r.contains(p)) => Tri::Yes.negate(*negated),
+                Some(_) => self.source_port(ranges, at).negate(*negated),
+                None => Tri::No,
+            },
+            HostMatch::InInterface { name, negated } => {
+                let known = pkt.iif.clone();
+                self.iface(&known, name, at, "arriving on").negate(*negated)
+            }
+            HostMatch::OutInterface { name, negated } => {
+                let known = pkt.oif.clone();
+                self.iface(&known, name, at, "leaving through")
+                    .negate(*negated)
+            }
+            HostMatch::CtState { states, negated } => Tri::of(
+                states
+                    .iter()
+                    .any(|s| *s == CtState::New || (*s == CtState::Dnat && pkt.dnat)),
+            )
+            .negate(*negated),
+            HostMatch::Family { ipv6 } => Tri::of(*ipv6 == pkt.v6),
+            HostMatch::IcmpType { types, negated } => {
+                if !pkt.protocol.is_icmp() {
+                    return Tri::No;
+                }
+                let Some(t) = pkt.icmp_type else {
+                    return Tri::Maybe(vec![(
+                        UnknownKind::Question,
+                        format!(
+                            "{} applies only to some ICMP types; the question names none",
+                            self.name(at)
+                        ),
+                    )]);
+                };
+                let mut unknown_code = false;
+                let mut hit = false;
+                for tc in types.iter().filter(|tc| tc.icmp_type == t) {
+                    match (tc.code, pkt.icmp_code) {
+                        (None, _) => hit = true,
+                        (Some(c), Some(pc)) => hit |= c == pc,
+                        (Some(_), None) => unknown_code = true,
+                    }
+                }
+                if hit {
+                    Tri::Yes.negate(*negated)
+                } else if unknown_code {
+                    Tri::Maybe(vec![(
+                        UnknownKind::Question,
+                        format!(
+                            "{} applies only to some ICMP codes; the question names none",
+                            self.name(at)
+                        ),
+                    )])
+                } else {
+                    Tri::No.negate(*negated)
+                }
+            }
+            HostMatch::TcpFlags {
+                mask,
+                comp,
+                any,
+                negated,
+            } => {
+                if pkt.protocol != Protocol::Tcp {
+                    return Tri::No;
+                }
+                // A connection attempt's first packet carries SYN alone.
+                const SYN: u8 = 0x02;
+                let hit = if *any {
+                    SYN & mask != 0
+                } else {
+                    SYN & mask == *comp
+                };
+                Tri::of(hit).negate(*negated)
+            }
+            HostMatch::AddrType {
+                source,
+                types,
+                negated,
+            } => {
+                let local = if *source {
+                    pkt.local_src
+                } else {
+                    pkt.local_dst
+                };
+                let mut hit = false;
+                for t in types {
+                    match t.to_ascii_uppercase().as_str() {
+                        "LOCAL" => hit |= local,
+                        "UNICAST" => hit |= !local,
+                        "BROADCAST" | "MULTICAST" | "ANYCAST" | "BLACKHOLE" | "UNREACHABLE"
+                        | "PROHIBIT" | "THROW" | "NAT" | "XRESOLVE" | "UNSPEC" => {}
+                        other => {
+                            return Tri::Maybe(vec![(
+                                UnknownKind::Unsupported,
+                                format!(
+                                    "{}: address type `{other}` is not evaluated",
+                                    self.name(at)
+                                ),
+                            )])
+                        }
+                    }
+                }
+                Tri::of(hit).negate(*negated)
+            }
+            HostMatch::PacketType { types, negated } => Tri::of(
+                types
+                    .iter()
+                    .any(|t| t.eq_ignore_ascii_case("host") || t.eq_ignore_ascii_case("unicast")),
+            )
+            .negate(*negated),
+            // A connection attempt's first packet is not a later fragment.
+            HostMatch::Fragment { negated } => Tri::No.negate(*negated),
+            HostMatch::ExtensionHeader { .. } => Tri::No,
+            HostMatch::Unsupported { what } => Tri::Maybe(vec![(
+                UnknownKind::Unsupported,
+                format!("{}: {what} is not evaluated", self.name(at)),
+            )]),
+        }
+    }
+
+    fn rule_matches(&mut self, h: &HostRule, pkt: &Pkt, at: At) -> Tri {
+        let mut maybes = Vec::new();
+        for m in &h.matches {
+            match self.cond(m, pkt, at) {
+                Tri::No => return Tri::No,
+                Tri::Yes => {}
+                Tri::Maybe(r) => maybes.extend(r),
+            }
+        }
+        if maybes.is_empty() {
+            Tri::Yes
+        } else {
+            Tri::Maybe(maybes)
+        }
+    }
+
+    /// Walks `chain` of set `si` from rule index `from`. Each branch owns its assumptions
+    /// and trace, so they are passed by value rather than kept in `self`.
+    #[allow(clippy::too_many_arguments)]
+    fn run_chain(
+        &mut self,
+        si: usize,
+        chain: &str,
+        from: usize,
+        pkt: &Pkt,
+        depth: usize,
+        mut assumed: Vec<Assume>,
+        trace: Vec<At>,
+    ) -> Vec<Walk> {
+        let rules: Vec<usize> = self
+            .chains
+            .get(&si)
+            .and_then(|c| c.get(chain))
+            .map(|c| c.rules.clone())
+            .unwrap_or_default();
+        let mut i = from;
+        while i < rules.len() {
+            let at = (si, rules[i]);
+            let Some((rule, h)) = host_rule(self.sets, at) else {
+                i += 1;
+                continue;
+            };
+            // LOG, MARK, counters: whether they match changes nothing.
+            if !h.target.is_terminal() {
+                i += 1;
+                continue;
+            }
+            match self.rule_matches(h, pkt, at) {
+                Tri::No => i += 1,
+                Tri::Yes => {
+                    return self.apply(si, chain, i, at, &h.target, pkt, depth, assumed, trace)
+                }
+                Tri::Maybe(reasons) => {
+                    self.forks += 1;
+                    if self.forks > MAX_HOST_PATHS {
+                        return vec![Walk {
+                            end: End::Unknown(
+                                at,
+                                UnknownKind::Unsupported,
+                                format!(
+                                    "more than {MAX_HOST_PATHS} combinations of rules that \
+                                     may or may not match; the answer depends on them"
+                                ),
+                            ),
+                            assumed,
+                            trace,
+                        }];
+                    }
+                    let mut taken = assumed.clone();
+                    taken.push(Assume {
+                        at,
+                        matched: true,
+                        action: rule.action,
+                        reasons: reasons.clone(),
+                    });
+                    let mut out = self.apply(
+                        si,
+                        chain,
+                        i,
+                        at,
+                        &h.target,
+                        pkt,
+                        depth,
+                        taken,
+                        trace.clone(),
+                    );
+                    assumed.push(Assume {
+                        at,
+                        matched: false,
+                        action: rule.action,
+                        reasons,
+                    });
+                    out.extend(self.run_chain(si, chain, i + 1, pkt, depth, assumed, trace));
+                    return out;
+                }
+            }
+        }
+        vec![Walk {
+            end: End::Return,
+            assumed,
+            trace,
+        }]
+    }
+
+    /// What a matching rule's target does, continuing the walk where it falls through.
+    #[allow(clippy::too_many_arguments)]
+    fn apply(
+        &mut self,
+        si: usize,
+        chain: &str,
+        i: usize,
+        at: At,
+        target: &HostTarget,
+        pkt: &Pkt,
+        depth: usize,
+        assumed: Vec<Assume>,
+        mut trace: Vec<At>,
+    ) -> Vec<Walk> {
+        trace.push(at);
+        let done = |end: End, assumed: Vec<Assume>, trace: Vec<At>| {
+            vec![Walk {
+                end,
+                assumed,
+                trace,
+            }]
+        };
+        match target {
+            HostTarget::Accept | HostTarget::Snat { .. } => done(End::Accept(at), assumed, trace),
+            HostTarget::Drop => done(End::Drop(at), assumed, trace),
+            HostTarget::Reject { with } => done(End::Reject(at, with.clone()), assumed, trace),
+            HostTarget::Return => done(End::Return, assumed, trace),
+            HostTarget::Dnat { addr, port } => done(End::Dnat(at, *addr, *port), assumed, trace),
+            HostTarget::Redirect { port } => done(End::Redirect(*port), assumed, trace),
+            HostTarget::Other { name } => {
+                let why = format!("{}: target `{name}` is not evaluated", self.name(at));
+                done(
+                    End::Unknown(at, UnknownKind::Unsupported, why),
+                    assumed,
+                    trace,
+                )
+            }
+            // Skipped before matching.
+            HostTarget::Continue { .. } => done(End::Return, assumed, trace),
+            HostTarget::Jump { chain: to } | HostTarget::Goto { chain: to } => {
+                if depth >= MAX_JUMP_DEPTH {
+                    let why = format!(
+                        "{}: jumps nest deeper than {MAX_JUMP_DEPTH} chains (a loop?)",
+                        self.name(at)
+                    );
+                    return done(
+                        End::Unknown(at, UnknownKind::Unsupported, why),
+                        assumed,
+                        trace,
+                    );
+                }
+                let sub = self.run_chain(si, to, 0, pkt, depth + 1, assumed, trace);
+                if matches!(target, HostTarget::Goto { .. }) {
+                    // A return from a goto'd chain returns from this one too.
+                    return sub;
+                }
+                let mut out = Vec::new();
+                for w in sub {
+                    match w.end {
+                        End::Return => out.extend(self.run_chain(
+                            si,
+                            chain,
+                            i + 1,
+                            pkt,
+                            depth,
+                            w.assumed,
+                            w.trace,
+                        )),
+                        _ => out.push(w),
+                    }
+                }
+                out
+            }
+        }
+    }
+
+    /// Runs one base chain; its policy applies where the walk runs out.
+    fn run_base(&mut self, si: usize, chain: &str, b: &Branch) -> Vec<Walk> {
+        let walks = self.run_chain(si, chain, 0, &b.pkt, 0, b.assumed.clone(), b.trace.clone());
+        let policy = self
+            .chains
+            .get(&si)
+            .and_then(|c| c.get(chain))
+            .and_then(|c| c.policy);
+        walks
+            .into_iter()
+            .map(|mut w| {
+                if let End::Return = w.end {
+                    match policy {
+                        Some(p) => {
+                            let at = (si, p);
+                            let drop = host_rule(self.sets, at)
+                                .is_some_and(|(_, h)| h.target == HostTarget::Drop);
+                            w.trace.push(at);
+                            w.end = if drop { End::Drop(at) } else { End::Accept(at) };
+                        }
+                        // Without a listed policy a chain accepts (nft's default).
+                        None => w.end = End::Accept(NO_RULE),
+                    }
+                }
+                w
+            })
+            .collect()
+    }
+
+    /// The base chains on `hook` of the tables that see `pkt`'s family, in priority order.
+    fn base_chains(
+        &self,
+        hook: HostHook,
+        v6: bool,
+        types: &[HostChainType],
+    ) -> Vec<(usize, String)> {
+        let mut out: Vec<(i32, usize, String)> = Vec::new();
+        for &si in self.chains.keys() {
+            let Some(t) = &self.sets[si].host else {
+                continue;
+            };
+            let family_ok = match t.family {
+                HostFamily::Inet => true,
+                HostFamily::Ipv4 => !v6,
+                HostFamily::Ipv6 => v6,
+            };
+            if !family_ok {
+                continue;
+            }
+            for c in &t.chains {
+                if c.hook == Some(hook) && types.contains(&c.chain_type) {
+                    out.push((c.priority, si, c.name.clone()));
+                }
+            }
+        }
+        out.sort_by_key(|(p, si, _)| (*p, *si));
+        out.into_iter().map(|(_, si, c)| (si, c)).collect()
+    }
+
+    /// Passes every still-open branch through the base chains of `hook`.
+    fn run_hook(
+        &mut self,
+        hook: HostHook,
+        types: &[HostChainType],
+        branches: Vec<Branch>,
+        decisive: bool,
+    ) -> Vec<Branch> {
+        let mut out = Vec::new();
+        for b in branches {
+            if b.end.is_some() {
+                out.push(b);
+                continue;
+            }
+            let chains = self.base_chains(hook, b.pkt.v6, types);
+            let mut open = vec![b];
+            for (si, chain) in chains {
+                let nat = self.sets[si]
+                    .host
+                    .as_ref()
+                    .and_then(|t| t.chain(&chain))
+                    .is_some_and(|c| c.chain_type == HostChainType::Nat);
+                let mut next = Vec::new();
+                for b in open {
+                    if b.end.is_some() || (nat && b.nat.is_some()) {
+                        // Ended, or its NAT is already decided (one binding per connection).
+                        next.push(b);
+                        continue;
+                    }
+                    for w in self.run_base(si, &chain, &b) {
+                        let mut nb = b.clone();
+                        nb.assumed = w.assumed;
+                        nb.trace = w.trace;
+                        match w.end {
+                            End::Accept(at) => {
+                                if decisive && at != NO_RULE {
+                                    nb.accepted.push(at);
+                                }
+                            }
+                            End::Dnat(at, addr, port) => {
+                                nb.nat = Some(Nat::Dnat {
+                                    at: Some(at),
+                                    addr,
+                                    port,
+                                });
+                            }
+                            End::Redirect(port) => {
+                                // To a local port: still the INPUT path.
+                                nb.nat = Some(Nat::Redirect);
+                                nb.pkt.dport = port.or(nb.pkt.dport);
+                            }
+                            End::Return => {}
+                            end @ (End::Drop(_) | End::Reject(..) | End::Unknown(..)) => {
+                                nb.end = Some(end);
+                                nb.base = Some((si, chain.clone()));
+                            }
+                        }
+                        next.push(nb);
+                    }
+                }
+                open = next;
+            }
+            out.extend(open);
+        }
+        out
+    }
+
+    fn initial(&self, q: &Question) -> Pkt {
+        let remote = q.source;
+        let v6 = remote.is_ipv6();
+        let target = q.target.as_ref();
+        let host_addr = match target.and_then(|t| t.address) {
+            Some(a) => Addr::Known(a.to_canonical()),
+            None => Addr::Host {
+                loopback_possible: remote.is_loopback(),
+            },
+        };
+        let given = target.and_then(|t| t.interface.clone());
+        let remote_iface = match given {
+            Some(n) => Iface::Named(n),
+            None if remote.is_loopback() => Iface::Named("lo".to_owned()),
+            None => match self.bridge_of(remote) {
+                Some(b) => Iface::Named(b.to_owned()),
+                None => {
+                    let mut not = vec!["lo".to_owned()];
+                    not.extend(self.bridge_names());
+                    Iface::Other(not)
+                }
+            },
+        };
+        let (src, dst, iif, oif) = match q.direction {
+            Direction::Inbound => (Addr::Known(remote), host_addr, remote_iface, Iface::Absent),
+            Direction::Outbound => (host_addr, Addr::Known(remote), Iface::Absent, remote_iface),
+        };
+        let inbound = q.direction == Direction::Inbound;
+        Pkt {
+            v6,
+            src,
+            dst,
+            protocol: q.protocol,
+            dport: q.port,
+            icmp_type: q.icmp_type.filter(|_| q.protocol.is_icmp()),
+            icmp_code: q.icmp_code.filter(|_| q.protocol.is_icmp()),
+            iif,
+            oif,
+            orig_dst: dst,
+            orig_dport: q.port,
+            dnat: false,
+            local_dst: inbound || remote.is_loopback(),
+            local_src: !inbound || remote.is_loopback(),
+        }
+    }
+}
+
+fn start_branch(pkt: Pkt, path: HostPath) -> Branch {
+    Branch {
+        pkt,
+        path,
+        assumed: Vec::new(),
+        trace: Vec::new(),
+        accepted: Vec::new(),
+        nat: None,
+        end: None,
+        base: None,
+    }
+}
+
+/// The decision of a finished branch.
+#[derive(Debug, Clone, PartialEq)]
+enum Decided {
+    Allowed,
+    Denied(At, HostDenial),
+    Unknown,
+}
+
+fn decided(b: &Branch) -> Decided {
+    match &b.end {
+        None => Decided::Allowed,
+        Some(End::Drop(at)) => Decided::Denied(*at, HostDenial::Dropped),
+        Some(End::Reject(at, with)) => Decided::Denied(*at, HostDenial::of_reject(with.as_deref())),
+        Some(End::Unknown(..)) => Decided::Unknown,
+        // Not produced as branch ends.
+        Some(End::Accept(_) | End::Return | End::Dnat(..) | End::Redirect(..)) => Decided::Allowed,
+    }
+}
+
+/// Walks the question's packet through the hooks: PREROUTING (where DNAT may send it to a
+/// container), then INPUT or FORWARD (and POSTROUTING), or OUTPUT for outbound questions.
+/// Returns every branch, and for published ports what INPUT alone would have decided.
+fn host_walk(
+    ev: &mut HostEval,
+    sets: &[&RuleSet],
+    relevant: &[usize],
+    q: &Question,
+) -> (Vec<Branch>, Option<Outcome>) {
+    let pkt = ev.initial(q);
+    let filter = [HostChainType::Filter];
+    let mut input_would = None;
+    if q.direction == Direction::Outbound {
+        let b = ev.run_hook(
+            HostHook::Output,
+            &filter,
+            vec![start_branch(pkt, HostPath::Output)],
+            true,
+        );
+        return (ev.run_hook(HostHook::Postrouting, &filter, b, false), None);
+    }
+    let pre = ev.run_hook(
+        HostHook::Prerouting,
+        &[HostChainType::Filter, HostChainType::Nat],
+        vec![start_branch(pkt.clone(), HostPath::Input)],
+        false,
+    );
+    let published = q.target.as_ref().and_then(|t| t.published_to);
+    let mut to_input = Vec::new();
+    let mut to_forward = Vec::new();
+    for mut b in pre {
+        if b.end.is_some() {
+            to_input.push(b);
+            continue;
+        }
+        if b.nat.is_none() {
+            if let Some(sa) = published {
+                b.nat = Some(Nat::Dnat {
+                    at: None,
+                    addr: Some(sa.ip()),
+                    port: Some(sa.port()),
+                });
+                ev.note(format!(
+                    "The loaded rules have no DNAT rule for {}; the question says the port \
+                     is published to {sa}, so it is evaluated as Docker forwards it.",
+                    q.traffic()
+                ));
+            }
+        }
+        match b.nat {
+            Some(Nat::Dnat {
+                addr: Some(addr),
+                port,
+                ..
+            }) if !addr.is_loopback() => {
+                b.path = HostPath::Forward;
+                b.pkt.orig_dst = b.pkt.dst;
+                b.pkt.orig_dport = b.pkt.dport;
+                b.pkt.dst = Addr::Known(addr.to_canonical());
+                b.pkt.dport = port.or(b.pkt.dport);
+                b.pkt.dnat = true;
+                b.pkt.local_dst = false;
+                b.pkt.oif = match ev.bridge_of(addr) {
+                    Some(br) => Iface::Named(br.to_owned()),
+                    None => Iface::Other(vec!["lo".to_owned()]),
+                };
+                to_forward.push(b);
+            }
+            Some(Nat::Dnat {
+                addr: Some(addr),
+                port,
+                ..
+            }) => {
+                // DNAT to a loopback address: still delivered locally.
+                b.pkt.dst = Addr::Known(addr);
+                b.pkt.dport = port.or(b.pkt.dport);
+                b.pkt.dnat = true;
+                to_input.push(b);
+            }
+            Some(Nat::Dnat { at, addr: None, .. }) => {
+                let at = at.unwrap_or(NO_RULE);
+                b.path = HostPath::Forward;
+                let why = format!(
+                    "{} sends {} elsewhere with DNAT, but its destination is not shown \
+                     (nft prints iptables-nft's DNAT as an `xt` target): load \
+                     `iptables-save` output, or give the container's address and port \
+                     (published_to)",
+                    ev.name(at),
+                    q.traffic()
+                );
+                b.end = Some(End::Unknown(at, UnknownKind::Reference, why));
+                to_input.push(b);
+            }
+            Some(Nat::Redirect) | None => to_input.push(b),
+        }
+    }
+    if !to_forward.is_empty() {
+        // What INPUT alone would say, for the "ufw says blocked" confusion.
+        let mut probe = HostEval::new(sets, relevant);
+        let alone = probe.run_hook(
+            HostHook::Input,
+            &filter,
+            vec![start_branch(pkt.clone(), HostPath::Input)],
+            true,
+        );
+        let ds: Vec<Decided> = alone.iter().map(decided).collect();
+        input_would = Some(if ds.iter().all(|d| *d == Decided::Allowed) {
+            Outcome::Allowed
+        } else if ds.iter().all(|d| matches!(d, Decided::Denied(..))) {
+            Outcome::Denied
+        } else {
+            Outcome::Unknown
+        });
+    }
+    let inp = ev.run_hook(HostHook::Input, &filter, to_input, true);
+    let fwd = ev.run_hook(HostHook::Forward, &filter, to_forward, true);
+    let fwd = ev.run_hook(HostHook::Postrouting, &filter, fwd, false);
+    let mut finished = inp;
+    finished.extend(fwd);
+    (finished, input_would)
+}
+
+/// Evaluates the question against the host firewall tables `members` of `sets`.
+fn host_layer(sets: &[&RuleSet], members: &[usize], q: &Question) -> LayerResult {
+    let v6 = q.source.is_ipv6();
+    let family = if v6 { "IPv6" } else { "IPv4" };
+    let relevant: Vec<usize> = members
+        .iter()
+        .copied()
+        .filter(|&i| {
+            sets[i]
+                .host
+                .as_ref()
+                .is_some_and(|t| t.family.covers(q.source))
+        })
+        .collect();
+    let title = if relevant.len() == 1 {
+        format!("host firewall ({})", sets[relevant[0]].id)
+    } else {
+        format!(
+            "host firewall ({})",
+            relevant
+                .iter()
+                .map(|&i| sets[i].id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let mut result = LayerResult {
+        kind: RuleSetKind::HostFirewall,
+        members: relevant.clone(),
+        outcome: Outcome::Unknown,
+        code: ExplanationCode::NoRuleSets,
+        deciding: Vec::new(),
+        unknown: Vec::new(),
+        notes: Vec::new(),
+        explanation: String::new(),
+        nothing_matched: false,
+        reply_refused: None,
+        host: None,
+    };
+    let what = format!("{} on {}", q.source, q.traffic());
+    let mut verdict = HostVerdict {
+        path: match q.direction {
+            Direction::Inbound => HostPath::Input,
+            Direction::Outbound => HostPath::Output,
+        },
+        dnat_to: None,
+        dnat_rule: None,
+        input_would: None,
+        denial: None,
+        trace: Vec::new(),
+    };
+    if relevant.is_empty() {
+        let why = format!(
+            "no {family} host firewall table is loaded ({}), so the host's filtering of {} is \
+             not known",
+            if v6 {
+                "load `ip6tables-save` or `nft -j list ruleset`"
+            } else {
+                "load `iptables-save` or `nft -j list ruleset`"
+            },
+            q.source
+        );
+        result.explanation = format!("The {why}.");
+        result.unknown.push(Pending {
+            at: NO_RULE,
+            action: Action::Allow,
+            reasons: vec![(UnknownKind::Reference, why)],
+        });
+        result.host = Some(Box::new(HostLayer {
+            verdict,
+            nearest: Vec::new(),
+            fixes: Vec::new(),
+        }));
+        return result;
+    }
+
+    let mut ev = HostEval::new(sets, &relevant);
+    let (finished, input_would) = host_walk(&mut ev, sets, &relevant, q);
+
+    // Combine the branches.
+    let decisions: Vec<Decided> = finished.iter().map(decided).collect();
+    let all_allowed = decisions.iter().all(|d| *d == Decided::Allowed);
+    let all_denied = decisions.iter().all(|d| matches!(d, Decided::Denied(..)));
+    let principal_idx = (0..finished.len())
+        .min_by_key(|&i| finished[i].assumed.iter().filter(|a| a.matched).count())
+        .unwrap_or(0);
+    let Some(principal) = finished.get(principal_idx).cloned() else {
+        result.explanation = format!("The {title} has no chain that {what} passes.");
+        result.outcome = Outcome::Allowed;
+        result.code = ExplanationCode::Allowed;
+        return result;
+    };
+    verdict.path = principal.path;
+    verdict.input_would = input_would.filter(|_| principal.path == HostPath::Forward);
+    if let Some(Nat::Dnat {
+        at: dat,
+        addr,
+        port,
+    }) = principal.nat
+    {
+        if principal.path == HostPath::Forward {
+            verdict.dnat_to = addr.map(|a| match (a, port.or(q.port)) {
+                (IpAddr::V6(a6), Some(p)) => format!("[{a6}]:{p}"),
+                (a, Some(p)) => format!("{a}:{p}"),
+                (a, None) => a.to_string(),
+            });
+            verdict.dnat_rule =
+                dat.and_then(|at| host_rule(sets, at).map(|(r, _)| RuleRef::new(sets[at.0], r)));
+        }
+    }
+    verdict.trace = principal
+        .trace
+        .iter()
+        .filter_map(|&at| host_rule(sets, at).map(|(r, _)| RuleRef::new(sets[at.0], r)))
+        .collect();
+
+    let path_words = match principal.path {
+        HostPath::Input => "on the INPUT path",
+        HostPath::Forward => "on the FORWARD path",
+        HostPath::Output => "on the OUTPUT path",
+    };
+    let mut explanation = String::new();
+    if principal.path == HostPath::Forward {
+        explanation.push_str(&docker_paragraph(q, &verdict));
+        explanation.push(' ');
+    }
+    let rule_text = |at: At| {
+        host_rule(sets, at).map_or_else(String::new, |(r, h)| format!("{} ({})", r.label, h.text))
+    };
+    let mut nearest_rules = Vec::new();
+    let mut fixes = Vec::new();
+    if all_allowed {
+        result.outcome = Outcome::Allowed;
+        result.code = ExplanationCode::Allowed;
+        let explicit: Vec<At> = principal
+            .accepted
+            .iter()
+            .copied()
+            .filter(|&at| host_rule(sets, at).is_some_and(|(r, _)| !r.implicit))
+            .collect();
+        result.deciding = if explicit.is_empty() {
+            principal.accepted.last().copied().into_iter().collect()
+        } else {
+            explicit
+        };
+        if result.deciding.is_empty() {
+            explanation.push_str(&format!(
+                "No base chain of the {title} filters {what} {path_words}, so it passes."
+            ));
+        } else {
+            explanation.push_str(&format!(
+                "The {title} accepts {what} {path_words}: {}.",
+                result
+                    .deciding
+                    .iter()
+                    .map(|&at| rule_text(at))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ));
+        }
+    } else if all_denied {
+        result.outcome = Outcome::Denied;
+        let Decided::Denied(at, denial) = decided(&principal) else {
+            return result;
+        };
+        verdict.denial = Some(denial);
+        let denials: Vec<HostDenial> = decisions
+            .iter()
+            .filter_map(|d| match d {
+                Decided::Denied(_, k) => Some(*k),
+                _ => None,
+            })
+            .collect();
+        if denials.iter().any(|k| *k != denial) {
+            ev.note(
+                "Depending on rules that may or may not match, the packet is dropped or \
+                 rejected: the client may see a timeout or an error."
+                    .to_owned(),
+            );
+        }
+        result.deciding = vec![at];
+        let policy = host_rule(sets, at).is_some_and(|(r, _)| r.implicit);
+        result.nothing_matched = policy;
+        let (set_i, chain) = principal.base.clone().unwrap_or((at.0, String::new()));
+        if policy {
+            result.code = ExplanationCode::HostChainPolicy;
+            explanation.push_str(&format!(
+                "No rule of the {title} accepts {what} {path_words}, so chain {chain}'s policy \
+                 applies: {}; {}.",
+                rule_text(at),
+                denial.client_sees()
+            ));
+            nearest_rules = host_nearest(&mut ev, sets, &relevant, &principal.pkt);
+        } else {
+            result.code = ExplanationCode::HostFirewallRule;
+            let verb = if denial == HostDenial::Dropped {
+                "drops"
+            } else {
+                "rejects"
+            };
+            explanation.push_str(&format!(
+                "The {title} {verb} {what} {path_words}: {} matches first; {}.",
+                rule_text(at),
+                denial.client_sees()
+            ));
+        }
+        fixes = host_fixes(sets, set_i, &chain, &principal, q);
+    } else {
+        result.outcome = Outcome::Unknown;
+        let pend = doubts(&finished, &decisions);
+        result.code = unknown_code(&pend);
+        explanation.push_str(&format!(
+            "Whether the {title} accepts {what} {path_words} depends on rules that may or may \
+             not match it: {}.",
+            pend.iter()
+                .flat_map(|p| p.reasons.iter().map(|(_, r)| r.clone()))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+        result.unknown = pend;
+    }
+    // netdev ingress chains run before everything else and are not walked: one that can
+    // drop makes an "allowed" uncertain (an accept there changes nothing later on).
+    if result.outcome == Outcome::Allowed && q.direction == Direction::Inbound {
+        for &si in &relevant {
+            let Some(t) = &sets[si].host else { continue };
+            for c in t
+                .chains
+                .iter()
+                .filter(|c| c.hook == Some(HostHook::Ingress))
+            {
+                let may_drop = c.policy == Some(Action::Deny)
+                    || sets[si].rules.iter().any(|r| {
+                        r.host.as_ref().is_some_and(|h| {
+                            h.chain == c.name
+                                && !r.implicit
+                                && !matches!(
+                                    h.target,
+                                    HostTarget::Accept | HostTarget::Continue { .. }
+                                )
+                        })
+                    });
+                if may_drop {
+                    let why = format!(
+                        "{}: ingress chain {} (netdev) runs before every other chain and is                          not evaluated; it may drop the packet",
+                        sets[si].id, c.name
+                    );
+                    explanation.push_str(&format!(" But {why}."));
+                    result.outcome = Outcome::Unknown;
+                    result.code = ExplanationCode::UnsupportedMatch;
+                    result.deciding.clear();
+                    result.unknown.push(Pending {
+                        at: NO_RULE,
+                        action: Action::Deny,
+                        reasons: vec![(UnknownKind::Unsupported, why)],
+                    });
+                }
+            }
+        }
+    }
+    if let Some(Outcome::Denied) = verdict.input_would {
+        explanation.push_str(
+            " The INPUT chain alone would refuse it, but INPUT does not see traffic to a \
+             published port.",
+        );
+    }
+    if principal.path == HostPath::Forward && result.outcome == Outcome::Allowed {
+        if let (Some(port), Some(to)) = (q.port, &verdict.dnat_to) {
+            ev.note(format!(
+                "To restrict who reaches published port {port} ({to}), filter in DOCKER-USER, \
+                 e.g. `iptables -I DOCKER-USER -p {} -m conntrack --ctorigdstport {port} ! -s \
+                 <allowed network> -j DROP`: Docker's docs say to add rules there, not to INPUT.",
+                q.protocol
+            ));
+        }
+    }
+    result.explanation = explanation;
+    result.notes = ev.notes;
+    result.host = Some(Box::new(HostLayer {
+        verdict,
+        nearest: nearest_rules,
+        fixes,
+    }));
+    result
+}
+
+/// What an Unknown depends on: the unsupported targets reached, and the maybe-rules whose
+/// two branches end differently (the others explain nothing).
+fn doubts(finished: &[Branch], decisions: &[Decided]) -> Vec<Pending> {
+    let category = |d: &Decided| match d {
+        Decided::Allowed => 0u8,
+        Decided::Denied(..) => 1,
+        Decided::Unknown => 2,
+    };
+    let outcomes_when = |at: At, matched: bool| -> Vec<u8> {
+        let mut v: Vec<u8> = finished
+            .iter()
+            .zip(decisions)
+            .filter(|(b, _)| b.assumed.iter().any(|a| a.at == at && a.matched == matched))
+            .map(|(_, d)| category(d))
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let matters = |at: At| outcomes_when(at, true) != outcomes_when(at, false);
+    let mut pend: Vec<Pending> = Vec::new();
+    let mut seen: Vec<At> = Vec::new();
+    for b in finished {
+        if let Some(End::Unknown(at, kind, why)) = &b.end {
+            if !seen.contains(at) {
+                seen.push(*at);
+                pend.push(Pending {
+                    at: *at,
+                    action: Action::Deny,
+                    reasons: vec![(*kind, why.clone())],
+                });
+            }
+        }
+        for a in &b.assumed {
+            if !seen.contains(&a.at) && matters(a.at) {
+                seen.push(a.at);
+                pend.push(Pending {
+                    at: a.at,
+                    action: a.action,
+                    reasons: a.reasons.clone(),
+                });
+            }
+        }
+    }
+    pend
+}
+
+/// The Docker caveat in Docker's own words.
+fn docker_paragraph(q: &Question, v: &HostVerdict) -> String {
+    let port = q.port.map_or_else(|| q.traffic(), |p| format!("port {p}"));
+    let to = v
+        .dnat_to
+        .clone()
+        .unwrap_or_else(|| "a container".to_owned());
+    let by = v
+        .dnat_rule
+        .as_ref()
+        .map_or_else(String::new, |r| format!(" by {} ({})", r.label, r.text));
+    format!(
+        "{port} is a published container port: it is rewritten to {to} (DNAT){by} before the \
+         filter table sees it, so it goes through FORWARD (DOCKER-USER, then Docker's own \
+         chains), not INPUT. INPUT and ufw rules do not apply to published ports: \"Docker \
+         routes container traffic in the nat table, which means that packets are diverted \
+         before it reaches the INPUT and OUTPUT chains that ufw uses\", and \"to add \
+         additional rules to filter these packets, use the DOCKER-USER chain\" \
+         ({DOCKER_DOCS_URL})."
+    )
+}
+
+/// ACCEPT rules near the question, for a packet that fell through to a DROP policy.
+fn host_nearest(
+    ev: &mut HostEval,
+    sets: &[&RuleSet],
+    members: &[usize],
+    pkt: &Pkt,
+) -> Vec<NearestRule> {
+    let mut found: Vec<NearestRule> = Vec::new();
+    for &si in members {
+        for rule in &sets[si].rules {
+            let Some(h) = &rule.host else { continue };
+            if h.target != HostTarget::Accept || rule.implicit {
+                continue;
+            }
+            let at = (si, rule.position);
+            let mut misses: Vec<&HostMatch> = Vec::new();
+            let mut maybe = false;
+            for m in &h.matches {
+                match ev.cond(m, pkt, at) {
+                    Tri::No => misses.push(m),
+                    Tri::Maybe(_) => maybe = true,
+                    Tri::Yes => {}
+                }
+            }
+            if maybe || misses.is_empty() {
+                continue;
+            }
+            let kind = if misses
+                .iter()
+                .all(|m| matches!(m, HostMatch::Source { negated: false, .. }))
+            {
+                NearestKind::OtherSource
+            } else if misses
+                .iter()
+                .all(|m| matches!(m, HostMatch::DestPort { negated: false, .. }))
+            {
+                NearestKind::OtherPort
+            } else {
+                continue;
+            };
+            let peers: Vec<String> = h
+                .matches
+                .iter()
+                .filter_map(|m| match m {
+                    HostMatch::Source {
+                        addrs,
+                        negated: false,
+                    } => Some(addrs.iter().map(ToString::to_string).collect::<Vec<_>>()),
+                    _ => None,
+                })
+                .flatten()
+                .collect();
+            let difference = match kind {
+                NearestKind::OtherSource => format!(
+                    "{} accepts only {}, not the question's source",
+                    rule.label,
+                    peers.join(", ")
+                ),
+                _ => format!("{} accepts {} only", rule.label, rule.traffic()),
+            };
+            found.push(NearestRule {
+                rule: RuleRef::new(sets[si], rule),
+                kind,
+                peers,
+                difference,
+            });
+        }
+    }
+    found.sort_by_key(|n| n.kind != NearestKind::OtherSource);
+    found.truncate(MAX_NEAREST);
+    found
+}
+
+/// The rule to add, in the syntax of the table that refused.
+fn host_fixes(
+    sets: &[&RuleSet],
+    si: usize,
+    base_chain: &str,
+    b: &Branch,
+    q: &Question,
+) -> Vec<RuleFix> {
+    let Some(set) = sets.get(si) else {
+        return Vec::new();
+    };
+    let Some(table) = &set.host else {
+        return Vec::new();
+    };
+    let forward = b.path == HostPath::Forward;
+    let (chain, why) = if forward && table.chain("DOCKER-USER").is_some() {
+        (
+            "DOCKER-USER",
+            "Docker's DOCKER-USER chain runs first in FORWARD and is where Docker says to \
+             filter published ports; the rule sees the packet after DNAT, so it matches the \
+             container's address and port."
+                .to_owned(),
+        )
+    } else {
+        (
+            base_chain,
+            format!(
+                "Inserted at the top of {base_chain}, before the rule or policy that refuses it."
+            ),
+        )
+    };
+    let destination = match (forward, b.pkt.dst) {
+        (true, Addr::Known(a)) => Some(a),
+        _ => None,
+    };
+    let spec = HostFixSpec {
+        set,
+        table,
+        chain,
+        protocol: q.protocol,
+        port: b.pkt.dport,
+        icmp_type: q.icmp_type,
+        source: q.source,
+        destination,
+        why,
+    };
+    // A table managed by iptables-nft (seen through `nft -j`) must be changed with
+    // iptables: nft warns not to touch it.
+    let iptables_managed = table.backend == HostBackend::Iptables
+        || (table.family != HostFamily::Inet
+            && ["filter", "nat", "mangle", "raw"].contains(&table.table.as_str())
+            && table
+                .chains
+                .iter()
+                .any(|c| c.name == "INPUT" || c.name == "FORWARD"));
+    let mut out = vec![if iptables_managed {
+        super::iptables::accept_fix(&spec)
+    } else {
+        super::nft::accept_fix(&spec)
+    }];
+    if !forward && table.chains.iter().any(|c| c.name.starts_with("ufw-")) && q.protocol.has_ports()
+    {
+        out.push(super::iptables::ufw_fix(&spec));
+    }
+    out
+}
+
+/// The host-firewall sentence for [`summary`], when the host layer decided.
+fn host_summary(v: &Verdict, h: &HostVerdict) -> Option<String> {
+    let q = &v.question;
+    let (src, what) = (q.source, q.traffic());
+    let prefix = match (&h.path, &h.dnat_to, q.port) {
+        (HostPath::Forward, Some(to), Some(port)) => {
+            format!("published port {port} → {to} (Docker DNAT, FORWARD path; INPUT/ufw rules do not apply): ")
+        }
+        (HostPath::Forward, _, _) => {
+            "published port (Docker DNAT, FORWARD path; INPUT/ufw rules do not apply): ".to_owned()
+        }
+        _ => String::new(),
+    };
+    let layer = v
+        .layers
+        .iter()
+        .find(|l| l.outcome == v.outcome && l.kind == RuleSetKind::HostFirewall)?;
+    match v.outcome {
+        Outcome::Denied => {
+            let r = layer.deciding_rules.first()?;
+            let sees = h.denial.map_or("", HostDenial::client_sees);
+            if r.implicit {
+                let mut peers: Vec<&str> = Vec::new();
+                for n in v
+                    .nearest_rules
+                    .iter()
+                    .filter(|n| n.kind == NearestKind::OtherSource)
+                {
+                    for p in &n.peers {
+                        if !peers.contains(&p.as_str()) {
+                            peers.push(p);
+                        }
+                    }
+                }
+                let mut s = format!(
+                    "{prefix}no host firewall rule admits {src} on {what}, so {} applies ({sees})",
+                    r.text
+                );
+                if !peers.is_empty() {
+                    s.push_str(&format!("; rules admit only {}", peers.join(", ")));
+                }
+                Some(s)
+            } else {
+                let verb = if h.denial == Some(HostDenial::Dropped) {
+                    "drops"
+                } else {
+                    "rejects"
+                };
+                Some(format!(
+                    "{prefix}{} rule {} {verb} {src} on {what} ({sees}): {}",
+                    r.set_id, r.label, r.text
+                ))
+            }
+        }
+        Outcome::Allowed if !prefix.is_empty() => {
+            let r = layer.deciding_rules.first()?;
+            let input = match h.input_would {
+                Some(Outcome::Denied) => "; INPUT alone would refuse it",
+                _ => "",
+            };
+            Some(format!(
+                "allowed: {prefix}{src} on {what} is accepted by {} {}{input}",
+                r.set_id, r.text
+            ))
+        }
+        _ => None,
     }
 }
 

@@ -136,6 +136,8 @@ pub(crate) fn for_layer(
             .map(|&i| azure(sets[i], &Want::of(q), deny_priority))
             .into_iter()
             .collect(),
+        // Host firewall fixes are written by eval's host layer (`iptables`/`nft` commands).
+        RuleSetKind::HostFirewall => Vec::new(),
     }
 }
 

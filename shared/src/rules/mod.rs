@@ -1,12 +1,14 @@
-//! Cloud firewall rules (issue #4): AWS security groups and network ACLs, GCP VPC firewall
-//! rules and Azure NSGs, parsed from the CLIs' JSON into one model and evaluated for a
-//! question such as "would 203.0.113.7 reach tcp/443?".
+//! Firewall rules (issue #4): AWS security groups and network ACLs, GCP VPC firewall rules,
+//! Azure NSGs and the host's own firewall (iptables, nftables), parsed into one model and
+//! evaluated for a question such as "would 203.0.113.7 reach tcp/443?".
 //!
-//! * [`parse_rules`] detects the format from the JSON's shape and returns every rule set in
-//!   it; each format also has its own `pub` entry point (for fuzzing and for callers that
-//!   know the format): [`aws::parse_security_groups`], [`aws::parse_security_group_rules`],
-//!   [`aws_nacl::parse_network_acls`], [`gcp::parse_firewall_rules`], [`azure::parse_nsgs`].
-//!   Errors name the JSON path and the line/column ([`RulesError`]).
+//! * [`parse_rules`] detects the format (the JSON's shape, or `iptables-save`'s `*filter` /
+//!   `:INPUT ACCEPT [0:0]` / `-A` lines) and returns every rule set in it; each format also
+//!   has its own `pub` entry point (for fuzzing and for callers that know the format):
+//!   [`aws::parse_security_groups`], [`aws::parse_security_group_rules`],
+//!   [`aws_nacl::parse_network_acls`], [`gcp::parse_firewall_rules`], [`azure::parse_nsgs`],
+//!   [`iptables::parse_iptables_save`], [`nft::parse_nft_ruleset`]. Errors name the JSON
+//!   path (or the line of `iptables-save` output) and the line/column ([`RulesError`]).
 //! * [`evaluate`] answers a [`Question`] against the rule sets that apply to one resource
 //!   and returns a [`Verdict`]: allowed / denied / unknown, the deciding rules, an
 //!   explanation code modelled on AWS Reachability Analyzer's, the nearest rules when none
@@ -21,9 +23,13 @@ pub mod error;
 pub mod eval;
 mod fix;
 pub mod gcp;
+pub mod iptables;
 mod locate;
 pub mod model;
+pub mod nft;
 
+#[cfg(test)]
+mod host_tests;
 #[cfg(test)]
 mod tests;
 
@@ -32,12 +38,14 @@ use serde::{Deserialize, Serialize};
 
 pub use error::{RulesError, RulesErrorKind};
 pub use eval::{
-    evaluate, evaluate_refs, summary, to_rules_verdict, ExplanationCode, LayerVerdict, NearestKind,
-    NearestRule, Outcome, Question, RuleFix, RuleRef, TargetInfo, UnknownReason, Verdict,
+    evaluate, evaluate_refs, summary, to_rules_verdict, ExplanationCode, HostDenial, HostPath,
+    HostVerdict, LayerVerdict, NearestKind, NearestRule, Outcome, Question, RuleFix, RuleRef,
+    TargetInfo, UnknownReason, Verdict,
 };
 pub use model::{
-    Action, Cidr, Direction, Peer, PortMatch, PortRange, Protocol, Provider, Rule, RuleSet,
-    RuleSetKind,
+    Action, Cidr, CtState, Direction, HostAddr, HostBackend, HostChain, HostChainType, HostFamily,
+    HostHook, HostMatch, HostRule, HostTable, HostTarget, IcmpTypeCode, Peer, PortMatch, PortRange,
+    Protocol, Provider, Rule, RuleSet, RuleSetKind,
 };
 
 /// Inputs larger than this are refused before any parsing (20 MB: a few thousand security
@@ -61,6 +69,10 @@ pub enum Format {
     /// `az network nsg show` / `az network nsg list` / `az network nsg rule list`, flattened
     /// CLI form or the REST form with `properties`.
     AzureNsg,
+    /// `iptables-save` / `ip6tables-save` (both concatenated are fine): text, not JSON.
+    IptablesSave,
+    /// `nft -j list ruleset` (or `nft -j list table …`).
+    NftRuleset,
 }
 
 impl Format {
@@ -72,6 +84,8 @@ impl Format {
             Self::AwsNetworkAcls => "aws ec2 describe-network-acls",
             Self::GcpFirewallRules => "gcloud compute firewall-rules list --format=json",
             Self::AzureNsg => "az network nsg show",
+            Self::IptablesSave => "iptables-save",
+            Self::NftRuleset => "nft -j list ruleset",
         }
     }
 }
@@ -92,6 +106,10 @@ pub(crate) enum Layout {
 /// Returns every rule set in it: all security groups, all network ACLs, one set per GCP
 /// network, one per NSG. `name_hint` (a file name or label) is kept as each set's `origin`.
 pub fn parse_rules(text: &str, name_hint: &str) -> Result<Vec<RuleSet>, RulesError> {
+    // iptables-save is text: recognised by its own lines before anything expects JSON.
+    if let Some(t) = iptables_text(text)? {
+        return iptables::iptables_save(t, name_hint);
+    }
     let text = prepare(text)?;
     let (format, layout) = detect(text)?;
     parse_as(text, format, layout, name_hint)
@@ -109,6 +127,8 @@ fn parse_as(
         Format::AwsNetworkAcls => aws_nacl::network_acls(text, layout, origin),
         Format::GcpFirewallRules => gcp::firewall_rules(text, layout, origin),
         Format::AzureNsg => azure::nsgs(text, layout, origin),
+        Format::IptablesSave => iptables::iptables_save(text, origin),
+        Format::NftRuleset => nft::ruleset(text, origin),
     }
 }
 
@@ -118,6 +138,18 @@ pub(crate) fn parse_expecting(
     want: Format,
     origin: &str,
 ) -> Result<Vec<RuleSet>, RulesError> {
+    if let Some(t) = iptables_text(text)? {
+        if want == Format::IptablesSave {
+            return iptables::iptables_save(t, origin);
+        }
+        return Err(RulesError::unknown_format(
+            t,
+            format!(
+                "this is the output of `iptables-save`, not of `{}`",
+                want.command()
+            ),
+        ));
+    }
     let text = prepare(text)?;
     let (format, layout) = detect(text)?;
     if format != want {
@@ -135,8 +167,21 @@ pub(crate) fn parse_expecting(
 
 /// Which supported format `text` is, from its shape alone.
 pub fn detect_format(text: &str) -> Result<Format, RulesError> {
+    if iptables_text(text)?.is_some() {
+        return Ok(Format::IptablesSave);
+    }
     let text = prepare(text)?;
     detect(text).map(|(f, _)| f)
+}
+
+/// `text` without its byte-order mark when it is `iptables-save` output (checking the size
+/// first); `None` when it is not.
+pub(crate) fn iptables_text(text: &str) -> Result<Option<&str>, RulesError> {
+    if text.len() > MAX_INPUT_BYTES {
+        return Err(RulesError::too_large(text.len(), MAX_INPUT_BYTES));
+    }
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    Ok(iptables::looks_like(text).then_some(text))
 }
 
 /// The checks every entry point makes first: size, byte-order mark, looks like JSON.
@@ -148,7 +193,12 @@ pub(crate) fn prepare(text: &str) -> Result<&str, RulesError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     match text.bytes().position(|b| !b.is_ascii_whitespace()) {
         None => Err(RulesError::unknown_format(text, "the input is empty")),
-        Some(i) if !matches!(text.as_bytes()[i], b'{' | b'[') => Err(RulesError::not_json(text, i)),
+        Some(i) if !matches!(text.as_bytes()[i], b'{' | b'[') => {
+            // Near misses of the host formats say which command to run instead.
+            Err(iptables::near_miss(text)
+                .or_else(|| nft::near_miss(text))
+                .unwrap_or_else(|| RulesError::not_json(text, i)))
+        }
         Some(_) => Ok(text),
     }
 }
@@ -164,7 +214,9 @@ pub(crate) fn detect(text: &str) -> Result<(Format, Layout), RulesError> {
     };
     match shape {
         Shape::Object(k) => {
-            if has(&k, &["SecurityGroups"]) {
+            if has(&k, &["nftables"]) {
+                Ok((Format::NftRuleset, Layout::Wrapped))
+            } else if has(&k, &["SecurityGroups"]) {
                 Ok((Format::AwsSecurityGroups, Layout::Wrapped))
             } else if has(&k, &["SecurityGroupRules"]) {
                 Ok((Format::AwsSecurityGroupRules, Layout::Wrapped))

@@ -1,0 +1,507 @@
+//! Issue #4, the host's own firewall against the kernel: rules loaded into a server
+//! network namespace (with `iptables-restore`, then natively with `nft -f`), read back
+//! inside it with `iptables-save` and `nft -j list ruleset`, evaluated by Vantage, and
+//! checked against real TCP connection attempts from an office and a guest namespace:
+//! Allowed ↔ connected, Denied by DROP ↔ timed out, Denied by REJECT ↔ refused (or "no
+//! route to host" for ICMP host/admin-prohibited). A container-like namespace behind a
+//! `dock0` veth, reached through Docker-shaped DNAT rules, checks the FORWARD path of
+//! published ports that INPUT never sees.
+//!
+//! Only namespaces this test creates carry traffic; all of them are removed on drop.
+
+// Test code: a failed unwrap is a failed test with its location.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use support::netns::{Lab, Netns, PREFIX};
+use support::nginx::Nginx;
+use vantage_shared::rules::{
+    evaluate, parse_rules, summary, HostDenial, HostPath, Outcome, Question, RuleSet, TargetInfo,
+    Verdict,
+};
+
+/// How long a connection attempt may take before it counts as timed out: a DROP answers
+/// nothing; REJECT and accepted connections answer within milliseconds on veths.
+const CONNECT_TIMEOUT_S: u32 = 2;
+
+/// The container-like namespace's network, inside the server namespace only.
+const CTR_NET: &str = "10.250.0.0/24";
+const CTR_GW: &str = "10.250.0.1";
+const CTR_IP: &str = "10.250.0.2";
+
+/// Every tool the test runs, with the package that has it.
+fn require_tools() {
+    let path = std::env::var("PATH").unwrap_or_default();
+    for (bin, package) in [
+        ("ip", "iproute2"),
+        ("iptables", "iptables"),
+        ("iptables-restore", "iptables"),
+        ("iptables-save", "iptables"),
+        ("nft", "nftables"),
+        ("bash", "bash"),
+        ("timeout", "coreutils"),
+    ] {
+        let found = path
+            .split(':')
+            .chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"])
+            .any(|d| Path::new(d).join(bin).is_file());
+        assert!(
+            found,
+            "`{bin}` not found: apt-get install iproute2 iptables nftables ({package} has it)"
+        );
+    }
+}
+
+/// What the kernel did with one connection attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kernel {
+    Connected,
+    TimedOut,
+    Refused,
+    Unreachable,
+    Other,
+}
+
+/// A TCP connect from inside `ns` (bash's /dev/tcp: one plain connect, no retries).
+fn attempt(ns: &str, ip: &str, port: u16) -> (Kernel, String) {
+    let script = format!("exec 3<>/dev/tcp/{ip}/{port}");
+    let out = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            ns,
+            "timeout",
+            &CONNECT_TIMEOUT_S.to_string(),
+        ])
+        .args(["bash", "-c", &script])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let kernel = match out.status.code() {
+        Some(0) => Kernel::Connected,
+        Some(124) => Kernel::TimedOut,
+        _ if err.contains("Connection refused") => Kernel::Refused,
+        _ if err.contains("No route to host") => Kernel::Unreachable,
+        _ => Kernel::Other,
+    };
+    (kernel, err.trim().to_owned())
+}
+
+/// What the kernel must do for Vantage's verdict; `None` for Unknown.
+fn expected(v: &Verdict) -> Option<Vec<Kernel>> {
+    match v.outcome {
+        Outcome::Allowed => Some(vec![Kernel::Connected]),
+        Outcome::Denied => Some(match v.host.as_ref().and_then(|h| h.denial) {
+            Some(HostDenial::Dropped) => vec![Kernel::TimedOut],
+            Some(HostDenial::Refused) => vec![Kernel::Refused],
+            Some(HostDenial::Unreachable) => vec![Kernel::Unreachable],
+            Some(HostDenial::Rejected) => vec![Kernel::Refused, Kernel::Unreachable],
+            None => vec![Kernel::TimedOut, Kernel::Refused, Kernel::Unreachable],
+        }),
+        Outcome::Unknown => None,
+    }
+}
+
+/// Runs `program` in `ns` with `input` on stdin; panics with its stderr on failure.
+fn exec_with_stdin(ns: &Netns, program: &str, args: &[&str], input: &str) {
+    let mut child = ns
+        .command(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{program} ({e}): apt-get install iptables nftables"));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed: {}\ninput:\n{input}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The server namespace with a container-like namespace behind `dock0`, as Docker's
+/// default bridge puts a container behind `docker0`.
+struct Host {
+    // Dropped in declaration order: the listeners, the container, then the lab.
+    _nginx: Vec<Nginx>,
+    _ctr: Netns,
+    lab: Lab,
+}
+
+fn start_host() -> Host {
+    static N: AtomicU32 = AtomicU32::new(0);
+    require_tools();
+    let lab = Lab::start();
+    // Named like the lab's namespaces, so a crashed run's leftover is removed by the next.
+    let ctr = Netns::create(&format!(
+        "{PREFIX}{}-fk{}-ctr",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    // Interface names only need to be unique inside these namespaces.
+    lab.server.exec(&[
+        "ip", "link", "add", "dock0", "type", "veth", "peer", "name", "eth0", "netns", &ctr.name,
+    ]);
+    lab.server
+        .exec(&["ip", "addr", "add", &format!("{CTR_GW}/24"), "dev", "dock0"]);
+    lab.server.exec(&["ip", "link", "set", "dock0", "up"]);
+    ctr.exec(&["ip", "addr", "add", &format!("{CTR_IP}/24"), "dev", "eth0"]);
+    ctr.exec(&["ip", "link", "set", "eth0", "up"]);
+    ctr.exec(&["ip", "route", "add", "default", "via", CTR_GW]);
+    lab.server
+        .exec(&["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"]);
+    // The kernel rate-limits ICMP errors per destination: a guest rejected a few times in a
+    // row would see the next REJECT as a timeout. Every REJECT must answer here.
+    lab.server
+        .exec(&["sysctl", "-q", "-w", "net.ipv4.icmp_ratelimit=0"]);
+    let listen = |ports: &[u16]| {
+        let lines: String = ports
+            .iter()
+            .map(|p| format!("  listen 0.0.0.0:{p};\n"))
+            .collect();
+        format!("server {{\n{lines}  location / {{ return 200 'ok'; }}\n}}\n")
+    };
+    let nginx = vec![
+        Nginx::start_in(
+            Some(&lab.server.name),
+            &listen(&[8080, 8081, 8082, 8083, 8084, 8085]),
+        ),
+        Nginx::start_in(Some(&ctr.name), &listen(&[80, 81])),
+    ];
+    Host {
+        _nginx: nginx,
+        _ctr: ctr,
+        lab,
+    }
+}
+
+/// One row: a client, a port, and what the kernel is expected to do (which also guards
+/// the lab itself: a broken route would time out everything and agree with nothing).
+struct Row {
+    client: &'static str,
+    port: u16,
+    kernel: Kernel,
+    /// Vantage says Unknown here (a match it does not evaluate), naming this.
+    unknown_names: Option<&'static str>,
+    forward: bool,
+}
+
+fn row(client: &'static str, port: u16, kernel: Kernel) -> Row {
+    Row {
+        client,
+        port,
+        kernel,
+        unknown_names: None,
+        forward: false,
+    }
+}
+
+/// Attempts every row's connection, in parallel (the drops each wait for the timeout).
+fn attempt_all(host: &Host, rows: &[Row]) -> Vec<(Kernel, String)> {
+    let lab = &host.lab;
+    let server = lab.server_ip().to_owned();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                let ns = match r.client {
+                    "office" => lab.office.name.clone(),
+                    _ => lab.guest.name.clone(),
+                };
+                let server = server.clone();
+                s.spawn(move || attempt(&ns, &server, r.port))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+/// Evaluates every row with `sets` and returns where Vantage and the kernel disagree.
+fn compare(
+    host: &Host,
+    sets: &[RuleSet],
+    view: &str,
+    rows: &[Row],
+    results: &[(Kernel, String)],
+    strict: bool,
+) -> Vec<String> {
+    let lab = &host.lab;
+    let server = lab.server_ip().to_owned();
+    let mut failures = Vec::new();
+    for (r, (kernel, err)) in rows.iter().zip(results) {
+        let kernel = *kernel;
+        let source = match r.client {
+            "office" => &lab.office_net.host,
+            _ => &lab.guest_net.host,
+        };
+        let q = Question::tcp(source.parse().unwrap(), r.port).with_target(TargetInfo {
+            address: Some(server.parse().unwrap()),
+            ..TargetInfo::default()
+        });
+        let v = evaluate(sets, &q);
+        let line = format!(
+            "[{view}] {} → tcp/{}: kernel {kernel:?} ({err}), Vantage {} {} — {}",
+            r.client,
+            r.port,
+            v.outcome,
+            v.explanation_code,
+            summary(&v)
+        );
+        if kernel != r.kernel {
+            failures.push(format!(
+                "{line}\n  the lab expected the kernel to say {:?}",
+                r.kernel
+            ));
+            continue;
+        }
+        match expected(&v) {
+            Some(want) if !want.contains(&kernel) => {
+                failures.push(format!("{line}\n  Vantage's verdict means {want:?}"));
+            }
+            Some(_) => {
+                if r.forward && v.host.as_ref().map(|h| h.path) != Some(HostPath::Forward) {
+                    failures.push(format!("{line}\n  expected the FORWARD path (DNAT)"));
+                }
+            }
+            None => {
+                // Unknown is honest only where a rule could decide either way.
+                let named = r
+                    .unknown_names
+                    .is_some_and(|n| v.unknown_reasons.iter().any(|u| u.reason.contains(n)));
+                if strict && !named {
+                    failures.push(format!(
+                        "{line}\n  Unknown, but not because of {:?}",
+                        r.unknown_names
+                    ));
+                }
+            }
+        }
+        if strict && r.unknown_names.is_some() && v.outcome != Outcome::Unknown {
+            failures.push(format!("{line}\n  expected Unknown"));
+        }
+    }
+    failures
+}
+
+fn iptables_rules(office: &str, guest: &str) -> String {
+    format!(
+        "*filter\n\
+         :INPUT DROP [0:0]\n\
+         :FORWARD DROP [0:0]\n\
+         :OUTPUT ACCEPT [0:0]\n\
+         :OFFICE - [0:0]\n\
+         :DOCKER - [0:0]\n\
+         :DOCKER-USER - [0:0]\n\
+         -A INPUT -i lo -j ACCEPT\n\
+         -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n\
+         -A INPUT -p tcp -m multiport --dports 8080,8082 -j OFFICE\n\
+         -A INPUT -s {guest} -p tcp -m tcp --dport 8081 -j REJECT --reject-with tcp-reset\n\
+         -A INPUT -s {office} -p tcp -m tcp --dport 8081 -j ACCEPT\n\
+         -A INPUT -p tcp -m tcp --dport 8083 -j REJECT --reject-with icmp-host-prohibited\n\
+         -A INPUT -p tcp -m tcp --dport 8085 -m recent --name vantage --rcheck --seconds 60 -j DROP\n\
+         -A INPUT -p tcp -m tcp --dport 8085 -j ACCEPT\n\
+         -A OFFICE -s {office} -m comment --comment \"office network\" -j ACCEPT\n\
+         -A OFFICE -p tcp -m tcp --dport 8082 -j REJECT\n\
+         -A OFFICE -j RETURN\n\
+         -A FORWARD -j DOCKER-USER\n\
+         -A FORWARD -o dock0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n\
+         -A FORWARD -o dock0 -j DOCKER\n\
+         -A FORWARD -i dock0 ! -o dock0 -j ACCEPT\n\
+         -A DOCKER -d {CTR_IP}/32 ! -i dock0 -o dock0 -p tcp -m tcp --dport 80 -j ACCEPT\n\
+         -A DOCKER -d {CTR_IP}/32 ! -i dock0 -o dock0 -p tcp -m tcp --dport 81 -j ACCEPT\n\
+         -A DOCKER-USER -s {guest} -p tcp -m tcp --dport 81 -j DROP\n\
+         -A DOCKER-USER -j RETURN\n\
+         COMMIT\n\
+         *nat\n\
+         :PREROUTING ACCEPT [0:0]\n\
+         :INPUT ACCEPT [0:0]\n\
+         :OUTPUT ACCEPT [0:0]\n\
+         :POSTROUTING ACCEPT [0:0]\n\
+         :DOCKER - [0:0]\n\
+         -A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER\n\
+         -A POSTROUTING -s {CTR_NET} ! -o dock0 -j MASQUERADE\n\
+         -A DOCKER -i dock0 -j RETURN\n\
+         -A DOCKER ! -i dock0 -p tcp -m tcp --dport 8088 -j DNAT --to-destination {CTR_IP}:80\n\
+         -A DOCKER ! -i dock0 -p tcp -m tcp --dport 8089 -j DNAT --to-destination {CTR_IP}:81\n\
+         COMMIT\n"
+    )
+}
+
+fn nft_rules(office: &str, guest: &str) -> String {
+    format!(
+        "table inet vantage_test {{\n\
+         \x20 chain input {{\n\
+         \x20   type filter hook input priority filter; policy drop;\n\
+         \x20   iif \"lo\" accept\n\
+         \x20   ct state vmap {{ established : accept, related : accept, invalid : drop }}\n\
+         \x20   tcp dport {{ 8080, 8082 }} jump office\n\
+         \x20   ip saddr {guest} tcp dport 8081 reject with tcp reset\n\
+         \x20   ip saddr {office} tcp dport 8081 accept\n\
+         \x20   tcp dport 8083 reject with icmpx admin-prohibited\n\
+         \x20   tcp dport 8085 limit rate 1/minute drop\n\
+         \x20   tcp dport 8085 accept\n\
+         \x20 }}\n\
+         \x20 chain office {{\n\
+         \x20   ip saddr {office} accept\n\
+         \x20   tcp dport 8082 reject\n\
+         \x20   return\n\
+         \x20 }}\n\
+         \x20 chain forward {{\n\
+         \x20   type filter hook forward priority filter; policy drop;\n\
+         \x20   ct state established,related accept\n\
+         \x20   iifname != \"dock0\" oifname \"dock0\" ip daddr {CTR_IP} ip saddr != {guest} tcp dport {{ 80, 81 }} accept\n\
+         \x20   iifname != \"dock0\" oifname \"dock0\" ip daddr {CTR_IP} tcp dport 80 accept\n\
+         \x20 }}\n\
+         }}\n\
+         table ip vantage_nat {{\n\
+         \x20 chain prerouting {{\n\
+         \x20   type nat hook prerouting priority dstnat; policy accept;\n\
+         \x20   fib daddr type local tcp dport 8088 dnat to {CTR_IP}:80\n\
+         \x20   fib daddr type local tcp dport 8089 dnat to {CTR_IP}:81\n\
+         \x20 }}\n\
+         \x20 chain postrouting {{\n\
+         \x20   type nat hook postrouting priority srcnat; policy accept;\n\
+         \x20   ip saddr {CTR_NET} oifname != \"dock0\" masquerade\n\
+         \x20 }}\n\
+         }}\n"
+    )
+}
+
+/// The rows both rulesets are written to produce.
+fn rows(unknown_8085: &'static str, kernel_8085: Kernel) -> Vec<Row> {
+    use Kernel::*;
+    let mut rows = vec![
+        row("office", 8080, Connected),
+        row("office", 8081, Connected),
+        row("office", 8082, Connected),
+        row("office", 8083, Unreachable),
+        row("office", 8084, TimedOut),
+        row("guest", 8080, TimedOut),
+        row("guest", 8081, Refused),
+        row("guest", 8082, Refused),
+        row("guest", 8083, Unreachable),
+        row("guest", 8084, TimedOut),
+    ];
+    for client in ["office", "guest"] {
+        rows.push(Row {
+            unknown_names: Some(unknown_8085),
+            ..row(client, 8085, kernel_8085)
+        });
+    }
+    // Published ports: INPUT drops 8088/8089, yet they are reached through FORWARD.
+    rows.push(Row {
+        forward: true,
+        ..row("office", 8088, Connected)
+    });
+    rows.push(Row {
+        forward: true,
+        ..row("guest", 8088, Connected)
+    });
+    rows.push(Row {
+        forward: true,
+        ..row("office", 8089, Connected)
+    });
+    rows.push(Row {
+        forward: true,
+        ..row("guest", 8089, TimedOut)
+    });
+    rows
+}
+
+#[test]
+fn vantage_verdicts_match_what_the_kernel_does() {
+    let started = Instant::now();
+    let host = start_host();
+    let lab = &host.lab;
+    let (office, guest) = (lab.office_net.cidr.clone(), lab.guest_net.cidr.clone());
+
+    // 1. iptables rules, read back with iptables-save inside the server namespace.
+    exec_with_stdin(
+        &lab.server,
+        "iptables-restore",
+        &[],
+        &iptables_rules(&office, &guest),
+    );
+    let saved = lab.server.exec(&["iptables-save"]);
+    let sets = parse_rules(&saved, "iptables-save").unwrap_or_else(|e| panic!("{e}\n{saved}"));
+    let ids: Vec<&str> = sets.iter().map(|s| s.id.as_str()).collect();
+    assert!(
+        ids.contains(&"iptables:filter") && ids.contains(&"iptables:nat"),
+        "{ids:?}"
+    );
+    let rows_ipt = rows("-m recent", Kernel::Connected);
+    let kernel = attempt_all(&host, &rows_ipt);
+    let mut failures = compare(&host, &sets, "iptables-save", &rows_ipt, &kernel, true);
+
+    // The same rules as nft shows them (iptables here may be the nf_tables backend): the
+    // `xt` parts hide their options, so Vantage may say Unknown, but a decided verdict
+    // must still be what the kernel does.
+    let json = lab.server.exec(&["nft", "-j", "list", "ruleset"]);
+    let nft_view = parse_rules(&json, "nft -j list ruleset").unwrap_or_else(|e| panic!("{e}"));
+    failures.extend(compare(
+        &host,
+        &nft_view,
+        "nft view of iptables",
+        &rows_ipt,
+        &kernel,
+        false,
+    ));
+
+    // 2. The same policy written natively for nftables.
+    lab.server.exec(&["nft", "flush", "ruleset"]);
+    exec_with_stdin(
+        &lab.server,
+        "nft",
+        &["-f", "-"],
+        &nft_rules(&office, &guest),
+    );
+    let json = lab.server.exec(&["nft", "-j", "list", "ruleset"]);
+    let sets = parse_rules(&json, "nft -j list ruleset").unwrap_or_else(|e| panic!("{e}\n{json}"));
+    let ids: Vec<&str> = sets.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["nft:inet vantage_test", "nft:ip vantage_nat"]);
+    // `limit rate 1/minute` passes the first packets, so the DROP after it applies.
+    let rows_nft = rows("nft `limit`", Kernel::TimedOut);
+    let kernel = attempt_all(&host, &rows_nft);
+    failures.extend(compare(&host, &sets, "nft", &rows_nft, &kernel, true));
+
+    assert!(
+        failures.is_empty(),
+        "Vantage and the kernel disagree:\n{}",
+        failures.join("\n")
+    );
+    // The Docker caveat in words, from the iptables view.
+    let saved_sets = parse_rules(&saved, "iptables-save").unwrap();
+    let q = Question::tcp(lab.guest_net.host.parse().unwrap(), 8088);
+    let v = evaluate(&saved_sets, &q);
+    assert!(
+        v.explanation
+            .contains("INPUT and ufw rules do not apply to published ports"),
+        "{}",
+        v.explanation
+    );
+    assert_eq!(
+        v.host.as_ref().and_then(|h| h.input_would),
+        Some(Outcome::Denied)
+    );
+    drop(host);
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "took {:?}",
+        started.elapsed()
+    );
+}
