@@ -34,7 +34,7 @@ apt_install() {
 # What the end-to-end tests drive for real: Docker, a static busybox for test images,
 # headless Chromium and its driver, network namespaces with a firewall (iproute2,
 # iptables), nginx as the proxy and API under test, curl for the harness self-tests.
-TEST_APT_PACKAGES=(docker.io busybox-static chromium chromium-driver iproute2 iptables nginx curl)
+TEST_APT_PACKAGES=(docker.io busybox-static chromium chromium-driver iproute2 iptables nftables nginx curl)
 
 install_test_needs() {
   local missing=()
