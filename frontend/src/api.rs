@@ -9,9 +9,10 @@ use serde::Serialize;
 use vantage_shared::probe::{
     AgentProbe, Comparison, DeviceReportIn, NewPhoneLink, NewTarget, PhoneLink, ProbeSet, Target,
 };
+use vantage_shared::rules::Verdict;
 use vantage_shared::{
-    ApiErrorBody, ContainerDetail, ContainerSummary, EventTicket, HealthHistory, NetworkSummary,
-    Overview, ReachabilityReport,
+    ApiErrorBody, ContainerDetail, ContainerSummary, EventTicket, HealthHistory, LoadedRules,
+    NetworkSummary, Overview, ReachabilityReport, RulesQuestion,
 };
 use web_sys::EventSource;
 
@@ -222,6 +223,35 @@ pub async fn post_report(token: &str, report: &DeviceReportIn) -> Result<Compari
     post(token, "/api/reports", Some(report)).await
 }
 
+/// `GET /api/rules` (admin): every loaded rules file with its parsed rule sets.
+pub async fn rules(token: &str) -> Result<Vec<LoadedRules>, ApiError> {
+    get(token, "/api/rules").await
+}
+
+/// `POST /api/rules?name=…` (admin): the command's output as is, as `text/plain`.
+/// 400 names the JSON path, line and column of what is wrong.
+pub async fn upload_rules(token: &str, name: &str, text: &str) -> Result<LoadedRules, ApiError> {
+    let resp = Request::post(&format!("/api/rules?name={}", enc(name)))
+        .header("Authorization", &bearer(token))
+        .header("Content-Type", "text/plain; charset=utf-8")
+        .body(text)
+        .map_err(network)?
+        .send()
+        .await
+        .map_err(network)?;
+    decode(resp).await
+}
+
+/// `DELETE /api/rules/{id}` (admin): 409 for `file-…` (from the config file).
+pub async fn delete_rules(token: &str, id: &str) -> Result<(), ApiError> {
+    delete(token, &format!("/api/rules/{}", enc(id))).await
+}
+
+/// `POST /api/rules/evaluate` (admin): the agent's verdict against every loaded rule set.
+pub async fn evaluate_rules(token: &str, question: &RulesQuestion) -> Result<Verdict, ApiError> {
+    post(token, "/api/rules/evaluate", Some(question)).await
+}
+
 /// `POST /api/events/ticket`: `EventSource` cannot send headers, so the stream is
 /// authorised by a one-time ticket fetched with the token.
 pub async fn event_ticket(token: &str) -> Result<EventTicket, ApiError> {
@@ -230,7 +260,7 @@ pub async fn event_ticket(token: &str) -> Result<EventTicket, ApiError> {
 
 /// The SSE event names the agent sends (`AgentEvent::kind`). Named events only reach
 /// listeners registered for that name, not `onmessage`.
-pub const EVENT_NAMES: [&str; 8] = [
+pub const EVENT_NAMES: [&str; 9] = [
     "docker",
     "container_changed",
     "container_removed",
@@ -239,10 +269,20 @@ pub const EVENT_NAMES: [&str; 8] = [
     "targets_changed",
     "agent_probed",
     "device_reported",
+    "rules_changed",
 ];
 
 /// The events after which the reachability page refetches; Docker events do not touch it.
-pub const REACH_EVENTS: [&str; 3] = ["targets_changed", "agent_probed", "device_reported"];
+/// `rules_changed` too: every device's rules verdict comes with the comparison.
+pub const REACH_EVENTS: [&str; 4] = [
+    "targets_changed",
+    "agent_probed",
+    "device_reported",
+    "rules_changed",
+];
+
+/// The events after which the firewall page refetches the loaded rules.
+pub const RULES_EVENTS: [&str; 1] = ["rules_changed"];
 
 /// Opens `GET /api/events?ticket=…`.
 pub fn open_events(ticket: &str) -> Result<EventSource, ApiError> {

@@ -13,6 +13,7 @@ use crate::components::token_screen::TokenScreen;
 use crate::live;
 use crate::pages::container::ContainerPage;
 use crate::pages::containers::ContainersPage;
+use crate::pages::firewall::FirewallPage;
 use crate::pages::networks::NetworksPage;
 use crate::pages::not_found::NotFoundPage;
 use crate::pages::overview::OverviewPage;
@@ -69,6 +70,7 @@ fn AdminApp() -> impl IntoView {
                         <Route path=path!("/containers/:id") view=ContainerPage />
                         <Route path=path!("/networks") view=NetworksPage />
                         <Route path=path!("/reach") view=ReachPage />
+                        <Route path=path!("/firewall") view=FirewallPage />
                     </Routes>
                 </Show>
             </main>

@@ -14,11 +14,15 @@ use leptos_router::components::Router;
 use crate::components::container_table::{ContainerTable, Sort};
 use crate::components::probe_detail::AgentDetail;
 use crate::components::qr::QrCodeSvg;
+use crate::components::rules_table::{RuleMarks, RuleSetTable};
+use crate::components::rules_verdict::VerdictPanel;
 use crate::components::timeline::HealthTimeline;
+use crate::pages::firewall::LoadForm;
 use crate::probe::{self, PageContext};
 use vantage_shared::cors::{CorsCheck, CorsReport, CorsStage, CorsVerdict};
 use vantage_shared::diagnosis::{Finding, Severity};
 use vantage_shared::probe::{AgentProbe, FetchOutcome, ProbeTarget, ReachVerdict};
+use vantage_shared::rules::{evaluate, parse_rules, Question};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -304,5 +308,153 @@ fn cors_table_highlights_the_first_failing_rule() {
     assert_eq!(
         header.as_deref(),
         Some("Access-Control-Allow-Origin: https://shop.example")
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Firewall page (issue 4)
+
+const SG_JSON: &str = r#"{
+  "SecurityGroups": [
+    {
+      "GroupId": "sg-0web",
+      "GroupName": "web",
+      "IpPermissions": [
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+         "IpRanges": [{"CidrIp": "10.0.0.0/8", "Description": "vpn"}]},
+        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+         "IpRanges": [{"CidrIp": "198.51.100.0/24", "Description": "office"}]}
+      ],
+      "IpPermissionsEgress": []
+    }
+  ]
+}"#;
+
+async fn tick() {
+    gloo_timers::future::sleep(std::time::Duration::from_millis(30)).await;
+}
+
+#[wasm_bindgen_test]
+async fn pasted_invalid_aws_json_shows_the_located_error() {
+    let root = mount(|| view! { <LoadForm /> });
+    let Some(area) = root
+        .query_selector("[data-testid=rules-form] textarea")
+        .ok()
+        .flatten()
+        .and_then(|e| e.dyn_into::<web_sys::HtmlTextAreaElement>().ok())
+    else {
+        panic!("no textarea")
+    };
+    let bad = SG_JSON.replace("\"FromPort\": 443", "\"FromPort\": \"eighty\"");
+    area.set_value(&bad);
+    let Ok(ev) = web_sys::Event::new("input") else {
+        panic!("no event")
+    };
+    let _ = area.dispatch_event(&ev);
+    tick().await;
+
+    let error = root
+        .query_selector("[data-testid=rules-error]")
+        .ok()
+        .flatten()
+        .and_then(|e| e.text_content())
+        .unwrap_or_default();
+    assert!(error.contains("line 9"), "{error}");
+    assert!(error.contains("IpPermissions[1].FromPort"), "{error}");
+    let excerpt = root
+        .query_selector("[data-testid=rules-error-line]")
+        .ok()
+        .flatten()
+        .and_then(|e| e.text_content())
+        .unwrap_or_default();
+    assert!(excerpt.starts_with("9 | "), "{excerpt}");
+    assert!(
+        excerpt.contains("eighty") && excerpt.contains('^'),
+        "{excerpt}"
+    );
+    assert_eq!(area.get_attribute("aria-invalid").as_deref(), Some("true"));
+
+    // Fixed text: the error goes and the check says what it found.
+    area.set_value(SG_JSON);
+    let _ = area.dispatch_event(&ev);
+    tick().await;
+    assert!(root
+        .query_selector("[data-testid=rules-error]")
+        .ok()
+        .flatten()
+        .is_none());
+    let text = root.text_content().unwrap_or_default();
+    assert!(text.contains("Valid: 1 rule set, 2 rules"), "{text}");
+}
+
+#[wasm_bindgen_test]
+async fn verdict_highlights_the_deciding_rule() {
+    let sets = match parse_rules(SG_JSON, "test") {
+        Ok(s) => s,
+        Err(e) => panic!("{e}"),
+    };
+    let set = sets[0].clone();
+    let allowed = evaluate(&sets, &Question::tcp([198, 51, 100, 20].into(), 443));
+    let denied = evaluate(&sets, &Question::tcp([203, 0, 113, 7].into(), 443));
+    let verdict = RwSignal::new(allowed);
+    let marks = Signal::derive(move || verdict.with(RuleMarks::of));
+    let root = mount(move || {
+        view! {
+            {move || view! { <VerdictPanel verdict=verdict.get() /> }}
+            <RuleSetTable set marks />
+        }
+    });
+    tick().await;
+
+    let outcome = |root: &web_sys::HtmlElement| {
+        root.query_selector("[data-testid=ask-verdict]")
+            .ok()
+            .flatten()
+            .and_then(|e| e.get_attribute("data-outcome"))
+    };
+    let marked = |root: &web_sys::HtmlElement, selector: &str| -> Vec<String> {
+        let Ok(list) = root.query_selector_all(selector) else {
+            return vec![];
+        };
+        (0..list.length())
+            .filter_map(|i| list.item(i))
+            .filter_map(|n| n.dyn_into::<web_sys::Element>().ok())
+            .filter_map(|e| e.get_attribute("data-position"))
+            .collect()
+    };
+    let deciding =
+        |root: &web_sys::HtmlElement| marked(root, "[data-testid=rule-row][data-deciding=true]");
+    assert_eq!(outcome(&root).as_deref(), Some("allowed"));
+    assert_eq!(deciding(&root), vec!["1".to_owned()]);
+    let rows = root
+        .query_selector_all("[data-testid=rule-row]")
+        .map(|l| l.length())
+        .unwrap_or(0);
+    assert_eq!(rows, 2);
+
+    // Denied: nothing decides, the office rule is the nearest, and the fix is offered.
+    verdict.set(denied);
+    tick().await;
+    assert_eq!(outcome(&root).as_deref(), Some("denied"));
+    assert!(deciding(&root).is_empty());
+    let nearest = marked(&root, "[data-testid=rule-row][data-nearest=true]");
+    // The office rule (same traffic, other source) and the ssh rule (other port).
+    assert!(nearest.contains(&"1".to_owned()), "{nearest:?}");
+    let fix = root
+        .query_selector("[data-testid=ask-fix]")
+        .ok()
+        .flatten()
+        .and_then(|e| e.text_content())
+        .unwrap_or_default();
+    assert!(fix.contains("authorize-security-group-ingress"), "{fix}");
+    let summary = root
+        .query_selector(".verdict-summary")
+        .ok()
+        .flatten()
+        .and_then(|e| e.text_content())
+        .unwrap_or_default();
+    assert!(
+        summary.contains("rules admit only 198.51.100.0/24"),
+        "{summary}"
     );
 }

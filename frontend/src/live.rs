@@ -69,13 +69,18 @@ pub fn is_reach_event(kind: &str) -> bool {
     api::REACH_EVENTS.contains(&kind)
 }
 
+/// Whether an SSE event concerns the firewall page's loaded rules.
+pub fn is_rules_event(kind: &str) -> bool {
+    api::RULES_EVENTS.contains(&kind)
+}
+
 /// Starts the event-stream loop for the life of the page.
 pub fn start(session: Session, refresh: Refresh, status: AgentStatus) {
     let debounce = Rc::new(RefCell::new(Debounce::new(QUIET_MS, MAX_WAIT_MS)));
     let timer: Rc<RefCell<Option<Timeout>>> = Rc::new(RefCell::new(None));
 
-    // Which pages the pending refresh is for: (Docker pages, reachability page).
-    let pending: Rc<Cell<(bool, bool)>> = Rc::new(Cell::new((false, false)));
+    // Which pages the pending refresh is for: (Docker pages, reachability page, firewall page).
+    let pending: Rc<Cell<(bool, bool, bool)>> = Rc::new(Cell::new((false, false, false)));
 
     let on_event: Rc<dyn Fn(String, Option<String>)> =
         Rc::new(move |kind: String, data: Option<String>| {
@@ -85,12 +90,14 @@ pub fn start(session: Session, refresh: Refresh, status: AgentStatus) {
             {
                 status.docker.set(Some(docker));
             }
-            let (docker, reach) = pending.get();
-            if is_reach_event(&kind) {
-                pending.set((docker, true));
-            } else {
-                pending.set((true, reach));
-            }
+            let (docker, reach, rules) = pending.get();
+            let for_reach = is_reach_event(&kind);
+            let for_rules = is_rules_event(&kind);
+            pending.set((
+                docker || !(for_reach || for_rules),
+                reach || for_reach,
+                rules || for_rules,
+            ));
             let now = js_sys::Date::now();
             let at = debounce.borrow_mut().event(now);
             let delay = (at - now).max(0.0).round() as u32;
@@ -99,12 +106,15 @@ pub fn start(session: Session, refresh: Refresh, status: AgentStatus) {
             // Replacing the pending timeout drops (cancels) it.
             *timer.borrow_mut() = Some(Timeout::new(delay, move || {
                 debounce.borrow_mut().fired();
-                let (docker, reach) = pending.replace((false, false));
+                let (docker, reach, rules) = pending.replace((false, false, false));
                 if docker {
                     refresh.bump_docker();
                 }
                 if reach {
                     refresh.bump_reach();
+                }
+                if rules {
+                    refresh.bump_rules();
                 }
             }));
         });
@@ -227,6 +237,10 @@ mod tests {
         assert!(is_reach_event("targets_changed"));
         assert!(!is_reach_event("health_probe"));
         assert!(!is_reach_event("message"));
+        // Loading rules changes every device's rules verdict in the comparison too.
+        assert!(is_reach_event("rules_changed"));
+        assert!(is_rules_event("rules_changed"));
+        assert!(!is_rules_event("device_reported"));
     }
 
     #[test]

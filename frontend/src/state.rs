@@ -73,12 +73,14 @@ impl Session {
 
 /// Version numbers that live events bump; every page resource tracks one of them.
 ///
-/// Two, so that the reachability page does not refetch its (large) comparison on every
-/// healthcheck probe of a busy host, nor the Docker pages on every device report.
+/// Several, so that the reachability page does not refetch its (large) comparison on every
+/// healthcheck probe of a busy host, nor the Docker pages on every device report, nor the
+/// firewall page its (possibly megabytes of) rules on either.
 #[derive(Clone, Copy)]
 pub struct Refresh {
     docker: RwSignal<u64>,
     reach: RwSignal<u64>,
+    rules: RwSignal<u64>,
 }
 
 impl Refresh {
@@ -86,6 +88,7 @@ impl Refresh {
         Self {
             docker: RwSignal::new(0),
             reach: RwSignal::new(0),
+            rules: RwSignal::new(0),
         }
     }
 
@@ -100,10 +103,21 @@ impl Refresh {
         self.reach.track();
     }
 
+    /// Subscribes the current resource to changes of the loaded firewall rules.
+    pub fn track_rules(&self) {
+        self.rules.track();
+    }
+
     /// Asks every page to refetch (a retry button, a reconnected event stream).
     pub fn bump(&self) {
         self.bump_docker();
         self.bump_reach();
+        self.bump_rules();
+    }
+
+    /// Rules files were loaded or removed.
+    pub fn bump_rules(&self) {
+        self.rules.update(|v| *v = v.wrapping_add(1));
     }
 
     /// Docker or healthcheck state changed.

@@ -8,6 +8,8 @@ pub mod nav;
 pub mod probe_detail;
 pub mod probe_table;
 pub mod qr;
+pub mod rules_table;
+pub mod rules_verdict;
 pub mod status;
 pub mod timeline;
 pub mod timing_bar;

@@ -40,6 +40,9 @@ pub fn Nav() -> impl IntoView {
                     <li>
                         <A href="/reach">"Reachability"</A>
                     </li>
+                    <li>
+                        <A href="/firewall">"Firewall"</A>
+                    </li>
                 </ul>
                 <LiveIndicator state=Signal::derive(live) />
             </nav>

@@ -2,6 +2,7 @@
 
 pub mod container;
 pub mod containers;
+pub mod firewall;
 pub mod networks;
 pub mod not_found;
 pub mod overview;

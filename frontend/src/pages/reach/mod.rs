@@ -225,6 +225,7 @@ fn ReachBody(comparison: Live<Comparison>, links: Live<Vec<PhoneLink>>) -> impl 
             .map(|t| t.target.id.clone())
             .collect::<Vec<_>>()
     });
+    let rules_loaded = comparison.select(|c| c.rules_loaded);
     let devices = comparison.select(devices_seen);
     let devices = Signal::derive(move || devices.get().unwrap_or_default());
     // Few targets: show each comparison open; many: a scannable list to open one by one.
@@ -241,6 +242,11 @@ fn ReachBody(comparison: Live<Comparison>, links: Live<Vec<PhoneLink>>) -> impl 
                     <TargetCard id rows actions now open=open_by_default />
                 </For>
             </ul>
+        </Show>
+        <Show when=move || rules_loaded.get() == Some(false)>
+            <p class="small rules-hint" data-testid="rules-hint">
+                <a href="/firewall">"Load security-group rules to see which rule blocks a device"</a>
+            </p>
         </Show>
         <div class="two-col reach-panels">
             <section class="panel" aria-labelledby="add-target-title">

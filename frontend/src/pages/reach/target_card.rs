@@ -12,6 +12,7 @@ use super::Actions;
 use crate::components::badges::{RichText, SeverityBadge};
 use crate::components::finding::FindingCard;
 use crate::components::probe_detail::{AgentDetail, BrowserDetail};
+use crate::components::rules_verdict::DeviceRulesBadge;
 use crate::components::verdict::ReachBadge;
 use crate::format::{ago, date_time, short_user_agent};
 use crate::probe::browser_summary;
@@ -184,7 +185,7 @@ pub fn TargetCard(
                 {agent_badge}
                 <For
                     each=move || devices.get()
-                    key=|d| (d.device_id.clone(), d.received_at, d.verdict)
+                    key=|d| (d.device_id.clone(), d.received_at, d.verdict, d.rules.as_ref().map(|r| (r.admitted, r.summary.clone())))
                     let:d
                 >
                     <span
@@ -196,6 +197,7 @@ pub fn TargetCard(
                     >
                         <span class="vp-name">{d.client_ip.clone()}</span>
                         <ReachBadge verdict=d.verdict browser=true />
+                        {d.rules.clone().map(|v| view! { <DeviceRulesBadge v /> })}
                     </span>
                 </For>
             </div>
@@ -207,7 +209,7 @@ pub fn TargetCard(
                     {move || view! { <AgentColumn probe=agent.get() now /> }}
                     <For
                         each=move || devices.get()
-                        key=|d| (d.device_id.clone(), d.received_at, d.verdict)
+                        key=|d| (d.device_id.clone(), d.received_at, d.verdict, d.rules.as_ref().map(|r| (r.admitted, r.summary.clone())))
                         let:d
                     >
                         <DeviceColumn d now />
@@ -302,6 +304,7 @@ fn DeviceColumn(d: DeviceResult, now: RwSignal<DateTime<Utc>>) -> impl IntoView 
                 " "
                 <span>{summary}</span>
             </p>
+            {d.rules.clone().map(|v| view! { <p class="vp-rules"><DeviceRulesBadge v with_summary=true /></p> })}
             <details class="browser-detail-toggle">
                 <summary>"Browser detail"</summary>
                 <BrowserDetail probe=d.probe />

@@ -1,0 +1,391 @@
+//! "Would this source be allowed?": the question form with one-click sources (each device
+//! that reported, this browser), the agent's verdict, and the same question asked for
+//! every device that reported.
+//!
+//! The single question goes to the agent (`POST /api/rules/evaluate`), which evaluates
+//! every loaded rule set. The per-device table evaluates here, in the browser, with the
+//! same shared function (`vantage_shared::rules::evaluate_refs`) over the same sets
+//! (`GET /api/rules`): the same answers without one request per device.
+
+use std::net::IpAddr;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use vantage_shared::probe::Comparison;
+use vantage_shared::rules::{evaluate_refs, summary, Protocol, Question, RuleSet, Verdict};
+use vantage_shared::{LoadedRules, RulesQuestion};
+
+use crate::api;
+use crate::components::rules_verdict::outcome_tone;
+use crate::format::short_user_agent;
+use crate::pages::reach::error_text;
+use crate::state::use_session;
+
+/// The question as typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AskFields {
+    pub source: String,
+    /// `tcp`, `udp` or `icmp`.
+    pub protocol: String,
+    pub port: String,
+}
+
+impl Default for AskFields {
+    fn default() -> Self {
+        Self {
+            source: String::new(),
+            protocol: "tcp".to_owned(),
+            port: "443".to_owned(),
+        }
+    }
+}
+
+/// Checks the typed question the way the agent does, giving the request and the
+/// equivalent [`Question`] (for evaluating here).
+pub fn to_question(f: &AskFields) -> Result<(RulesQuestion, Question), String> {
+    let source_text = f.source.trim();
+    let source: IpAddr = source_text
+        .parse()
+        .map_err(|_| format!("`{source_text}` is not an IPv4 or IPv6 address"))?;
+    let (protocol, port) = match f.protocol.as_str() {
+        "icmp" => (Protocol::Icmp, None),
+        p @ ("tcp" | "udp") => {
+            let port_text = f.port.trim();
+            let port: u16 = port_text
+                .parse()
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| format!("port `{port_text}`: give a number from 1 to 65535"))?;
+            (
+                if p == "udp" {
+                    Protocol::Udp
+                } else {
+                    Protocol::Tcp
+                },
+                Some(port),
+            )
+        }
+        other => return Err(format!("protocol `{other}`: use tcp, udp or icmp")),
+    };
+    let question = match protocol {
+        Protocol::Icmp => Question::ping(source),
+        p => Question::new(source, p, port),
+    };
+    let request = RulesQuestion {
+        source: source.to_string(),
+        protocol: Some(f.protocol.clone()),
+        port,
+    };
+    Ok((request, question))
+}
+
+/// A one-click source for the question.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuickSource {
+    pub ip: String,
+    /// "this browser", or the device's browser and OS ("Safari on iPhone").
+    pub label: String,
+    pub this_browser: bool,
+}
+
+/// Every address a device reported from, newest first, once each; this browser's own
+/// report (matched by its device id) first.
+pub fn quick_sources(c: &Comparison, this_device: &str) -> Vec<QuickSource> {
+    let mut devices: Vec<_> = c.targets.iter().flat_map(|t| &t.devices).collect();
+    devices.sort_by_key(|d| std::cmp::Reverse(d.received_at));
+    let mut out: Vec<QuickSource> = Vec::new();
+    for d in devices {
+        if out.iter().any(|q| q.ip == d.client_ip) {
+            continue;
+        }
+        let this_browser = d.device_id == this_device;
+        out.push(QuickSource {
+            ip: d.client_ip.clone(),
+            label: if this_browser {
+                "this browser".to_owned()
+            } else {
+                short_user_agent(&d.user_agent)
+            },
+            this_browser,
+        });
+    }
+    out.sort_by_key(|q| !q.this_browser);
+    out
+}
+
+/// Every loaded set, across files: the agent evaluates the same list.
+pub fn all_sets(files: &[LoadedRules]) -> Vec<&RuleSet> {
+    files.iter().flat_map(|f| f.sets.iter()).collect()
+}
+
+/// One row of "from every device".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRow {
+    pub ip: String,
+    pub label: String,
+    pub verdict: Verdict,
+}
+
+/// The question (protocol and port from the form) asked for every device's address.
+pub fn every_device(
+    sources: &[QuickSource],
+    files: &[LoadedRules],
+    fields: &AskFields,
+) -> Vec<DeviceRow> {
+    let sets = all_sets(files);
+    sources
+        .iter()
+        .filter_map(|s| {
+            let f = AskFields {
+                source: s.ip.clone(),
+                ..fields.clone()
+            };
+            let (_, q) = to_question(&f).ok()?;
+            Some(DeviceRow {
+                ip: s.ip.clone(),
+                label: s.label.clone(),
+                verdict: evaluate_refs(&sets, &q),
+            })
+        })
+        .collect()
+}
+
+#[component]
+pub fn AskForm(
+    fields: RwSignal<AskFields>,
+    verdict: RwSignal<Option<Verdict>>,
+    #[prop(into)] sources: Signal<Vec<QuickSource>>,
+) -> impl IntoView {
+    let session = use_session();
+    let busy = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+
+    let ask = move || {
+        if busy.get_untracked() {
+            return;
+        }
+        let (request, _) = match to_question(&fields.get_untracked()) {
+            Ok(q) => q,
+            Err(e) => {
+                error.set(Some(e));
+                return;
+            }
+        };
+        error.set(None);
+        busy.set(true);
+        spawn_local(async move {
+            let token = session.token_untracked();
+            let result = session.check(api::evaluate_rules(&token, &request).await);
+            busy.set(false);
+            match result {
+                Ok(v) => verdict.set(Some(v)),
+                Err(e) => error.set(Some(error_text(&e))),
+            }
+        });
+    };
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        ask();
+    };
+    let quick = move || {
+        sources
+            .get()
+            .into_iter()
+            .map(|s| {
+                let ip = s.ip.clone();
+                view! {
+                    <button
+                        type="button"
+                        class="chip-button"
+                        data-testid="quick-source"
+                        title=format!("Ask about {}", s.ip)
+                        on:click=move |_| {
+                            fields.update(|f| f.source = ip.clone());
+                            ask();
+                        }
+                    >
+                        <span class="vp-name">{s.ip.clone()}</span>
+                        " "
+                        <span class="muted small">{s.label.clone()}</span>
+                    </button>
+                }
+            })
+            .collect_view()
+    };
+    let has_port = move || fields.with(|f| f.protocol != "icmp");
+
+    view! {
+        <form class="ask-form" data-testid="ask-form" on:submit=on_submit novalidate=true>
+            <div class="ask-fields">
+                <label class="ask-source">
+                    <span>"Source IP"</span>
+                    <input
+                        name="source"
+                        type="text"
+                        inputmode="decimal"
+                        placeholder="203.0.113.7"
+                        autocomplete="off"
+                        spellcheck="false"
+                        aria-invalid=move || error.get().is_some().then_some("true")
+                        prop:value=move || fields.with(|f| f.source.clone())
+                        on:input=move |ev| fields.update(|f| f.source = event_target_value(&ev))
+                    />
+                </label>
+                <label>
+                    <span>"Protocol"</span>
+                    <select
+                        name="protocol"
+                        prop:value=move || fields.with(|f| f.protocol.clone())
+                        on:change=move |ev| fields.update(|f| f.protocol = event_target_value(&ev))
+                    >
+                        <option value="tcp">"tcp"</option>
+                        <option value="udp">"udp"</option>
+                        <option value="icmp">"icmp (ping)"</option>
+                    </select>
+                </label>
+                <label class="ask-port">
+                    <span>"Port"</span>
+                    <input
+                        name="port"
+                        type="text"
+                        inputmode="numeric"
+                        autocomplete="off"
+                        disabled=move || !has_port()
+                        prop:value=move || fields.with(|f| f.port.clone())
+                        on:input=move |ev| fields.update(|f| f.port = event_target_value(&ev))
+                    />
+                </label>
+                <button type="submit" class="button" disabled=move || busy.get()>
+                    {move || if busy.get() { "Asking…" } else { "Ask" }}
+                </button>
+            </div>
+            <Show when=move || sources.with(|s| !s.is_empty())>
+                <div class="quick-sources" role="group" aria-label="Devices that reported">
+                    <span class="small muted">"From a device that reported: "</span>
+                    {quick}
+                </div>
+            </Show>
+            <Show when=move || sources.with(Vec::is_empty)>
+                <p class="small muted">
+                    "To ask about your phone's address, open a phone link from the "
+                    <a href="/reach">"Reachability"</a>
+                    " page on the phone: every device that reports shows up here as a button."
+                </p>
+            </Show>
+            {move || error.get().map(|e| view! { <p class="error-box small" role="alert">{e}</p> })}
+        </form>
+    }
+}
+
+/// "From every device that reported": the form's protocol and port for each address,
+/// evaluated here.
+#[component]
+pub fn EveryDevice(
+    #[prop(into)] rows: Signal<Vec<DeviceRow>>,
+    fields: RwSignal<AskFields>,
+) -> impl IntoView {
+    let traffic = move || {
+        fields.with(|f| {
+            if f.protocol == "icmp" {
+                "icmp (ping)".to_owned()
+            } else {
+                format!("{}/{}", f.protocol, f.port.trim())
+            }
+        })
+    };
+    view! {
+        <section class="panel every-device" aria-labelledby="every-device-title">
+            <h2 id="every-device-title">"From every device that reported"</h2>
+            <p class="small muted">
+                "On " <code>{traffic}</code>
+                " (the protocol and port above), evaluated in this browser against the same rules."
+            </p>
+            <Show
+                when=move || rows.with(|r| !r.is_empty())
+                fallback=|| {
+                    view! {
+                        <p class="muted small">
+                            "No device has reported yet. Send a phone link from the "
+                            <a href="/reach">"Reachability"</a>
+                            " page, or press “Test from this browser” there."
+                        </p>
+                    }
+                }
+            >
+                <div class="table-wrap">
+                    <table class="every-device-table cards-on-phone">
+                        <thead>
+                            <tr>
+                                <th scope="col">"Device"</th>
+                                <th scope="col">"Rules say"</th>
+                                <th scope="col">"Why"</th>
+                            </tr>
+                        </thead>
+                        <tbody>
+                            <For each=move || rows.get() key=|r| (r.ip.clone(), r.verdict.outcome, summary(&r.verdict)) let:r>
+                                <tr data-testid="every-device-row" data-ip=r.ip.clone() data-outcome=r.verdict.outcome.as_str()>
+                                    <td data-label="Device">
+                                        <code>{r.ip.clone()}</code>
+                                        " "
+                                        <span class="muted small">{r.label.clone()}</span>
+                                    </td>
+                                    <td data-label="Rules say">
+                                        <span class=format!("badge outcome outcome-{}", outcome_tone(r.verdict.outcome))>
+                                            {r.verdict.outcome.as_str()}
+                                        </span>
+                                    </td>
+                                    <td data-label="Why" class="small">{summary(&r.verdict)}</td>
+                                </tr>
+                            </For>
+                        </tbody>
+                    </table>
+                </div>
+            </Show>
+        </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(source: &str, protocol: &str, port: &str) -> AskFields {
+        AskFields {
+            source: source.into(),
+            protocol: protocol.into(),
+            port: port.into(),
+        }
+    }
+
+    #[test]
+    fn questions_are_checked_like_the_agent_does() {
+        let (req, q) =
+            to_question(&fields(" 203.0.113.7 ", "tcp", "443")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(req.source, "203.0.113.7");
+        assert_eq!(req.port, Some(443));
+        assert_eq!(q, Question::tcp([203, 0, 113, 7].into(), 443));
+        let (req, q) =
+            to_question(&fields("2001:db8::1", "icmp", "")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(req.port, None);
+        assert_eq!(q.icmp_type, Some(128));
+        assert!(to_question(&fields("phone", "tcp", "443")).is_err());
+        assert!(to_question(&fields("10.0.0.1", "tcp", "0")).is_err());
+        assert!(to_question(&fields("10.0.0.1", "udp", "")).is_err());
+        assert!(to_question(&fields("10.0.0.1", "sctp", "1")).is_err());
+    }
+
+    #[test]
+    fn every_device_without_rules_is_unknown() {
+        let sources = vec![QuickSource {
+            ip: "203.0.113.7".into(),
+            label: "this browser".into(),
+            this_browser: true,
+        }];
+        let rows = every_device(&sources, &[], &AskFields::default());
+        assert_eq!(rows.len(), 1);
+        assert_eq!(
+            rows[0].verdict.outcome,
+            vantage_shared::rules::Outcome::Unknown
+        );
+    }
+}

@@ -1,0 +1,393 @@
+//! Loading a rules file: pasted or read from disk, checked here at once with the same
+//! parser the agent runs (`vantage_shared::rules::parse_rules`, offline, with the JSON
+//! path, line and column of what is wrong), then uploaded.
+
+use leptos::html::Textarea;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use vantage_shared::rules::{parse_rules, RulesError};
+use wasm_bindgen::JsCast;
+
+use crate::api;
+use crate::pages::reach::error_text;
+use crate::state::{use_refresh, use_session};
+
+/// The agent refuses larger uploads (`POST /api/rules`).
+pub const MAX_UPLOAD_BYTES: usize = 8 * 1024 * 1024;
+/// Lines longer than this are cut around the error's column in the excerpt.
+const EXCERPT_CHARS: usize = 100;
+
+/// What the check found in a valid file, for the line under the text box.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checked {
+    pub sets: usize,
+    pub rules: usize,
+    /// "security group sg-1 (web)", … (the first few).
+    pub titles: Vec<String>,
+}
+
+impl Checked {
+    pub fn sentence(&self) -> String {
+        let more = self.sets.saturating_sub(self.titles.len());
+        let mut s = format!(
+            "Valid: {} rule set{}, {} rule{} ({}",
+            self.sets,
+            if self.sets == 1 { "" } else { "s" },
+            self.rules,
+            if self.rules == 1 { "" } else { "s" },
+            self.titles.join(", ")
+        );
+        if more > 0 {
+            s.push_str(&format!(" and {more} more"));
+        }
+        s.push(')');
+        s
+    }
+}
+
+/// Parses the text as the agent will; `None` while it is empty.
+pub fn check(text: &str, name: &str) -> Option<Result<Checked, RulesError>> {
+    if text.trim().is_empty() {
+        return None;
+    }
+    Some(parse_rules(text, name).map(|sets| Checked {
+        sets: sets.len(),
+        rules: sets.iter().map(|s| s.rules.len()).sum(),
+        titles: sets.iter().take(3).map(|s| s.title()).collect(),
+    }))
+}
+
+/// The line an error points at, cut to a readable width, and the caret's column in it
+/// (both 1-based, in characters).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Excerpt {
+    pub line: usize,
+    pub text: String,
+    pub caret: usize,
+}
+
+pub fn excerpt(text: &str, line: usize, column: usize) -> Option<Excerpt> {
+    let src = text.lines().nth(line.checked_sub(1)?)?;
+    let chars: Vec<char> = src.chars().collect();
+    let col = column.clamp(1, chars.len() + 1);
+    let start = col.saturating_sub(EXCERPT_CHARS / 2).min(
+        chars
+            .len()
+            .saturating_sub(EXCERPT_CHARS)
+            .max(col.saturating_sub(EXCERPT_CHARS)),
+    );
+    let end = (start + EXCERPT_CHARS).min(chars.len());
+    let mut out: String = chars[start..end].iter().collect();
+    let mut caret = col - start;
+    if start > 0 {
+        out.insert(0, '…');
+        caret += 1;
+    }
+    if end < chars.len() {
+        out.push('…');
+    }
+    Some(Excerpt {
+        line,
+        text: out,
+        caret,
+    })
+}
+
+/// The UTF-16 offsets (what `setSelectionRange` takes) of a 1-based line, without its
+/// line break.
+pub fn line_span_utf16(text: &str, line: usize) -> Option<(u32, u32)> {
+    let mut start = 0usize;
+    for (i, l) in text.split('\n').enumerate() {
+        let len = l.trim_end_matches('\r').encode_utf16().count();
+        if i + 1 == line {
+            return Some((u32::try_from(start).ok()?, u32::try_from(start + len).ok()?));
+        }
+        start += l.encode_utf16().count() + 1;
+    }
+    None
+}
+
+/// A label from a file name: `prod-sgs.json` → `prod-sgs`.
+pub fn name_from_file(file: &str) -> String {
+    match file.rsplit_once('.') {
+        Some((stem, _)) if !stem.is_empty() => stem.to_owned(),
+        _ => file.to_owned(),
+    }
+}
+
+/// Reads the chosen file's text (`Blob.text()`).
+async fn read_file(input: &web_sys::HtmlInputElement) -> Result<Option<(String, String)>, String> {
+    let Some(file) = input.files().and_then(|f| f.get(0)) else {
+        return Ok(None);
+    };
+    if file.size() > MAX_UPLOAD_BYTES as f64 {
+        return Err(format!(
+            "{} is {:.1} MB; the agent accepts at most 8 MB. Filter the command to the groups that matter (e.g. `--group-ids sg-…`).",
+            file.name(),
+            file.size() / 1_048_576.0
+        ));
+    }
+    let text = wasm_bindgen_futures::JsFuture::from(file.text())
+        .await
+        .map_err(|e| format!("cannot read {}: {e:?}", file.name()))?;
+    Ok(Some((file.name(), text.as_string().unwrap_or_default())))
+}
+
+#[component]
+pub fn LoadForm() -> impl IntoView {
+    let session = use_session();
+    let refresh = use_refresh();
+    let name = RwSignal::new(String::new());
+    let text = RwSignal::new(String::new());
+    let busy = RwSignal::new(false);
+    // The agent's refusal, or a file that could not be read.
+    let other_error = RwSignal::new(None::<String>);
+    let done = RwSignal::new(None::<String>);
+    let area = NodeRef::<Textarea>::new();
+
+    let checked = Memo::new(move |_| text.with(|t| check(t, "pasted")));
+    let parse_error = move || checked.with(|c| c.as_ref().and_then(|r| r.as_ref().err().cloned()));
+
+    let on_file = move |ev: leptos::ev::Event| {
+        let Some(input) = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+        else {
+            return;
+        };
+        spawn_local(async move {
+            match read_file(&input).await {
+                Ok(Some((file, content))) => {
+                    other_error.set(None);
+                    done.set(None);
+                    if name.with_untracked(String::is_empty) {
+                        name.set(name_from_file(&file));
+                    }
+                    text.set(content);
+                }
+                Ok(None) => {}
+                Err(e) => other_error.set(Some(e)),
+            }
+        });
+    };
+
+    let select_line = move |line: usize| {
+        let Some(el) = area.get_untracked() else {
+            return;
+        };
+        if let Some((start, end)) = text.with_untracked(|t| line_span_utf16(t, line)) {
+            let _ = el.focus();
+            // Selecting scrolls the text box to the line in every current browser.
+            let _ = el.set_selection_range(start, end);
+        }
+    };
+
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if busy.get_untracked() {
+            return;
+        }
+        done.set(None);
+        let body = text.get_untracked();
+        if body.trim().is_empty() {
+            other_error.set(Some(
+                "Paste the command's output or choose a file first.".to_owned(),
+            ));
+            return;
+        }
+        if body.len() > MAX_UPLOAD_BYTES {
+            other_error.set(Some("The agent accepts at most 8 MB per file.".to_owned()));
+            return;
+        }
+        if parse_error().is_some() {
+            // Shown beside the text box already; put the cursor on the line.
+            if let Some(line) = parse_error().and_then(|e| e.line) {
+                select_line(line);
+            }
+            return;
+        }
+        let label = {
+            let n = name.get_untracked().trim().to_owned();
+            if n.is_empty() {
+                "pasted rules".to_owned()
+            } else {
+                n
+            }
+        };
+        other_error.set(None);
+        busy.set(true);
+        spawn_local(async move {
+            let token = session.token_untracked();
+            let result = session.check(api::upload_rules(&token, &label, &body).await);
+            busy.set(false);
+            match result {
+                Ok(loaded) => {
+                    text.set(String::new());
+                    name.set(String::new());
+                    done.set(Some(format!(
+                        "Loaded {} ({} rule set{}).",
+                        loaded.name,
+                        loaded.sets.len(),
+                        if loaded.sets.len() == 1 { "" } else { "s" }
+                    )));
+                    refresh.bump_rules();
+                    refresh.bump_reach();
+                }
+                Err(e) => other_error.set(Some(error_text(&e))),
+            }
+        });
+    };
+
+    let error_view = move || {
+        if let Some(e) = parse_error() {
+            let ex = match (e.line, e.column) {
+                (Some(l), Some(c)) => text.with(|t| excerpt(t, l, c)),
+                _ => None,
+            };
+            let line = e.line;
+            return Some(
+                view! {
+                    <div class="error-box small rules-error" role="alert" id="rules-error" data-testid="rules-error">
+                        <p class="error-title">
+                            {match (e.line, e.column) {
+                                (Some(l), Some(c)) => format!("Not loadable: line {l}, column {c}"),
+                                _ => "Not loadable".to_owned(),
+                            }}
+                        </p>
+                        <p>
+                            {(!e.path.is_empty()).then(|| view! { <code>{e.path.clone()}</code> ": " })}
+                            {e.message.clone()}
+                        </p>
+                        {ex.map(|x| {
+                            let gutter = format!("{} | ", x.line);
+                            let caret = format!(
+                                "{}{}^",
+                                " ".repeat(gutter.chars().count()),
+                                " ".repeat(x.caret.saturating_sub(1)),
+                            );
+                            view! { <pre class="error-excerpt" data-testid="rules-error-line">{format!("{gutter}{}\n{caret}", x.text)}</pre> }
+                        })}
+                        {e.hint.clone().map(|h| view! { <p class="hint">{h}</p> })}
+                        {line.map(|l| view! {
+                            <button type="button" class="link-button" on:click=move |_| select_line(l)>
+                                {format!("Select line {l} in the text")}
+                            </button>
+                        })}
+                    </div>
+                }
+                .into_any(),
+            );
+        }
+        other_error.get().map(|e| {
+            view! {
+                <div class="error-box small rules-error" role="alert" id="rules-error" data-testid="rules-error">
+                    <p>{e}</p>
+                </div>
+            }
+            .into_any()
+        })
+    };
+    let valid_line = move || {
+        checked.with(|c| match c {
+            Some(Ok(ok)) => {
+                Some(view! { <p class="small good-text" role="status">{"✓ "}{ok.sentence()}</p> })
+            }
+            _ => None,
+        })
+    };
+
+    view! {
+        <form class="rules-form" data-testid="rules-form" on:submit=on_submit novalidate=true>
+            <label>
+                <span>"Name"</span>
+                <input
+                    name="name"
+                    type="text"
+                    maxlength="120"
+                    placeholder="prod security groups"
+                    autocomplete="off"
+                    prop:value=move || name.get()
+                    on:input=move |ev| name.set(event_target_value(&ev))
+                />
+            </label>
+            <label>
+                <span>"The command's output (paste)"</span>
+                <textarea
+                    node_ref=area
+                    name="rules"
+                    rows="8"
+                    spellcheck="false"
+                    placeholder="aws ec2 describe-security-groups, describe-network-acls, gcloud compute firewall-rules list --format=json, az network nsg show, iptables-save, nft -j list ruleset"
+                    aria-invalid=move || parse_error().is_some().then_some("true")
+                    aria-describedby="rules-error"
+                    prop:value=move || text.get()
+                    on:input=move |ev| {
+                        done.set(None);
+                        other_error.set(None);
+                        text.set(event_target_value(&ev));
+                    }
+                ></textarea>
+            </label>
+            <label class="file-pick">
+                <span>"…or choose a file"</span>
+                <input type="file" accept=".json,.txt,application/json,text/plain" on:change=on_file />
+            </label>
+            {error_view}
+            {valid_line}
+            {move || done.get().map(|d| view! { <p class="small good-text" role="status">{d}</p> })}
+            <button type="submit" class="button" disabled=move || busy.get()>
+                {move || if busy.get() { "Uploading…" } else { "Check and load" }}
+            </button>
+        </form>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpt_points_at_the_column() {
+        let text = "{\n  \"SecurityGroups\": [\n    {\"FromPort\": \"eighty\"}\n]}";
+        let x = excerpt(text, 3, 17);
+        assert_eq!(
+            x,
+            Some(Excerpt {
+                line: 3,
+                text: "    {\"FromPort\": \"eighty\"}".into(),
+                caret: 17
+            })
+        );
+        assert_eq!(excerpt(text, 9, 1), None);
+        assert_eq!(excerpt(text, 0, 1), None);
+    }
+
+    #[test]
+    fn long_lines_are_cut_around_the_error() {
+        let line = "x".repeat(1000);
+        let x = excerpt(&line, 1, 500).unwrap_or_else(|| panic!("no excerpt"));
+        assert!(x.text.starts_with('…') && x.text.ends_with('…'));
+        assert_eq!(x.text.chars().nth(x.caret - 1), Some('x'));
+        assert!(x.text.chars().count() <= EXCERPT_CHARS + 2);
+    }
+
+    #[test]
+    fn line_spans_count_utf16_units() {
+        let text = "ab\r\né€😀\nlast";
+        assert_eq!(line_span_utf16(text, 1), Some((0, 2)));
+        // é and € are one unit each, 😀 two.
+        assert_eq!(line_span_utf16(text, 2), Some((4, 8)));
+        assert_eq!(line_span_utf16(text, 3), Some((9, 13)));
+        assert_eq!(line_span_utf16(text, 4), None);
+    }
+
+    #[test]
+    fn names_and_checks() {
+        assert_eq!(name_from_file("prod-sgs.json"), "prod-sgs");
+        assert_eq!(name_from_file(".env"), ".env");
+        assert_eq!(name_from_file("rules"), "rules");
+        assert_eq!(check("  ", "x"), None);
+        let bad = check(r#"{"SecurityGroups": [{"GroupId": 5}]}"#, "x");
+        assert!(matches!(bad, Some(Err(e)) if e.line == Some(1)));
+    }
+}

@@ -1,0 +1,205 @@
+//! `/firewall` (issue #4, incident 1): load security groups, network ACLs, GCP firewall
+//! rules, Azure NSGs and host firewalls; see them as tables; ask "would this source be
+//! allowed?" and see the deciding rule highlighted, for one address or every device that
+//! reported.
+
+mod ask;
+mod load;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use vantage_shared::rules::Verdict;
+use vantage_shared::LoadedRules;
+
+use super::Live;
+use crate::api;
+use crate::components::rules_table::{RuleMarks, RuleSetTable};
+use crate::components::rules_verdict::VerdictPanel;
+use crate::components::status::{ErrorView, Loading};
+use crate::format::date_time;
+use crate::pages::reach::error_text;
+use crate::state::{device_id, use_refresh, use_session};
+pub use ask::{every_device, quick_sources, to_question, AskFields, AskForm, EveryDevice};
+pub use load::LoadForm;
+
+#[component]
+pub fn FirewallPage() -> impl IntoView {
+    let session = use_session();
+    let refresh = use_refresh();
+    let rules = Live::new(move || {
+        refresh.track_rules();
+        let token = session.token();
+        async move { session.check(api::rules(&token).await) }
+    });
+    // Only for the devices' addresses; a failure here just leaves out the quick buttons.
+    let comparison = Live::new(move || {
+        refresh.track_reach();
+        let token = session.token();
+        async move { session.check(api::comparison(&token).await) }
+    });
+    // Rendered from the outcome, not through <Transition>: see the reachability page.
+    let outcome = rules.outcome();
+    view! {
+        <h1>"Firewall rules"</h1>
+        <p class="lead">
+            "Which rule lets a source in, or keeps it out: load the security groups, network ACLs, firewall rules or NSGs in front of your service and ask about an address, your phone's, or every device that reported."
+        </p>
+        {move || match outcome.get() {
+            None => view! { <Loading what="rules" /> }.into_any(),
+            Some(Err(e)) => {
+                let mut errors = Errors::default();
+                errors.insert_with_default_key(e);
+                view! { <ErrorView errors=ArcRwSignal::new(errors) /> }.into_any()
+            }
+            Some(Ok(())) => untrack(|| view! { <FirewallBody rules comparison /> }).into_any(),
+        }}
+    }
+}
+
+#[component]
+fn FirewallBody(
+    rules: Live<Vec<LoadedRules>>,
+    comparison: Live<vantage_shared::probe::Comparison>,
+) -> impl IntoView {
+    let files = rules.data();
+    let files = Signal::derive(move || files.get().unwrap_or_default());
+    let me = device_id();
+    let sources = comparison.select(move |c| quick_sources(c, &me));
+    let sources = Signal::derive(move || sources.get().unwrap_or_default());
+    let fields = RwSignal::new(AskFields::default());
+    let verdict = RwSignal::new(None::<Verdict>);
+    let marks =
+        Signal::derive(move || verdict.with(|v| v.as_ref().map(RuleMarks::of).unwrap_or_default()));
+    // A verdict is about the rules it was asked against: drop it when they change.
+    Effect::new(move |prev: Option<usize>| {
+        let n = files.with(|f| f.iter().map(|f| f.sets.len()).sum::<usize>() + f.len() * 1000);
+        if prev.is_some_and(|p| p != n) {
+            verdict.set(None);
+        }
+        n
+    });
+    let device_rows = Memo::new(move |_| {
+        let s = sources.get();
+        let f = fields.get();
+        files.with(|files| every_device(&s, files, &f))
+    });
+    let has_rules = move || files.with(|f| !f.is_empty());
+
+    view! {
+        <div class="two-col firewall-panels">
+            <section class="panel" aria-labelledby="ask-title">
+                <h2 id="ask-title">"Would this source be allowed?"</h2>
+                <Show when=move || !has_rules()>
+                    <p class="small muted">"Load rules first (beside this form): without them every answer is “unknown”."</p>
+                </Show>
+                <AskForm fields verdict sources />
+            </section>
+            <section class="panel" aria-labelledby="load-title">
+                <h2 id="load-title">"Load rules"</h2>
+                <LoadForm />
+            </section>
+        </div>
+        {move || verdict.get().map(|verdict| view! { <VerdictPanel verdict /> })}
+        <Show when=has_rules>
+            <EveryDevice rows=device_rows fields />
+        </Show>
+        <section aria-labelledby="loaded-title" class="loaded-rules">
+            <h2 id="loaded-title">"Loaded rules"</h2>
+            <Show
+                when=has_rules
+                fallback=|| {
+                    view! {
+                        <div class="empty" data-testid="empty-state">
+                            <p class="empty-title">"No rules loaded yet."</p>
+                            <div class="empty-hint">
+                                <p>
+                                    "Paste or choose the output of " <code>"aws ec2 describe-security-groups"</code> ", "
+                                    <code>"aws ec2 describe-network-acls"</code> ", "
+                                    <code>"gcloud compute firewall-rules list --format=json"</code> ", "
+                                    <code>"az network nsg show"</code> ", " <code>"iptables-save"</code> " or "
+                                    <code>"nft -j list ruleset"</code>
+                                    ". It is checked in this browser first; nothing leaves it until you press “Check and load”."
+                                </p>
+                                <p>"Or list the files in the agent's config: " <code>"rules_files = [\"sgs.json\"]"</code> "."</p>
+                            </div>
+                        </div>
+                    }
+                }
+            >
+                <For each=move || files.get() key=|f| (f.id.clone(), f.loaded_at) let:file>
+                    <RulesFile file marks />
+                </For>
+            </Show>
+        </section>
+    }
+}
+
+/// One loaded file: its name and source, a remove button for uploads, and its sets.
+#[component]
+fn RulesFile(file: LoadedRules, marks: Signal<RuleMarks>) -> impl IntoView {
+    let session = use_session();
+    let refresh = use_refresh();
+    let confirming = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let deletable = file.id.starts_with("db-");
+    let id = file.id.clone();
+    let remove = move || {
+        let id = id.clone();
+        spawn_local(async move {
+            let token = session.token_untracked();
+            match session.check(api::delete_rules(&token, &id).await) {
+                Ok(()) => {
+                    refresh.bump_rules();
+                    refresh.bump_reach();
+                }
+                Err(e) => error.set(Some(format!("Remove failed: {}", error_text(&e)))),
+            }
+        });
+    };
+    let remove = StoredValue::new(remove);
+    let source = if file.source == "dashboard" {
+        "uploaded from the dashboard".to_owned()
+    } else {
+        format!("from {} (agent config)", file.source)
+    };
+    let n_sets = file.sets.len();
+    view! {
+        <article class="rules-file panel" data-testid="rules-file" data-rules-id=file.id.clone()>
+            <header class="rules-file-head">
+                <div>
+                    <h3>{file.name.clone()}</h3>
+                    <p class="muted small">
+                        {source} " · " {format!("{n_sets} rule set{}", if n_sets == 1 { "" } else { "s" })} " · loaded "
+                        {date_time(file.loaded_at)}
+                    </p>
+                </div>
+                {deletable.then(|| view! {
+                    <div class="target-actions">
+                        {move || if confirming.get() {
+                            view! {
+                                <span class="confirm" role="group" aria-label="Confirm remove">
+                                    <button type="button" class="button danger small-button" data-testid="confirm-remove-rules"
+                                        on:click=move |_| { confirming.set(false); remove.with_value(|r| r()); }>
+                                        "Remove"
+                                    </button>
+                                    <button type="button" class="button secondary small-button" on:click=move |_| confirming.set(false)>
+                                        "Keep"
+                                    </button>
+                                </span>
+                            }.into_any()
+                        } else {
+                            view! {
+                                <button type="button" class="button secondary small-button" data-testid="remove-rules"
+                                    on:click=move |_| confirming.set(true)>
+                                    "Remove…"
+                                </button>
+                            }.into_any()
+                        }}
+                    </div>
+                })}
+            </header>
+            {move || error.get().map(|e| view! { <p class="error-box small" role="alert">{e}</p> })}
+            {file.sets.into_iter().map(|set| view! { <RuleSetTable set marks /> }).collect_view()}
+        </article>
+    }
+}
