@@ -1,0 +1,45 @@
+//! `probe::validate_new_target` (the `POST /api/targets` body) on arbitrary fields, then
+//! `Target::from_new` and `slug` on what it accepts.
+#![no_main]
+
+use arbitrary::Arbitrary;
+use libfuzzer_sys::fuzz_target;
+use vantage_shared::probe::{slug, validate_new_target, NewTarget, Target, TargetSource};
+
+#[derive(Debug, Arbitrary)]
+struct Input {
+    name: String,
+    url: String,
+    expected_status: Option<u16>,
+    cors_origin: Option<String>,
+    cors_method: Option<String>,
+    cors_headers: Vec<String>,
+    cors_credentials: bool,
+}
+
+fuzz_target!(|input: Input| {
+    let t = NewTarget {
+        name: input.name,
+        url: input.url,
+        expected_status: input.expected_status,
+        cors_origin: input.cors_origin,
+        cors_method: input.cors_method,
+        cors_headers: input.cors_headers,
+        cors_credentials: input.cors_credentials,
+    };
+    let id = slug(&t.name);
+    assert!(!id.is_empty());
+    assert!(id
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'));
+    match validate_new_target(&t) {
+        Err(message) => assert!(!message.trim().is_empty()),
+        Ok(_) => {
+            let target = Target::from_new(t, TargetSource::Dashboard);
+            assert!(!target.name.is_empty());
+            let json = serde_json::to_string(&target).expect("target serialises");
+            let back: Target = serde_json::from_str(&json).expect("target deserialises");
+            assert_eq!(back, target);
+        }
+    }
+});

@@ -1,0 +1,13 @@
+//! `rules::aws_nacl::parse_network_acls` (`aws ec2 describe-network-acls`) on arbitrary text.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use vantage_fuzz::{check_rules, NAME_HINT};
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let result = vantage_shared::rules::aws_nacl::parse_network_acls(text, NAME_HINT);
+    check_rules(text, &result);
+});

@@ -1,0 +1,13 @@
+//! `rules::azure::parse_nsgs` (`az network nsg show/list`, `az network nsg rule list`, REST form) on arbitrary text.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use vantage_fuzz::{check_rules, NAME_HINT};
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let result = vantage_shared::rules::azure::parse_nsgs(text, NAME_HINT);
+    check_rules(text, &result);
+});
