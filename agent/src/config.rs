@@ -99,6 +99,9 @@ pub struct FileConfig {
     /// Security-group / firewall exports to load at start (see docs/configuration.md).
     #[serde(default)]
     pub rules_files: Vec<PathBuf>,
+    /// Read this host's firewall (iptables/nftables) at start; needs root.
+    #[serde(default)]
+    pub read_host_firewall: bool,
 }
 
 /// One `[[targets]]` entry of the config file.
@@ -114,6 +117,10 @@ pub struct TargetConfig {
     pub cors_headers: Vec<String>,
     #[serde(default)]
     pub cors_credentials: bool,
+    /// `[targets.firewall]`: the rule sets that apply (`sets = ["sg-…"]`) and what the
+    /// target is (`target = { tags = ["web"] }`).
+    #[serde(default)]
+    pub firewall: vantage_shared::rules::RuleScope,
 }
 
 impl FileConfig {
@@ -144,6 +151,8 @@ pub struct Config {
     pub targets: Vec<Target>,
     /// Rules files to load at start.
     pub rules_files: Vec<PathBuf>,
+    /// Read the host's own firewall at start.
+    pub read_host_firewall: bool,
 }
 
 /// Checks config-file targets: each valid, names unique.
@@ -161,6 +170,7 @@ fn config_targets(list: Vec<TargetConfig>) -> anyhow::Result<Vec<Target>> {
             cors_method: t.cors_method,
             cors_headers: t.cors_headers,
             cors_credentials: t.cors_credentials,
+            firewall: t.firewall,
         };
         validate_new_target(&new)
             .map_err(|e| anyhow::anyhow!("[[targets]] `{}`: {e}", new.name))?;
@@ -259,6 +269,7 @@ impl Config {
             trusted_proxies,
             targets,
             rules_files: file.rules_files,
+            read_host_firewall: file.read_host_firewall,
         })
     }
 }

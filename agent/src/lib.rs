@@ -5,6 +5,7 @@ pub mod auth;
 pub mod config;
 pub mod docker;
 pub mod error;
+pub mod host_firewall;
 pub mod probe;
 pub mod reach;
 pub mod routes;
@@ -168,6 +169,10 @@ pub async fn serve(
     rules::reload(&state, rule_files)
         .await
         .map_err(|e| anyhow::anyhow!("loading stored rules: {e}"))?;
+    if config.read_host_firewall {
+        let read = state.rules.read_host().await;
+        tracing::info!(summary = %read.summary, "Host firewall");
+    }
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -298,6 +298,8 @@ fn redact_target(t: &Target) -> Target {
         cors_method: None,
         cors_headers: Vec::new(),
         cors_credentials: false,
+        // Which security groups apply is the admin's business, not the phone's.
+        firewall: Default::default(),
         source: t.source,
     }
 }
@@ -405,7 +407,7 @@ async fn comparison(State(state): State<AppState>) -> Result<Json<Comparison>, A
             let agent = agents.remove(&t.id);
             let mut devices = devices.remove(&t.id).unwrap_or_default();
             let port = target_port(&t);
-            let lookup = |ip: &str| state.rules.verdict_for(ip, port);
+            let lookup = |ip: &str| state.rules.verdict_for(ip, port, &t.firewall);
             for d in &mut devices {
                 d.rules = lookup(&d.client_ip);
             }
@@ -574,9 +576,9 @@ async fn post_report(
                 state.rules.clone()
             };
             let port = target_port(t);
-            d.rules = rules.verdict_for(&d.client_ip, port);
+            d.rules = rules.verdict_for(&d.client_ip, port, &t.firewall);
             let findings = compare(t, agent.as_ref(), std::slice::from_ref(&d), &|ip| {
-                rules.verdict_for(ip, port)
+                rules.verdict_for(ip, port, &t.firewall)
             });
             Some(TargetComparison {
                 target: if phone { redact_target(t) } else { t.clone() },

@@ -17,8 +17,10 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vantage_shared::probe::RulesVerdict;
-use vantage_shared::rules::{self, Protocol, Question, RuleSet, Verdict};
-use vantage_shared::{AgentEvent, ApiErrorBody, LoadedRules, RulesQuestion};
+use vantage_shared::rules::{self, Protocol, Question, RuleScope, Verdict};
+use vantage_shared::{AgentEvent, ApiErrorBody, HostFirewallRead, LoadedRules, RulesQuestion};
+
+use crate::host_firewall::HOST_RULES_ID;
 
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use crate::AppState;
@@ -32,6 +34,10 @@ const MAX_RULES_FILES: usize = 100;
 #[derive(Clone, Default)]
 pub struct Rules {
     inner: Arc<RwLock<Vec<LoadedRules>>>,
+    /// The last live read of the host's firewall, with its messages.
+    host: Arc<RwLock<Option<HostFirewallRead>>>,
+    /// One live read at a time: iptables-save takes the xtables lock.
+    host_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Rules {
@@ -51,24 +57,83 @@ impl Rules {
 
     /// Evaluates a question against every loaded rule set.
     pub fn evaluate(&self, question: &Question) -> Verdict {
-        let guard = self.inner.read();
-        let sets: Vec<&RuleSet> = match &guard {
-            Ok(list) => list.iter().flat_map(|l| l.sets.iter()).collect(),
-            Err(_) => Vec::new(),
-        };
-        rules::evaluate_refs(&sets, question)
+        self.evaluate_scoped(question, &RuleScope::default())
+            .unwrap_or_else(|(v, _)| v)
     }
 
-    /// The comparison's hook: what the rules say about `source` on tcp/`port`; `None`
-    /// when no rules are loaded.
-    pub fn verdict_for(&self, source: &str, port: u16) -> Option<RulesVerdict> {
+    /// Evaluates a question against the sets `scope` names (all when it names none), with
+    /// the scope's description of the destination. `Err` carries the verdict over the sets
+    /// that are loaded and the ids that are not.
+    #[allow(clippy::result_large_err)]
+    pub fn evaluate_scoped(
+        &self,
+        question: &Question,
+        scope: &RuleScope,
+    ) -> Result<Verdict, (Verdict, Vec<String>)> {
+        let guard = self.inner.read();
+        let (sets, missing) = match &guard {
+            Ok(list) => scope.select(list.iter().flat_map(|l| l.sets.iter())),
+            Err(_) => (Vec::new(), Vec::new()),
+        };
+        let mut q = question.clone();
+        if q.target.is_none() {
+            q.target = scope.target.clone();
+        }
+        let verdict = rules::evaluate_refs(&sets, &q);
+        if missing.is_empty() {
+            Ok(verdict)
+        } else {
+            Err((verdict, missing))
+        }
+    }
+
+    /// The comparison's hook: what the rules that apply to a target say about `source` on
+    /// tcp/`port`; `None` when no rules are loaded.
+    pub fn verdict_for(&self, source: &str, port: u16, scope: &RuleScope) -> Option<RulesVerdict> {
         if self.is_empty() {
             return None;
         }
         let ip: IpAddr = source.parse().ok()?;
-        Some(rules::to_rules_verdict(
-            &self.evaluate(&Question::tcp(ip, port)),
-        ))
+        Some(
+            match self.evaluate_scoped(&Question::tcp(ip, port), scope) {
+                Ok(v) => rules::to_rules_verdict(&v),
+                Err((_, missing)) => RulesVerdict {
+                    source_ip: ip.to_canonical().to_string(),
+                    admitted: false,
+                    summary: format!(
+                        "unknown: this target's rule sets {} are not loaded; load them on the \
+                     Firewall page",
+                        missing.join(", ")
+                    ),
+                },
+            },
+        )
+    }
+
+    /// The last live read of the host's firewall.
+    pub fn host_read(&self) -> Option<HostFirewallRead> {
+        self.host.read().ok().and_then(|h| h.clone())
+    }
+
+    /// Reads the host's firewall now and puts its rules (id `host`) in place of the last.
+    pub async fn read_host(&self) -> HostFirewallRead {
+        let _one = self.host_lock.lock().await;
+        let read = crate::host_firewall::read().await;
+        if let Ok(mut list) = self.inner.write() {
+            let at = list.iter().position(|l| l.id == HOST_RULES_ID);
+            match (at, read.loaded.clone()) {
+                (Some(i), Some(new)) => list[i] = new,
+                (Some(i), None) => {
+                    list.remove(i);
+                }
+                (None, Some(new)) => list.push(new),
+                (None, None) => {}
+            }
+        }
+        if let Ok(mut h) = self.host.write() {
+            *h = Some(read.clone());
+        }
+        read
     }
 }
 
@@ -122,6 +187,10 @@ pub async fn reload(state: &AppState, files: Vec<LoadedRules>) -> Result<(), Api
             }
         }
     }
+    // A live read of the host survives a reload of the files and uploads.
+    if let Some(host) = state.rules.host_read().and_then(|h| h.loaded) {
+        list.push(host);
+    }
     state.rules.replace(list);
     Ok(())
 }
@@ -132,6 +201,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_rules, upload_rules))
         .routes(routes!(delete_rules))
         .routes(routes!(evaluate_rules))
+        .routes(routes!(host_status, read_host))
         // Uploads may be a few MB; every other route keeps the small default.
         .layer(DefaultBodyLimit::max(MAX_RULES_BYTES))
 }
@@ -250,9 +320,42 @@ async fn evaluate_rules(
     if protocol.has_ports() && q.port.is_none() {
         return Err(ApiError::BadRequest("give the destination port".into()));
     }
-    let question = match protocol {
+    let mut question = match protocol {
         Protocol::Icmp => Question::ping(source),
         p => Question::new(source, p, q.port),
     };
-    Ok(Json(state.rules.evaluate(&question)))
+    question.target = q.target.clone();
+    let scope = RuleScope {
+        sets: q.sets,
+        target: q.target,
+    };
+    scope.validate().map_err(ApiError::BadRequest)?;
+    match state.rules.evaluate_scoped(&question, &scope) {
+        Ok(v) => Ok(Json(v)),
+        Err((_, missing)) => Err(ApiError::BadRequest(format!(
+            "no loaded rule set has the id {}: see GET /api/rules for the ids",
+            missing
+                .iter()
+                .map(|m| format!("`{m}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+/// The last live read of this host's firewall (`null` before the first).
+#[utoipa::path(get, path = "/api/rules/host", tag = "rules", security(("bearer" = [])),
+    responses((status = 200, body = Option<HostFirewallRead>), (status = 401, body = ApiErrorBody)))]
+async fn host_status(State(state): State<AppState>) -> Json<Option<HostFirewallRead>> {
+    Json(state.rules.host_read())
+}
+
+/// Reads this host's firewall now (`iptables-save`, `ip6tables-save`, `nft -j list
+/// ruleset`; needs the agent to run as root) and loads it as the rules `host`.
+#[utoipa::path(post, path = "/api/rules/host", tag = "rules", security(("bearer" = [])),
+    responses((status = 200, description = "What each command gave; `loaded` is absent when nothing could be read, with the reason in `summary`", body = HostFirewallRead), (status = 401, body = ApiErrorBody)))]
+async fn read_host(State(state): State<AppState>) -> Json<HostFirewallRead> {
+    let read = state.rules.read_host().await;
+    state.docker.publish(AgentEvent::RulesChanged);
+    Json(read)
 }

@@ -33,6 +33,7 @@ fn config_target(name: &str, url: &str) -> Target {
             cors_method: None,
             cors_headers: vec!["X-Api-Key: secret-key".into()],
             cors_credentials: false,
+            firewall: Default::default(),
         },
         TargetSource::Config,
     )
@@ -552,6 +553,87 @@ async fn loaded_security_groups_explain_a_device_timeout() {
         .send(&app)
         .await;
     assert_eq!(v["rules_loaded"], false);
+}
+
+/// A second group that opens 443 to everyone, attached to another instance.
+const OPEN_SG: &str = r#"{"SecurityGroups": [{
+  "GroupId": "sg-0ffffffffffffffff", "GroupName": "public-web", "VpcId": "vpc-1",
+  "IpPermissions": [{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+    "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
+  "IpPermissionsEgress": []
+}]}"#;
+
+/// The account export holds groups of other instances: a target and a question name the
+/// groups that are attached, and only those decide.
+#[tokio::test]
+async fn only_the_attached_groups_decide() {
+    let mut shop = config_target("Shop API", "https://api.shop.example/products");
+    shop.firewall.sets = vec!["sg-0123456789abcdef0".into()];
+    let mut gone = config_target("Old API", "https://old.shop.example/");
+    gone.firewall.sets = vec!["sg-0deleted".into()];
+    let app = test_app(vec![shop, gone], &[]);
+    for (name, text) in [("prod-sg.json", OFFICE_ONLY_SG), ("web-sg.json", OPEN_SG)] {
+        let (s, v) = upload(&app, name, text).await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+    }
+    let ask = |sets: Value| {
+        Call::new(Method::POST, "/api/rules/evaluate", TOKEN)
+            .json(json!({"source": "203.0.113.7", "port": 443, "sets": sets}))
+    };
+    // Every loaded group: the open one admits the guest.
+    let (s, v) = ask(json!([])).send(&app).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["outcome"], "allowed");
+    // Only the group attached to the load balancer: denied, and the fix names it.
+    let (s, v) = ask(json!(["sg-0123456789abcdef0"])).send(&app).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["outcome"], "denied", "{v}");
+    assert!(v.to_string().contains("sg-0123456789abcdef0"));
+    assert!(!v["deciding_rules"].to_string().contains("sg-0ffff"), "{v}");
+    // An id that is not loaded is a clear 400, not a silent "every set".
+    let (s, v) = ask(json!(["sg-0typo"])).send(&app).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(v["message"].as_str().unwrap().contains("`sg-0typo`"), "{v}");
+
+    // The comparison uses each target's own groups.
+    for target in ["shop-api", "old-api"] {
+        let (s, v) = Call::new(Method::POST, "/api/reports", TOKEN)
+            .json(report(target, "timeout"))
+            .from("203.0.113.7:5555")
+            .send(&app)
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+    let (_, v) = Call::new(Method::GET, "/api/comparison", TOKEN)
+        .send(&app)
+        .await;
+    let c: Comparison = serde_json::from_value(v).unwrap();
+    let rules = |id: &str| {
+        c.targets
+            .iter()
+            .find(|t| t.target.id == id)
+            .and_then(|t| t.devices[0].rules.clone())
+            .unwrap()
+    };
+    assert!(!rules("shop-api").admitted);
+    assert!(rules("shop-api").summary.contains("198.51.100.0/24"));
+    let old = rules("old-api");
+    assert!(!old.admitted);
+    assert!(
+        old.summary.contains("sg-0deleted") && old.summary.contains("not loaded"),
+        "{}",
+        old.summary
+    );
+    // The live host rules are read again, not deleted like an upload.
+    let (s, _) = Call::new(Method::DELETE, "/api/rules/host", TOKEN)
+        .send(&app)
+        .await;
+    assert_eq!(s, StatusCode::METHOD_NOT_ALLOWED);
+    // No read yet: null, not an error.
+    let (s, v) = Call::new(Method::GET, "/api/rules/host", TOKEN)
+        .send(&app)
+        .await;
+    assert_eq!((s, v), (StatusCode::OK, Value::Null));
 }
 
 /// A phone link cannot flood the comparison, starve probes or pick the CORS origin.

@@ -5,6 +5,7 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use vantage_shared::probe::{slug, validate_new_target, NewTarget, Target, TargetSource};
+use vantage_shared::rules::{RuleScope, TargetInfo};
 
 #[derive(Debug, Arbitrary)]
 struct Input {
@@ -15,6 +16,8 @@ struct Input {
     cors_method: Option<String>,
     cors_headers: Vec<String>,
     cors_credentials: bool,
+    firewall_sets: Vec<String>,
+    firewall_tags: Option<Vec<String>>,
 }
 
 fuzz_target!(|input: Input| {
@@ -26,6 +29,13 @@ fuzz_target!(|input: Input| {
         cors_method: input.cors_method,
         cors_headers: input.cors_headers,
         cors_credentials: input.cors_credentials,
+        firewall: RuleScope {
+            sets: input.firewall_sets,
+            target: input.firewall_tags.map(|tags| TargetInfo {
+                tags,
+                ..TargetInfo::default()
+            }),
+        },
     };
     let id = slug(&t.name);
     assert!(!id.is_empty());

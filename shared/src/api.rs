@@ -482,6 +482,29 @@ pub struct LoadedRules {
     pub sets: Vec<crate::rules::RuleSet>,
 }
 
+/// One command the agent ran to read the host's firewall.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HostCommandResult {
+    /// `iptables-save`, `ip6tables-save` or `nft -j list ruleset`.
+    pub command: String,
+    pub ok: bool,
+    /// "3 table(s)", "not installed", or the command's own error.
+    pub message: String,
+}
+
+/// `POST /api/rules/host`: the host's own firewall, read live by the agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HostFirewallRead {
+    pub read_at: DateTime<Utc>,
+    /// One sentence: what was read, or why nothing could be and what to do instead.
+    pub summary: String,
+    pub commands: Vec<HostCommandResult>,
+    /// The rules read (id `host`), also listed by `GET /api/rules` from now on.
+    pub loaded: Option<LoadedRules>,
+}
+
 /// `POST /api/rules/evaluate`: would this source be allowed?
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -494,6 +517,12 @@ pub struct RulesQuestion {
     /// Destination port (tcp/udp).
     #[serde(default)]
     pub port: Option<u16>,
+    /// Only these rule sets apply (ids from `GET /api/rules`); empty: every loaded set.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sets: Vec<String>,
+    /// What the destination is (GCP tags and service accounts, Azure ASGs, its address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<crate::rules::TargetInfo>,
 }
 
 /// One server-sent event on `GET /api/events`; the SSE `event:` name is the `type`.

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::cors::CorsReport;
 use crate::diagnosis::Finding;
 use crate::fingerprint::Attribution;
+use crate::rules::RuleScope;
 
 /// Longest target name accepted.
 pub const MAX_TARGET_NAME: usize = 80;
@@ -49,6 +50,9 @@ pub struct Target {
     /// …and whether it sends credentials (`credentials: "include"`).
     #[serde(default)]
     pub cors_credentials: bool,
+    /// Which loaded security groups / ACLs / firewalls apply to this target (issue 4).
+    #[serde(default, skip_serializing_if = "RuleScope::is_empty")]
+    pub firewall: RuleScope,
     pub source: TargetSource,
 }
 
@@ -68,6 +72,10 @@ impl Target {
             cors_method: t.cors_method.filter(|m| !m.is_empty()),
             cors_headers: headers,
             cors_credentials: t.cors_credentials,
+            firewall: RuleScope {
+                sets: t.firewall.sets.iter().map(|s| s.trim().to_owned()).collect(),
+                target: t.firewall.target,
+            },
             source,
         }
     }
@@ -108,6 +116,9 @@ pub struct NewTarget {
     pub cors_headers: Vec<String>,
     #[serde(default)]
     pub cors_credentials: bool,
+    /// Which loaded rule sets apply (empty: all of them).
+    #[serde(default)]
+    pub firewall: RuleScope,
 }
 
 /// What a target's URL means once parsed.
@@ -305,6 +316,7 @@ pub fn validate_new_target(t: &NewTarget) -> Result<TargetAddress, String> {
             _ => return Err(format!("CORS header `{h}` must look like `Name: value`")),
         }
     }
+    t.firewall.validate()?;
     let addr = parse_target_url(&t.url)?;
     if !addr.is_http()
         && (t.expected_status.is_some()
@@ -825,6 +837,7 @@ mod tests {
             cors_method: Some("POST".into()),
             cors_headers: vec!["Content-Type: application/json".into()],
             cors_credentials: true,
+            firewall: RuleScope::default(),
         };
         assert!(validate_new_target(&ok).is_ok());
         for (bad, needle) in [
@@ -869,6 +882,16 @@ mod tests {
                     ..ok.clone()
                 },
                 "need an http",
+            ),
+            (
+                NewTarget {
+                    firewall: RuleScope {
+                        sets: vec![String::new()],
+                        target: None,
+                    },
+                    ..ok.clone()
+                },
+                "not a rule set id",
             ),
         ] {
             let err = validate_new_target(&bad).unwrap_err();

@@ -505,3 +505,145 @@ fn vantage_verdicts_match_what_the_kernel_does() {
         started.elapsed()
     );
 }
+
+/// The agent reads the firewall of the host it runs on (here: the server namespace) with
+/// `iptables-save`, `ip6tables-save` and `nft -j list ruleset`, loads it as the rules
+/// `host`, and answers "would this source be allowed?" the way the kernel then behaves.
+/// iptables' own tables are read once (from iptables-save, not again through nft's `xt`
+/// view); a native nftables table beside them is read from nft.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_reads_its_hosts_firewall_live() {
+    require_tools();
+    let lab = Lab::start();
+    let guest = lab.guest_net.cidr.clone();
+    exec_with_stdin(
+        &lab.server,
+        "iptables-restore",
+        &[],
+        &format!(
+            "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n\
+             -A INPUT -s {guest} -p tcp -m tcp --dport 8081 -j DROP\nCOMMIT\n"
+        ),
+    );
+    exec_with_stdin(
+        &lab.server,
+        "nft",
+        &["-f", "-"],
+        &format!(
+            "table inet vantage_extra {{\n\
+             \x20 chain input {{\n\
+             \x20   type filter hook input priority 10; policy accept;\n\
+             \x20   ip saddr {guest} tcp dport 8082 reject with tcp reset\n\
+             \x20 }}\n\
+             }}\n"
+        ),
+    );
+    let _nginx = Nginx::start_in(
+        Some(&lab.server.name),
+        "server {\n  listen 0.0.0.0:8080;\n  listen 0.0.0.0:8081;\n  listen 0.0.0.0:8082;\n  \
+         location / { return 200 'ok'; }\n}\n",
+    );
+    let data = tempfile::tempdir().unwrap();
+    let server_ip = lab.server_ip().to_owned();
+    let agent = support::Agent::start_with(
+        data.path(),
+        &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
+        &support::AgentLaunch {
+            listen: "0.0.0.0:0".into(),
+            netns: Some(lab.server.name.clone()),
+            host: Some(server_ip.clone()),
+            ..Default::default()
+        },
+    );
+
+    let (status, before) = agent.get("/api/rules/host").await;
+    assert_eq!((status, before), (200, serde_json::Value::Null));
+    let (status, read) = agent
+        .post_json("/api/rules/host", &serde_json::json!({}))
+        .await;
+    assert_eq!(status, 200, "{read:#}");
+    let ids: Vec<&str> = read["loaded"]["sets"]
+        .as_array()
+        .unwrap_or_else(|| panic!("nothing loaded: {read:#}"))
+        .iter()
+        .filter_map(|s| s["id"].as_str())
+        .collect();
+    assert!(ids.contains(&"iptables:filter"), "{ids:?}");
+    assert!(ids.contains(&"nft:inet vantage_extra"), "{ids:?}");
+    // With iptables' nf_tables backend, nft would show `ip filter` again with opaque `xt`
+    // matches; with the legacy backend nft never sees it. Either way, not twice.
+    assert!(!ids.contains(&"nft:ip filter"), "{ids:?}\n{read:#}");
+    assert_eq!(read["loaded"]["id"], "host");
+    let (_, listed) = agent.get("/api/rules").await;
+    assert!(
+        listed.as_array().unwrap().iter().any(|l| l["id"] == "host"),
+        "{listed:#}"
+    );
+
+    let server = server_ip.clone();
+    let cases = [
+        ("office", 8081, "allowed", Kernel::Connected),
+        ("guest", 8080, "allowed", Kernel::Connected),
+        ("guest", 8081, "denied", Kernel::TimedOut),
+        ("guest", 8082, "denied", Kernel::Refused),
+    ];
+    let mut failures = Vec::new();
+    for (client, port, want, kernel_want) in cases {
+        let (ns, source) = match client {
+            "office" => (&lab.office, &lab.office_net.host),
+            _ => (&lab.guest, &lab.guest_net.host),
+        };
+        let (s, v) = agent
+            .post_json(
+                "/api/rules/evaluate",
+                &serde_json::json!({"source": source, "port": port, "sets": [], "target": {"address": server}}),
+            )
+            .await;
+        let ns_name = ns.name.clone();
+        let server_c = server.clone();
+        let (kernel, err) = tokio::task::spawn_blocking(move || attempt(&ns_name, &server_c, port))
+            .await
+            .unwrap();
+        if s != 200 || v["outcome"] != want || kernel != kernel_want {
+            failures.push(format!(
+                "{client} → tcp/{port}: HTTP {s}, Vantage {} (want {want}), kernel {kernel:?} \
+                 (want {kernel_want:?}: {err})\n{v:#}",
+                v["outcome"]
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// An agent without root gets each command's own error and a sentence saying what to do,
+/// and keeps running.
+#[tokio::test]
+async fn without_root_the_agent_says_what_to_do() {
+    use std::os::unix::fs::PermissionsExt;
+    require_tools();
+    let data = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(data.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let agent = support::Agent::start_with(
+        data.path(),
+        &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
+        &support::AgentLaunch {
+            user: Some(65534),
+            ..Default::default()
+        },
+    );
+    let (status, read) = agent
+        .post_json("/api/rules/host", &serde_json::json!({}))
+        .await;
+    assert_eq!(status, 200, "{read:#}");
+    assert!(read["loaded"].is_null(), "{read:#}");
+    let summary = read["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("uid 65534") && summary.contains("needs root"),
+        "{summary}"
+    );
+    let commands = read["commands"].as_array().unwrap();
+    assert_eq!(commands.len(), 3, "{read:#}");
+    assert!(commands.iter().all(|c| c["ok"] == false), "{read:#}");
+    let (status, _) = agent.get("/api/health").await;
+    assert_eq!(status, 200);
+}

@@ -382,6 +382,7 @@ mod tests {
             cors_method: None,
             cors_headers: vec![],
             cors_credentials: false,
+            firewall: Default::default(),
             source: TargetSource::Config,
         }
     }

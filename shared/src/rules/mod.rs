@@ -27,6 +27,7 @@ pub mod iptables;
 mod locate;
 pub mod model;
 pub mod nft;
+pub mod scope;
 
 #[cfg(test)]
 mod host_tests;
@@ -37,6 +38,7 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 pub use error::{RulesError, RulesErrorKind};
+pub use scope::RuleScope;
 pub use eval::{
     evaluate, evaluate_refs, summary, to_rules_verdict, ExplanationCode, HostDenial, HostPath,
     HostVerdict, LayerVerdict, NearestKind, NearestRule, Outcome, Question, RuleFix, RuleRef,

@@ -229,15 +229,25 @@ impl Agent {
     pub fn start_with(data_dir: &Path, env: &[(&str, &str)], launch: &AgentLaunch) -> Self {
         let log = data_dir.join(format!("agent-{}.log", unique("log")));
         let log_file = std::fs::File::create(&log).expect("agent log");
-        let mut cmd = match &launch.netns {
-            // `ip netns exec` execs the agent, so the child is the agent itself.
-            Some(ns) => {
-                let mut c = Command::new("ip");
-                c.args(["netns", "exec", ns]).arg(agent_binary());
-                c
-            }
-            None => Command::new(agent_binary()),
-        };
+        // `ip netns exec` and `setpriv` exec what follows, so the child is the agent itself.
+        let mut argv: Vec<std::ffi::OsString> = Vec::new();
+        if let Some(ns) = &launch.netns {
+            argv.extend(["ip", "netns", "exec", ns].map(Into::into));
+        }
+        if let Some(uid) = launch.user {
+            argv.extend(
+                [
+                    "setpriv".to_owned(),
+                    format!("--reuid={uid}"),
+                    format!("--regid={uid}"),
+                    "--clear-groups".to_owned(),
+                ]
+                .map(Into::into),
+            );
+        }
+        argv.push(agent_binary().into());
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..]);
         cmd.args(["serve", "--listen", &launch.listen, "--resync-secs", "5"])
             .args(&launch.args)
             .arg("--data-dir")
@@ -390,6 +400,8 @@ pub struct AgentLaunch {
     pub netns: Option<String>,
     /// The address the test reaches the agent at, instead of the one it prints.
     pub host: Option<String>,
+    /// Run as this unprivileged uid and gid (`setpriv`), e.g. 65534 (nobody).
+    pub user: Option<u32>,
 }
 
 impl Default for AgentLaunch {
@@ -399,6 +411,7 @@ impl Default for AgentLaunch {
             args: Vec::new(),
             netns: None,
             host: None,
+            user: None,
         }
     }
 }

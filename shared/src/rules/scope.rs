@@ -1,0 +1,166 @@
+//! Which loaded rule sets apply to one destination, and what that destination is.
+//!
+//! An account has many security groups and ACLs; only the ones attached to the instance
+//! (and the ACL of its subnet) decide its traffic. Evaluating every loaded set would
+//! union unrelated groups and answer "allowed" for a port another instance opens, so a
+//! target or a question names its sets; an empty list means "every loaded set", which
+//! is right when only the relevant exports were loaded.
+
+use serde::{Deserialize, Serialize};
+
+use super::eval::TargetInfo;
+use super::model::RuleSet;
+
+/// At most this many set ids in one scope (a NIC has at most 16 security groups; host
+/// tables and a NACL add a few).
+pub const MAX_SCOPE_SETS: usize = 64;
+/// Longest set id accepted (`sg-…`, a GCP network URL, an NSG resource id).
+pub const MAX_SET_ID: usize = 300;
+
+/// The rule sets that apply to a destination, and what the destination is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RuleScope {
+    /// Ids of the rule sets that apply (`sg-0abc…`, `acl-…`, the GCP network, the NSG
+    /// name, `iptables:filter`); empty: every loaded set.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sets: Vec<String>,
+    /// The destination: GCP network tags and service accounts, Azure application security
+    /// groups, its private address, the interface traffic arrives on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<TargetInfo>,
+}
+
+impl RuleScope {
+    pub fn is_empty(&self) -> bool {
+        self.sets.is_empty() && self.target.is_none()
+    }
+
+    /// Checks sizes (ids must still be matched against what is loaded, see [`Self::select`]).
+    pub fn validate(&self) -> Result<(), String> {
+        if self.sets.len() > MAX_SCOPE_SETS {
+            return Err(format!("at most {MAX_SCOPE_SETS} rule sets per target"));
+        }
+        for id in &self.sets {
+            let id = id.trim();
+            if id.is_empty() || id.len() > MAX_SET_ID || id.chars().any(char::is_control) {
+                return Err(format!("`{id}` is not a rule set id (e.g. sg-0abc123)"));
+            }
+        }
+        if let Some(t) = &self.target {
+            let lists = [&t.tags, &t.service_accounts, &t.application_security_groups];
+            if lists.iter().any(|l| l.len() > MAX_SCOPE_SETS)
+                || lists
+                    .iter()
+                    .flat_map(|l| l.iter())
+                    .any(|s| s.len() > MAX_SET_ID)
+            {
+                return Err(format!(
+                    "at most {MAX_SCOPE_SETS} tags, service accounts or application security \
+                     groups, each at most {MAX_SET_ID} characters"
+                ));
+            }
+            if t.interface.as_ref().is_some_and(|i| i.len() > 15) {
+                return Err("an interface name has at most 15 characters".into());
+            }
+        }
+        Ok(())
+    }
+
+    /// The loaded sets this scope names (all of them when it names none), in load order,
+    /// and the ids it names that are not loaded.
+    pub fn select<'a>(
+        &self,
+        loaded: impl IntoIterator<Item = &'a RuleSet>,
+    ) -> (Vec<&'a RuleSet>, Vec<String>) {
+        let loaded: Vec<&RuleSet> = loaded.into_iter().collect();
+        if self.sets.is_empty() {
+            return (loaded, Vec::new());
+        }
+        let wanted: Vec<&str> = self.sets.iter().map(|s| s.trim()).collect();
+        let picked = loaded
+            .iter()
+            .copied()
+            .filter(|s| wanted.contains(&s.id.as_str()))
+            .collect();
+        let missing = wanted
+            .iter()
+            .filter(|w| !loaded.iter().any(|s| s.id == **w))
+            .map(|w| (*w).to_owned())
+            .collect();
+        (picked, missing)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::parse_rules;
+
+    const TWO_GROUPS: &str = r#"{"SecurityGroups":[
+      {"GroupId":"sg-web","GroupName":"web","IpPermissions":[
+        {"IpProtocol":"tcp","FromPort":443,"ToPort":443,"IpRanges":[{"CidrIp":"0.0.0.0/0"}]}]},
+      {"GroupId":"sg-db","GroupName":"db","IpPermissions":[
+        {"IpProtocol":"tcp","FromPort":5432,"ToPort":5432,"IpRanges":[{"CidrIp":"10.0.0.0/8"}]}]}
+    ]}"#;
+
+    #[test]
+    fn empty_scope_selects_everything() {
+        let sets = parse_rules(TWO_GROUPS, "t").expect("parses");
+        let (picked, missing) = RuleScope::default().select(&sets);
+        assert_eq!(picked.len(), 2);
+        assert!(missing.is_empty());
+    }
+
+    #[test]
+    fn named_sets_only_and_missing_ids_reported() {
+        let sets = parse_rules(TWO_GROUPS, "t").expect("parses");
+        let scope = RuleScope {
+            sets: vec!["sg-db".into(), " sg-gone ".into()],
+            target: None,
+        };
+        let (picked, missing) = scope.select(&sets);
+        assert_eq!(
+            picked.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+            ["sg-db"]
+        );
+        assert_eq!(missing, ["sg-gone"]);
+        // The web group opens 443 to everyone, but it is not attached here.
+        let q = crate::rules::Question::tcp([203, 0, 113, 7].into(), 443);
+        let v = crate::rules::evaluate_refs(&picked, &q);
+        assert_eq!(v.outcome, crate::rules::Outcome::Denied);
+        let all = crate::rules::evaluate(&sets, &q);
+        assert_eq!(all.outcome, crate::rules::Outcome::Allowed);
+    }
+
+    #[test]
+    fn validation_bounds_sizes() {
+        let ok = RuleScope {
+            sets: vec!["sg-1".into()],
+            target: Some(TargetInfo {
+                tags: vec!["web".into()],
+                ..TargetInfo::default()
+            }),
+        };
+        assert!(ok.validate().is_ok());
+        let blank = RuleScope {
+            sets: vec!["  ".into()],
+            target: None,
+        };
+        assert!(blank.validate().is_err());
+        let many = RuleScope {
+            sets: (0..=MAX_SCOPE_SETS).map(|i| format!("sg-{i}")).collect(),
+            target: None,
+        };
+        assert!(many.validate().unwrap_err().contains("at most"));
+        let long_if = RuleScope {
+            sets: vec![],
+            target: Some(TargetInfo {
+                interface: Some("x".repeat(16)),
+                ..TargetInfo::default()
+            }),
+        };
+        assert!(long_if.validate().is_err());
+    }
+}
