@@ -75,6 +75,7 @@ fn target(i: usize, port: u16) -> Target {
         cors_method: None,
         cors_headers: Vec::new(),
         cors_credentials: false,
+        firewall: Default::default(),
         source: TargetSource::Config,
     }
 }

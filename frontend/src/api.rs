@@ -11,8 +11,8 @@ use vantage_shared::probe::{
 };
 use vantage_shared::rules::Verdict;
 use vantage_shared::{
-    ApiErrorBody, ContainerDetail, ContainerSummary, EventTicket, HealthHistory, LoadedRules,
-    NetworkSummary, Overview, ReachabilityReport, RulesQuestion,
+    ApiErrorBody, ContainerDetail, ContainerSummary, EventTicket, HealthHistory, HostFirewallRead,
+    LoadedRules, NetworkSummary, Overview, ReachabilityReport, RulesQuestion,
 };
 use web_sys::EventSource;
 
@@ -250,6 +250,16 @@ pub async fn delete_rules(token: &str, id: &str) -> Result<(), ApiError> {
 /// `POST /api/rules/evaluate` (admin): the agent's verdict against every loaded rule set.
 pub async fn evaluate_rules(token: &str, question: &RulesQuestion) -> Result<Verdict, ApiError> {
     post(token, "/api/rules/evaluate", Some(question)).await
+}
+
+/// `GET /api/rules/host` (admin): the last live read of the agent's host firewall, if any.
+pub async fn host_firewall(token: &str) -> Result<Option<HostFirewallRead>, ApiError> {
+    get(token, "/api/rules/host").await
+}
+
+/// `POST /api/rules/host` (admin): the agent reads its host's firewall now.
+pub async fn read_host_firewall(token: &str) -> Result<HostFirewallRead, ApiError> {
+    post::<(), _>(token, "/api/rules/host", None).await
 }
 
 /// `POST /api/events/ticket`: `EventSource` cannot send headers, so the stream is

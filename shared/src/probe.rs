@@ -73,7 +73,12 @@ impl Target {
             cors_headers: headers,
             cors_credentials: t.cors_credentials,
             firewall: RuleScope {
-                sets: t.firewall.sets.iter().map(|s| s.trim().to_owned()).collect(),
+                sets: t
+                    .firewall
+                    .sets
+                    .iter()
+                    .map(|s| s.trim().to_owned())
+                    .collect(),
                 target: t.firewall.target,
             },
             source,

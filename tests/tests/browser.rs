@@ -437,3 +437,178 @@ async fn phone_page_runs_the_probes_and_fits_a_phone() {
     .unwrap();
     c.close().await.unwrap();
 }
+
+/// Two groups from one account export: one attached to the load balancer (office only),
+/// one to another instance (443 open to all).
+const FIREWALL_SGS: &str = r#"{"SecurityGroups": [
+  {"GroupId": "sg-0123456789abcdef0", "GroupName": "shop-lb", "VpcId": "vpc-1",
+   "IpPermissions": [{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+     "IpRanges": [{"CidrIp": "198.51.100.0/24", "Description": "office"}]}],
+   "IpPermissionsEgress": []},
+  {"GroupId": "sg-0ffffffffffffffff", "GroupName": "public-web", "VpcId": "vpc-1",
+   "IpPermissions": [{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+     "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
+   "IpPermissionsEgress": []}
+]}"#;
+
+/// Sets a form field's value the way typing does (an `input` event Leptos listens to).
+async fn fill(c: &Client, css: &str, value: &str) {
+    wait_css(c, css, Duration::from_secs(10)).await;
+    c.execute(
+        "const el = document.querySelector(arguments[0]); el.value = arguments[1]; \
+         el.dispatchEvent(new Event('input', { bubbles: true }));",
+        vec![css.into(), value.into()],
+    )
+    .await
+    .unwrap();
+}
+
+/// Waits until the element's attribute has the value; panics with what it had.
+async fn wait_attr(c: &Client, css: &str, attr: &str, want: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut last = None;
+    while Instant::now() < deadline {
+        if let Ok(e) = c.find(Locator::Css(css)).await {
+            last = e.attr(attr).await.ok().flatten();
+            if last.as_deref() == Some(want) {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{css} [{attr}] is {last:?}, not {want:?}");
+}
+
+/// Issue #4 in the browser: paste an account's security groups (a broken paste first:
+/// the located error), ask about a guest address, see the verdict and the deciding rule
+/// highlighted in the table, narrow the question to the group attached to the service,
+/// read the host's own firewall; the page fits a phone.
+#[tokio::test]
+async fn firewall_page_loads_asks_and_highlights_the_deciding_rule() {
+    require_dashboard();
+    let data = tempfile::tempdir().unwrap();
+    let agent = support::Agent::start(
+        data.path(),
+        &[("VANTAGE_DOCKER_HOST", "unix:///nonexistent/docker.sock")],
+    );
+    let driver = Driver::start();
+    let c = driver.client(1280, 1000).await;
+    c.goto(&format!("{}/?token={}", agent.base, agent.token))
+        .await
+        .unwrap();
+    wait_css(&c, "main", Duration::from_secs(20)).await;
+    c.goto(&agent.url("/firewall")).await.unwrap();
+    wait_css(&c, "[data-testid=empty-state]", Duration::from_secs(20)).await;
+
+    // A broken export is refused in the browser, naming the line.
+    let broken = FIREWALL_SGS.replacen("\"FromPort\": 443", "\"FromPort\": \"https\"", 1);
+    fill(
+        &c,
+        "[data-testid=rules-form] input[name=name]",
+        "prod-sgs.json",
+    )
+    .await;
+    fill(&c, "[data-testid=rules-form] textarea[name=rules]", &broken).await;
+    let err = wait_css(&c, "[data-testid=rules-error]", Duration::from_secs(10)).await;
+    let err = err.text().await.unwrap();
+    assert!(err.contains("line 3") && err.contains("FromPort"), "{err}");
+
+    fill(
+        &c,
+        "[data-testid=rules-form] textarea[name=rules]",
+        FIREWALL_SGS,
+    )
+    .await;
+    click_fresh(&c, "[data-testid=rules-form] button[type=submit]").await;
+    wait_css(
+        &c,
+        "[data-testid=rule-set][data-set-id=sg-0ffffffffffffffff]",
+        Duration::from_secs(15),
+    )
+    .await;
+
+    // Every loaded group: the other instance's open group admits the guest.
+    fill(
+        &c,
+        "[data-testid=ask-form] input[name=source]",
+        "203.0.113.7",
+    )
+    .await;
+    click_fresh(&c, "[data-testid=ask-form] button[type=submit]").await;
+    wait_attr(&c, "[data-testid=ask-verdict]", "data-outcome", "allowed").await;
+    wait_css(
+        &c,
+        "[data-set-id=sg-0ffffffffffffffff] [data-testid=rule-row][data-deciding=true]",
+        Duration::from_secs(5),
+    )
+    .await;
+
+    // Only the group attached to the load balancer: denied, its office rule the nearest.
+    click_fresh(&c, "[data-testid=scope-fields] summary").await;
+    click_fresh(&c, "[data-testid=scope-set][value=sg-0123456789abcdef0]").await;
+    let scope = text_fresh(&c, "[data-testid=scope-summary]").await;
+    assert_eq!(scope, "1 of 2 rule sets");
+    click_fresh(&c, "[data-testid=ask-form] button[type=submit]").await;
+    wait_attr(&c, "[data-testid=ask-verdict]", "data-outcome", "denied").await;
+    wait_css(
+        &c,
+        "[data-set-id=sg-0123456789abcdef0] [data-testid=rule-row][data-nearest=true]",
+        Duration::from_secs(5),
+    )
+    .await;
+    let verdict = text_fresh(&c, "[data-testid=ask-verdict]").await;
+    assert!(verdict.contains("198.51.100.0/24"), "{verdict}");
+    let fix = text_fresh(&c, "[data-testid=ask-fix]").await;
+    assert!(
+        fix.contains("authorize-security-group-ingress") && fix.contains("sg-0123456789abcdef0"),
+        "{fix}"
+    );
+    std::fs::write(
+        screenshot_dir().join("firewall.png"),
+        c.screenshot().await.unwrap(),
+    )
+    .unwrap();
+
+    // The host's own firewall, read by the agent (root here): a sentence and each command.
+    click_fresh(&c, "[data-testid=read-host]").await;
+    let summary = wait_css(&c, "[data-testid=host-summary]", Duration::from_secs(20)).await;
+    let summary = summary.text().await.unwrap();
+    let (_, read) = agent.get("/api/rules/host").await;
+    assert_eq!(read["summary"].as_str(), Some(summary.as_str()), "{read:#}");
+    let items = c
+        .find_all(Locator::Css("[data-testid=host-firewall] li"))
+        .await
+        .unwrap();
+    assert_eq!(items.len(), 3, "{summary}");
+    if read["loaded"].is_object() {
+        wait_css(&c, "[data-rules-id=host]", Duration::from_secs(10)).await;
+    }
+    c.close().await.unwrap();
+
+    // On a phone: no horizontal scrolling.
+    let p = driver.client(360, 780).await;
+    p.goto(&format!("{}/?token={}", agent.base, agent.token))
+        .await
+        .unwrap();
+    wait_css(&p, "main", Duration::from_secs(20)).await;
+    p.goto(&agent.url("/firewall")).await.unwrap();
+    wait_css(&p, "[data-testid=rule-set]", Duration::from_secs(20)).await;
+    let figures = p
+        .execute(
+            "return [document.documentElement.scrollWidth, window.innerWidth]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let (width, viewport) = (figures[0].as_u64().unwrap(), figures[1].as_u64().unwrap());
+    assert!(
+        width <= viewport,
+        "/firewall is {width}px wide on a {viewport}px screen"
+    );
+    std::fs::write(
+        screenshot_dir().join("phone-firewall.png"),
+        p.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    p.close().await.unwrap();
+}

@@ -161,6 +161,7 @@ fn target(url: &str) -> Target {
         cors_method: None,
         cors_headers: Vec::new(),
         cors_credentials: false,
+        firewall: Default::default(),
         source: TargetSource::Config,
     }
 }

@@ -38,7 +38,6 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 pub use error::{RulesError, RulesErrorKind};
-pub use scope::RuleScope;
 pub use eval::{
     evaluate, evaluate_refs, summary, to_rules_verdict, ExplanationCode, HostDenial, HostPath,
     HostVerdict, LayerVerdict, NearestKind, NearestRule, Outcome, Question, RuleFix, RuleRef,
@@ -49,6 +48,7 @@ pub use model::{
     HostHook, HostMatch, HostRule, HostTable, HostTarget, IcmpTypeCode, Peer, PortMatch, PortRange,
     Protocol, Provider, Rule, RuleSet, RuleSetKind,
 };
+pub use scope::RuleScope;
 
 /// Inputs larger than this are refused before any parsing (20 MB: a few thousand security
 /// groups; the dashboard and the agent both hold the text in memory).

@@ -12,7 +12,10 @@ use std::net::IpAddr;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use vantage_shared::probe::Comparison;
-use vantage_shared::rules::{evaluate_refs, summary, Protocol, Question, RuleSet, Verdict};
+use vantage_shared::rules::{
+    evaluate_refs, summary, Protocol, Provider, Question, RuleScope, RuleSet, RuleSetKind,
+    TargetInfo, Verdict,
+};
 use vantage_shared::{LoadedRules, RulesQuestion};
 
 use crate::api;
@@ -28,6 +31,12 @@ pub struct AskFields {
     /// `tcp`, `udp` or `icmp`.
     pub protocol: String,
     pub port: String,
+    /// The rule sets that apply (ids); none ticked means every loaded set.
+    pub sets: Vec<String>,
+    /// GCP network tags of the instance, comma-separated.
+    pub tags: String,
+    /// Azure application security groups of the NIC, comma-separated.
+    pub asgs: String,
 }
 
 impl Default for AskFields {
@@ -36,6 +45,32 @@ impl Default for AskFields {
             source: String::new(),
             protocol: "tcp".to_owned(),
             port: "443".to_owned(),
+            sets: Vec::new(),
+            tags: String::new(),
+            asgs: String::new(),
+        }
+    }
+}
+
+fn comma_list(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+impl AskFields {
+    /// What the form says about the destination, as the shared scope.
+    pub fn scope(&self) -> RuleScope {
+        let (tags, asgs) = (comma_list(&self.tags), comma_list(&self.asgs));
+        RuleScope {
+            sets: self.sets.clone(),
+            target: (!tags.is_empty() || !asgs.is_empty()).then(|| TargetInfo {
+                tags,
+                application_security_groups: asgs,
+                ..TargetInfo::default()
+            }),
         }
     }
 }
@@ -67,14 +102,19 @@ pub fn to_question(f: &AskFields) -> Result<(RulesQuestion, Question), String> {
         }
         other => return Err(format!("protocol `{other}`: use tcp, udp or icmp")),
     };
-    let question = match protocol {
+    let scope = f.scope();
+    scope.validate()?;
+    let mut question = match protocol {
         Protocol::Icmp => Question::ping(source),
         p => Question::new(source, p, port),
     };
+    question.target = scope.target.clone();
     let request = RulesQuestion {
         source: source.to_string(),
         protocol: Some(f.protocol.clone()),
         port,
+        sets: scope.sets,
+        target: scope.target,
     };
     Ok((request, question))
 }
@@ -113,9 +153,12 @@ pub fn quick_sources(c: &Comparison, this_device: &str) -> Vec<QuickSource> {
     out
 }
 
-/// Every loaded set, across files: the agent evaluates the same list.
-pub fn all_sets(files: &[LoadedRules]) -> Vec<&RuleSet> {
-    files.iter().flat_map(|f| f.sets.iter()).collect()
+/// The loaded sets the form's scope selects, across files: the agent evaluates the same.
+pub fn scoped_sets<'a>(files: &'a [LoadedRules], fields: &AskFields) -> Vec<&'a RuleSet> {
+    fields
+        .scope()
+        .select(files.iter().flat_map(|f| f.sets.iter()))
+        .0
 }
 
 /// One row of "from every device".
@@ -132,7 +175,7 @@ pub fn every_device(
     files: &[LoadedRules],
     fields: &AskFields,
 ) -> Vec<DeviceRow> {
-    let sets = all_sets(files);
+    let sets = scoped_sets(files, fields);
     sources
         .iter()
         .filter_map(|s| {
@@ -155,6 +198,7 @@ pub fn AskForm(
     fields: RwSignal<AskFields>,
     verdict: RwSignal<Option<Verdict>>,
     #[prop(into)] sources: Signal<Vec<QuickSource>>,
+    #[prop(into)] files: Signal<Vec<LoadedRules>>,
 ) -> impl IntoView {
     let session = use_session();
     let busy = RwSignal::new(false);
@@ -272,8 +316,137 @@ pub fn AskForm(
                     " page on the phone: every device that reports shows up here as a button."
                 </p>
             </Show>
+            <Show when=move || files.with(|f| !f.is_empty())>
+                <ScopeFields fields files />
+            </Show>
             {move || error.get().map(|e| view! { <p class="error-box small" role="alert">{e}</p> })}
         </form>
+    }
+}
+
+fn kind_label(kind: RuleSetKind) -> &'static str {
+    match kind {
+        RuleSetKind::AwsSecurityGroup => "security group",
+        RuleSetKind::AwsNetworkAcl => "network ACL",
+        RuleSetKind::GcpFirewall => "GCP firewall",
+        RuleSetKind::AzureNsg => "NSG",
+        RuleSetKind::HostFirewall => "host firewall",
+    }
+}
+
+/// A set's entry in the scope list: id, name, and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SetChoice {
+    id: String,
+    label: String,
+}
+
+/// "Which rules apply": an account export holds every group of every instance, and only
+/// the ones attached to this one decide. Ticking none means every loaded set.
+#[component]
+fn ScopeFields(fields: RwSignal<AskFields>, files: Signal<Vec<LoadedRules>>) -> impl IntoView {
+    let choices = Memo::new(move |_| {
+        files.with(|files| {
+            let mut out: Vec<SetChoice> = Vec::new();
+            for set in files.iter().flat_map(|f| f.sets.iter()) {
+                if out.iter().any(|c| c.id == set.id) {
+                    continue;
+                }
+                let label = if set.name.is_empty() || set.name == set.id {
+                    format!("{} · {}", set.id, kind_label(set.kind))
+                } else {
+                    format!("{} ({}) · {}", set.id, set.name, kind_label(set.kind))
+                };
+                out.push(SetChoice {
+                    id: set.id.clone(),
+                    label,
+                });
+            }
+            out
+        })
+    });
+    let has =
+        move |p: Provider| files.with(|f| f.iter().flat_map(|f| &f.sets).any(|s| s.provider == p));
+    // A ticked set that is no longer loaded would make every question a 400.
+    Effect::new(move |_| {
+        let ids: Vec<String> = choices.with(|c| c.iter().map(|c| c.id.clone()).collect());
+        if fields.with_untracked(|f| f.sets.iter().any(|s| !ids.contains(s))) {
+            fields.update(|f| f.sets.retain(|s| ids.contains(s)));
+        }
+    });
+    let summary = move || {
+        let n = fields.with(|f| f.sets.len());
+        if n == 0 {
+            "every loaded rule set".to_owned()
+        } else {
+            format!("{n} of {} rule sets", choices.with(Vec::len))
+        }
+    };
+    view! {
+        <details class="scope-fields" data-testid="scope-fields">
+            <summary>"Applies to: " <strong data-testid="scope-summary">{summary}</strong></summary>
+            <p class="small muted">
+                "Tick the security groups attached to the instance (and its subnet's network ACL). An account export holds the groups of every instance: another instance's group must not decide here. None ticked: every loaded set applies."
+            </p>
+            <fieldset class="scope-sets">
+                <legend class="sr-only">"Rule sets that apply"</legend>
+                <For each=move || choices.get() key=|c| c.id.clone() let:choice>
+                    {
+                        let id = choice.id.clone();
+                        let id_check = id.clone();
+                        view! {
+                            <label class="scope-set">
+                                <input
+                                    type="checkbox"
+                                    data-testid="scope-set"
+                                    value=id.clone()
+                                    prop:checked=move || fields.with(|f| f.sets.contains(&id_check))
+                                    on:change=move |ev| {
+                                        let on = event_target_checked(&ev);
+                                        let id = id.clone();
+                                        fields.update(|f| {
+                                            f.sets.retain(|s| *s != id);
+                                            if on {
+                                                f.sets.push(id);
+                                            }
+                                        });
+                                    }
+                                />
+                                <code class="small">{choice.label.clone()}</code>
+                            </label>
+                        }
+                    }
+                </For>
+            </fieldset>
+            <Show when=move || has(Provider::Gcp)>
+                <label>
+                    <span>"Network tags of the instance (GCP, comma-separated)"</span>
+                    <input
+                        name="tags"
+                        type="text"
+                        autocomplete="off"
+                        spellcheck="false"
+                        placeholder="web, http-server"
+                        prop:value=move || fields.with(|f| f.tags.clone())
+                        on:input=move |ev| fields.update(|f| f.tags = event_target_value(&ev))
+                    />
+                </label>
+            </Show>
+            <Show when=move || has(Provider::Azure)>
+                <label>
+                    <span>"Application security groups of the NIC (Azure, comma-separated)"</span>
+                    <input
+                        name="asgs"
+                        type="text"
+                        autocomplete="off"
+                        spellcheck="false"
+                        placeholder="asg-web"
+                        prop:value=move || fields.with(|f| f.asgs.clone())
+                        on:input=move |ev| fields.update(|f| f.asgs = event_target_value(&ev))
+                    />
+                </label>
+            </Show>
+        </details>
     }
 }
 
@@ -354,7 +527,29 @@ mod tests {
             source: source.into(),
             protocol: protocol.into(),
             port: port.into(),
+            ..AskFields::default()
         }
+    }
+
+    #[test]
+    fn the_scope_goes_into_the_request_and_the_local_question() {
+        let f = AskFields {
+            sets: vec!["sg-1".into()],
+            tags: " web, ,api ".into(),
+            ..fields("203.0.113.7", "tcp", "443")
+        };
+        let (req, q) = to_question(&f).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(req.sets, ["sg-1"]);
+        let tags = req.target.as_ref().map(|t| t.tags.clone());
+        assert_eq!(
+            tags.as_deref(),
+            Some(&["web".to_owned(), "api".to_owned()][..])
+        );
+        assert_eq!(q.target, req.target);
+        // Nothing about the destination: no target at all (rules selecting one say unknown).
+        let (req, _) =
+            to_question(&fields("203.0.113.7", "tcp", "443")).unwrap_or_else(|e| panic!("{e}"));
+        assert!(req.target.is_none() && req.sets.is_empty());
     }
 
     #[test]

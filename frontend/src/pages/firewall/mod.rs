@@ -9,7 +9,7 @@ mod load;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use vantage_shared::rules::Verdict;
-use vantage_shared::LoadedRules;
+use vantage_shared::{HostFirewallRead, LoadedRules};
 
 use super::Live;
 use crate::api;
@@ -92,11 +92,12 @@ fn FirewallBody(
                 <Show when=move || !has_rules()>
                     <p class="small muted">"Load rules first (beside this form): without them every answer is “unknown”."</p>
                 </Show>
-                <AskForm fields verdict sources />
+                <AskForm fields verdict sources files />
             </section>
             <section class="panel" aria-labelledby="load-title">
                 <h2 id="load-title">"Load rules"</h2>
                 <LoadForm />
+                <HostFirewall />
             </section>
         </div>
         {move || verdict.get().map(|verdict| view! { <VerdictPanel verdict /> })}
@@ -134,6 +135,74 @@ fn FirewallBody(
     }
 }
 
+/// "This host's firewall": the agent runs `iptables-save`, `ip6tables-save` and `nft -j
+/// list ruleset` itself (it needs root), and says per command what came of it.
+#[component]
+fn HostFirewall() -> impl IntoView {
+    let session = use_session();
+    let refresh = use_refresh();
+    let read = RwSignal::new(None::<HostFirewallRead>);
+    let busy = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    spawn_local(async move {
+        let token = session.token_untracked();
+        if let Ok(Some(last)) = session.check(api::host_firewall(&token).await) {
+            read.set(Some(last));
+        }
+    });
+    let read_now = move |_| {
+        if busy.get_untracked() {
+            return;
+        }
+        busy.set(true);
+        error.set(None);
+        spawn_local(async move {
+            let token = session.token_untracked();
+            let result = session.check(api::read_host_firewall(&token).await);
+            busy.set(false);
+            match result {
+                Ok(r) => {
+                    read.set(Some(r));
+                    refresh.bump_rules();
+                    refresh.bump_reach();
+                }
+                Err(e) => error.set(Some(format!("Reading failed: {}", error_text(&e)))),
+            }
+        });
+    };
+    view! {
+        <div class="host-read" data-testid="host-firewall">
+            <h3>"This host's firewall"</h3>
+            <p class="small muted">
+                "The agent reads iptables and nftables on the machine it runs on (it needs root). Docker's published ports are followed through its DNAT rules."
+            </p>
+            <button type="button" class="button secondary" data-testid="read-host" disabled=move || busy.get() on:click=read_now>
+                {move || match (busy.get(), read.with(Option::is_some)) {
+                    (true, _) => "Reading…",
+                    (false, true) => "Read again",
+                    (false, false) => "Read this host's firewall",
+                }}
+            </button>
+            {move || error.get().map(|e| view! { <p class="error-box small" role="alert">{e}</p> })}
+            {move || read.get().map(|r| {
+                let ok = r.loaded.is_some();
+                view! {
+                    <p class=if ok { "small" } else { "small error-box" } data-testid="host-summary" role="status">
+                        {r.summary.clone()}
+                    </p>
+                    <ul class="small">
+                        {r.commands.iter().map(|c| view! {
+                            <li class=if c.ok { "" } else { "failed" }>
+                                <code>{c.command.clone()}</code> ": " {c.message.clone()}
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                }
+            })}
+        </div>
+    }
+}
+
 /// One loaded file: its name and source, a remove button for uploads, and its sets.
 #[component]
 fn RulesFile(file: LoadedRules, marks: Signal<RuleMarks>) -> impl IntoView {
@@ -159,6 +228,8 @@ fn RulesFile(file: LoadedRules, marks: Signal<RuleMarks>) -> impl IntoView {
     let remove = StoredValue::new(remove);
     let source = if file.source == "dashboard" {
         "uploaded from the dashboard".to_owned()
+    } else if let Some(commands) = file.source.strip_prefix("live: ") {
+        format!("read live by the agent ({commands})")
     } else {
         format!("from {} (agent config)", file.source)
     };

@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use vantage_shared::probe::{parse_target_url, validate_new_target, NewTarget, MAX_TARGET_NAME};
+use vantage_shared::rules::RuleScope;
 
 use super::{error_text, Actions};
 use crate::api;
@@ -20,6 +21,8 @@ pub struct Fields {
     /// One `Name: value` per line.
     pub cors_headers: String,
     pub cors_credentials: bool,
+    /// Security groups / ACLs / firewalls that apply, comma-separated ids.
+    pub rule_sets: String,
 }
 
 /// Which input an error is about, so only that one is marked invalid.
@@ -76,6 +79,16 @@ pub fn to_new_target(f: &Fields) -> Result<NewTarget, String> {
             .map(str::to_owned)
             .collect(),
         cors_credentials: f.cors_credentials,
+        firewall: RuleScope {
+            sets: f
+                .rule_sets
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            target: None,
+        },
     };
     validate_new_target(&target)?;
     Ok(target)
@@ -256,6 +269,22 @@ pub fn TargetForm(actions: Actions) -> impl IntoView {
                     " Sends credentials (" <code>"credentials: \"include\""</code> ")"
                 </label>
             </details>
+            <label>
+                <span>"Firewall rule sets that apply (optional)"</span>
+                <input
+                    name="rule_sets"
+                    type="text"
+                    placeholder="sg-0abc123, acl-0def456"
+                    autocomplete="off"
+                    spellcheck="false"
+                    aria-describedby="rule-sets-hint"
+                    prop:value=move || fields.with(|f| f.rule_sets.clone())
+                    on:input=move |ev| fields.update(|f| f.rule_sets = event_target_value(&ev))
+                />
+                <small id="rule-sets-hint" class="muted">
+                    "Ids from the Firewall page, comma-separated: each device's row then shows what these groups say. Empty: every loaded set."
+                </small>
+            </label>
             <div id="target-error" aria-live="polite">
                 {move || {
                     error
