@@ -564,6 +564,15 @@ pub enum AgentEvent {
         device_id: String,
         client_ip: String,
     },
+    /// A GPU benchmark run moved on (issue 5).
+    GpuBenchProgress {
+        progress: crate::gpu::GpuBenchProgress,
+    },
+    /// A GPU benchmark run ended; fetch `/api/gpu/runs/{run_id}` for the results.
+    GpuBenchFinished {
+        run_id: String,
+        status: crate::gpu::GpuRunStatus,
+    },
 }
 
 impl AgentEvent {
@@ -579,6 +588,8 @@ impl AgentEvent {
             Self::RulesChanged => "rules_changed",
             Self::AgentProbed { .. } => "agent_probed",
             Self::DeviceReported { .. } => "device_reported",
+            Self::GpuBenchProgress { .. } => "gpu_bench_progress",
+            Self::GpuBenchFinished { .. } => "gpu_bench_finished",
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod cors;
 pub mod diagnosis;
 pub mod duration;
 pub mod fingerprint;
+pub mod gpu;
 pub mod ownership;
 pub mod probe;
 pub mod rules;
