@@ -36,7 +36,30 @@ apt_install() {
 # iptables), nginx as the proxy and API under test, curl for the harness self-tests.
 TEST_APT_PACKAGES=(docker.io busybox-static chromium chromium-driver iproute2 iptables nftables nginx curl)
 
+# NVRTC for the GPU kernel-compile tests: it runs without a GPU (../shared/TOOLCHAIN.md).
+# NVIDIA's wheel goes into a venv under .tools/ (gitignored), because Debian's pip refuses
+# system-wide installs; the tests find libnvrtc.so.12 through LD_LIBRARY_PATH (nvrtc_lib_dir).
+NVRTC_WHEEL="nvidia-cuda-nvrtc-cu12==12.9.86"
+NVRTC_VENV="$ROOT/.tools/nvrtc-venv"
+
+# The directory holding libnvrtc.so.12, or nothing when it is not installed.
+nvrtc_lib_dir() {
+  local lib
+  lib=$(compgen -G "$NVRTC_VENV/lib/python3*/site-packages/nvidia/cuda_nvrtc/lib/libnvrtc.so.12" | head -n1 || true)
+  [ -n "$lib" ] && dirname "$lib"
+  return 0
+}
+
+install_nvrtc() {
+  [ -n "$(nvrtc_lib_dir)" ] && return 0
+  apt_install python3-venv
+  log "pip install $NVRTC_WHEEL into .tools/nvrtc-venv"
+  python3 -m venv "$NVRTC_VENV"
+  "$NVRTC_VENV/bin/pip" install --quiet --disable-pip-version-check "$NVRTC_WHEEL"
+}
+
 install_test_needs() {
+  install_nvrtc
   local missing=()
   for pkg in "${TEST_APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

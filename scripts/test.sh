@@ -7,6 +7,10 @@ setup_toolchain
 install_test_needs
 ensure_dockerd
 cd "$ROOT"
+# The GPU module's tests compile the blur kernel with the real NVRTC (no GPU needed).
+NVRTC_DIR="$(nvrtc_lib_dir)"
+[ -n "$NVRTC_DIR" ] || { echo "NVRTC missing after install_nvrtc" >&2; exit 1; }
+export LD_LIBRARY_PATH="$NVRTC_DIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
 log "cargo fmt --check"
 cargo fmt --all -- --check

@@ -31,6 +31,65 @@ pub struct Cli {
 pub enum Command {
     /// Run the agent: watch Docker, record healthchecks, serve the API and dashboard.
     Serve(ServeArgs),
+    /// Measure this machine (see `vantage bench gpu --help`).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// GPU benchmark: transfers, a 21x21 Gaussian blur chained N times on GPU and CPU,
+    /// and the break-even N*. Without a GPU the CPU baseline still runs.
+    Gpu(GpuBenchArgs),
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct GpuBenchArgs {
+    /// Print the whole run record as JSON (the API's GpuRun) instead of tables.
+    #[arg(long, env = "VANTAGE_BENCH_JSON")]
+    pub json: bool,
+
+    /// Small sizes for a run of seconds: 512x512 image, N up to 8, transfers up to 16 MiB.
+    #[arg(long, env = "VANTAGE_BENCH_QUICK")]
+    pub quick: bool,
+
+    /// Transfer sizes, comma-separated, e.g. 64K,1M,256M [default: 64K to 256M, x4 steps].
+    #[arg(long, env = "VANTAGE_BENCH_SIZES", value_delimiter = ',', value_parser = parse_size_arg)]
+    pub sizes: Vec<u64>,
+
+    /// Chain lengths N, comma-separated [default: 1,2,4,8,16,32].
+    #[arg(long, env = "VANTAGE_BENCH_NS", value_delimiter = ',')]
+    pub ns: Vec<u32>,
+
+    /// Side of the square test image in pixels [default: 4096; 512 with --quick].
+    #[arg(long, env = "VANTAGE_BENCH_IMAGE_SIDE")]
+    pub image_side: Option<u32>,
+
+    /// Timed repetitions per point [default: 5; 3 with --quick].
+    #[arg(long, env = "VANTAGE_BENCH_REPETITIONS")]
+    pub repetitions: Option<u32>,
+
+    /// CUDA device ordinal [default: 0].
+    #[arg(long, env = "VANTAGE_BENCH_DEVICE")]
+    pub device: Option<u32>,
+}
+
+fn parse_size_arg(s: &str) -> Result<u64, String> {
+    crate::gpu::parse_size(s)
+}
+
+impl GpuBenchArgs {
+    /// The same options `POST /api/gpu/runs` takes.
+    pub fn options(&self) -> vantage_shared::gpu::GpuBenchOptions {
+        vantage_shared::gpu::GpuBenchOptions {
+            quick: self.quick,
+            image_side: self.image_side,
+            ns: (!self.ns.is_empty()).then(|| self.ns.clone()),
+            transfer_sizes: (!self.sizes.is_empty()).then(|| self.sizes.clone()),
+            repetitions: self.repetitions,
+            device: self.device,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Args)]

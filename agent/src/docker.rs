@@ -20,6 +20,7 @@ use bollard::Docker;
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use tokio::sync::{broadcast, watch};
+use vantage_shared::gpu::{ContainerGpuFields, EngineGpuFields};
 use vantage_shared::{
     AgentEvent, ContainerDetail, ContainerState, ContainerSummary, DockerState, DockerStatus,
     HealthProbe, HealthStats, HealthStatus, HealthcheckConfig, NetworkAttachment, NetworkMember,
@@ -53,6 +54,10 @@ struct NetworkInfo {
 struct Inventory {
     containers: HashMap<String, ContainerDetail>,
     networks: Vec<NetworkInfo>,
+    /// The inspect fields that decide GPU access, per container id (issue 5).
+    gpu_fields: HashMap<String, ContainerGpuFields>,
+    /// `docker info`'s runtimes and CDI settings, read at each connection.
+    engine_gpu: Option<EngineGpuFields>,
 }
 
 struct Shared {
@@ -60,6 +65,9 @@ struct Shared {
     inventory: RwLock<Inventory>,
     events: broadcast::Sender<AgentEvent>,
 }
+
+/// One container for the GPU page: id, name, running, GPU-relevant inspect fields.
+pub type ContainerGpuRow = (String, String, bool, ContainerGpuFields);
 
 /// Read side of the Docker view, shared with the API. Cheap to clone.
 #[derive(Clone)]
@@ -236,6 +244,30 @@ impl DockerHandle {
 
     pub fn network_count(&self) -> usize {
         self.read_inventory(|inv| inv.networks.len())
+    }
+
+    /// What the GPU page needs from Docker: the engine's runtimes and CDI settings
+    /// (`None` before the first `docker info`) and, per container, `(id, name, running,
+    /// GPU-relevant inspect fields)`.
+    pub fn gpu_view(&self) -> (Option<EngineGpuFields>, Vec<ContainerGpuRow>) {
+        self.read_inventory(|inv| {
+            let containers = inv
+                .containers
+                .values()
+                .map(|d| {
+                    (
+                        d.summary.id.clone(),
+                        d.summary.name.clone(),
+                        d.summary.state == ContainerState::Running,
+                        inv.gpu_fields
+                            .get(&d.summary.id)
+                            .cloned()
+                            .unwrap_or_default(),
+                    )
+                })
+                .collect();
+            (inv.engine_gpu.clone(), containers)
+        })
     }
 }
 
@@ -569,6 +601,17 @@ impl DockerWatcher {
             .version()
             .await
             .map_err(|e| describe(&e, &self.endpoint))?;
+        // Only the GPU page uses `docker info`; an engine that refuses it still works.
+        match docker.info().await {
+            Ok(info) => {
+                let fields = serde_json::to_value(&info)
+                    .map(|v| EngineGpuFields::from_info(&v))
+                    .unwrap_or_default();
+                self.handle
+                    .write_inventory(|inv| inv.engine_gpu = Some(fields));
+            }
+            Err(e) => tracing::warn!(error = %e, "Could not read docker info for GPU support"),
+        }
         self.handle.set_status(
             DockerState::Connected,
             None,
@@ -649,9 +692,10 @@ impl DockerWatcher {
                 let Some(id) = actor.id else { return };
                 if action == "destroy" {
                     dirty.remove(&id);
-                    let removed = self
-                        .handle
-                        .write_inventory(|inv| inv.containers.remove(&id));
+                    let removed = self.handle.write_inventory(|inv| {
+                        inv.gpu_fields.remove(&id);
+                        inv.containers.remove(&id)
+                    });
                     if let Some(d) = removed {
                         self.handle.publish(AgentEvent::ContainerRemoved {
                             id,
@@ -694,6 +738,7 @@ impl DockerWatcher {
                 .filter(|k| !ids.contains(*k))
                 .cloned()
                 .collect();
+            inv.gpu_fields.retain(|k, _| ids.contains(k));
             gone.into_iter()
                 .filter_map(|id| inv.containers.remove(&id).map(|d| (id, d.summary.name)))
                 .collect()
@@ -773,7 +818,13 @@ impl DockerWatcher {
             .unwrap_or_default();
         let probes = convert_health_log(&detail, &log);
         let (id, name) = (detail.summary.id.clone(), detail.summary.name.clone());
+        // bollard serializes with Docker's own field names, so the GPU classification
+        // reads the same shape as `docker inspect` fixtures.
+        let gpu_fields = serde_json::to_value(&inspect)
+            .map(|v| ContainerGpuFields::from_inspect(&v))
+            .unwrap_or_default();
         let changed = self.handle.write_inventory(|inv| {
+            inv.gpu_fields.insert(id.clone(), gpu_fields);
             let changed = inv
                 .containers
                 .get(&id)

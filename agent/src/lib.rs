@@ -5,6 +5,7 @@ pub mod auth;
 pub mod config;
 pub mod docker;
 pub mod error;
+pub mod gpu;
 pub mod host_firewall;
 pub mod probe;
 pub mod reach;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub diagnoses: routes::DiagnosisCache,
     pub reach: reach::Reach,
     pub rules: rules::Rules,
+    /// The GPU benchmark slot (one run at a time).
+    pub gpu: gpu::Gpu,
 }
 
 impl AppState {
@@ -71,6 +74,7 @@ impl AppState {
             diagnoses: routes::DiagnosisCache::default(),
             reach: reach::Reach::default(),
             rules: rules::Rules::default(),
+            gpu: gpu::Gpu::default(),
         }
     }
 
@@ -165,6 +169,11 @@ pub async fn serve(
         store.clone(),
     )
     .with_reach(config.targets.clone(), config.trusted_proxies.clone());
+    match store.interrupt_gpu_runs().await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(runs = n, "GPU benchmark runs were cut off by the last stop"),
+        Err(e) => tracing::error!(error = %e, "Could not mark interrupted GPU runs"),
+    }
     let rule_files = rules::load_files(&config.rules_files)?;
     rules::reload(&state, rule_files)
         .await

@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
-use vantage_agent::config::{Cli, Command, Config};
+use vantage_agent::config::{BenchCommand, Cli, Command, Config};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -19,6 +19,7 @@ async fn main() -> std::process::ExitCode {
             Ok(config) => vantage_agent::serve(config, shutdown_signal()).await,
             Err(e) => Err(e),
         },
+        Command::Bench(BenchCommand::Gpu(args)) => vantage_agent::gpu::bench_cli(&args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
+use vantage_shared::gpu::{GpuRun, GpuRunStatus};
 use vantage_shared::probe::{AgentProbe, DeviceResult, Target};
 use vantage_shared::{HealthProbe, HealthStatus};
 
@@ -201,6 +202,22 @@ impl Store {
                  );
                  CREATE INDEX device_results_by_time ON device_results (received_ns);
                  PRAGMA user_version = 5;
+                 COMMIT;",
+            )?;
+        }
+        if version < 6 {
+            // GPU benchmark runs (issue 5): the whole run record as JSON, with the
+            // columns the history list sorts and filters on.
+            conn.execute_batch(
+                "BEGIN;
+                 CREATE TABLE IF NOT EXISTS gpu_runs (
+                    id         TEXT PRIMARY KEY,
+                    started_ns INTEGER NOT NULL,
+                    status     TEXT    NOT NULL,
+                    json       TEXT    NOT NULL
+                 );
+                 CREATE INDEX IF NOT EXISTS gpu_runs_by_start ON gpu_runs (started_ns);
+                 PRAGMA user_version = 6;
                  COMMIT;",
             )?;
         }
@@ -681,6 +698,86 @@ impl Store {
     }
 
     /// Revokes a link; false when it did not exist.
+    /// Inserts or replaces a GPU benchmark run.
+    pub async fn save_gpu_run(&self, run: &GpuRun) -> Result<(), StoreError> {
+        let json = serde_json::to_string(run)?;
+        let (id, started, status) = (
+            run.id.clone(),
+            to_ns(run.started_at)?,
+            serde_json::to_value(run.status)?
+                .as_str()
+                .unwrap_or("unknown")
+                .to_owned(),
+        );
+        self.with_conn(move |conn| {
+            conn.execute(
+                "INSERT OR REPLACE INTO gpu_runs (id, started_ns, status, json) VALUES (?1, ?2, ?3, ?4)",
+                params![id, started, status, json],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// One GPU run by id.
+    pub async fn gpu_run(&self, id: String) -> Result<Option<GpuRun>, StoreError> {
+        let json: Option<String> = self
+            .with_conn(move |conn| {
+                Ok(conn
+                    .prepare_cached("SELECT json FROM gpu_runs WHERE id = ?1")?
+                    .query_row(params![id], |r| r.get(0))
+                    .optional()?)
+            })
+            .await?;
+        json.map(|j| serde_json::from_str(&j).map_err(StoreError::from))
+            .transpose()
+    }
+
+    /// The newest `limit` GPU runs, newest first. A row that no longer parses (written
+    /// by another version) is skipped rather than failing the whole list.
+    pub async fn gpu_runs(&self, limit: u32) -> Result<Vec<GpuRun>, StoreError> {
+        let rows: Vec<String> = self
+            .with_conn(move |conn| {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT json FROM gpu_runs ORDER BY started_ns DESC, id DESC LIMIT ?1",
+                )?;
+                let rows = stmt
+                    .query_map(params![limit], |r| r.get(0))?
+                    .collect::<Result<Vec<String>, _>>()?;
+                Ok(rows)
+            })
+            .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|j| serde_json::from_str(j).ok())
+            .collect())
+    }
+
+    /// Marks runs left `running` by an agent that stopped as `interrupted`.
+    pub async fn interrupt_gpu_runs(&self) -> Result<u64, StoreError> {
+        let running = self
+            .with_conn(|conn| {
+                let mut stmt =
+                    conn.prepare_cached("SELECT json FROM gpu_runs WHERE status = 'running'")?;
+                let rows = stmt
+                    .query_map([], |r| r.get::<_, String>(0))?
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(rows)
+            })
+            .await?;
+        let mut n = 0;
+        for json in running {
+            let Ok(mut run) = serde_json::from_str::<GpuRun>(&json) else {
+                continue;
+            };
+            run.status = GpuRunStatus::Interrupted;
+            run.error = Some("the agent stopped while this run was going".into());
+            self.save_gpu_run(&run).await?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
     pub async fn revoke_phone_link(&self, code: String) -> Result<bool, StoreError> {
         self.with_conn(move |conn| {
             let n = conn.execute(

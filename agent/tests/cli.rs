@@ -44,3 +44,8 @@ fn top_level_help() {
 fn serve_help() {
     check_snapshot("serve-help.txt", &["serve", "--help"]);
 }
+
+#[test]
+fn bench_gpu_help() {
+    check_snapshot("bench-gpu-help.txt", &["bench", "gpu", "--help"]);
+}
