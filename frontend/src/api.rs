@@ -6,6 +6,7 @@
 use gloo_net::http::{Request, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use vantage_shared::gpu::{GpuBenchOptions, GpuRun, GpuRunStarted, GpuRunSummary, GpuStatus};
 use vantage_shared::probe::{
     AgentProbe, Comparison, DeviceReportIn, NewPhoneLink, NewTarget, PhoneLink, ProbeSet, Target,
 };
@@ -262,6 +263,29 @@ pub async fn read_host_firewall(token: &str) -> Result<HostFirewallRead, ApiErro
     post::<(), _>(token, "/api/rules/host", None).await
 }
 
+/// `GET /api/gpu`: driver, devices, NVRTC, containers' GPU access.
+pub async fn gpu_status(token: &str) -> Result<GpuStatus, ApiError> {
+    get(token, "/api/gpu").await
+}
+
+/// `GET /api/gpu/runs`: the history of benchmark runs, newest first.
+pub async fn gpu_runs(token: &str) -> Result<Vec<GpuRunSummary>, ApiError> {
+    get(token, "/api/gpu/runs").await
+}
+
+/// `GET /api/gpu/runs/{id}`: one run, whole.
+pub async fn gpu_run(token: &str, id: &str) -> Result<GpuRun, ApiError> {
+    get(token, &format!("/api/gpu/runs/{}", enc(id))).await
+}
+
+/// `POST /api/gpu/runs`: starts a run (202); `409` while another runs.
+pub async fn start_gpu_run(
+    token: &str,
+    options: &GpuBenchOptions,
+) -> Result<GpuRunStarted, ApiError> {
+    post(token, "/api/gpu/runs", Some(options)).await
+}
+
 /// `POST /api/events/ticket`: `EventSource` cannot send headers, so the stream is
 /// authorised by a one-time ticket fetched with the token.
 pub async fn event_ticket(token: &str) -> Result<EventTicket, ApiError> {
@@ -270,7 +294,7 @@ pub async fn event_ticket(token: &str) -> Result<EventTicket, ApiError> {
 
 /// The SSE event names the agent sends (`AgentEvent::kind`). Named events only reach
 /// listeners registered for that name, not `onmessage`.
-pub const EVENT_NAMES: [&str; 9] = [
+pub const EVENT_NAMES: [&str; 11] = [
     "docker",
     "container_changed",
     "container_removed",
@@ -280,7 +304,12 @@ pub const EVENT_NAMES: [&str; 9] = [
     "agent_probed",
     "device_reported",
     "rules_changed",
+    "gpu_bench_progress",
+    "gpu_bench_finished",
 ];
+
+/// The events of the GPU page: progress is shown as it comes, a finished run refetches.
+pub const GPU_EVENTS: [&str; 2] = ["gpu_bench_progress", "gpu_bench_finished"];
 
 /// The events after which the reachability page refetches; Docker events do not touch it.
 /// `rules_changed` too: every device's rules verdict comes with the comparison.

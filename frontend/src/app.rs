@@ -14,6 +14,7 @@ use crate::live;
 use crate::pages::container::ContainerPage;
 use crate::pages::containers::ContainersPage;
 use crate::pages::firewall::FirewallPage;
+use crate::pages::gpu::GpuPage;
 use crate::pages::networks::NetworksPage;
 use crate::pages::not_found::NotFoundPage;
 use crate::pages::overview::OverviewPage;
@@ -71,6 +72,7 @@ fn AdminApp() -> impl IntoView {
                         <Route path=path!("/networks") view=NetworksPage />
                         <Route path=path!("/reach") view=ReachPage />
                         <Route path=path!("/firewall") view=FirewallPage />
+                        <Route path=path!("/gpu") view=GpuPage />
                     </Routes>
                 </Show>
             </main>

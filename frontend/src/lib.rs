@@ -5,6 +5,7 @@ mod app;
 pub mod chart;
 pub mod components;
 pub mod format;
+pub mod gpu_chart;
 pub mod live;
 pub mod pages;
 pub mod probe;

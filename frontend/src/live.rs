@@ -90,6 +90,19 @@ pub fn start(session: Session, refresh: Refresh, status: AgentStatus) {
             {
                 status.docker.set(Some(docker));
             }
+            // GPU benchmark events go to the GPU page at once and touch nothing else.
+            if api::GPU_EVENTS.contains(&kind.as_str()) {
+                match data.as_deref().map(serde_json::from_str::<AgentEvent>) {
+                    Some(Ok(AgentEvent::GpuBenchProgress { progress })) => {
+                        refresh.gpu_progress.set(Some(progress));
+                    }
+                    _ => {
+                        refresh.gpu_progress.set(None);
+                        refresh.bump_gpu();
+                    }
+                }
+                return;
+            }
             let (docker, reach, rules) = pending.get();
             let for_reach = is_reach_event(&kind);
             let for_rules = is_rules_event(&kind);

@@ -81,6 +81,9 @@ pub struct Refresh {
     docker: RwSignal<u64>,
     reach: RwSignal<u64>,
     rules: RwSignal<u64>,
+    gpu: RwSignal<u64>,
+    /// The latest progress of a running GPU benchmark, straight from the event stream.
+    pub gpu_progress: RwSignal<Option<vantage_shared::gpu::GpuBenchProgress>>,
 }
 
 impl Refresh {
@@ -89,6 +92,8 @@ impl Refresh {
             docker: RwSignal::new(0),
             reach: RwSignal::new(0),
             rules: RwSignal::new(0),
+            gpu: RwSignal::new(0),
+            gpu_progress: RwSignal::new(None),
         }
     }
 
@@ -108,11 +113,22 @@ impl Refresh {
         self.rules.track();
     }
 
+    /// Subscribes the current resource to GPU benchmark runs finishing.
+    pub fn track_gpu(&self) {
+        self.gpu.track();
+    }
+
     /// Asks every page to refetch (a retry button, a reconnected event stream).
     pub fn bump(&self) {
         self.bump_docker();
         self.bump_reach();
         self.bump_rules();
+        self.bump_gpu();
+    }
+
+    /// A GPU benchmark run started or ended.
+    pub fn bump_gpu(&self) {
+        self.gpu.update(|v| *v = v.wrapping_add(1));
     }
 
     /// Rules files were loaded or removed.

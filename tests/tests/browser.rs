@@ -612,3 +612,114 @@ async fn firewall_page_loads_asks_and_highlights_the_deciding_rule() {
     .unwrap();
     p.close().await.unwrap();
 }
+
+/// Issue #5 without a GPU, in the browser: the page says what is missing, a quick run
+/// started from the page streams its progress, completes with the CPU baseline, and
+/// shows the time-against-N chart, the figures and why the GPU part did not run; the page
+/// fits a phone.
+#[tokio::test]
+async fn gpu_page_without_a_gpu_runs_the_cpu_baseline() {
+    require_dashboard();
+    let data = tempfile::tempdir().unwrap();
+    let agent = support::Agent::start(
+        data.path(),
+        &[("VANTAGE_DOCKER_HOST", "unix:///nonexistent/docker.sock")],
+    );
+    let (_, status) = agent.get("/api/gpu").await;
+    if status["driver"]["available"] == true {
+        panic!(
+            "this test checks the no-driver path; this machine has an NVIDIA driver: {status:#}"
+        );
+    }
+    let driver = Driver::start();
+    let c = driver.client(1280, 1000).await;
+    c.goto(&format!("{}/?token={}", agent.base, agent.token))
+        .await
+        .unwrap();
+    wait_css(&c, "main", Duration::from_secs(20)).await;
+    c.goto(&agent.url("/gpu")).await.unwrap();
+    let missing = wait_css(&c, "[data-testid=gpu-unavailable]", Duration::from_secs(20)).await;
+    let missing = missing.text().await.unwrap();
+    assert!(missing.contains("libcuda"), "{missing}");
+    wait_css(&c, "[data-testid=runs-empty]", Duration::from_secs(5)).await;
+
+    click_fresh(&c, "[data-testid=bench-start]").await;
+    // Progress arrives over the event stream while the run goes on.
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let mut saw_progress = false;
+    loop {
+        let state = c
+            .execute(
+                "const p = document.querySelector('[data-testid=gpu-progress]'); \
+                 const r = document.querySelector('[data-testid=gpu-run]'); \
+                 return [p ? p.textContent : null, r ? r.getAttribute('data-status') : null];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        saw_progress |= state[0].is_string();
+        if state[1].as_str() == Some("completed") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the quick run did not complete in 180 s: {state:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(saw_progress, "no progress was shown while the run went on");
+    let skipped = text_fresh(&c, "[data-testid=gpu-skipped]").await;
+    assert!(skipped.contains("NVIDIA driver"), "{skipped}");
+    let series = c
+        .find_all(Locator::Css("[data-testid=line-chart] .series"))
+        .await
+        .unwrap();
+    assert_eq!(series.len(), 2, "one line per CPU engine");
+    let rows = c
+        .find_all(Locator::Css("[data-testid=blur-table] tbody tr"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 4, "N = 1, 2, 4, 8");
+    assert!(c
+        .find(Locator::Css("[data-testid=stacked-bars]"))
+        .await
+        .is_err());
+    c.execute(
+        "document.querySelector('[data-testid=gpu-run]').scrollIntoView()",
+        vec![],
+    )
+    .await
+    .unwrap();
+    std::fs::write(
+        screenshot_dir().join("gpu.png"),
+        c.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    c.close().await.unwrap();
+
+    let p = driver.client(360, 780).await;
+    p.goto(&format!("{}/?token={}", agent.base, agent.token))
+        .await
+        .unwrap();
+    wait_css(&p, "main", Duration::from_secs(20)).await;
+    p.goto(&agent.url("/gpu")).await.unwrap();
+    wait_css(&p, "[data-testid=line-chart]", Duration::from_secs(20)).await;
+    let figures = p
+        .execute(
+            "return [document.documentElement.scrollWidth, window.innerWidth]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let (width, viewport) = (figures[0].as_u64().unwrap(), figures[1].as_u64().unwrap());
+    assert!(
+        width <= viewport,
+        "/gpu is {width}px wide on a {viewport}px screen"
+    );
+    std::fs::write(
+        screenshot_dir().join("phone-gpu.png"),
+        p.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    p.close().await.unwrap();
+}

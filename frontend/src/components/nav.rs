@@ -43,6 +43,9 @@ pub fn Nav() -> impl IntoView {
                     <li>
                         <A href="/firewall">"Firewall"</A>
                     </li>
+                    <li>
+                        <A href="/gpu">"GPU"</A>
+                    </li>
                 </ul>
                 <LiveIndicator state=Signal::derive(live) />
             </nav>

@@ -3,6 +3,7 @@
 pub mod container;
 pub mod containers;
 pub mod firewall;
+pub mod gpu;
 pub mod networks;
 pub mod not_found;
 pub mod overview;
