@@ -129,8 +129,11 @@ fn fitted_line(fit: &LineFit, x: &Scale, y: &Scale, n_max: f64) -> String {
     )
 }
 
-/// Time against N: GPU total (if it ran), CPU one core and all cores, each as its fitted
-/// line through the measured points, and N* where the GPU line crosses the all-cores one.
+/// Time against N as the model behind N* draws it, with the measured runs as dots: the
+/// CPU as its per-blur cost × N, the GPU as upload + download + its per-blur kernel cost
+/// × N. These are exactly the terms of `N* = (upload + download) / (cpu_per_op −
+/// gpu_per_op)`, so the GPU line crosses the all-cores line at the N* the agent reports
+/// (a least-squares line through the totals, with its own intercept, would not).
 pub fn time_vs_n(blur: &BlurResult) -> LineChart {
     let gpu = blur.gpu.as_ref();
     let n_max = blur
@@ -181,19 +184,33 @@ pub fn time_vs_n(blur: &BlurResult) -> LineChart {
                 dashed: false,
             });
         };
+    let per_op = |fit: Option<&LineFit>| {
+        fit.map(|f| LineFit {
+            intercept: 0.0,
+            ..*f
+        })
+    };
+    let cpu_single = per_op(blur.cpu_single_fit.as_ref());
+    let cpu_all = per_op(blur.cpu_all_cores_fit.as_ref());
+    let gpu_model = gpu.and_then(|g| {
+        g.kernels_fit.as_ref().map(|k| LineFit {
+            intercept: g.transfer_ms,
+            ..*k
+        })
+    });
     add(
-        "CPU, one core",
+        "CPU, one thread",
         "s-cpu1",
-        blur.cpu_single_fit.as_ref(),
+        cpu_single.as_ref(),
         blur.cpu
             .iter()
             .map(|p| (f64::from(p.n), p.single_thread_ms))
             .collect(),
     );
     add(
-        &format!("CPU, {} cores", blur.cpu_threads),
+        &format!("CPU, {} threads", blur.cpu_threads),
         "s-cpun",
-        blur.cpu_all_cores_fit.as_ref(),
+        cpu_all.as_ref(),
         blur.cpu
             .iter()
             .map(|p| (f64::from(p.n), p.all_cores_ms))
@@ -203,7 +220,7 @@ pub fn time_vs_n(blur: &BlurResult) -> LineChart {
         add(
             "GPU, transfers included",
             "s-gpu",
-            g.total_fit.as_ref(),
+            gpu_model.as_ref(),
             g.points
                 .iter()
                 .map(|p| (f64::from(p.n), p.total_ms))
@@ -547,6 +564,22 @@ mod tests {
         let (x, label) = chart.marker.clone().unwrap_or_else(|| panic!("marker"));
         assert!(label.contains("1.7"), "{label}");
         assert!(x > plot_box().0 && x < plot_box().2);
+        // The GPU line and the all-cores line cross exactly at the marker.
+        let y_at = |s: &Series, x: f64| {
+            let pts: Vec<(f64, f64)> = s
+                .line
+                .split(' ')
+                .filter_map(|p| p.split_once(','))
+                .filter_map(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
+                .collect();
+            let ((x0, y0), (x1, y1)) = (pts[0], pts[1]);
+            y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+        };
+        let (cpu_all, gpu_line) = (&chart.series[1], &chart.series[2]);
+        assert!(
+            (y_at(cpu_all, x) - y_at(gpu_line, x)).abs() < 0.5,
+            "lines do not cross at N*"
+        );
         let (bars, ticks) = stacked_bars(&b).unwrap_or_else(|| panic!("bars"));
         assert_eq!(bars.len(), 2);
         assert!(!ticks.is_empty());

@@ -55,6 +55,7 @@ pub fn GpuPage() -> impl IntoView {
 #[component]
 fn GpuBody(status: Live<GpuStatus>, runs: Live<Vec<GpuRunSummary>>) -> impl IntoView {
     let data = status.data();
+    let runs_outcome = runs.outcome();
     let runs = runs.data();
     let runs = Signal::derive(move || runs.get().unwrap_or_default());
     // The run shown below: the one picked in the history, else the newest.
@@ -69,12 +70,16 @@ fn GpuBody(status: Live<GpuStatus>, runs: Live<Vec<GpuRunSummary>>) -> impl Into
         <BenchmarkPanel status=data />
         <section aria-labelledby="runs-title">
             <h2 id="runs-title">"Benchmark runs"</h2>
+            {move || match runs_outcome.get() {
+                Some(Err(e)) => Some(view! { <p class="error-box small" role="alert">"Could not load the runs: " {error_text(&e)}</p> }),
+                _ => None,
+            }}
             <Show
                 when=move || runs.with(|r| !r.is_empty())
                 fallback=|| view! {
                     <div class="empty" data-testid="runs-empty">
                         <p class="empty-title">"No run yet."</p>
-                        <p class="empty-hint">"Start one above, or run " <code>"vantage bench gpu"</code> " on this machine: its runs are kept here too."</p>
+                        <p class="empty-hint">"Start one above. (" <code>"vantage bench gpu --json"</code> " runs the same benchmark from a shell and prints the record.)"</p>
                     </div>
                 }
             >
@@ -228,15 +233,9 @@ fn BenchmarkPanel(status: Signal<Option<GpuStatus>>) -> impl IntoView {
     let quick = RwSignal::new(true);
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
-    let running = move || {
-        status
-            .with(|s| s.as_ref().and_then(|s| s.running.clone()))
-            .or_else(|| {
-                refresh
-                    .gpu_progress
-                    .with(|p| p.as_ref().map(|p| p.run_id.clone()))
-            })
-    };
+    // The agent's own word on whether a run is going (refetched when one starts or ends,
+    // and after a reconnect), so a missed `gpu_bench_finished` cannot leave this stuck.
+    let running = move || status.with(|s| s.as_ref().and_then(|s| s.running.clone()));
     let start = move |_| {
         if busy.get_untracked() {
             return;
@@ -258,7 +257,8 @@ fn BenchmarkPanel(status: Signal<Option<GpuStatus>>) -> impl IntoView {
         });
     };
     let progress = move || {
-        refresh.gpu_progress.get().map(|p| {
+        let current = running()?;
+        refresh.gpu_progress.get().filter(|p| p.run_id == current).map(|p| {
             let pct = if p.total > 0 {
                 f64::from(p.done) / f64::from(p.total) * 100.0
             } else {
@@ -276,7 +276,7 @@ fn BenchmarkPanel(status: Signal<Option<GpuStatus>>) -> impl IntoView {
         <section class="panel" aria-labelledby="bench-title">
             <h2 id="bench-title">"Run the benchmark"</h2>
             <p class="small">
-                "A 21×21 Gaussian blur chained N times (N = 1, 2, 4 … 32) on a 4096×4096 image, on the GPU (kernel compiled at run time, upload / kernels / download timed with CUDA events) and on the CPU (one core and all cores); transfers host↔device over a size sweep. The quick run uses a 512×512 image and N up to 8 (seconds instead of minutes)."
+                "A 21×21 Gaussian blur chained N times (N = 1, 2, 4 … 32) on a 4096×4096 image, on the GPU (kernel compiled at run time, upload / kernels / download timed with CUDA events) and on the CPU (one thread and all threads); transfers host↔device over a size sweep. The quick run uses a 512×512 image and N up to 8 (seconds instead of minutes)."
             </p>
             <div class="bench-controls">
                 <label class="check">
@@ -319,7 +319,7 @@ fn RunHistory(
                     <tr>
                         <th scope="col">"Started"</th>
                         <th scope="col">"Machine"</th>
-                        <th scope="col">"Break-even (all cores)"</th>
+                        <th scope="col">"Break-even (all threads)"</th>
                         <th scope="col">"Upload, pinned"</th>
                         <th scope="col">"Status"</th>
                     </tr>
@@ -377,10 +377,14 @@ fn RunDetail(id: String) -> impl IntoView {
         async move { session.check(api::gpu_run(&token, &id).await) }
     });
     let data = run.data();
+    let outcome = run.outcome();
     view! {
-        {move || match data.get() {
-            None => view! { <Loading what="the run" /> }.into_any(),
-            Some(r) => view! { <RunView run=r /> }.into_any(),
+        {move || match (outcome.get(), data.get()) {
+            (Some(Err(e)), _) => view! {
+                <p class="error-box small" role="alert" data-testid="run-error">"Could not load this run: " {error_text(&e)}</p>
+            }.into_any(),
+            (_, Some(r)) => view! { <RunView run=r /> }.into_any(),
+            _ => view! { <Loading what="the run" /> }.into_any(),
         }}
     }
 }
@@ -404,7 +408,7 @@ fn RunView(run: GpuRun) -> impl IntoView {
                 <p class="muted small">
                     {run.machine.hostname.clone()} " · "
                     {run.machine.cpu_model.clone().unwrap_or_else(|| "CPU".into())} ", "
-                    {format!("{} cores", run.machine.cpu_cores)} " · "
+                    {format!("{} threads", run.machine.cpu_cores)} " · "
                     {run.machine.gpu.clone().unwrap_or_else(|| "no GPU".into())}
                     {run.machine.driver_version.clone().map(|v| format!(" · driver {v}"))}
                     " · " {format!("{0}×{0} image, N = {1:?}", run.config.image_side, run.config.ns)}
@@ -426,6 +430,7 @@ fn RunView(run: GpuRun) -> impl IntoView {
                 view! {
                     <h4>"Time against N"</h4>
                     <Chart chart label="Time against the number of chained blurs, per engine" />
+                    <p class="small muted">"Dots: measured runs. Lines: the model behind N*: each CPU engine costs its per-blur time × N; the GPU costs the upload and download once plus its per-blur kernel time × N. Where the GPU line drops below a CPU line, the GPU pays off."</p>
                 }
             })}
             {blur.clone().and_then(|b| gpu_chart::stacked_bars(&b)).map(|(bars, ticks)| {
@@ -532,8 +537,8 @@ fn BlurTable(blur: vantage_shared::gpu::BlurResult) -> impl IntoView {
                     <thead>
                         <tr>
                             <th scope="col">"N"</th>
-                            <th scope="col">"CPU, one core"</th>
-                            <th scope="col">"CPU, all cores"</th>
+                            <th scope="col">"CPU, one thread"</th>
+                            <th scope="col">"CPU, all threads"</th>
                             <th scope="col">"GPU upload"</th>
                             <th scope="col">"GPU kernels"</th>
                             <th scope="col">"GPU download"</th>
@@ -544,12 +549,12 @@ fn BlurTable(blur: vantage_shared::gpu::BlurResult) -> impl IntoView {
                         {rows.into_iter().map(|(c, g)| view! {
                             <tr>
                                 <td data-label="N">{c.n}</td>
-                                <td data-label="CPU, one core">{format!("{:.1} ms", c.single_thread_ms)}</td>
-                                <td data-label="CPU, all cores">{format!("{:.1} ms", c.all_cores_ms)}</td>
-                                <td data-label="GPU upload">{g.as_ref().map(|g| format!("{:.2} ms", g.upload_ms)).unwrap_or_else(|| "—".into())}</td>
-                                <td data-label="GPU kernels">{g.as_ref().map(|g| format!("{:.2} ms", g.kernels_ms)).unwrap_or_else(|| "—".into())}</td>
-                                <td data-label="GPU download">{g.as_ref().map(|g| format!("{:.2} ms", g.download_ms)).unwrap_or_else(|| "—".into())}</td>
-                                <td data-label="GPU total">{g.as_ref().map(|g| format!("{:.2} ms", g.total_ms)).unwrap_or_else(|| "—".into())}</td>
+                                <td data-label="CPU, one thread">{ms(c.single_thread_ms, 1)}</td>
+                                <td data-label="CPU, all threads">{ms(c.all_cores_ms, 1)}</td>
+                                <td data-label="GPU upload">{g.as_ref().map(|g| ms(g.upload_ms, 2)).unwrap_or_else(|| "—".into())}</td>
+                                <td data-label="GPU kernels">{g.as_ref().map(|g| ms(g.kernels_ms, 2)).unwrap_or_else(|| "—".into())}</td>
+                                <td data-label="GPU download">{g.as_ref().map(|g| ms(g.download_ms, 2)).unwrap_or_else(|| "—".into())}</td>
+                                <td data-label="GPU total">{g.as_ref().map(|g| ms(g.total_ms, 2)).unwrap_or_else(|| "—".into())}</td>
                             </tr>
                         }).collect_view()}
                     </tbody>
@@ -562,6 +567,15 @@ fn BlurTable(blur: vantage_shared::gpu::BlurResult) -> impl IntoView {
             })}
             {blur.break_even_single.map(|b| view! { <p class="small">"Against one CPU core: " {b.sentence("blur")}</p> })}
         </details>
+    }
+}
+
+/// `12.3 ms`, or `—` for a figure an interrupted run never measured (NaN).
+fn ms(v: f64, decimals: usize) -> String {
+    if v.is_finite() {
+        format!("{v:.decimals$} ms")
+    } else {
+        "—".into()
     }
 }
 
