@@ -20,8 +20,12 @@ pub const BLUR_METHOD: &str = "2-D Gaussian 21x21 (sigma = 10/3, weights normali
 
 /// What the GPU part of a run may use, decided before the run starts.
 pub enum GpuPlan {
-    /// Run the GPU part on this device.
-    Run { device_name: String },
+    /// Run the GPU part on this device; `blur_needs` says why the blur cannot run
+    /// (NVRTC missing) while the transfers still can.
+    Run {
+        device_name: String,
+        blur_needs: Option<String>,
+    },
     /// Skip it, with the sentence saying what it needs.
     Skip(String),
 }
@@ -80,15 +84,14 @@ pub fn run(
     let stopping = || cancel.load(Ordering::Relaxed);
     let started_at = Utc::now();
     let threads = machine.cpu_cores.max(1) as usize;
-    let gpu_on = matches!(plan, GpuPlan::Run { .. });
     let n_count = config.ns.len() as u32;
-    let total =
-        1 + if gpu_on {
-            config.transfer_sizes.len() as u32 * 5 + n_count
-        } else {
-            0
-        } + 2 * n_count
-            + 1;
+    let gpu_steps = match &plan {
+        GpuPlan::Skip(_) => 0,
+        GpuPlan::Run { blur_needs, .. } => {
+            config.transfer_sizes.len() as u32 * 5 + if blur_needs.is_none() { n_count } else { 0 }
+        }
+    };
+    let total = 1 + gpu_steps + 2 * n_count + 1;
     let mut steps = Steps {
         run_id: id.clone(),
         done: 0,
@@ -106,7 +109,10 @@ pub fn run(
     let gpu_skipped = match &plan {
         GpuPlan::Skip(why) => Some(why.clone()),
         GpuPlan::Run { .. } if stopping() => None,
-        GpuPlan::Run { device_name } => {
+        GpuPlan::Run {
+            device_name,
+            blur_needs,
+        } => {
             match super::transfers(
                 config.device,
                 &config.transfer_sizes,
@@ -142,7 +148,7 @@ pub fn run(
                 }
                 Err(e) => error = Some(format!("GPU transfers on {device_name} failed: {e}")),
             }
-            if error.is_none() {
+            if error.is_none() && blur_needs.is_none() {
                 match super::gpu_blur(
                     config.device,
                     &image,
@@ -156,7 +162,7 @@ pub fn run(
                     Err(e) => error = Some(format!("GPU blur on {device_name} failed: {e}")),
                 }
             }
-            None
+            blur_needs.clone()
         }
     };
 

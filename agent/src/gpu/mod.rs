@@ -348,12 +348,9 @@ pub fn prepare(
     status: &GpuStatus,
     hostname: &str,
 ) -> (GpuPlan, MachineIdentity) {
-    let plan = match benchmark_needs(
-        &status.driver,
-        &status.nvrtc,
-        &status.devices,
-        config.device,
-    ) {
+    // Transfers need only the driver; the blur also needs NVRTC to build its kernel.
+    let ok = GpuLibrary::available(None);
+    let plan = match benchmark_needs(&status.driver, &ok, &status.devices, config.device) {
         Some(why) => GpuPlan::Skip(why),
         None => GpuPlan::Run {
             device_name: status
@@ -361,6 +358,12 @@ pub fn prepare(
                 .get(config.device as usize)
                 .map(|d| d.name.clone())
                 .unwrap_or_default(),
+            blur_needs: benchmark_needs(
+                &status.driver,
+                &status.nvrtc,
+                &status.devices,
+                config.device,
+            ),
         },
     };
     (plan, machine_identity(status, config.device, hostname))
@@ -462,7 +465,7 @@ async fn start_run(
         blur: None,
         gpu_skipped: match &plan {
             GpuPlan::Skip(why) => Some(why.clone()),
-            GpuPlan::Run { .. } => None,
+            GpuPlan::Run { blur_needs, .. } => blur_needs.clone(),
         },
         error: None,
     };
