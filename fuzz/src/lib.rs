@@ -11,7 +11,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use arbitrary::{Arbitrary, Unstructured};
 use vantage_shared::cors::{CorsRequest, ObservedResponse};
 use vantage_shared::rules::{
-    Direction, PortMatch, Protocol, Question, RuleSet, RulesError, TargetInfo, Verdict,
+    Direction, Outcome, PortMatch, Protocol, Question, RuleSet, RulesError, TargetInfo, Verdict,
 };
 
 /// The name hint every rules target passes (kept as each set's `origin`).
@@ -95,16 +95,41 @@ pub fn check_sets(sets: &[RuleSet]) {
     assert_eq!(back, sets, "rule sets do not survive a serde round trip");
 }
 
-/// A verdict serialises, round-trips, has a summary, and its fixes carry valid JSON.
-pub fn check_verdict(v: &Verdict) {
+/// A verdict serialises, round-trips, has a summary, its fixes carry valid JSON, and every
+/// rule it names exists in `sets` at the position it gives (the dashboard highlights the
+/// deciding rule by set id and position).
+pub fn check_verdict(v: &Verdict, sets: &[&RuleSet]) {
     let _ = vantage_shared::rules::summary(v);
     let _ = vantage_shared::rules::to_rules_verdict(v);
     assert!(!v.explanation.trim().is_empty(), "empty explanation: {v:?}");
+    if v.outcome == Outcome::Allowed {
+        assert!(v.fixes.is_empty(), "fixes for allowed traffic: {v:?}");
+    }
     for fix in &v.fixes {
         assert!(!fix.command.is_empty());
         if let Err(e) = serde_json::from_str::<serde_json::Value>(&fix.json) {
             panic!("fix JSON does not parse ({e}): {}", fix.json);
         }
+    }
+    let refs = v
+        .deciding_rules
+        .iter()
+        .chain(v.nearest_rules.iter().map(|n| &n.rule))
+        .chain(v.unknown_reasons.iter().filter_map(|u| u.rule.as_ref()))
+        .chain(v.layers.iter().flat_map(|l| &l.deciding_rules))
+        .chain(
+            v.host
+                .iter()
+                .flat_map(|h| h.dnat_rule.iter().chain(&h.trace)),
+        );
+    for r in refs {
+        let found = sets.iter().any(|s| {
+            s.id == r.set_id
+                && s.rules
+                    .get(r.position)
+                    .is_some_and(|rule| rule.label == r.label)
+        });
+        assert!(found, "verdict names a rule that is not in the sets: {r:?}");
     }
     let json = serde_json::to_string(v).expect("verdict serialises");
     let back: Verdict = serde_json::from_str(&json).expect("verdict deserialises");

@@ -256,14 +256,28 @@ fn is_token(s: &str) -> bool {
 /// The origin exactly as a browser serialises it into `Origin`: lowercase scheme and host,
 /// no default port, no path or trailing slash. A configured `https://Shop.example:443/` is
 /// still sent as `https://shop.example`, so that is what the server must echo.
+///
+/// Text that is not an origin (no `scheme://`, an empty or malformed host, a port that is
+/// not digits, spaces) comes back trimmed but otherwise as it was: it matches only itself,
+/// and serialising the result again changes nothing (found by fuzzing: `://::` and
+/// `https://shop.example /` used to change on every pass).
 pub fn serialize_origin(input: &str) -> String {
     let s = trim_http_whitespace(input);
     if s.eq_ignore_ascii_case("null") {
         return "null".to_owned();
     }
-    let Some((scheme, rest)) = s.split_once("://") else {
-        return s.to_owned();
-    };
+    parse_origin(s).unwrap_or_else(|| s.to_owned())
+}
+
+/// `scheme://host[:port]` in serialised form, or `None` when `s` is not an origin.
+fn parse_origin(s: &str) -> Option<String> {
+    let (scheme, rest) = s.split_once("://")?;
+    let mut chars = scheme.chars();
+    let scheme_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if !scheme_ok {
+        return None;
+    }
     let scheme = scheme.to_ascii_lowercase();
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let authority = authority
@@ -274,25 +288,52 @@ pub fn serialize_origin(input: &str) -> String {
     let (host, port) = match authority.rfind(']') {
         Some(end) => {
             let (h, p) = authority.split_at(end + 1);
-            (h.to_owned(), p.strip_prefix(':').map(str::to_owned))
+            let inner = h.strip_prefix('[')?.strip_suffix(']')?;
+            if inner.is_empty()
+                || !inner
+                    .chars()
+                    .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
+            {
+                return None;
+            }
+            if !p.is_empty() && !p.starts_with(':') {
+                return None;
+            }
+            (h.to_owned(), p.strip_prefix(':'))
         }
-        None => match authority.rsplit_once(':') {
-            Some((h, p)) => (h.to_owned(), Some(p.to_owned())),
-            None => (authority.clone(), None),
-        },
+        None => {
+            let (h, p) = match authority.split_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (authority.as_str(), None),
+            };
+            let host_ok = !h.is_empty()
+                && h.chars().all(|c| {
+                    !c.is_whitespace()
+                        && !c.is_control()
+                        && !matches!(c, ':' | '/' | '?' | '#' | '@' | '[' | ']' | '\\')
+                });
+            if !host_ok {
+                return None;
+            }
+            (h.to_owned(), p)
+        }
     };
+    if port.is_some_and(|p| !p.chars().all(|c| c.is_ascii_digit())) {
+        return None;
+    }
     let default_port = match scheme.as_str() {
         "http" | "ws" => Some(80),
         "https" | "wss" => Some(443),
         _ => None,
     };
-    let port = match port.as_deref().map(|p| (p, p.parse::<u16>())) {
+    let port = match port.map(|p| (p, p.parse::<u16>())) {
         None | Some(("", _)) => String::new(),
         Some((_, Ok(n))) if Some(n) == default_port => String::new(),
         Some((_, Ok(n))) => format!(":{n}"),
+        // Digits beyond 65535: not a port a browser sends, kept so it matches only itself.
         Some((p, Err(_))) => format!(":{p}"),
     };
-    format!("{scheme}://{host}{port}")
+    Some(format!("{scheme}://{host}{port}"))
 }
 
 /// Fetch's "normalize a method": only these six are upper-cased, so `patch` stays `patch`.
@@ -2420,8 +2461,17 @@ mod tests {
             ("http://[::1]:80/", "http://[::1]"),
             ("http://[::1]:3000", "http://[::1]:3000"),
             ("NULL", "null"),
+            // Not origins: kept as they are (trimmed), and stable on a second pass.
+            ("://::", "://::"),
+            ("https://shop.example /", "https://shop.example /"),
+            ("shop.example", "shop.example"),
+            ("http://a::", "http://a::"),
+            ("http://a:b", "http://a:b"),
+            ("http://[zz]:80", "http://[zz]:80"),
+            ("http://host:099999", "http://host:099999"),
         ] {
             assert_eq!(serialize_origin(input), out, "{input}");
+            assert_eq!(serialize_origin(out), out, "{out} is not stable");
         }
     }
 
