@@ -112,7 +112,7 @@ async fn bad_options_get_clear_400s() {
     for (body, needle) in [
         (
             r#"{"image_side": 100000}"#,
-            "image_side must be between 64 and 8192",
+            "image_side must be between 64 and 4096",
         ),
         (r#"{"ns": [0, 4]}"#, "each N must be between 1 and 64"),
         (r#"{"ns": []}"#, "chain lengths"),
