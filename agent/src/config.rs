@@ -61,7 +61,8 @@ pub struct GpuBenchArgs {
     #[arg(long, env = "VANTAGE_BENCH_NS", value_delimiter = ',')]
     pub ns: Vec<u32>,
 
-    /// Side of the square test image in pixels [default: 4096; 512 with --quick].
+    /// Side of the square test image in pixels, 64 to 8192 (the API takes up to 4096)
+    /// [default: 4096; 512 with --quick].
     #[arg(long, env = "VANTAGE_BENCH_IMAGE_SIDE")]
     pub image_side: Option<u32>,
 
@@ -72,6 +73,16 @@ pub struct GpuBenchArgs {
     /// CUDA device ordinal [default: 0].
     #[arg(long, env = "VANTAGE_BENCH_DEVICE")]
     pub device: Option<u32>,
+
+    /// The agent's data directory, whose database stores the run so the dashboard's
+    /// history shows it (a running agent may use it at the same time)
+    /// [default: as for `vantage serve`, e.g. ~/.local/share/vantage].
+    #[arg(long, env = "VANTAGE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Do not store the run (a throwaway measurement).
+    #[arg(long, env = "VANTAGE_BENCH_NO_STORE")]
+    pub no_store: bool,
 }
 
 fn parse_size_arg(s: &str) -> Result<u64, String> {

@@ -134,15 +134,14 @@ async fn reject_large_bodies(
 }
 
 /// Creates the data dir (private to the user) if needed.
-pub fn prepare_data_dir(config: &Config) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
-    let mut perms = std::fs::metadata(&config.data_dir)?.permissions();
+pub fn prepare_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating data dir {}", dir.display()))?;
+    let mut perms = std::fs::metadata(dir)?.permissions();
     if perms.mode() & 0o077 != 0 {
         perms.set_mode(0o700);
         // Best effort: a shared, pre-existing directory may belong to someone else.
-        if let Err(e) = std::fs::set_permissions(&config.data_dir, perms) {
-            tracing::warn!(dir = %config.data_dir.display(), error = %e, "Could not make the data dir private");
+        if let Err(e) = std::fs::set_permissions(dir, perms) {
+            tracing::warn!(dir = %dir.display(), error = %e, "Could not make the data dir private");
         }
     }
     Ok(())
@@ -153,7 +152,7 @@ pub async fn serve(
     config: Config,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    prepare_data_dir(&config)?;
+    prepare_data_dir(&config.data_dir)?;
     let (token, created) = auth::load_or_create_token(&config.data_dir)?;
     let store = Store::open(&config.data_dir).with_context(|| {
         format!(
@@ -230,6 +229,7 @@ pub async fn serve(
         shutdown.await;
         let _ = stop.send(true);
     };
+    let gpu = state.gpu.clone();
     // The peer address is the client's IP for device reports (or the proxy's, see
     // `--trusted-proxy`).
     axum::serve(
@@ -240,6 +240,14 @@ pub async fn serve(
     .await
     .context("HTTP server")?;
     let _ = tokio::join!(watcher, pruner);
+    // A GPU benchmark runs on the blocking pool, which the runtime waits for on exit:
+    // stop it (it returns within about a second) and let it store its record.
+    gpu.cancel_all();
+    if !gpu.wait_idle(std::time::Duration::from_secs(10)).await {
+        tracing::warn!(
+            "The GPU benchmark did not stop in 10 s; the next start marks it interrupted"
+        );
+    }
     tracing::info!("Stopped");
     Ok(())
 }

@@ -19,7 +19,9 @@ async fn main() -> std::process::ExitCode {
             Ok(config) => vantage_agent::serve(config, shutdown_signal()).await,
             Err(e) => Err(e),
         },
-        Command::Bench(BenchCommand::Gpu(args)) => vantage_agent::gpu::bench_cli(&args).await,
+        Command::Bench(BenchCommand::Gpu(args)) => {
+            vantage_agent::gpu::bench_cli(&args, shutdown_signal()).await
+        }
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

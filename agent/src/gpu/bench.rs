@@ -16,7 +16,7 @@ use vantage_shared::gpu::{
 use super::cpu;
 
 /// How one blur is computed, for the result (CPU and GPU alike).
-pub const BLUR_METHOD: &str = "2-D Gaussian 21x21 (sigma = 10/3, weights normalised to 1), clamp-to-edge borders, computed as a 21-tap pass along rows then one along columns (separable: the same result as the 441-tap 2-D convolution, a tenth of the work), f32, taps summed in the same order on CPU and GPU. Chained N times: each blur reads the previous one's output.";
+pub const BLUR_METHOD: &str = "2-D Gaussian 21x21 (sigma = 10/3, weights normalised to 1), clamp-to-edge borders, computed as a 21-tap pass along rows then one along columns (separable: the same result as the 441-tap 2-D convolution, a tenth of the work), f32, each tap as acc = acc + w*v rounded after the multiply and after the add (no fused multiply-add: the GPU kernel is compiled with --fmad=false), taps in the same order on CPU and GPU, so both compute the same numbers. Chained N times: each blur reads the previous one's output.";
 
 /// What the GPU part of a run may use, decided before the run starts.
 pub enum GpuPlan {
@@ -57,21 +57,125 @@ fn ms_since(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1e3
 }
 
-/// CPU timing: the median of a few runs (each N on 4096² takes seconds single-threaded,
-/// so at most 3 repetitions).
-fn time_cpu(reps: u32, mut f: impl FnMut() -> Vec<f32>) -> (f64, Vec<f32>) {
+/// CPU timing: the median of `reps` runs of `blur` (at most `MAX_CPU_REPETITIONS`: each
+/// N on 4096² takes seconds single-threaded). The image is copied into the chain's
+/// buffers before the clock starts, so the time is the blurs' alone.
+fn time_cpu(
+    reps: u32,
+    chain: &mut cpu::Chain,
+    image: &[f32],
+    mut blur: impl FnMut(&mut cpu::Chain) -> Result<(), cpu::Cancelled>,
+) -> Result<f64, cpu::Cancelled> {
     let mut times = Vec::new();
-    let mut out = Vec::new();
-    for _ in 0..reps.clamp(1, 3) {
+    for _ in 0..reps.max(1) {
+        chain.load(image);
         let t = Instant::now();
-        out = f();
+        blur(chain)?;
         times.push(ms_since(t));
     }
-    (median(&times).unwrap_or(f64::NAN), out)
+    Ok(median(&times).unwrap_or(f64::NAN))
 }
 
+/// What a run has measured so far; `record` turns it into the stored form at any point.
+struct Partial {
+    id: String,
+    config: GpuBenchConfig,
+    machine: MachineIdentity,
+    started_at: chrono::DateTime<Utc>,
+    threads: usize,
+    transfers: Option<TransferResult>,
+    gpu: Option<super::GpuBlurRun>,
+    cpu: Vec<CpuBlurPoint>,
+    agreement: Option<OutputAgreement>,
+    gpu_skipped: Option<String>,
+    error: Option<String>,
+}
+
+impl Partial {
+    fn record(&self, status: GpuRunStatus) -> GpuRun {
+        let fit = |pts: Vec<(f64, f64)>| fit_line(&pts).ok();
+        // Points a cut-off run did not reach are NaN; the fits use the measured ones.
+        let measured = |f: fn(&CpuBlurPoint) -> f64| {
+            self.cpu
+                .iter()
+                .filter(|p| f(p).is_finite())
+                .map(|p| (f64::from(p.n), f(p)))
+                .collect::<Vec<_>>()
+        };
+        let cpu_single_fit = fit(measured(|p| p.single_thread_ms));
+        let cpu_all_cores_fit = fit(measured(|p| p.all_cores_ms));
+        let gpu = self.gpu.as_ref().map(|r| {
+            let kernels_fit = fit(r
+                .points
+                .iter()
+                .map(|p| (f64::from(p.n), p.kernels_ms))
+                .collect());
+            let total_fit = fit(r
+                .points
+                .iter()
+                .map(|p| (f64::from(p.n), p.total_ms))
+                .collect());
+            let transfer_ms = median(
+                &r.points
+                    .iter()
+                    .map(|p| p.upload_ms + p.download_ms)
+                    .collect::<Vec<_>>(),
+            )
+            .unwrap_or(f64::NAN);
+            GpuBlurResult {
+                device: r.device.clone(),
+                kernel_build: r.kernel_build.clone(),
+                cold: r.cold.clone(),
+                points: r.points.clone(),
+                kernels_fit,
+                total_fit,
+                transfer_ms,
+                agreement: self.agreement.clone(),
+            }
+        });
+        let be = |cpu_fit: Option<&vantage_shared::gpu::LineFit>| {
+            let g = gpu.as_ref()?;
+            let (c, k) = (cpu_fit?, g.kernels_fit.as_ref()?);
+            Some(break_even(g.transfer_ms, c.slope, k.slope))
+        };
+        let blur = BlurResult {
+            width: self.config.image_side,
+            height: self.config.image_side,
+            kernel_size: 2 * BLUR_RADIUS + 1,
+            sigma: BLUR_SIGMA,
+            method: BLUR_METHOD.into(),
+            cpu_threads: self.threads as u32,
+            break_even_single: be(cpu_single_fit.as_ref()),
+            break_even_all_cores: be(cpu_all_cores_fit.as_ref()),
+            cpu: self.cpu.clone(),
+            cpu_single_fit,
+            cpu_all_cores_fit,
+            gpu,
+        };
+        GpuRun {
+            id: self.id.clone(),
+            status,
+            started_at: self.started_at,
+            finished_at: (status != GpuRunStatus::Running).then(Utc::now),
+            config: self.config.clone(),
+            machine: self.machine.clone(),
+            transfers: self.transfers.clone(),
+            blur: Some(blur),
+            gpu_skipped: self.gpu_skipped.clone(),
+            error: self.error.clone(),
+        }
+    }
+}
+
+/// The sentence a cancelled run carries.
+pub const CANCELLED: &str =
+    "cancelled before the run finished; the figures measured until then are kept";
+
 /// Runs the benchmark; never panics on a machine without a GPU. The returned run is
-/// `Completed` (GPU part possibly skipped, see `gpu_skipped`) or `Failed` (`error`).
+/// `Completed` (GPU part possibly skipped, see `gpu_skipped`), `Failed` (`error`), or
+/// `Cancelled` when `cancel` was set: every loop, down to bands of rows on the CPU and
+/// single copies and blurs on the GPU, looks at it, so the call returns within about a
+/// second. `checkpoint` gets the record so far (status `Running`) as each phase ends.
 pub fn run(
     id: String,
     config: GpuBenchConfig,
@@ -79,10 +183,9 @@ pub fn run(
     plan: GpuPlan,
     cancel: &AtomicBool,
     progress: ProgressFn<'_>,
+    checkpoint: &mut dyn FnMut(&GpuRun),
 ) -> GpuRun {
-    // Checked between steps: a stopping agent must not wait minutes for the CPU loops.
     let stopping = || cancel.load(Ordering::Relaxed);
-    let started_at = Utc::now();
     let threads = machine.cpu_cores.max(1) as usize;
     let n_count = config.ns.len() as u32;
     let gpu_steps = match &plan {
@@ -98,25 +201,46 @@ pub fn run(
         total,
         sink: progress,
     };
+    let mut acc = Partial {
+        id,
+        cpu: config
+            .ns
+            .iter()
+            .map(|&n| CpuBlurPoint {
+                n,
+                single_thread_ms: f64::NAN,
+                all_cores_ms: f64::NAN,
+            })
+            .collect(),
+        config,
+        machine,
+        started_at: Utc::now(),
+        threads,
+        transfers: None,
+        gpu: None,
+        agreement: None,
+        gpu_skipped: match &plan {
+            GpuPlan::Skip(why) => Some(why.clone()),
+            GpuPlan::Run { blur_needs, .. } => blur_needs.clone(),
+        },
+        error: None,
+    };
     steps.tick(GpuBenchPhase::Starting, "preparing the test image".into());
-    let side = config.image_side as usize;
+    let side = acc.config.image_side as usize;
     let image = cpu::test_image(side, side);
     let weights = cpu::gaussian_weights(BLUR_RADIUS, BLUR_SIGMA);
 
-    let mut error = None;
-    let mut transfers = None;
-    let mut gpu_blur = None;
-    let gpu_skipped = match &plan {
-        GpuPlan::Skip(why) => Some(why.clone()),
-        GpuPlan::Run { .. } if stopping() => None,
-        GpuPlan::Run {
-            device_name,
-            blur_needs,
-        } => {
-            match super::transfers(
-                config.device,
-                &config.transfer_sizes,
-                config.repetitions,
+    if let GpuPlan::Run {
+        device_name,
+        blur_needs,
+    } = &plan
+    {
+        if !stopping() {
+            let result = super::transfers(
+                acc.config.device,
+                &acc.config.transfer_sizes,
+                acc.config.repetitions,
+                cancel,
                 &mut |p| {
                     steps.tick(
                         GpuBenchPhase::Transfers,
@@ -132,12 +256,13 @@ pub fn run(
                         ),
                     )
                 },
-            ) {
+            );
+            match result {
                 Ok(mut points) => {
                     points.sort_by_key(|p| (p.direction as u8, p.memory as u8, p.bytes));
                     let status = super::status_blocking(None);
-                    let dev = status.devices.get(config.device as usize);
-                    transfers = Some(TransferResult {
+                    let dev = status.devices.get(acc.config.device as usize);
+                    acc.transfers = Some(TransferResult {
                         points,
                         convention: TRANSFER_CONVENTION.into(),
                         pcie_limit_gbps: dev
@@ -146,165 +271,96 @@ pub fn run(
                         memory_limit_gbps: dev.and_then(|d| d.theoretical_memory_bandwidth_gbps),
                     });
                 }
-                Err(e) => error = Some(format!("GPU transfers on {device_name} failed: {e}")),
+                // A cancelled sweep ends with an error too; the status says why.
+                Err(_) if stopping() => {}
+                Err(e) => acc.error = Some(format!("GPU transfers on {device_name} failed: {e}")),
             }
-            if error.is_none() && blur_needs.is_none() {
-                match super::gpu_blur(
-                    config.device,
-                    &image,
-                    config.image_side,
-                    &weights,
-                    &config.ns,
-                    config.repetitions,
-                    &mut |n| steps.tick(GpuBenchPhase::GpuBlur, format!("GPU blur: N = {n}")),
-                ) {
-                    Ok(r) => gpu_blur = Some(r),
-                    Err(e) => error = Some(format!("GPU blur on {device_name} failed: {e}")),
-                }
-            }
-            blur_needs.clone()
+            checkpoint(&acc.record(GpuRunStatus::Running));
         }
-    };
+        if acc.error.is_none() && blur_needs.is_none() && !stopping() {
+            match super::gpu_blur(
+                acc.config.device,
+                &image,
+                acc.config.image_side,
+                &weights,
+                &acc.config.ns,
+                acc.config.repetitions,
+                cancel,
+                &mut |n| steps.tick(GpuBenchPhase::GpuBlur, format!("GPU blur: N = {n}")),
+            ) {
+                Ok(r) => acc.gpu = Some(r),
+                Err(_) if stopping() => {}
+                Err(e) => acc.error = Some(format!("GPU blur on {device_name} failed: {e}")),
+            }
+            checkpoint(&acc.record(GpuRunStatus::Running));
+        }
+    }
 
     // The CPU baseline runs in every case: it is the half of the answer a machine
-    // without a GPU can still give.
-    let mut cpu_points: Vec<CpuBlurPoint> = config
-        .ns
-        .iter()
-        .map(|&n| CpuBlurPoint {
-            n,
-            single_thread_ms: f64::NAN,
-            all_cores_ms: f64::NAN,
-        })
-        .collect();
-    for p in cpu_points.iter_mut() {
-        if stopping() {
+    // without a GPU can still give. One set of buffers for every N and both phases.
+    let reps = acc.config.cpu_repetitions();
+    let mut chain = cpu::Chain::new(&image, side, side);
+    for i in 0..acc.cpu.len() {
+        let n = acc.cpu[i].n;
+        let Ok(t) = time_cpu(reps, &mut chain, &image, |c| c.run(n, &weights, 1, cancel)) else {
             break;
-        }
-        let (t, _) = time_cpu(config.repetitions, || {
-            cpu::blur_chain(&image, side, side, p.n, &weights)
-        });
-        p.single_thread_ms = t;
+        };
+        acc.cpu[i].single_thread_ms = t;
         steps.tick(
             GpuBenchPhase::CpuSingle,
-            format!("CPU, one thread: N = {} in {t:.1} ms", p.n),
+            format!("CPU, one thread: N = {n} in {t:.1} ms"),
         );
     }
-    let mut cpu_last = Vec::new();
-    for p in cpu_points.iter_mut() {
-        if stopping() {
+    if !stopping() {
+        checkpoint(&acc.record(GpuRunStatus::Running));
+    }
+    let mut all_done = !stopping();
+    for i in 0..acc.cpu.len() {
+        let n = acc.cpu[i].n;
+        let Ok(t) = time_cpu(reps, &mut chain, &image, |c| {
+            c.run(n, &weights, threads, cancel)
+        }) else {
+            all_done = false;
             break;
-        }
-        let (t, out) = time_cpu(config.repetitions, || {
-            cpu::blur_chain_parallel(&image, side, side, p.n, &weights, threads)
-        });
-        p.all_cores_ms = t;
-        cpu_last = out;
+        };
+        acc.cpu[i].all_cores_ms = t;
         steps.tick(
             GpuBenchPhase::CpuAllCores,
-            format!("CPU, {threads} threads: N = {} in {t:.1} ms", p.n),
+            format!("CPU, {threads} threads: N = {n} in {t:.1} ms"),
         );
     }
 
-    let fit = |pts: Vec<(f64, f64)>| fit_line(&pts).ok();
-    let cpu_single_fit = fit(cpu_points
-        .iter()
-        .map(|p| (f64::from(p.n), p.single_thread_ms))
-        .collect());
-    let cpu_all_cores_fit = fit(cpu_points
-        .iter()
-        .map(|p| (f64::from(p.n), p.all_cores_ms))
-        .collect());
-
-    let gpu = gpu_blur.map(|r| {
-        let kernels_fit = fit(r
-            .points
-            .iter()
-            .map(|p| (f64::from(p.n), p.kernels_ms))
-            .collect());
-        let total_fit = fit(r
-            .points
-            .iter()
-            .map(|p| (f64::from(p.n), p.total_ms))
-            .collect());
-        let transfer_ms = median(
-            &r.points
-                .iter()
-                .map(|p| p.upload_ms + p.download_ms)
-                .collect::<Vec<_>>(),
-        )
-        .unwrap_or(f64::NAN);
-        let agreement = config.ns.last().map(|&n| {
-            let d = cpu::max_abs_diff(&r.output, &cpu_last);
-            OutputAgreement {
-                n,
-                max_abs_diff: d,
-                tolerance: AGREEMENT_TOLERANCE,
-                pass: d <= AGREEMENT_TOLERANCE,
-            }
+    // `ns` is sorted: the chain now holds the largest N's output, as does the GPU's.
+    if let (true, Some(g), Some(&n)) = (all_done, acc.gpu.as_mut(), acc.config.ns.last()) {
+        let d = cpu::max_abs_diff(&g.output, chain.output());
+        acc.agreement = Some(OutputAgreement {
+            n,
+            max_abs_diff: d,
+            tolerance: AGREEMENT_TOLERANCE,
+            pass: d <= AGREEMENT_TOLERANCE,
         });
-        GpuBlurResult {
-            device: r.device,
-            kernel_build: r.kernel_build,
-            cold: r.cold,
-            points: r.points,
-            kernels_fit,
-            total_fit,
-            transfer_ms,
-            agreement,
-        }
-    });
+        g.output = Vec::new();
+    }
+    drop(chain);
     steps.tick(
         GpuBenchPhase::Comparing,
         "fitting lines and comparing outputs".into(),
     );
-    let be = |cpu_fit: Option<&vantage_shared::gpu::LineFit>| {
-        let g = gpu.as_ref()?;
-        let (c, k) = (cpu_fit?, g.kernels_fit.as_ref()?);
-        Some(break_even(g.transfer_ms, c.slope, k.slope))
-    };
-    let blur = BlurResult {
-        width: config.image_side,
-        height: config.image_side,
-        kernel_size: 2 * BLUR_RADIUS + 1,
-        sigma: BLUR_SIGMA,
-        method: BLUR_METHOD.into(),
-        cpu_threads: threads as u32,
-        break_even_single: be(cpu_single_fit.as_ref()),
-        break_even_all_cores: be(cpu_all_cores_fit.as_ref()),
-        cpu: cpu_points,
-        cpu_single_fit,
-        cpu_all_cores_fit,
-        gpu,
-    };
-    if let Some(a) = blur.gpu.as_ref().and_then(|g| g.agreement.as_ref()) {
-        if !a.pass && error.is_none() {
-            error = Some(format!(
+    if let Some(a) = &acc.agreement {
+        if !a.pass && acc.error.is_none() {
+            acc.error = Some(format!(
                 "GPU and CPU outputs differ by up to {:.3e} (tolerance {:.0e}) after {} blurs",
                 a.max_abs_diff, a.tolerance, a.n
             ));
         }
     }
-    let interrupted = stopping();
-    if interrupted {
-        error = Some("the agent stopped before this run finished".into());
-    }
-    GpuRun {
-        id,
-        status: if interrupted {
-            GpuRunStatus::Interrupted
-        } else if error.is_some() {
-            GpuRunStatus::Failed
-        } else {
-            GpuRunStatus::Completed
-        },
-        started_at,
-        finished_at: Some(Utc::now()),
-        config,
-        machine,
-        transfers,
-        blur: Some(blur),
-        gpu_skipped,
-        error,
-    }
+    let status = if stopping() {
+        acc.error = Some(CANCELLED.into());
+        GpuRunStatus::Cancelled
+    } else if acc.error.is_some() {
+        GpuRunStatus::Failed
+    } else {
+        GpuRunStatus::Completed
+    };
+    acc.record(status)
 }

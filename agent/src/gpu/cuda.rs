@@ -12,6 +12,7 @@
 #![allow(unsafe_code)]
 
 use std::ffi::{c_char, c_int, CString};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -30,8 +31,9 @@ use vantage_shared::gpu::{
 
 /// The library the driver check loads, for messages.
 pub const LIBCUDA: &str = "libcuda.so.1";
-/// The NVRTC soname cudarc finds for CUDA 12 (`libnvrtc.so.12`, via LD_LIBRARY_PATH).
-pub const LIBNVRTC: &str = "libnvrtc.so.12";
+/// The NVRTC names cudarc tries (it also takes `.so.10` and `.so.9`, but the kernel
+/// options here are CUDA 12's), for messages.
+pub const LIBNVRTC: &str = "libnvrtc.so, libnvrtc.so.12 or libnvrtc.so.11";
 
 /// Whether `libcuda.so.1` (or another name cudarc tries) can be loaded. Cached: the
 /// driver does not appear or vanish under a running process.
@@ -61,8 +63,9 @@ fn nerr(e: NvrtcError) -> String {
     format!("{:?}", e.0)
 }
 
-/// Initialises the driver; `Err` says why there is no usable CUDA.
-fn init() -> Result<(), String> {
+/// Initialises the driver; `Err` says why there is no usable CUDA: the library is
+/// missing, or it loads but `cuInit` fails (then with the driver's error).
+pub fn init() -> Result<(), String> {
     if !driver_present() {
         return Err(format!("no NVIDIA driver found ({LIBCUDA} not loadable)"));
     }
@@ -104,7 +107,7 @@ pub fn nvrtc_version() -> Result<String, String> {
 
 /// What to do when NVRTC is missing.
 pub fn nvrtc_missing() -> String {
-    format!("NVRTC not found ({LIBNVRTC} not loadable): install the CUDA toolkit, or `pip install nvidia-cuda-nvrtc-cu12` and add its nvidia/cuda_nvrtc/lib directory to LD_LIBRARY_PATH")
+    format!("NVRTC not found (none of {LIBNVRTC} loadable): install the CUDA toolkit, or `pip install nvidia-cuda-nvrtc-cu12` and add its nvidia/cuda_nvrtc/lib directory to LD_LIBRARY_PATH")
 }
 
 fn attr(dev: dsys::CUdevice, a: dsys::CUdevice_attribute) -> Result<i32, String> {
@@ -183,7 +186,9 @@ pub fn devices() -> Result<Vec<GpuDevice>, String> {
 }
 
 /// The blur kernels: one 21-tap pass along rows, one along columns, clamp-to-edge.
-/// Taps are summed in the order k = −R … R like the CPU version (`cpu.rs`).
+/// Taps are summed in the order k = −R … R like the CPU version (`cpu.rs`), and
+/// `COMPILE_OPTIONS` keep `acc += w * v` a rounded multiply then a rounded add, as Rust
+/// computes it.
 pub const BLUR_KERNEL_SRC: &str = r#"
 static __device__ __forceinline__ int clamp_index(int v, int hi) {
     return v < 0 ? 0 : (v > hi ? hi : v);
@@ -250,6 +255,11 @@ fn program_log(prog: &Program) -> String {
     }
 }
 
+/// NVRTC options for every build. `--fmad=false`: NVRTC contracts `a * b + c` into one
+/// fused multiply-add (a single rounding) by default, Rust never does; without this
+/// the GPU would compute slightly different numbers from the CPU it is compared with.
+pub const COMPILE_OPTIONS: [&str; 2] = ["--std=c++14", "--fmad=false"];
+
 /// Compiles CUDA C++ with NVRTC: to a CUBIN for `arch` = (major, minor) when given,
 /// else to PTX for NVRTC's default virtual architecture. A compile error comes back
 /// with NVRTC's log.
@@ -260,7 +270,7 @@ pub fn compile(src: &str, arch: Option<(u32, u32)>) -> Result<Compiled, String> 
     let c_src = CString::new(src).map_err(|_| "kernel source contains a NUL byte".to_owned())?;
     let name = c"vantage_blur.cu";
     let prog = Program(nres::create_program(&c_src, Some(name)).map_err(nerr)?);
-    let mut options = vec!["--std=c++14".to_owned()];
+    let mut options: Vec<String> = COMPILE_OPTIONS.iter().map(|&o| o.to_owned()).collect();
     if let Some((major, minor)) = arch {
         options.push(format!("--gpu-architecture=sm_{major}{minor}"));
     }
@@ -312,6 +322,7 @@ fn ms(start: &CudaEvent, end: &CudaEvent) -> Result<f64, String> {
     start.elapsed_ms(end).map(f64::from).map_err(derr)
 }
 
+/// A context on `device` and the one stream all the benchmark's work goes to.
 fn context(device: u32) -> Result<(Arc<CudaContext>, Arc<CudaStream>), String> {
     init()?;
     let count = dres::device::get_count().map_err(derr)?;
@@ -321,8 +332,38 @@ fn context(device: u32) -> Result<(Arc<CudaContext>, Arc<CudaStream>), String> {
         ));
     }
     let ctx = CudaContext::new(device as usize).map_err(derr)?;
+    // With event tracking on (cudarc's default), a context that has a `new_stream` is in
+    // multi-stream mode: every copy and launch then adds cuStreamWaitEvent and
+    // cuEventRecord calls on the buffers' events, between our timing events.
+    // SAFETY: `disable_event_tracking` asks us to order work across streams ourselves.
+    // There is one stream, created next: every buffer below is allocated, used and freed
+    // on it (and freeing is stream-ordered), so no use can overlap another stream's.
+    // What cudarc's events also did for us: pinned buffers no longer wait for pending
+    // copies in `as_slice`/`as_mut_ptr`, so the host touches them only after a
+    // `sync` (see `transfers` and `blur`). Called before any allocation, as the flag
+    // applies to buffers created after it.
+    unsafe { ctx.disable_event_tracking() };
     let stream = ctx.new_stream().map_err(derr)?;
     Ok((ctx, stream))
+}
+
+/// Waits for the stream, then reports an error cudarc stored instead of returning it
+/// (from a `Drop`, or a wait it issued on our behalf).
+fn sync(ctx: &CudaContext, stream: &CudaStream) -> Result<(), String> {
+    stream.synchronize().map_err(derr)?;
+    ctx.check_err().map_err(derr)
+}
+
+/// The error a GPU loop returns when the run is cancelled; the caller reports the
+/// cancellation, not this.
+const CANCELLED: &str = "cancelled";
+
+fn check_cancel(cancel: &AtomicBool) -> Result<(), String> {
+    if cancel.load(Ordering::Relaxed) {
+        Err(CANCELLED.into())
+    } else {
+        Ok(())
+    }
 }
 
 /// Pinned (page-locked) host memory that is *not* write-combined: cudarc's
@@ -333,24 +374,31 @@ fn pinned(
     len: usize,
     fill: u8,
 ) -> Result<cudarc::driver::PinnedHostSlice<u8>, String> {
-    // SAFETY: the memory is uninitialised until the `fill` below, and u8 has no invalid
-    // bit patterns anyway; nothing reads it before.
+    // SAFETY: `alloc_pinned_with_flags` leaves the memory uninitialised; it is written
+    // right below, through a raw pointer (no reference to uninitialised bytes), before
+    // anything reads it.
     let mut buf = unsafe { ctx.alloc_pinned_with_flags::<u8>(len, 0) }.map_err(derr)?;
-    buf.as_mut_slice().map_err(derr)?.fill(fill);
+    let ptr = buf.as_mut_ptr().map_err(derr)?;
+    // SAFETY: `ptr` points to `len` bytes owned by `buf`, not yet used by any copy.
+    unsafe { std::ptr::write_bytes(ptr, fill, len) };
     Ok(buf)
 }
 
 /// Host→device, device→host (pageable and pinned) and device→device for each size:
 /// one warm-up copy, then `reps` timed copies. `progress` is told after each point.
+/// Looks at `cancel` before every copy (a 1 GiB pageable copy takes a fraction of a
+/// second) and returns `Err` when it is set.
 pub fn transfers(
     device: u32,
     sizes: &[u64],
     reps: u32,
+    cancel: &AtomicBool,
     mut progress: impl FnMut(&TransferPoint),
 ) -> Result<Vec<TransferPoint>, String> {
     let (ctx, stream) = context(device)?;
     let mut points = Vec::new();
     for &bytes in sizes {
+        check_cancel(cancel)?;
         let len = usize::try_from(bytes).map_err(|_| "transfer size too large".to_owned())?;
         let mut dev_a: CudaSlice<u8> = stream.alloc_zeros(len).map_err(derr)?;
         let mut dev_b: CudaSlice<u8> = stream.alloc_zeros(len).map_err(derr)?;
@@ -365,13 +413,14 @@ pub fn transfers(
         ] {
             let mut times = Vec::new();
             for rep in 0..=reps {
+                check_cancel(cancel)?;
                 let t = Instant::now();
                 match dir {
                     TransferDirection::HostToDevice => stream.memcpy_htod(&pageable, &mut dev_a),
                     _ => stream.memcpy_dtoh(&dev_a, &mut pageable),
                 }
                 .map_err(derr)?;
-                stream.synchronize().map_err(derr)?;
+                sync(&ctx, &stream)?;
                 if rep > 0 {
                     times.push(t.elapsed().as_secs_f64());
                 }
@@ -395,13 +444,19 @@ pub fn transfers(
             copy(&stream).map_err(derr)?;
             let mut pairs = Vec::new();
             for _ in 0..reps {
+                // Queued copies are not looked at again: `reps` (≤ 50) copies of 1 GiB
+                // pinned take a few seconds at worst, so wait for those already queued.
+                if cancel.load(Ordering::Relaxed) {
+                    break;
+                }
                 let (start, end) = (timing_event(&ctx)?, timing_event(&ctx)?);
                 start.record(&stream).map_err(derr)?;
                 copy(&stream).map_err(derr)?;
                 end.record(&stream).map_err(derr)?;
                 pairs.push((start, end));
             }
-            stream.synchronize().map_err(derr)?;
+            sync(&ctx, &stream)?;
+            check_cancel(cancel)?;
             let times = pairs
                 .iter()
                 .map(|(s, e)| ms(s, e).map(|m| m / 1e3))
@@ -489,7 +544,8 @@ fn blur_once(
     ev[2].record(stream).map_err(derr)?;
     stream.memcpy_dtoh(&*cur, pin_out).map_err(derr)?;
     ev[3].record(stream).map_err(derr)?;
-    stream.synchronize().map_err(derr)?;
+    // Also what makes `pin_out` safe to read on the host (no event tracking, see `context`).
+    sync(ctx, stream)?;
     Ok((
         ms(&ev[0], &ev[1])?,
         ms(&ev[1], &ev[2])?,
@@ -499,7 +555,10 @@ fn blur_once(
 
 /// The GPU half of the blur experiment: compile (CUBIN for this GPU, PTX if NVRTC does
 /// not know it), load, a cold first run, then `reps` warm runs per N (median by total).
-/// Upload and download go from and to pinned, non-write-combined host memory.
+/// Upload and download go from and to pinned, non-write-combined host memory. Looks at
+/// `cancel` before every run (one run is at most 64 chained blurs: a fraction of a
+/// second on current GPUs, a few seconds on the smallest).
+#[allow(clippy::too_many_arguments)]
 pub fn blur(
     device: u32,
     image: &[f32],
@@ -507,6 +566,7 @@ pub fn blur(
     weights: &[f32],
     ns: &[u32],
     reps: u32,
+    cancel: &AtomicBool,
     mut progress: impl FnMut(u32),
 ) -> Result<GpuBlurRun, String> {
     let t_setup = Instant::now();
@@ -518,13 +578,19 @@ pub fn blur(
         stream.alloc_zeros::<f32>(len).map_err(derr)?,
     ];
     let d_weights = stream.clone_htod(weights).map_err(derr)?;
-    // SAFETY: f32 buffers are filled right below before any read.
+    // SAFETY: the memory is uninitialised; it is written right below through a raw
+    // pointer (no reference to uninitialised floats) before anything reads it.
     let mut pin_in = unsafe { ctx.alloc_pinned_with_flags::<f32>(len, 0) }.map_err(derr)?;
-    pin_in.as_mut_slice().map_err(derr)?.copy_from_slice(image);
-    // SAFETY: as above; zeroed before use.
+    let ptr = pin_in.as_mut_ptr().map_err(derr)?;
+    // SAFETY: `ptr` holds `len` f32 owned by `pin_in`, `image` holds `len` f32, they do
+    // not overlap, and no copy uses `pin_in` yet.
+    unsafe { std::ptr::copy_nonoverlapping(image.as_ptr(), ptr, len) };
+    // SAFETY: as for `pin_in`; zeroed through the pointer before use.
     let mut pin_out = unsafe { ctx.alloc_pinned_with_flags::<f32>(len, 0) }.map_err(derr)?;
-    pin_out.as_mut_slice().map_err(derr)?.fill(0.0);
-    stream.synchronize().map_err(derr)?;
+    let ptr = pin_out.as_mut_ptr().map_err(derr)?;
+    // SAFETY: `ptr` holds `len` f32 owned by `pin_out`; all-zero bytes are 0.0f32.
+    unsafe { std::ptr::write_bytes(ptr, 0, len) };
+    sync(&ctx, &stream)?;
     let setup_ms = t_setup.elapsed().as_secs_f64() * 1e3;
 
     let (major, minor) = ctx.compute_capability().map_err(derr)?;
@@ -560,6 +626,7 @@ pub fn blur(
     let module_load_ms = t_load.elapsed().as_secs_f64() * 1e3;
 
     let first_n = ns.first().copied().unwrap_or(1);
+    check_cancel(cancel)?;
     let (u, k, d) = blur_once(
         &ctx,
         &stream,
@@ -585,6 +652,7 @@ pub fn blur(
     for &n in ns {
         let mut runs = Vec::new();
         for _ in 0..reps.max(1) {
+            check_cancel(cancel)?;
             let (upload_ms, kernels_ms, download_ms) = blur_once(
                 &ctx,
                 &stream,
@@ -610,7 +678,8 @@ pub fn blur(
         }
         progress(n);
     }
-    // The last run was the largest N (ns is sorted): its output is in `pin_out`.
+    // The last run was the largest N (ns is sorted): its output is in `pin_out`, and
+    // `blur_once` synchronised the stream after the download.
     let output = pin_out.as_slice().map_err(derr)?.to_vec();
     let device_name = ctx.name().map_err(derr)?;
     Ok(GpuBlurRun {
@@ -696,22 +765,65 @@ mod tests {
     }
 
     #[test]
-    fn no_driver_is_an_error_not_a_panic() {
-        // On a GPU machine this checks the other branch: versions and devices read.
-        if driver_present() {
-            let v = driver_cuda_version().expect("CUDA driver version");
-            assert!(v.contains('.'), "{v}");
-            devices().expect("devices");
-        } else {
-            let e = driver_cuda_version().expect_err("no driver");
-            assert_eq!(e, "no NVIDIA driver found (libcuda.so.1 not loadable)");
-            assert_eq!(devices().expect_err("no driver"), e);
-            let e = transfers(0, &[4096], 1, |_| {}).expect_err("no driver");
-            assert!(e.contains("libcuda.so.1"), "{e}");
-            let e = blur(0, &[0.0; 64 * 64], 64, &[1.0], &[1], 1, |_| {})
-                .err()
-                .expect("no driver");
-            assert!(e.contains("libcuda.so.1"), "{e}");
+    fn the_kernel_is_built_without_fused_multiply_adds() {
+        require_nvrtc();
+        let Ok(Compiled::Ptx(ptx)) = compile(BLUR_KERNEL_SRC, None) else {
+            panic!("expected PTX");
+        };
+        // Each tap is a rounded multiply and a rounded add (`.rn` also tells ptxas not to
+        // fuse them), as in Rust; NVRTC's default would emit fma.rn.f32.
+        assert!(!ptx.contains("fma.rn.f32"), "{ptx}");
+        assert!(
+            ptx.contains("mul.rn.f32") && ptx.contains("add.rn.f32"),
+            "{ptx}"
+        );
+        // The check above can fail: the same source without the option does fuse.
+        let c_src = CString::new(BLUR_KERNEL_SRC).expect("no NUL");
+        let prog = Program(nres::create_program(&c_src, Some(c"fused.cu")).expect("program"));
+        // SAFETY: live program, plain options.
+        unsafe { nres::compile_program(prog.0, &["--std=c++14"]) }.expect("compiles");
+        // SAFETY: compiled program.
+        let raw = unsafe { nres::get_ptx(prog.0) }.expect("PTX");
+        let fused: String = raw
+            .iter()
+            .take_while(|&&c| c != 0)
+            .map(|&c| c as u8 as char)
+            .collect();
+        assert!(fused.contains("fma.rn.f32"), "{fused}");
+    }
+
+    /// Branches on `cuInit` itself, not on the library loading: a machine with
+    /// libcuda.so.1 whose driver does not initialise (no device node in a container, a
+    /// kernel module mismatch) must report that error, not fail this test.
+    #[test]
+    fn no_usable_driver_is_an_error_not_a_panic() {
+        match init() {
+            Ok(()) => {
+                let v = driver_cuda_version().expect("CUDA driver version");
+                assert!(v.contains('.'), "{v}");
+                devices().expect("devices");
+            }
+            Err(reason) => {
+                if driver_present() {
+                    assert!(
+                        reason.starts_with(
+                            "the NVIDIA driver is installed but cuInit failed: CUDA_ERROR_"
+                        ),
+                        "{reason}"
+                    );
+                } else {
+                    assert_eq!(reason, "no NVIDIA driver found (libcuda.so.1 not loadable)");
+                }
+                assert_eq!(driver_cuda_version().expect_err("no driver"), reason);
+                assert_eq!(devices().expect_err("no driver"), reason);
+                let go = AtomicBool::new(false);
+                let e = transfers(0, &[4096], 1, &go, |_| {}).expect_err("no driver");
+                assert_eq!(e, reason);
+                let e = blur(0, &[0.0; 64 * 64], 64, &[1.0], &[1], 1, &go, |_| {})
+                    .err()
+                    .expect("no driver");
+                assert_eq!(e, reason);
+            }
         }
     }
 

@@ -24,10 +24,10 @@ use chrono::Utc;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vantage_shared::gpu::{
-    classify_container, engine_support, BreakEven, ContainerGpu, DockerGpu, GpuBenchConfig,
-    GpuBenchOptions, GpuBlurPoint, GpuColdRun, GpuDevice, GpuLibrary, GpuRun, GpuRunStarted,
-    GpuRunStatus, GpuRunSummary, GpuStatus, HostMemory, MachineIdentity, TransferDirection,
-    TransferPoint,
+    check_host_memory, classify_container, engine_support, mem_available_bytes, BreakEven,
+    ContainerGpu, DockerGpu, GpuBenchConfig, GpuBenchOptions, GpuBlurPoint, GpuColdRun, GpuDevice,
+    GpuLibrary, GpuRun, GpuRunStarted, GpuRunStatus, GpuRunSummary, GpuStatus, HostMemory,
+    MachineIdentity, OptionsSource, TransferDirection, TransferPoint,
 };
 use vantage_shared::{AgentEvent, ApiErrorBody};
 
@@ -50,29 +50,77 @@ pub struct GpuBlurRun {
     pub output: Vec<f32>,
 }
 
+/// The run holding the benchmark slot, and the flag that stops it.
+struct Slot {
+    id: String,
+    cancel: Arc<AtomicBool>,
+}
+
 /// The one benchmark that may run at a time. Cheap to clone.
 #[derive(Clone, Default)]
 pub struct Gpu {
-    running: Arc<Mutex<Option<String>>>,
+    running: Arc<Mutex<Option<Slot>>>,
 }
 
 impl Gpu {
     /// The id of the run in progress.
     pub fn running(&self) -> Option<String> {
-        self.running.lock().ok().and_then(|r| r.clone())
+        self.running
+            .lock()
+            .ok()
+            .and_then(|r| r.as_ref().map(|s| s.id.clone()))
     }
 
-    /// Claims the benchmark slot for `id`; `Err` with the id holding it.
-    fn try_start(&self, id: &str) -> Result<(), String> {
+    /// Claims the benchmark slot for `id` and returns its cancel flag; `Err` with the id
+    /// holding it.
+    fn try_start(&self, id: &str) -> Result<Arc<AtomicBool>, String> {
         let mut slot = self
             .running
             .lock()
             .map_err(|_| "benchmark state poisoned".to_owned())?;
         if let Some(other) = slot.as_ref() {
-            return Err(other.clone());
+            return Err(other.id.clone());
         }
-        *slot = Some(id.to_owned());
-        Ok(())
+        let cancel = Arc::new(AtomicBool::new(false));
+        *slot = Some(Slot {
+            id: id.to_owned(),
+            cancel: Arc::clone(&cancel),
+        });
+        Ok(cancel)
+    }
+
+    /// Asks run `id` to stop; false when it is not the one running.
+    pub fn cancel(&self, id: &str) -> bool {
+        let Ok(slot) = self.running.lock() else {
+            return false;
+        };
+        match slot.as_ref() {
+            Some(s) if s.id == id => {
+                s.cancel.store(true, Ordering::Relaxed);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Asks whatever runs to stop (the agent is stopping).
+    pub fn cancel_all(&self) {
+        if let Ok(Some(s)) = self.running.lock().as_deref() {
+            s.cancel.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Waits until no run holds the slot, at most `limit`; true when idle. A cancelled
+    /// run returns within about a second and then stores its record.
+    pub async fn wait_idle(&self, limit: std::time::Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.running().is_some() {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        true
     }
 
     fn finish(&self) {
@@ -90,14 +138,23 @@ pub fn driver_present() -> bool {
     false
 }
 
+/// Whether the driver initialises (`cuInit`), and the reason it reports when not.
+pub fn driver_init() -> Result<(), String> {
+    #[cfg(feature = "gpu")]
+    return cuda::init();
+    #[cfg(not(feature = "gpu"))]
+    Err(NOT_BUILT.into())
+}
+
 #[cfg(feature = "gpu")]
 fn transfers(
     device: u32,
     sizes: &[u64],
     reps: u32,
+    cancel: &AtomicBool,
     progress: &mut dyn FnMut(&TransferPoint),
 ) -> Result<Vec<TransferPoint>, String> {
-    cuda::transfers(device, sizes, reps, progress)
+    cuda::transfers(device, sizes, reps, cancel, progress)
 }
 
 #[cfg(not(feature = "gpu"))]
@@ -105,12 +162,14 @@ fn transfers(
     _: u32,
     _: &[u64],
     _: u32,
+    _: &AtomicBool,
     _: &mut dyn FnMut(&TransferPoint),
 ) -> Result<Vec<TransferPoint>, String> {
     Err(NOT_BUILT.into())
 }
 
 #[cfg(feature = "gpu")]
+#[allow(clippy::too_many_arguments)]
 fn gpu_blur(
     device: u32,
     image: &[f32],
@@ -118,12 +177,14 @@ fn gpu_blur(
     weights: &[f32],
     ns: &[u32],
     reps: u32,
+    cancel: &AtomicBool,
     progress: &mut dyn FnMut(u32),
 ) -> Result<GpuBlurRun, String> {
-    cuda::blur(device, image, side, weights, ns, reps, progress)
+    cuda::blur(device, image, side, weights, ns, reps, cancel, progress)
 }
 
 #[cfg(not(feature = "gpu"))]
+#[allow(clippy::too_many_arguments)]
 fn gpu_blur(
     _: u32,
     _: &[f32],
@@ -131,6 +192,7 @@ fn gpu_blur(
     _: &[f32],
     _: &[u32],
     _: u32,
+    _: &AtomicBool,
     _: &mut dyn FnMut(u32),
 ) -> Result<GpuBlurRun, String> {
     Err(NOT_BUILT.into())
@@ -369,17 +431,22 @@ pub fn prepare(
     (plan, machine_identity(status, config.device, hostname))
 }
 
-/// Runs a benchmark to the end on the calling thread (blocking).
-pub fn run_blocking(
-    id: String,
-    config: GpuBenchConfig,
-    hostname: &str,
-    cancel: &AtomicBool,
-    progress: &mut dyn FnMut(vantage_shared::gpu::GpuBenchProgress),
-) -> GpuRun {
-    let status = status_blocking(None);
-    let (plan, machine) = prepare(&config, &status, hostname);
-    bench::run(id, config, machine, plan, cancel, progress)
+/// Refuses a run the host's memory cannot hold (see `GpuBenchConfig::host_memory_bytes`);
+/// where /proc/meminfo cannot be read there is nothing to check against.
+pub fn check_memory(config: &GpuBenchConfig, plan: &GpuPlan) -> Result<(), String> {
+    let (transfers, gpu_blur) = match plan {
+        GpuPlan::Skip(_) => (false, false),
+        GpuPlan::Run { blur_needs, .. } => (true, blur_needs.is_none()),
+    };
+    let need = config.host_memory_bytes(transfers, gpu_blur);
+    match std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .as_deref()
+        .and_then(mem_available_bytes)
+    {
+        Some(available) => check_host_memory(need, available),
+        None => Ok(()),
+    }
 }
 
 /// The routes of this module, all behind the admin token.
@@ -388,6 +455,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_status))
         .routes(routes!(list_runs, start_run))
         .routes(routes!(get_run))
+        .routes(routes!(cancel_run))
 }
 
 /// GPU identity and versions, driver/NVML/NVRTC availability with the reason when
@@ -403,7 +471,8 @@ async fn get_status(State(state): State<AppState>) -> Result<Json<GpuStatus>, Ap
     Ok(Json(status))
 }
 
-/// Past and current benchmark runs, newest first (at most 100).
+/// Past and current benchmark runs, newest first (at most 100), including those of
+/// `vantage bench gpu` on this machine's data directory.
 #[utoipa::path(get, path = "/api/gpu/runs", tag = "gpu", security(("bearer" = [])),
     responses((status = 200, body = [GpuRunSummary]), (status = 401, body = ApiErrorBody)))]
 async fn list_runs(State(state): State<AppState>) -> Result<Json<Vec<GpuRunSummary>>, ApiError> {
@@ -411,7 +480,9 @@ async fn list_runs(State(state): State<AppState>) -> Result<Json<Vec<GpuRunSumma
     Ok(Json(runs.iter().map(GpuRun::summary).collect()))
 }
 
-/// One run with all its results (while running: the record so far).
+/// One run with all its results. While it runs: the record so far, saved as each
+/// phase ends (transfers, GPU blur, CPU one thread); progress within a phase comes as
+/// `gpu_bench_progress` events.
 #[utoipa::path(get, path = "/api/gpu/runs/{id}", tag = "gpu", security(("bearer" = [])),
     params(("id" = String, Path, description = "Run id from POST /api/gpu/runs")),
     responses((status = 200, body = GpuRun), (status = 401, body = ApiErrorBody), (status = 404, body = ApiErrorBody)))]
@@ -427,9 +498,40 @@ async fn get_run(
         .ok_or_else(|| ApiError::NotFound(format!("no GPU benchmark run `{id}`")))
 }
 
+/// Asks a running benchmark to stop. It stops within about a second, keeps what it
+/// measured, and ends as `cancelled` (announced by `gpu_bench_finished`).
+#[utoipa::path(post, path = "/api/gpu/runs/{id}/cancel", tag = "gpu", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Run id from POST /api/gpu/runs")),
+    responses(
+        (status = 202, description = "The run was going and is stopping"),
+        (status = 401, body = ApiErrorBody),
+        (status = 404, description = "No such run", body = ApiErrorBody),
+        (status = 409, description = "The run is not running (finished, failed, cancelled, interrupted)", body = ApiErrorBody)))]
+async fn cancel_run(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    if state.gpu.cancel(&id) {
+        tracing::info!(run = %id, "GPU benchmark cancel requested");
+        return Ok(StatusCode::ACCEPTED);
+    }
+    match state.store.gpu_run(id.clone()).await? {
+        Some(run) => Err(ApiError::Conflict(format!(
+            "benchmark run `{id}` is not running (it is {})",
+            serde_json::to_value(run.status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        ))),
+        None => Err(ApiError::NotFound(format!("no GPU benchmark run `{id}`"))),
+    }
+}
+
 /// Starts a benchmark run in the background (one at a time). Progress arrives as
 /// `gpu_bench_progress` events, the end as `gpu_bench_finished`. Without a GPU the CPU
-/// baseline still runs and the run says what the GPU part needs.
+/// baseline still runs and the run says what the GPU part needs. Refused (400) when the
+/// CPU part would take over 10 minutes by a conservative estimate, or the host has not
+/// the memory for it; the message gives the figures.
 #[utoipa::path(post, path = "/api/gpu/runs", tag = "gpu", security(("bearer" = [])), request_body = GpuBenchOptions,
     responses((status = 202, body = GpuRunStarted), (status = 400, body = ApiErrorBody), (status = 401, body = ApiErrorBody), (status = 409, description = "A run is already going", body = ApiErrorBody)))]
 async fn start_run(
@@ -447,13 +549,14 @@ async fn start_run(
             status.devices.len()
         )));
     }
+    let (plan, machine) = prepare(&config, &status, &state.hostname);
+    check_memory(&config, &plan).map_err(ApiError::BadRequest)?;
     let id = new_run_id();
-    state.gpu.try_start(&id).map_err(|other| {
+    let cancel = state.gpu.try_start(&id).map_err(|other| {
         ApiError::Conflict(format!(
-            "benchmark run `{other}` is still going: wait for it to finish (one run at a time)"
+            "benchmark run `{other}` is still going: wait for it to finish or cancel it (one run at a time)"
         ))
     })?;
-    let (plan, machine) = prepare(&config, &status, &state.hostname);
     let record = GpuRun {
         id: id.clone(),
         status: GpuRunStatus::Running,
@@ -479,63 +582,108 @@ async fn start_run(
         config.clone(),
         machine,
         plan,
+        cancel,
     ));
     Ok((StatusCode::ACCEPTED, Json(GpuRunStarted { id, config })))
 }
 
 /// The background task of one run: the blocking work on the blocking pool, progress
-/// onto the event bus, the result into the store, the slot freed whatever happens.
+/// onto the event bus, the record into the store as each phase ends and at the end,
+/// the slot freed whatever happens. A stopping agent sets the cancel flag, so the
+/// blocking work returns within about a second and the run is stored as `interrupted`
+/// (`serve` waits for that before it returns).
 async fn run_task(
     state: AppState,
     id: String,
     config: GpuBenchConfig,
     machine: MachineIdentity,
     plan: GpuPlan,
+    cancel: Arc<AtomicBool>,
 ) {
-    let cancel = Arc::new(AtomicBool::new(false));
     let mut stop = state.shutdown.subscribe();
-    let watch_cancel = Arc::clone(&cancel);
+    let gpu = state.gpu.clone();
     let watcher = tokio::spawn(async move {
-        let _ = stop.wait_for(|s| *s).await;
-        watch_cancel.store(true, Ordering::Relaxed);
+        if stop.wait_for(|s| *s).await.is_ok() {
+            gpu.cancel_all();
+        }
     });
     let docker = state.docker.clone();
+    let store = state.store.clone();
+    let runtime = tokio::runtime::Handle::current();
     let (run_id, cfg) = (id.clone(), config.clone());
     let started = Utc::now();
     let joined = tokio::task::spawn_blocking(move || {
         let mut publish = |progress| docker.publish(AgentEvent::GpuBenchProgress { progress });
-        bench::run(run_id, cfg, machine.clone(), plan, &cancel, &mut publish)
+        // The blocking pool may wait on the runtime: this thread is not a worker.
+        let mut checkpoint = |partial: &GpuRun| {
+            if let Err(e) = runtime.block_on(store.save_gpu_run(partial)) {
+                tracing::warn!(run = %partial.id, error = %e, "Could not store the GPU run's progress");
+            }
+        };
+        bench::run(
+            run_id,
+            cfg,
+            machine.clone(),
+            plan,
+            &cancel,
+            &mut publish,
+            &mut checkpoint,
+        )
     })
     .await;
     watcher.abort();
-    let run = match joined {
+    let mut run = match joined {
         Ok(run) => run,
         Err(e) => {
             tracing::error!(run = %id, error = %e, "GPU benchmark task failed");
-            let mut failed = state
-                .store
-                .gpu_run(id.clone())
-                .await
-                .ok()
-                .flatten()
-                .unwrap_or_else(|| GpuRun {
-                    id: id.clone(),
-                    status: GpuRunStatus::Failed,
-                    started_at: started,
-                    finished_at: None,
-                    config,
-                    machine: machine_identity(&status_blocking(None), 0, &state.hostname),
-                    transfers: None,
-                    blur: None,
-                    gpu_skipped: None,
-                    error: None,
-                });
+            let stored = state.store.gpu_run(id.clone()).await.ok().flatten();
+            let mut failed = match stored {
+                Some(run) => run,
+                None => {
+                    let hostname = state.hostname.clone();
+                    let machine = tokio::task::spawn_blocking(move || {
+                        machine_identity(&status_blocking(None), 0, &hostname)
+                    })
+                    .await
+                    .unwrap_or_else(|_| MachineIdentity {
+                        hostname: state.hostname.clone(),
+                        cpu_model: None,
+                        cpu_cores: 1,
+                        gpu: None,
+                        gpu_uuid: None,
+                        cuda_arch_bin: None,
+                        driver_version: None,
+                        cuda_driver_version: None,
+                        agent_version: env!("CARGO_PKG_VERSION").into(),
+                    });
+                    GpuRun {
+                        id: id.clone(),
+                        status: GpuRunStatus::Failed,
+                        started_at: started,
+                        finished_at: None,
+                        config,
+                        machine,
+                        transfers: None,
+                        blur: None,
+                        gpu_skipped: None,
+                        error: None,
+                    }
+                }
+            };
             failed.status = GpuRunStatus::Failed;
             failed.finished_at = Some(Utc::now());
             failed.error = Some(format!("the benchmark stopped unexpectedly: {e}"));
             failed
         }
     };
+    // Cancelled because the agent is stopping, not on request.
+    if run.status == GpuRunStatus::Cancelled && *state.shutdown.borrow() {
+        run.status = GpuRunStatus::Interrupted;
+        run.error = Some(
+            "the agent stopped while this run was going; the figures measured until then are kept"
+                .into(),
+        );
+    }
     if let Err(e) = state.store.save_gpu_run(&run).await {
         tracing::error!(run = %id, error = %e, "Could not store the GPU benchmark run");
     }
@@ -548,30 +696,86 @@ async fn run_task(
 }
 
 /// `vantage bench gpu`: runs the benchmark in this process, progress on stderr, the
-/// tables (or `--json`, the run record) on stdout. A failed run is an error exit.
-pub async fn bench_cli(args: &crate::config::GpuBenchArgs) -> anyhow::Result<()> {
+/// tables (or `--json`, the run record) on stdout, and stores the run in the agent's
+/// database in the data directory (unless `--no-store`), so the dashboard's history
+/// shows it; a running agent on the same directory is fine (SQLite WAL). `stop`
+/// (Ctrl-C, SIGTERM) cancels the run, which is then stored as `cancelled`. A run that
+/// does not complete is an error exit.
+pub async fn bench_cli(
+    args: &crate::config::GpuBenchArgs,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
     let config = args
         .options()
-        .resolve()
+        .resolve_for(OptionsSource::Cli)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let store = if args.no_store {
+        None
+    } else {
+        let dir = args
+            .data_dir
+            .clone()
+            .unwrap_or_else(crate::config::default_data_dir);
+        crate::prepare_data_dir(&dir)?;
+        Some((
+            crate::store::Store::open(&dir).with_context(|| {
+                format!(
+                    "opening the history database in {} (or pass --no-store)",
+                    dir.display()
+                )
+            })?,
+            dir,
+        ))
+    };
     let hostname = hostname::get()
         .ok()
         .and_then(|h| h.into_string().ok())
         .unwrap_or_else(|| "unknown".into());
+    let prep_config = config.clone();
+    let (plan, machine) = tokio::task::spawn_blocking(move || {
+        let status = status_blocking(None);
+        prepare(&prep_config, &status, &hostname)
+    })
+    .await?;
+    check_memory(&config, &plan).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let cancel = Arc::new(AtomicBool::new(false));
+    let on_stop = Arc::clone(&cancel);
+    let signal = tokio::spawn(async move {
+        stop.await;
+        eprintln!("stopping the benchmark (the figures so far are kept)");
+        on_stop.store(true, Ordering::Relaxed);
+    });
     let id = new_run_id();
     let run = tokio::task::spawn_blocking(move || {
         let mut progress = |p: vantage_shared::gpu::GpuBenchProgress| {
             eprintln!("[{:>3}/{}] {}", p.done, p.total, p.message);
         };
-        run_blocking(
+        // Only the final record is stored: an agent starting meanwhile marks runs it
+        // finds `running` as interrupted, which this one is not.
+        bench::run(
             id,
             config,
-            &hostname,
-            &AtomicBool::new(false),
+            machine,
+            plan,
+            &cancel,
             &mut progress,
+            &mut |_| {},
         )
     })
     .await?;
+    signal.abort();
+    if let Some((store, dir)) = &store {
+        store
+            .save_gpu_run(&run)
+            .await
+            .with_context(|| format!("storing run {} in {}", run.id, dir.display()))?;
+        eprintln!(
+            "stored as {} in {} (GET /api/gpu/runs)",
+            run.id,
+            dir.join("history.sqlite3").display()
+        );
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&run)?);
     } else {
@@ -579,6 +783,7 @@ pub async fn bench_cli(args: &crate::config::GpuBenchArgs) -> anyhow::Result<()>
     }
     match (run.status, &run.error) {
         (GpuRunStatus::Completed, _) => Ok(()),
+        (GpuRunStatus::Cancelled, _) => anyhow::bail!("the benchmark was cancelled"),
         (_, Some(e)) => anyhow::bail!("the benchmark failed: {e}"),
         (status, None) => anyhow::bail!("the benchmark ended as {status:?}"),
     }
@@ -820,11 +1025,17 @@ mod tests {
     #[test]
     fn one_run_at_a_time() {
         let gpu = Gpu::default();
-        assert_eq!(gpu.try_start("a"), Ok(()));
-        assert_eq!(gpu.try_start("b"), Err("a".to_owned()));
+        let a = gpu.try_start("a").expect("free slot");
+        assert_eq!(gpu.try_start("b").err(), Some("a".to_owned()));
         assert_eq!(gpu.running().as_deref(), Some("a"));
+        // Cancelling another id does nothing; the running one's flag is set.
+        assert!(!gpu.cancel("b"));
+        assert!(!a.load(Ordering::Relaxed));
+        assert!(gpu.cancel("a"));
+        assert!(a.load(Ordering::Relaxed));
         gpu.finish();
-        assert_eq!(gpu.try_start("b"), Ok(()));
+        assert!(!gpu.cancel("a"), "nothing runs");
+        assert!(gpu.try_start("b").is_ok());
     }
 
     #[test]
@@ -853,6 +1064,7 @@ mod tests {
         let status = status_blocking(None);
         let machine = machine_identity(&status, 0, "test-host");
         let mut events = Vec::new();
+        let mut checkpoints = Vec::new();
         let run = bench::run(
             "gpu-test-1".into(),
             config,
@@ -860,6 +1072,7 @@ mod tests {
             GpuPlan::Skip("no NVIDIA driver found (libcuda.so.1 not loadable)".into()),
             &AtomicBool::new(false),
             &mut |p| events.push(p),
+            &mut |partial| checkpoints.push(partial.status),
         );
         assert_eq!(run.status, GpuRunStatus::Completed, "{:?}", run.error);
         let blur = run.blur.as_ref().expect("CPU baseline");
@@ -873,6 +1086,8 @@ mod tests {
         assert!(render_text(&run).contains("GPU part skipped: no NVIDIA driver found"));
         let last = events.last().expect("progress events");
         assert_eq!((last.done, last.total), (last.total, 1 + 2 * 3 + 1));
+        // Without a GPU part: one record so far, after the single-threaded phase.
+        assert_eq!(checkpoints, vec![GpuRunStatus::Running]);
 
         let dir = tempfile::tempdir().expect("tempdir");
         {

@@ -361,6 +361,7 @@ fn status_badge(s: GpuRunStatus) -> impl IntoView {
         GpuRunStatus::Completed => ("badge ok", "completed"),
         GpuRunStatus::Failed => ("badge bad", "failed"),
         GpuRunStatus::Interrupted => ("badge warn", "interrupted"),
+        GpuRunStatus::Cancelled => ("badge warn", "cancelled"),
     };
     view! { <span class=class>{text}</span> }
 }

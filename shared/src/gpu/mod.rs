@@ -137,7 +137,11 @@ pub struct GpuStatus {
 }
 
 /// Bounds for benchmark options, so a request cannot tie up the machine for hours.
+/// The largest image side at all, from `vantage bench gpu` (a person at a terminal who
+/// can press Ctrl-C); an 8192² run holds about 1.25 GiB of host memory.
 pub const MAX_IMAGE_SIDE: u32 = 8192;
+/// The largest image side `POST /api/gpu/runs` accepts: the issue's 4096² experiment.
+pub const MAX_API_IMAGE_SIDE: u32 = 4096;
 pub const MIN_IMAGE_SIDE: u32 = 64;
 pub const MAX_CHAIN: u32 = 64;
 pub const MAX_NS: usize = 12;
@@ -155,9 +159,44 @@ pub const BLUR_RADIUS: u32 = 10;
 /// σ = radius / 3, so the kernel covers ±3σ (99.7 % of the Gaussian's mass; the
 /// weights are normalised to sum to 1).
 pub const BLUR_SIGMA: f64 = 10.0 / 3.0;
-/// Largest |GPU − CPU| accepted per pixel, for images in [0, 1]: both sum the same
-/// taps in the same order in f32; the GPU may fuse multiply-adds, a few ulps per tap.
-pub const AGREEMENT_TOLERANCE: f64 = 1e-4;
+/// Largest |GPU − CPU| accepted per pixel, for images in [0, 1]. Both sides do the same
+/// f32 operations in the same order: `acc = acc + w·v`, rounded after the multiply and
+/// after the add (the kernel is compiled with `--fmad=false`, and Rust never fuses), so
+/// the expected difference is exactly 0. 1e-6 (about 8 ulps at 1.0) only leaves room for
+/// a rounding difference nobody has seen yet; a real bug (a wrong tap, index or border)
+/// shows up as 1e-3 or more.
+pub const AGREEMENT_TOLERANCE: f64 = 1e-6;
+/// The CPU blur is timed at most this many times per N (each N on 4096² takes seconds
+/// single-threaded), whatever `repetitions` says.
+pub const MAX_CPU_REPETITIONS: u32 = 3;
+/// The longest the CPU part of a run may take single-threaded, estimated before it starts.
+pub const MAX_CPU_SECONDS: f64 = 600.0;
+/// Single-threaded pixel-blurs per second assumed for that estimate (one pixel through
+/// one 21 + 21-tap blur). A 2-vCPU AMD EPYC VM does 1.8e8 (92.8 ms per 4096² blur, see
+/// BENCHMARKS.md); 2.5e7 is seven times slower, for small ARM boards, so the estimate
+/// errs long. The issue's default run (4096², N = 1…32, 3 CPU repetitions) comes to
+/// about 2 minutes by it.
+pub const CONSERVATIVE_PIXEL_BLURS_PER_S: f64 = 2.5e7;
+/// A run may use at most this share of the host's available memory (`MemAvailable`).
+pub const MAX_MEMORY_SHARE: f64 = 0.75;
+
+/// Where options come from, for the bounds that differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OptionsSource {
+    /// `POST /api/gpu/runs`: image side up to 4096.
+    Api,
+    /// `vantage bench gpu`: image side up to 8192.
+    Cli,
+}
+
+impl OptionsSource {
+    pub fn max_image_side(self) -> u32 {
+        match self {
+            Self::Api => MAX_API_IMAGE_SIDE,
+            Self::Cli => MAX_IMAGE_SIDE,
+        }
+    }
+}
 
 /// `POST /api/gpu/runs` body and `vantage bench gpu` flags; every field is optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -167,7 +206,9 @@ pub struct GpuBenchOptions {
     /// Small sizes for a run of seconds (512 × 512, N ≤ 8, transfers up to 16 MiB).
     #[serde(default)]
     pub quick: bool,
-    /// Side of the square single-channel f32 image (64–8192; default 4096, quick 512).
+    /// Side of the square single-channel f32 image (64–4096 from the API, up to 8192 from
+    /// `vantage bench gpu`; default 4096, quick 512). The CPU part must fit a 10-minute
+    /// budget (see `MAX_CPU_SECONDS`).
     #[serde(default)]
     pub image_side: Option<u32>,
     /// Chain lengths N (1–64 each, at most 12; default 1,2,4,8,16,32).
@@ -199,16 +240,27 @@ pub struct GpuBenchConfig {
 }
 
 impl GpuBenchOptions {
-    /// Applies defaults and bounds; the error is a sentence for a 400 answer.
+    /// Applies defaults and the API's bounds; the error is a sentence for a 400 answer.
     pub fn resolve(&self) -> Result<GpuBenchConfig, String> {
+        self.resolve_for(OptionsSource::Api)
+    }
+
+    /// Applies defaults and the bounds for `source`, including the CPU time budget.
+    pub fn resolve_for(&self, source: OptionsSource) -> Result<GpuBenchConfig, String> {
         let image_side = self.image_side.unwrap_or(if self.quick {
             QUICK_IMAGE_SIDE
         } else {
             DEFAULT_IMAGE_SIDE
         });
-        if !(MIN_IMAGE_SIDE..=MAX_IMAGE_SIDE).contains(&image_side) {
+        let max_side = source.max_image_side();
+        if !(MIN_IMAGE_SIDE..=max_side).contains(&image_side) {
+            let cli = if source == OptionsSource::Api {
+                format!(" (up to {MAX_IMAGE_SIDE} with `vantage bench gpu`)")
+            } else {
+                String::new()
+            };
             return Err(format!(
-                "image_side must be between {MIN_IMAGE_SIDE} and {MAX_IMAGE_SIDE}, got {image_side}"
+                "image_side must be between {MIN_IMAGE_SIDE} and {max_side}{cli}, got {image_side}"
             ));
         }
         let mut ns = self.ns.clone().unwrap_or_else(|| {
@@ -255,15 +307,95 @@ impl GpuBenchOptions {
                 "repetitions must be between 1 and {MAX_REPETITIONS}, got {repetitions}"
             ));
         }
-        Ok(GpuBenchConfig {
+        let config = GpuBenchConfig {
             quick: self.quick,
             image_side,
             ns,
             transfer_sizes,
             repetitions,
             device: self.device.unwrap_or(0),
-        })
+        };
+        let estimate = config.cpu_estimate_s();
+        if estimate > MAX_CPU_SECONDS {
+            let sum: u64 = config.ns.iter().map(|&n| u64::from(n)).sum();
+            return Err(format!(
+                "this run's CPU part is {side}² pixels × ΣN = {sum} × {reps} repetitions = {work:.2e} pixel-blurs, about {min:.0} minutes single-threaded at a conservative {rate:.0} million pixel-blurs/s, over the {limit:.0}-minute limit: use fewer or smaller N, a smaller image_side or fewer repetitions",
+                side = config.image_side,
+                reps = config.cpu_repetitions(),
+                work = config.cpu_pixel_blurs() as f64,
+                min = estimate / 60.0,
+                rate = CONSERVATIVE_PIXEL_BLURS_PER_S / 1e6,
+                limit = MAX_CPU_SECONDS / 60.0,
+            ));
+        }
+        Ok(config)
     }
+}
+
+impl GpuBenchConfig {
+    /// How many times the CPU blur is timed per N.
+    pub fn cpu_repetitions(&self) -> u32 {
+        self.repetitions.clamp(1, MAX_CPU_REPETITIONS)
+    }
+
+    /// side² × ΣN × CPU repetitions: the single-threaded phase's work.
+    pub fn cpu_pixel_blurs(&self) -> u64 {
+        let sum: u64 = self.ns.iter().map(|&n| u64::from(n)).sum();
+        u64::from(self.image_side).pow(2) * sum * u64::from(self.cpu_repetitions())
+    }
+
+    /// Seconds the single-threaded phase would take at `CONSERVATIVE_PIXEL_BLURS_PER_S`.
+    pub fn cpu_estimate_s(&self) -> f64 {
+        self.cpu_pixel_blurs() as f64 / CONSERVATIVE_PIXEL_BLURS_PER_S
+    }
+
+    /// Peak host memory of a run in bytes, with `img` = side² f32: the test image lives
+    /// throughout; the transfer sweep adds a pageable and a pinned buffer of the largest
+    /// size; the GPU blur two pinned images and its output, which it keeps for the
+    /// comparison while the CPU chain holds three more.
+    pub fn host_memory_bytes(&self, transfers: bool, gpu_blur: bool) -> u64 {
+        let img = u64::from(self.image_side).pow(2) * 4;
+        let largest = self.transfer_sizes.iter().copied().max().unwrap_or(0);
+        let sweep = if transfers { img + 2 * largest } else { 0 };
+        let blur = if gpu_blur {
+            // GPU phase: img + 3 img; CPU phase: img + GPU output + 3 img.
+            5 * img
+        } else {
+            4 * img
+        };
+        sweep.max(blur)
+    }
+}
+
+/// `MemAvailable` from the text of `/proc/meminfo`, in bytes.
+pub fn mem_available_bytes(meminfo: &str) -> Option<u64> {
+    meminfo.lines().find_map(|l| {
+        let rest = l.strip_prefix("MemAvailable:")?.trim();
+        let kib = rest.strip_suffix("kB").unwrap_or(rest).trim();
+        kib.parse::<u64>().ok().map(|k| k * 1024)
+    })
+}
+
+/// Refuses a run that needs more than `MAX_MEMORY_SHARE` of the available host memory;
+/// the error names both figures.
+pub fn check_host_memory(need: u64, available: u64) -> Result<(), String> {
+    let gib = |b: u64| b as f64 / f64::from(1u32 << 30);
+    if need as f64 > available as f64 * MAX_MEMORY_SHARE {
+        return Err(format!(
+            "this run needs about {:.2} GiB of host memory but {:.2} GiB is available (MemAvailable in /proc/meminfo; a run may use at most {:.0}% of it): use a smaller image_side or smaller transfer sizes",
+            gib(need),
+            gib(available),
+            MAX_MEMORY_SHARE * 100.0
+        ));
+    }
+    Ok(())
+}
+
+/// Deserialises `null` as NaN: serde_json writes a NaN or infinite f64 as `null` (a
+/// figure a cut-off run never measured), and a plain f64 field would refuse to read it
+/// back, losing the whole record.
+fn null_as_nan<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 /// Direction of a copy.
@@ -302,10 +434,14 @@ pub struct TransferPoint {
     pub memory: HostMemory,
     pub bytes: u64,
     pub repetitions: u32,
+    #[serde(deserialize_with = "null_as_nan")]
     pub best_s: f64,
+    #[serde(deserialize_with = "null_as_nan")]
     pub median_s: f64,
     /// `bytes / best_s / 1e9`: bytes copied once (for d2d too).
+    #[serde(deserialize_with = "null_as_nan")]
     pub best_gbps: f64,
+    #[serde(deserialize_with = "null_as_nan")]
     pub median_gbps: f64,
 }
 
@@ -354,12 +490,16 @@ pub struct GpuColdRun {
     pub download_ms: f64,
 }
 
-/// CPU blur timings for one chain length (host clock).
+/// CPU blur timings for one chain length (host clock, the blurs only: buffers are
+/// allocated and the image copied in before the clock starts). `null` in JSON for a
+/// figure a cut-off run did not reach.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CpuBlurPoint {
     pub n: u32,
+    #[serde(deserialize_with = "null_as_nan")]
     pub single_thread_ms: f64,
+    #[serde(deserialize_with = "null_as_nan")]
     pub all_cores_ms: f64,
 }
 
@@ -389,6 +529,7 @@ pub struct GpuBlurResult {
     /// Total time vs N (for the chart's GPU line).
     pub total_fit: Option<LineFit>,
     /// Median upload + download over all N: the fixed cost N* divides.
+    #[serde(deserialize_with = "null_as_nan")]
     pub transfer_ms: f64,
     pub agreement: Option<OutputAgreement>,
 }
@@ -440,11 +581,16 @@ pub enum GpuRunStatus {
     /// Finished; the GPU part may still have been skipped (see `gpu_skipped`).
     Completed,
     Failed,
-    /// The agent stopped while the run was going (found at the next start).
+    /// The agent stopped while the run was going (marked as it stops, or at the next
+    /// start when it could not).
     Interrupted,
+    /// Stopped on request (`POST /api/gpu/runs/{id}/cancel`, or Ctrl-C on
+    /// `vantage bench gpu`); the figures measured until then are kept.
+    Cancelled,
 }
 
-/// `GET /api/gpu/runs/{id}` and `vantage bench gpu --json`: a whole run.
+/// `GET /api/gpu/runs/{id}` and `vantage bench gpu --json`: a whole run. While it runs,
+/// the record holds what is measured so far (saved as each phase ends).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GpuRun {
@@ -577,10 +723,10 @@ mod tests {
         };
         bad(
             GpuBenchOptions {
-                image_side: Some(16384),
+                image_side: Some(8192),
                 ..Default::default()
             },
-            "image_side must be between 64 and 8192",
+            "image_side must be between 64 and 4096 (up to 8192 with `vantage bench gpu`), got 8192",
         );
         bad(
             GpuBenchOptions {
@@ -625,6 +771,101 @@ mod tests {
             unknown.is_err(),
             "misspelt options are refused, not ignored"
         );
+    }
+
+    #[test]
+    fn the_command_line_may_ask_for_8192_within_the_cpu_budget() {
+        let big = GpuBenchOptions {
+            image_side: Some(8192),
+            ..Default::default()
+        };
+        let c = big
+            .resolve_for(OptionsSource::Cli)
+            .expect("8192² default N fits");
+        // 8192² × 63 × 3 / 2.5e7 ≈ 508 s: under the 600 s budget.
+        assert!((500.0..600.0).contains(&c.cpu_estimate_s()), "{c:?}");
+        let e = GpuBenchOptions {
+            image_side: Some(16384),
+            ..Default::default()
+        }
+        .resolve_for(OptionsSource::Cli)
+        .expect_err("over the CLI's bound");
+        assert!(e.contains("between 64 and 8192, got 16384"), "{e}");
+    }
+
+    #[test]
+    fn runs_over_the_cpu_budget_are_refused_with_the_estimate() {
+        let d = GpuBenchOptions::default()
+            .resolve()
+            .expect("the issue's run");
+        assert_eq!(d.cpu_pixel_blurs(), 4096 * 4096 * 63 * 3);
+        assert!(d.cpu_estimate_s() < MAX_CPU_SECONDS / 2.0, "{d:?}");
+        // Twelve long chains on 4096²: 4096² × 702 × 3 ≈ 3.5e10 pixel-blurs.
+        let e = GpuBenchOptions {
+            ns: Some((53..=64).collect()),
+            ..Default::default()
+        }
+        .resolve()
+        .expect_err("hours of CPU");
+        assert!(
+            e.contains("ΣN = 702 × 3 repetitions = 3.53e10 pixel-blurs"),
+            "{e}"
+        );
+        assert!(e.contains("about 24 minutes single-threaded"), "{e}");
+        assert!(e.contains("10-minute limit"), "{e}");
+        // More repetitions than the CPU uses do not count against the budget.
+        let many = GpuBenchOptions {
+            repetitions: Some(50),
+            ..Default::default()
+        }
+        .resolve()
+        .expect("GPU repetitions are cheap");
+        assert_eq!(many.cpu_repetitions(), 3);
+    }
+
+    #[test]
+    fn host_memory_estimate_and_check() {
+        let c = GpuBenchOptions {
+            image_side: Some(8192),
+            transfer_sizes: Some(vec![1 << 30]),
+            ..Default::default()
+        }
+        .resolve_for(OptionsSource::Cli)
+        .expect("valid");
+        let img = 8192u64 * 8192 * 4;
+        assert_eq!(c.host_memory_bytes(false, false), 4 * img);
+        assert_eq!(c.host_memory_bytes(true, true), img + (2 << 30));
+        assert_eq!(c.host_memory_bytes(false, true), 5 * img);
+        assert_eq!(check_host_memory(1 << 30, 2 << 30), Ok(()));
+        let e = check_host_memory(img + (2 << 30), 2 << 30).expect_err("too much");
+        assert!(
+            e.starts_with("this run needs about 2.25 GiB of host memory but 2.00 GiB is available"),
+            "{e}"
+        );
+        let meminfo =
+            "MemTotal:       32768000 kB\nMemFree:         1000 kB\nMemAvailable:   24158596 kB\n";
+        assert_eq!(mem_available_bytes(meminfo), Some(24_158_596 * 1024));
+        assert_eq!(mem_available_bytes("MemTotal: 1 kB\n"), None);
+    }
+
+    #[test]
+    fn unmeasured_figures_survive_a_json_round_trip() -> Result<(), serde_json::Error> {
+        // A cut-off run has NaN for what it did not reach; serde_json writes `null`.
+        let p = CpuBlurPoint {
+            n: 4,
+            single_thread_ms: 12.5,
+            all_cores_ms: f64::NAN,
+        };
+        let json = serde_json::to_string(&p)?;
+        assert_eq!(
+            json,
+            r#"{"n":4,"single_thread_ms":12.5,"all_cores_ms":null}"#
+        );
+        let back: CpuBlurPoint = serde_json::from_str(&json)?;
+        assert_eq!((back.n, back.single_thread_ms), (4, 12.5));
+        assert!(back.all_cores_ms.is_nan());
+        assert_eq!(serde_json::to_value(GpuRunStatus::Cancelled)?, "cancelled");
+        Ok(())
     }
 
     #[test]
