@@ -286,6 +286,17 @@ pub async fn start_gpu_run(
     post(token, "/api/gpu/runs", Some(options)).await
 }
 
+/// `POST /api/gpu/runs/{id}/cancel`: 202 when it was running (it ends as `cancelled`),
+/// 409 when it is not running.
+pub async fn cancel_gpu_run(token: &str, id: &str) -> Result<(), ApiError> {
+    let resp = Request::post(&format!("/api/gpu/runs/{}/cancel", enc(id)))
+        .header("Authorization", &bearer(token))
+        .send()
+        .await
+        .map_err(network)?;
+    decode_empty(resp).await
+}
+
 /// `POST /api/events/ticket`: `EventSource` cannot send headers, so the stream is
 /// authorised by a one-time ticket fetched with the token.
 pub async fn event_ticket(token: &str) -> Result<EventTicket, ApiError> {

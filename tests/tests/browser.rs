@@ -465,7 +465,7 @@ async fn fill(c: &Client, css: &str, value: &str) {
 
 /// Waits until the element's attribute has the value; panics with what it had.
 async fn wait_attr(c: &Client, css: &str, attr: &str, want: &str) {
-    let deadline = Instant::now() + Duration::from_secs(15);
+    let deadline = Instant::now() + Duration::from_secs(60);
     let mut last = None;
     while Instant::now() < deadline {
         if let Ok(e) = c.find(Locator::Css(css)).await {
@@ -695,6 +695,25 @@ async fn gpu_page_without_a_gpu_runs_the_cpu_baseline() {
         c.screenshot().await.unwrap(),
     )
     .unwrap();
+
+    // A full-size run can be stopped from the page: it ends as `cancelled`, promptly.
+    c.execute("window.scrollTo(0, 0)", vec![]).await.unwrap();
+    click_fresh(&c, "[data-testid=bench-quick]").await;
+    click_fresh(&c, "[data-testid=bench-start]").await;
+    wait_css(&c, "[data-testid=gpu-progress]", Duration::from_secs(30)).await;
+    let stop_clicked = Instant::now();
+    click_fresh(&c, "[data-testid=bench-cancel]").await;
+    wait_attr(&c, "[data-testid=gpu-run]", "data-status", "cancelled").await;
+    println!(
+        "GPU page: a full run stopped {:?} after Stop",
+        stop_clicked.elapsed()
+    );
+    wait_css(
+        &c,
+        "[data-testid=bench-start]:not([disabled])",
+        Duration::from_secs(10),
+    )
+    .await;
     c.close().await.unwrap();
 
     let p = driver.client(360, 780).await;

@@ -256,6 +256,21 @@ fn BenchmarkPanel(status: Signal<Option<GpuStatus>>) -> impl IntoView {
             }
         });
     };
+    let cancelling = RwSignal::new(false);
+    let cancel = move |id: String| {
+        cancelling.set(true);
+        spawn_local(async move {
+            let token = session.token_untracked();
+            let result = session.check(api::cancel_gpu_run(&token, &id).await);
+            cancelling.set(false);
+            match result {
+                Ok(()) => {}
+                Err(e) => error.set(Some(format!("Could not stop the run: {}", error_text(&e)))),
+            }
+            // A run that had already ended answers 409: either way, ask the agent again.
+            refresh.bump_gpu();
+        });
+    };
     let progress = move || {
         let current = running()?;
         refresh.gpu_progress.get().filter(|p| p.run_id == current).map(|p| {
@@ -289,6 +304,16 @@ fn BenchmarkPanel(status: Signal<Option<GpuStatus>>) -> impl IntoView {
                     on:click=start>
                     {move || if running().is_some() { "Running…" } else if busy.get() { "Starting…" } else { "Run benchmark" }}
                 </button>
+                {move || running().map(|id| {
+                    let id = StoredValue::new(id);
+                    view! {
+                        <button type="button" class="button secondary" data-testid="bench-cancel"
+                            disabled=move || cancelling.get()
+                            on:click=move |_| cancel(id.get_value())>
+                            {move || if cancelling.get() { "Stopping…" } else { "Stop" }}
+                        </button>
+                    }
+                })}
             </div>
             {progress}
             {move || error.get().map(|e| view! { <p class="error-box small" role="alert">{e}</p> })}
