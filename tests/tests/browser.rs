@@ -586,31 +586,14 @@ async fn firewall_page_loads_asks_and_highlights_the_deciding_rule() {
     c.close().await.unwrap();
 
     // On a phone: no horizontal scrolling.
-    let p = driver.client(360, 780).await;
-    p.goto(&format!("{}/?token={}", agent.base, agent.token))
-        .await
-        .unwrap();
-    wait_css(&p, "main", Duration::from_secs(20)).await;
-    p.goto(&agent.url("/firewall")).await.unwrap();
-    wait_css(&p, "[data-testid=rule-set]", Duration::from_secs(20)).await;
-    let figures = p
-        .execute(
-            "return [document.documentElement.scrollWidth, window.innerWidth]",
-            vec![],
-        )
-        .await
-        .unwrap();
-    let (width, viewport) = (figures[0].as_u64().unwrap(), figures[1].as_u64().unwrap());
-    assert!(
-        width <= viewport,
-        "/firewall is {width}px wide on a {viewport}px screen"
-    );
-    std::fs::write(
-        screenshot_dir().join("phone-firewall.png"),
-        p.screenshot().await.unwrap(),
+    fits_a_phone(
+        &driver,
+        &agent,
+        "/firewall",
+        "[data-testid=rule-set]",
+        "phone-firewall.png",
     )
-    .unwrap();
-    p.close().await.unwrap();
+    .await;
 }
 
 /// Issue #5 without a GPU, in the browser: the page says what is missing, a quick run
@@ -716,13 +699,32 @@ async fn gpu_page_without_a_gpu_runs_the_cpu_baseline() {
     .await;
     c.close().await.unwrap();
 
+    fits_a_phone(
+        &driver,
+        &agent,
+        "/gpu",
+        "[data-testid=line-chart]",
+        "phone-gpu.png",
+    )
+    .await;
+}
+
+/// Opens `path` on a 360 px phone (tokenized first), waits for `ready`, saves a screenshot
+/// and fails if the page scrolls sideways.
+async fn fits_a_phone(
+    driver: &Driver,
+    agent: &support::Agent,
+    path: &str,
+    ready: &str,
+    shot: &str,
+) {
     let p = driver.client(360, 780).await;
     p.goto(&format!("{}/?token={}", agent.base, agent.token))
         .await
         .unwrap();
     wait_css(&p, "main", Duration::from_secs(20)).await;
-    p.goto(&agent.url("/gpu")).await.unwrap();
-    wait_css(&p, "[data-testid=line-chart]", Duration::from_secs(20)).await;
+    p.goto(&agent.url(path)).await.unwrap();
+    wait_css(&p, ready, Duration::from_secs(20)).await;
     let figures = p
         .execute(
             "return [document.documentElement.scrollWidth, window.innerWidth]",
@@ -731,14 +733,28 @@ async fn gpu_page_without_a_gpu_runs_the_cpu_baseline() {
         .await
         .unwrap();
     let (width, viewport) = (figures[0].as_u64().unwrap(), figures[1].as_u64().unwrap());
+    // Content wider than the screen makes mobile Chromium widen the layout viewport to
+    // fit it, so a viewport over 360 is itself the overflow: name what sticks out.
+    let wide = p
+        .execute(
+            "return [...document.querySelectorAll('body *')] \
+               .filter(e => e.getBoundingClientRect().right > 361 || e.scrollWidth > e.clientWidth + 1) \
+               .slice(0, 12).map(e => e.tagName + '.' + e.className + ' ' + \
+                 Math.round(e.getBoundingClientRect().right) + 'px, scroll ' + e.scrollWidth + '/' + e.clientWidth + ': ' + \
+                 (e.textContent || '').trim().slice(0, 60))",
+            vec![],
+        )
+        .await
+        .unwrap();
+    std::fs::write(screenshot_dir().join(shot), p.screenshot().await.unwrap()).unwrap();
+    assert_eq!(
+        viewport, 360,
+        "{path}: the layout viewport grew to {viewport}px, so something is wider than the \
+         360px screen: {wide:#}"
+    );
     assert!(
         width <= viewport,
-        "/gpu is {width}px wide on a {viewport}px screen"
+        "{path} is {width}px wide on a {viewport}px screen"
     );
-    std::fs::write(
-        screenshot_dir().join("phone-gpu.png"),
-        p.screenshot().await.unwrap(),
-    )
-    .unwrap();
     p.close().await.unwrap();
 }

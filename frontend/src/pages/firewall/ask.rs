@@ -324,6 +324,31 @@ pub fn AskForm(
     }
 }
 
+/// A comma-separated list field of the question (GCP tags, Azure ASGs).
+#[component]
+fn ListInput(
+    fields: RwSignal<AskFields>,
+    name: &'static str,
+    label: &'static str,
+    placeholder: &'static str,
+    field: fn(&mut AskFields) -> &mut String,
+) -> impl IntoView {
+    view! {
+        <label>
+            <span>{label}</span>
+            <input
+                name=name
+                type="text"
+                autocomplete="off"
+                spellcheck="false"
+                placeholder=placeholder
+                prop:value=move || fields.with(|f| field(&mut f.clone()).clone())
+                on:input=move |ev| fields.update(|f| *field(f) = event_target_value(&ev))
+            />
+        </label>
+    }
+}
+
 fn kind_label(kind: RuleSetKind) -> &'static str {
     match kind {
         RuleSetKind::AwsSecurityGroup => "security group",
@@ -419,32 +444,12 @@ fn ScopeFields(fields: RwSignal<AskFields>, files: Signal<Vec<LoadedRules>>) -> 
                 </For>
             </fieldset>
             <Show when=move || has(Provider::Gcp)>
-                <label>
-                    <span>"Network tags of the instance (GCP, comma-separated)"</span>
-                    <input
-                        name="tags"
-                        type="text"
-                        autocomplete="off"
-                        spellcheck="false"
-                        placeholder="web, http-server"
-                        prop:value=move || fields.with(|f| f.tags.clone())
-                        on:input=move |ev| fields.update(|f| f.tags = event_target_value(&ev))
-                    />
-                </label>
+                <ListInput fields name="tags" label="Network tags of the instance (GCP, comma-separated)"
+                    placeholder="web, http-server" field=|f: &mut AskFields| &mut f.tags />
             </Show>
             <Show when=move || has(Provider::Azure)>
-                <label>
-                    <span>"Application security groups of the NIC (Azure, comma-separated)"</span>
-                    <input
-                        name="asgs"
-                        type="text"
-                        autocomplete="off"
-                        spellcheck="false"
-                        placeholder="asg-web"
-                        prop:value=move || fields.with(|f| f.asgs.clone())
-                        on:input=move |ev| fields.update(|f| f.asgs = event_target_value(&ev))
-                    />
-                </label>
+                <ListInput fields name="asgs" label="Application security groups of the NIC (Azure, comma-separated)"
+                    placeholder="asg-web" field=|f: &mut AskFields| &mut f.asgs />
             </Show>
         </details>
     }
