@@ -106,8 +106,10 @@ setup_toolchain() {
 
 # Builds the dashboard into dist/ (Trunk runs offline; fetch crates first).
 build_dashboard() {
-  log "building the dashboard (trunk build --release)"
-  (cd "$ROOT" && cargo fetch --locked >/dev/null && trunk build --release)
+  log "building the dashboard (trunk build --release), then the phone page's own bundle"
+  # The phone bundle second: the dashboard's build empties dist/, the phone's only dist/phone/.
+  (cd "$ROOT" && cargo fetch --locked >/dev/null && trunk build --release \
+    && trunk build phone.html --release --dist dist/phone --public-url /phone/)
 }
 
 # Starts dockerd when the socket does not answer.

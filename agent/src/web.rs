@@ -1,6 +1,6 @@
-//! Serves the dashboard: the Trunk bundle from `dist/`, embedded into release
-//! builds (read from disk in debug builds), with an explanatory page when it was
-//! never built.
+//! Serves the dashboard: the Trunk bundles from `dist/` (the dashboard, and the phone
+//! link's page from `dist/phone/`), embedded into release builds (read from disk in debug
+//! builds), with an explanatory page when they were never built.
 
 use axum::http::{header, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
@@ -23,6 +23,7 @@ const NOT_BUILT: &str = r#"<!DOCTYPE html>
 <pre>./scripts/run.sh        # installs the wasm toolchain, builds dist/ and the agent, runs it</pre>
 <p>or by hand, with trunk 0.21, wasm-bindgen-cli and wasm-opt installed:</p>
 <pre>trunk build --release     # writes dist/
+trunk build phone.html --release --dist dist/phone --public-url /phone/
 cargo build --release -p vantage-agent</pre>
 </body></html>"#;
 
@@ -51,7 +52,16 @@ pub async fn static_handler(uri: Uri) -> Response {
                 .into_response();
         }
     }
-    match Dist::get("index.html") {
+    // A phone link's page has its own, much smaller bundle (phone.html); without it the
+    // dashboard's bundle serves that page too.
+    let is_phone_page = path
+        .strip_prefix("p/")
+        .is_some_and(|code| !code.is_empty() && !code.contains('/'));
+    let index = is_phone_page
+        .then(|| Dist::get("phone/index.html"))
+        .flatten()
+        .or_else(|| Dist::get("index.html"));
+    match index {
         Some(index) => (
             [(header::CACHE_CONTROL, "no-cache")],
             Html(index.data.into_owned()),

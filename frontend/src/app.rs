@@ -39,9 +39,11 @@ pub fn App() -> impl IntoView {
     view! { <AdminApp /> }.into_any()
 }
 
-/// The phone link's page on its own: it must work for someone holding only the link.
+/// The phone link's page on its own: it must work for someone holding only the link. The
+/// phone bundle (`frontend/src/bin/phone.rs`) mounts only this; the dashboard bundle keeps
+/// it too, for an agent built without the phone bundle.
 #[component]
-fn PhoneApp() -> impl IntoView {
+pub fn PhoneApp() -> impl IntoView {
     view! {
         <Router>
             <main id="main" class="phone-main">

@@ -14,4 +14,4 @@ pub mod state;
 #[cfg(all(test, target_arch = "wasm32"))]
 mod browser_tests;
 
-pub use app::App;
+pub use app::{App, PhoneApp};

@@ -121,12 +121,20 @@ impl Drop for Driver {
 }
 
 fn require_dashboard() {
-    let index = workspace_root().join("dist/index.html");
-    assert!(
-        index.exists(),
-        "{} missing: build the dashboard with `trunk build --release` (scripts/test.sh does)",
-        index.display()
-    );
+    for (index, build) in [
+        ("dist/index.html", "trunk build --release"),
+        (
+            "dist/phone/index.html",
+            "trunk build phone.html --release --dist dist/phone --public-url /phone/",
+        ),
+    ] {
+        let index = workspace_root().join(index);
+        assert!(
+            index.exists(),
+            "{} missing: build it with `{build}` (scripts/test.sh does)",
+            index.display()
+        );
+    }
 }
 
 fn screenshot_dir() -> PathBuf {
@@ -413,6 +421,21 @@ async fn phone_page_runs_the_probes_and_fits_a_phone() {
     );
     let ip = text_fresh(&c, "[data-testid=phone-client-ip]").await;
     assert!(ip.contains("127.0.0.1"), "client address shown: {ip}");
+    // The phone link's own small bundle ran, not the dashboard's.
+    let wasm = c
+        .execute(
+            "return performance.getEntriesByType('resource').map(e => e.name) \
+               .concat([...document.scripts].map(s => s.textContent)) \
+               .filter(n => n.includes('.wasm') || n.includes('_bg.wasm')).join(' ')",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let wasm = wasm.as_str().unwrap_or_default().to_owned();
+    assert!(
+        wasm.contains("/phone/phone-") && !wasm.contains("vantage-frontend-"),
+        "the phone page loaded {wasm}"
+    );
 
     let figures = c
         .execute(
