@@ -26,7 +26,8 @@ const IPTABLES_TABLES: [&str; 5] = ["filter", "nat", "mangle", "raw", "security"
 
 /// What one command printed, or why it printed nothing usable.
 enum Output {
-    Text(String),
+    /// What it printed, and what it warned about on stderr while succeeding.
+    Text(String, String),
     Failed(String),
 }
 
@@ -70,8 +71,9 @@ async fn run(program: &str, args: &[&str]) -> Output {
             MAX_INPUT_BYTES / 1_000_000
         ));
     }
+    let warnings = String::from_utf8_lossy(&out.stderr).into_owned();
     match String::from_utf8(out.stdout) {
-        Ok(text) => Output::Text(text),
+        Ok(text) => Output::Text(text, warnings),
         Err(_) => Output::Failed("printed something that is not UTF-8 text".into()),
     }
 }
@@ -85,14 +87,15 @@ fn effective_uid() -> Option<u32> {
 
 /// Removes iptables-nft's own tables from `nft -j list ruleset` output (see the module
 /// header); returns the JSON again and how many tables were left out.
-pub fn without_iptables_tables(json: &str) -> Result<(String, usize), String> {
+pub fn without_iptables_tables(json: &str, families: &[&str]) -> Result<(String, usize), String> {
     let mut doc: serde_json::Value =
         serde_json::from_str(json).map_err(|e| format!("not JSON: {e}"))?;
     let Some(items) = doc.get_mut("nftables").and_then(|v| v.as_array_mut()) else {
         return Err("no `nftables` list in the output".into());
     };
     let managed = |family: Option<&str>, table: Option<&str>| {
-        matches!(family, Some("ip" | "ip6")) && table.is_some_and(|t| IPTABLES_TABLES.contains(&t))
+        family.is_some_and(|f| families.contains(&f))
+            && table.is_some_and(|t| IPTABLES_TABLES.contains(&t))
     };
     let mut dropped = 0;
     items.retain(|item| {
@@ -121,38 +124,67 @@ pub fn without_iptables_tables(json: &str) -> Result<(String, usize), String> {
 pub async fn read() -> HostFirewallRead {
     let mut commands = Vec::new();
     let mut sets: Vec<RuleSet> = Vec::new();
-    let mut nf_tables_backend = false;
+    // The nft families whose iptables tables were read in full from iptables-save (so nft's
+    // `xt` view of them is left out). Set per family, and only once its output parsed:
+    // a failed ip6tables-save must not hide nft's view of the IPv6 rules.
+    let mut read_from_iptables: Vec<&str> = Vec::new();
     let mut denied = false;
 
-    for (program, label) in [
-        ("iptables-save", "iptables-save"),
-        ("ip6tables-save", "ip6tables-save"),
+    for (program, legacy, family) in [
+        ("iptables-save", "iptables-legacy-save", "ip"),
+        ("ip6tables-save", "ip6tables-legacy-save", "ip6"),
     ] {
-        let (ok, message) = match run(program, &[]).await {
+        let (ok, message, warnings) = match run(program, &[]).await {
             Output::Failed(m) => {
                 denied |= permission_problem(&m);
-                (false, m)
+                (false, m, String::new())
             }
-            Output::Text(text) if text.trim().is_empty() => {
-                (true, "no rules (no table is in use)".to_owned())
+            Output::Text(text, warnings) if text.trim().is_empty() => {
+                (true, "no rules (no table is in use)".to_owned(), warnings)
             }
-            Output::Text(text) => {
-                nf_tables_backend |= text.lines().take(3).any(|l| l.contains("(nf_tables)"));
-                match rules::iptables::parse_iptables_save(&text, label) {
+            Output::Text(text, warnings) => {
+                let nf_tables = text.lines().take(3).any(|l| l.contains("(nf_tables)"));
+                match rules::iptables::parse_iptables_save(&text, program) {
                     Ok(parsed) => {
                         let n = parsed.len();
                         sets.extend(parsed);
-                        (true, format!("{n} table(s)"))
+                        if nf_tables {
+                            read_from_iptables.push(family);
+                        }
+                        (true, format!("{n} table(s)"), warnings)
                     }
-                    Err(e) => (false, format!("could not be read: {e}")),
+                    Err(e) => (false, format!("could not be read: {e}"), warnings),
                 }
             }
         };
         commands.push(HostCommandResult {
-            command: label.to_owned(),
+            command: program.to_owned(),
             ok,
             message,
         });
+        // Both backends in use: the nf_tables iptables-save succeeds, shows only its own
+        // rules and warns on stderr. The kernel applies both, so read the legacy ones too.
+        if warnings.contains("legacy tables present") {
+            let (ok, message) = match run(legacy, &[]).await {
+                Output::Failed(m) => (false, m),
+                Output::Text(text, _) if text.trim().is_empty() => (true, "no rules".to_owned()),
+                Output::Text(text, _) => {
+                    match rules::iptables::parse_iptables_save(&text, legacy) {
+                        Ok(parsed) => {
+                            let n = parsed.len();
+                            sets.extend(parsed);
+                            (true, format!("{n} table(s) of the legacy backend"))
+                        }
+                        Err(e) => (false, format!("could not be read: {e}")),
+                    }
+                }
+            };
+            commands.push(HostCommandResult {
+                command: legacy.to_owned(),
+                ok,
+                message,
+            });
+        }
     }
 
     let label = "nft -j list ruleset";
@@ -161,11 +193,11 @@ pub async fn read() -> HostFirewallRead {
             denied |= permission_problem(&m);
             (false, m)
         }
-        Output::Text(text) => {
-            let filtered = if nf_tables_backend {
-                without_iptables_tables(&text)
-            } else {
+        Output::Text(text, _) => {
+            let filtered = if read_from_iptables.is_empty() {
                 Ok((text, 0))
+            } else {
+                without_iptables_tables(&text, &read_from_iptables)
             };
             match filtered {
                 Err(e) => (false, format!("could not be read: {e}")),
@@ -209,13 +241,15 @@ pub async fn read() -> HostFirewallRead {
         )
     } else if denied {
         let who = match effective_uid() {
-            Some(uid) => format!("the agent runs as uid {uid}"),
-            None => "the agent is not root".to_owned(),
+            Some(0) => "the agent runs as root but without CAP_NET_ADMIN (in a container: \
+                        `--cap-add NET_ADMIN`)"
+                .to_owned(),
+            Some(uid) => format!("the agent runs as uid {uid}, and reading netfilter needs root"),
+            None => "reading netfilter needs root".to_owned(),
         };
         format!(
-            "Could not read the firewall: {who}, and reading netfilter needs root \
-             (CAP_NET_ADMIN). Run `sudo iptables-save; sudo ip6tables-save` or \
-             `sudo nft -j list ruleset` yourself and load the output here."
+            "Could not read the firewall: {who}. Run `sudo iptables-save; sudo ip6tables-save` \
+             or `sudo nft -j list ruleset` yourself and load the output here."
         )
     } else if commands.iter().all(|c| c.ok) {
         "This host has no firewall rules: every port that a program listens on is open \
@@ -270,7 +304,7 @@ mod tests {
           {"chain":{"family":"inet","table":"filter","name":"input","handle":1}},
           {"table":{"family":"ip6","name":"nat","handle":3}}
         ]}"#;
-        let (out, dropped) = without_iptables_tables(json).expect("filters");
+        let (out, dropped) = without_iptables_tables(json, &["ip", "ip6"]).expect("filters");
         assert_eq!(dropped, 2);
         let v: serde_json::Value = serde_json::from_str(&out).expect("json");
         let items = v["nftables"].as_array().expect("list");
@@ -281,9 +315,22 @@ mod tests {
     }
 
     #[test]
+    fn only_the_families_read_from_iptables_save_are_left_out() {
+        let json = r#"{"nftables":[
+          {"table":{"family":"ip","name":"filter","handle":1}},
+          {"table":{"family":"ip6","name":"filter","handle":2}}
+        ]}"#;
+        // ip6tables-save failed: nft's view is all there is of the IPv6 rules.
+        let (out, dropped) = without_iptables_tables(json, &["ip"]).expect("filters");
+        assert_eq!(dropped, 1);
+        assert!(out.contains(r#""family":"ip6""#), "{out}");
+        assert!(!out.contains(r#""family":"ip""#), "{out}");
+    }
+
+    #[test]
     fn broken_nft_output_is_an_error_not_a_panic() {
-        assert!(without_iptables_tables("nope").is_err());
-        assert!(without_iptables_tables("{}").is_err());
+        assert!(without_iptables_tables("nope", &["ip"]).is_err());
+        assert!(without_iptables_tables("{}", &["ip"]).is_err());
     }
 
     #[test]

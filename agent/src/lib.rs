@@ -178,8 +178,14 @@ pub async fn serve(
         .await
         .map_err(|e| anyhow::anyhow!("loading stored rules: {e}"))?;
     if config.read_host_firewall {
-        let read = state.rules.read_host().await;
-        tracing::info!(summary = %read.summary, "Host firewall");
+        // In the background: three commands with a 10 s limit each must not delay listening.
+        let rules = state.rules.clone();
+        let docker = state.docker.clone();
+        tokio::spawn(async move {
+            let read = rules.read_host().await;
+            tracing::info!(summary = %read.summary, "Host firewall");
+            docker.publish(vantage_shared::AgentEvent::RulesChanged);
+        });
     }
 
     let listener = tokio::net::TcpListener::bind(config.listen)

@@ -110,6 +110,23 @@ impl Rules {
         )
     }
 
+    /// Removes the live host rules and their last read; whether they were loaded.
+    pub fn forget_host(&self) -> bool {
+        let removed = self
+            .inner
+            .write()
+            .map(|mut list| {
+                let before = list.len();
+                list.retain(|l| l.id != HOST_RULES_ID);
+                list.len() != before
+            })
+            .unwrap_or(false);
+        if let Ok(mut h) = self.host.write() {
+            *h = None;
+        }
+        removed
+    }
+
     /// The last live read of the host's firewall.
     pub fn host_read(&self) -> Option<HostFirewallRead> {
         self.host.read().ok().and_then(|h| h.clone())
@@ -201,7 +218,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_rules, upload_rules))
         .routes(routes!(delete_rules))
         .routes(routes!(evaluate_rules))
-        .routes(routes!(host_status, read_host))
+        .routes(routes!(host_status, read_host, forget_host))
         // Uploads may be a few MB; every other route keeps the small default.
         .layer(DefaultBodyLimit::max(MAX_RULES_BYTES))
 }
@@ -341,6 +358,20 @@ async fn evaluate_rules(
                 .join(", ")
         ))),
     }
+}
+
+/// Stops applying this host's live firewall rules (they apply to every question that
+/// names no rule sets, which is wrong for targets on other machines).
+#[utoipa::path(delete, path = "/api/rules/host", tag = "rules", security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = ApiErrorBody), (status = 404, description = "Not loaded", body = ApiErrorBody)))]
+async fn forget_host(State(state): State<AppState>) -> Result<StatusCode, ApiError> {
+    if !state.rules.forget_host() {
+        return Err(ApiError::NotFound(
+            "this host's firewall is not loaded".into(),
+        ));
+    }
+    state.docker.publish(AgentEvent::RulesChanged);
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The last live read of this host's firewall (`null` before the first).

@@ -45,6 +45,8 @@ fn require_tools() {
         ("iptables-restore", "iptables"),
         ("iptables-save", "iptables"),
         ("nft", "nftables"),
+        ("iptables-legacy", "iptables"),
+        ("setpriv", "util-linux"),
         ("bash", "bash"),
         ("timeout", "coreutils"),
     ] {
@@ -538,10 +540,26 @@ async fn the_agent_reads_its_hosts_firewall_live() {
              }}\n"
         ),
     );
+    // A rule in the legacy backend too: the kernel applies both, and the nf_tables
+    // iptables-save only warns about it on stderr.
+    lab.server.exec(&[
+        "iptables-legacy",
+        "-w",
+        "-A",
+        "INPUT",
+        "-s",
+        &guest,
+        "-p",
+        "tcp",
+        "--dport",
+        "8083",
+        "-j",
+        "DROP",
+    ]);
     let _nginx = Nginx::start_in(
         Some(&lab.server.name),
         "server {\n  listen 0.0.0.0:8080;\n  listen 0.0.0.0:8081;\n  listen 0.0.0.0:8082;\n  \
-         location / { return 200 'ok'; }\n}\n",
+         listen 0.0.0.0:8083;\n  location / { return 200 'ok'; }\n}\n",
     );
     let data = tempfile::tempdir().unwrap();
     let server_ip = lab.server_ip().to_owned();
@@ -586,6 +604,8 @@ async fn the_agent_reads_its_hosts_firewall_live() {
         ("guest", 8080, "allowed", Kernel::Connected),
         ("guest", 8081, "denied", Kernel::TimedOut),
         ("guest", 8082, "denied", Kernel::Refused),
+        ("guest", 8083, "denied", Kernel::TimedOut),
+        ("office", 8083, "allowed", Kernel::Connected),
     ];
     let mut failures = Vec::new();
     for (client, port, want, kernel_want) in cases {
@@ -613,6 +633,26 @@ async fn the_agent_reads_its_hosts_firewall_live() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let legacy = read["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["command"] == "iptables-legacy-save" && c["ok"] == true);
+    assert!(legacy, "the legacy tables were not read: {read:#}");
+
+    // Dropped on request: the host's rules stop applying to every question.
+    let res = support::http()
+        .delete(agent.url("/api/rules/host"))
+        .bearer_auth(&agent.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 204);
+    let (_, listed) = agent.get("/api/rules").await;
+    assert!(
+        !listed.as_array().unwrap().iter().any(|l| l["id"] == "host"),
+        "{listed:#}"
+    );
 }
 
 /// An agent without root gets each command's own error and a sentence saying what to do,

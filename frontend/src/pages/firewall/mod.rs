@@ -8,7 +8,7 @@ mod load;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use vantage_shared::rules::Verdict;
+use vantage_shared::rules::{RuleScope, Verdict};
 use vantage_shared::{HostFirewallRead, LoadedRules};
 
 use super::Live;
@@ -70,13 +70,19 @@ fn FirewallBody(
     let verdict = RwSignal::new(None::<Verdict>);
     let marks =
         Signal::derive(move || verdict.with(|v| v.as_ref().map(RuleMarks::of).unwrap_or_default()));
-    // A verdict is about the rules it was asked against: drop it when they change.
-    Effect::new(move |prev: Option<usize>| {
-        let n = files.with(|f| f.iter().map(|f| f.sets.len()).sum::<usize>() + f.len() * 1000);
-        if prev.is_some_and(|p| p != n) {
+    // A verdict is about the rules and the scope it was asked with: drop it when either
+    // changes (a re-read host firewall keeps its id but not its `loaded_at`).
+    Effect::new(move |prev: Option<(Vec<(String, i64)>, RuleScope)>| {
+        let loaded: Vec<(String, i64)> = files.with(|f| {
+            f.iter()
+                .map(|f| (f.id.clone(), f.loaded_at.timestamp_millis()))
+                .collect()
+        });
+        let key = (loaded, fields.with(AskFields::scope));
+        if prev.as_ref().is_some_and(|p| *p != key) {
             verdict.set(None);
         }
-        n
+        key
     });
     let device_rows = Memo::new(move |_| {
         let s = sources.get();
@@ -210,7 +216,8 @@ fn RulesFile(file: LoadedRules, marks: Signal<RuleMarks>) -> impl IntoView {
     let refresh = use_refresh();
     let confirming = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
-    let deletable = file.id.starts_with("db-");
+    // Uploads, and this host's live rules (which otherwise apply to every question).
+    let deletable = file.id.starts_with("db-") || file.id == "host";
     let id = file.id.clone();
     let remove = move || {
         let id = id.clone();
