@@ -387,18 +387,21 @@ fn ScopeFields(fields: RwSignal<AskFields>, files: Signal<Vec<LoadedRules>>) -> 
                     label,
                 });
             }
+            // A ticked set that was removed stays ticked and says so: silently unticking it
+            // would widen the question to every loaded set (the agent answers 400 instead).
+            for id in fields.with(|f| f.sets.clone()) {
+                if !out.iter().any(|c| c.id == id) {
+                    out.push(SetChoice {
+                        label: format!("{id} · not loaded"),
+                        id,
+                    });
+                }
+            }
             out
         })
     });
     let has =
         move |p: Provider| files.with(|f| f.iter().flat_map(|f| &f.sets).any(|s| s.provider == p));
-    // A ticked set that is no longer loaded would make every question a 400.
-    Effect::new(move |_| {
-        let ids: Vec<String> = choices.with(|c| c.iter().map(|c| c.id.clone()).collect());
-        if fields.with_untracked(|f| f.sets.iter().any(|s| !ids.contains(s))) {
-            fields.update(|f| f.sets.retain(|s| ids.contains(s)));
-        }
-    });
     let summary = move || {
         let n = fields.with(|f| f.sets.len());
         if n == 0 {
