@@ -63,28 +63,49 @@ impl Rules {
 
     /// Evaluates a question against the sets `scope` names (all when it names none), with
     /// the scope's description of the destination. `Err` carries the verdict over the sets
-    /// that are loaded and the ids that are not.
+    /// that could be used and why the scope cannot be answered as asked: ids that are not
+    /// loaded, or that more than one loaded file has.
     #[allow(clippy::result_large_err)]
     pub fn evaluate_scoped(
         &self,
         question: &Question,
         scope: &RuleScope,
-    ) -> Result<Verdict, (Verdict, Vec<String>)> {
+    ) -> Result<Verdict, (Verdict, String)> {
         let guard = self.inner.read();
-        let (sets, missing) = match &guard {
-            Ok(list) => scope.select(list.iter().flat_map(|l| l.sets.iter())),
-            Err(_) => (Vec::new(), Vec::new()),
+        let all = || {
+            guard
+                .iter()
+                .flat_map(|list| list.iter().flat_map(|l| l.sets.iter()))
         };
+        let (sets, missing) = scope.select(all());
+        let ambiguous = scope.ambiguous(all());
         let mut q = question.clone();
         if q.target.is_none() {
             q.target = scope.target.clone();
         }
         let verdict = rules::evaluate_refs(&sets, &q);
-        if missing.is_empty() {
-            Ok(verdict)
-        } else {
-            Err((verdict, missing))
+        let quote = |ids: &mut dyn Iterator<Item = String>| {
+            ids.map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")
+        };
+        if !missing.is_empty() {
+            let ids = quote(&mut missing.into_iter());
+            return Err((verdict, format!("the rule set {ids} is not loaded")));
         }
+        if !ambiguous.is_empty() {
+            let which = ambiguous
+                .iter()
+                .map(|(id, origins)| format!("`{id}` (in {})", origins.join(", ")))
+                .collect::<Vec<_>>()
+                .join("; ");
+            return Err((
+                verdict,
+                format!(
+                    "more than one loaded file has the rule set {which}: they would be merged \
+                     into one; remove the one that does not apply"
+                ),
+            ));
+        }
+        Ok(verdict)
     }
 
     /// The comparison's hook: what the rules that apply to a target say about `source` on
@@ -97,14 +118,10 @@ impl Rules {
         Some(
             match self.evaluate_scoped(&Question::tcp(ip, port), scope) {
                 Ok(v) => rules::to_rules_verdict(&v),
-                Err((_, missing)) => RulesVerdict {
+                Err((_, problem)) => RulesVerdict {
                     source_ip: ip.to_canonical().to_string(),
                     admitted: false,
-                    summary: format!(
-                        "unknown: this target's rule sets {} are not loaded; load them on the \
-                     Firewall page",
-                        missing.join(", ")
-                    ),
+                    summary: format!("unknown: for this target's rule sets, {problem}"),
                 },
             },
         )
@@ -349,13 +366,8 @@ async fn evaluate_rules(
     scope.validate().map_err(ApiError::BadRequest)?;
     match state.rules.evaluate_scoped(&question, &scope) {
         Ok(v) => Ok(Json(v)),
-        Err((_, missing)) => Err(ApiError::BadRequest(format!(
-            "no loaded rule set has the id {}: see GET /api/rules for the ids",
-            missing
-                .iter()
-                .map(|m| format!("`{m}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
+        Err((_, problem)) => Err(ApiError::BadRequest(format!(
+            "{problem} (GET /api/rules lists the loaded sets)"
         ))),
     }
 }

@@ -630,6 +630,18 @@ async fn only_the_attached_groups_decide() {
         .send(&app)
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+    // The same group id in two loaded files: naming it would merge them, so it is refused.
+    let (s, v) = upload(&app, "prod-sg-copy.json", OFFICE_ONLY_SG).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, v) = ask(json!(["sg-0123456789abcdef0"])).send(&app).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    let msg = v["message"].as_str().unwrap();
+    assert!(
+        msg.contains("more than one loaded file")
+            && msg.contains("prod-sg.json")
+            && msg.contains("prod-sg-copy.json"),
+        "{msg}"
+    );
     // No read yet: null, not an error.
     let (s, v) = Call::new(Method::GET, "/api/rules/host", TOKEN)
         .send(&app)

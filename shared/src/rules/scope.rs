@@ -68,6 +68,31 @@ impl RuleScope {
         Ok(())
     }
 
+    /// The ids this scope names that more than one loaded set has (two machines'
+    /// `iptables:filter`, two projects' `default` network), with where each came from:
+    /// naming such an id would merge unrelated rules into one layer.
+    pub fn ambiguous<'a>(
+        &self,
+        loaded: impl IntoIterator<Item = &'a RuleSet>,
+    ) -> Vec<(String, Vec<String>)> {
+        let loaded: Vec<&RuleSet> = loaded.into_iter().collect();
+        let mut out: Vec<(String, Vec<String>)> = Vec::new();
+        for id in self.sets.iter().map(|s| s.trim()) {
+            if out.iter().any(|(seen, _)| seen == id) {
+                continue;
+            }
+            let origins: Vec<String> = loaded
+                .iter()
+                .filter(|s| s.id == id)
+                .map(|s| s.origin.clone())
+                .collect();
+            if origins.len() > 1 {
+                out.push((id.to_owned(), origins));
+            }
+        }
+        out
+    }
+
     /// The loaded sets this scope names (all of them when it names none), in load order,
     /// and the ids it names that are not loaded.
     pub fn select<'a>(
@@ -132,6 +157,24 @@ mod tests {
         assert_eq!(v.outcome, crate::rules::Outcome::Denied);
         let all = crate::rules::evaluate(&sets, &q);
         assert_eq!(all.outcome, crate::rules::Outcome::Allowed);
+    }
+
+    #[test]
+    fn an_id_in_two_files_is_ambiguous() {
+        let mut sets = parse_rules(TWO_GROUPS, "prod.json").expect("parses");
+        sets.extend(parse_rules(TWO_GROUPS, "staging.json").expect("parses"));
+        let scope = RuleScope {
+            sets: vec!["sg-db".into(), "sg-db".into()],
+            target: None,
+        };
+        assert_eq!(
+            scope.ambiguous(&sets),
+            vec![(
+                "sg-db".to_owned(),
+                vec!["prod.json".to_owned(), "staging.json".to_owned()]
+            )]
+        );
+        assert!(RuleScope::default().ambiguous(&sets).is_empty());
     }
 
     #[test]

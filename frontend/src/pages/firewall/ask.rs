@@ -373,15 +373,21 @@ fn ScopeFields(fields: RwSignal<AskFields>, files: Signal<Vec<LoadedRules>>) -> 
     let choices = Memo::new(move |_| {
         files.with(|files| {
             let mut out: Vec<SetChoice> = Vec::new();
-            for set in files.iter().flat_map(|f| f.sets.iter()) {
+            let all: Vec<&RuleSet> = files.iter().flat_map(|f| f.sets.iter()).collect();
+            for set in &all {
                 if out.iter().any(|c| c.id == set.id) {
                     continue;
                 }
-                let label = if set.name.is_empty() || set.name == set.id {
+                let mut label = if set.name.is_empty() || set.name == set.id {
                     format!("{} · {}", set.id, kind_label(set.kind))
                 } else {
                     format!("{} ({}) · {}", set.id, set.name, kind_label(set.kind))
                 };
+                // The agent refuses to merge two files' sets under one id: say so up front.
+                let copies = all.iter().filter(|s| s.id == set.id).count();
+                if copies > 1 {
+                    label.push_str(&format!(" · in {copies} files: remove one"));
+                }
                 out.push(SetChoice {
                     id: set.id.clone(),
                     label,
