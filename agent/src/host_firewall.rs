@@ -122,6 +122,8 @@ pub fn without_iptables_tables(json: &str, families: &[&str]) -> Result<(String,
 
 /// Runs the three commands and parses what they printed.
 pub async fn read() -> HostFirewallRead {
+    // When the commands started: what they print is the firewall as of then.
+    let read_at = Utc::now();
     let mut commands = Vec::new();
     let mut sets: Vec<RuleSet> = Vec::new();
     // The nft families whose iptables tables were read in full from iptables-save (so nft's
@@ -232,7 +234,6 @@ pub async fn read() -> HostFirewallRead {
         message,
     });
 
-    let read_at = Utc::now();
     let summary = if !sets.is_empty() {
         format!(
             "Read {} table(s) of this host's firewall at {}.",

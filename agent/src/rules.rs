@@ -151,7 +151,13 @@ impl Rules {
 
     /// Reads the host's firewall now and puts its rules (id `host`) in place of the last.
     pub async fn read_host(&self) -> HostFirewallRead {
+        let asked_at = Utc::now();
         let _one = self.host_lock.lock().await;
+        // Requests that queued behind a read which started after they were made share its
+        // answer: a burst of clicks runs the commands (and takes the xtables lock) once.
+        if let Some(last) = self.host_read().filter(|r| r.read_at >= asked_at) {
+            return last;
+        }
         let read = crate::host_firewall::read().await;
         if let Ok(mut list) = self.inner.write() {
             let at = list.iter().position(|l| l.id == HOST_RULES_ID);

@@ -640,6 +640,26 @@ async fn the_agent_reads_its_hosts_firewall_live() {
         .any(|c| c["command"] == "iptables-legacy-save" && c["ok"] == true);
     assert!(legacy, "the legacy tables were not read: {read:#}");
 
+    // A burst of reads runs the commands at most twice (the one going when the burst came,
+    // and one that started after it): later requests share the newer answer.
+    let body = serde_json::json!({});
+    let post = || agent.post_json("/api/rules/host", &body);
+    let (a, b, c, d) = tokio::join!(post(), post(), post(), post());
+    let reads = [a, b, c, d];
+    let mut read_ats: Vec<String> = reads
+        .iter()
+        .map(|(s, r)| {
+            assert_eq!(*s, 200, "{r:#}");
+            r["read_at"].as_str().unwrap_or_default().to_owned()
+        })
+        .collect();
+    read_ats.sort();
+    read_ats.dedup();
+    assert!(
+        read_ats.len() <= 2,
+        "four reads ran the commands {read_ats:?}"
+    );
+
     // Dropped on request: the host's rules stop applying to every question.
     let res = support::http()
         .delete(agent.url("/api/rules/host"))
