@@ -120,6 +120,64 @@ pub fn without_iptables_tables(json: &str, families: &[&str]) -> Result<(String,
         .map_err(|e| e.to_string())
 }
 
+/// Adds parsed sets to `sets`: how many, or the parser's error as the command's message.
+fn add_sets(
+    parsed: Result<Vec<RuleSet>, rules::RulesError>,
+    sets: &mut Vec<RuleSet>,
+) -> Result<usize, String> {
+    let parsed = parsed.map_err(|e| format!("could not be read: {e}"))?;
+    let n = parsed.len();
+    sets.extend(parsed);
+    Ok(n)
+}
+
+/// What one `iptables-save`-like command gave.
+struct Save {
+    result: HostCommandResult,
+    /// What it printed on stderr while succeeding.
+    warnings: String,
+    /// Its output parsed and came from iptables' nf_tables backend.
+    nf_tables: bool,
+    /// It failed for lack of privileges.
+    denied: bool,
+}
+
+/// Runs `program` (`iptables-save`, `ip6tables-save` or a `-legacy-save`) and adds the
+/// tables it printed to `sets`.
+async fn read_save(program: &str, sets: &mut Vec<RuleSet>) -> Save {
+    let (mut warnings, mut nf_tables, mut denied) = (String::new(), false, false);
+    let (ok, message) = match run(program, &[]).await {
+        Output::Failed(m) => {
+            denied = permission_problem(&m);
+            (false, m)
+        }
+        Output::Text(text, stderr) => {
+            warnings = stderr;
+            if text.trim().is_empty() {
+                (true, "no rules (no table is in use)".to_owned())
+            } else {
+                match add_sets(rules::iptables::parse_iptables_save(&text, program), sets) {
+                    Ok(n) => {
+                        nf_tables = text.lines().take(3).any(|l| l.contains("(nf_tables)"));
+                        (true, format!("{n} table(s)"))
+                    }
+                    Err(e) => (false, e),
+                }
+            }
+        }
+    };
+    Save {
+        result: HostCommandResult {
+            command: program.to_owned(),
+            ok,
+            message,
+        },
+        warnings,
+        nf_tables,
+        denied,
+    }
+}
+
 /// Runs the three commands and parses what they printed.
 pub async fn read() -> HostFirewallRead {
     // When the commands started: what they print is the firewall as of then.
@@ -136,56 +194,18 @@ pub async fn read() -> HostFirewallRead {
         ("iptables-save", "iptables-legacy-save", "ip"),
         ("ip6tables-save", "ip6tables-legacy-save", "ip6"),
     ] {
-        let (ok, message, warnings) = match run(program, &[]).await {
-            Output::Failed(m) => {
-                denied |= permission_problem(&m);
-                (false, m, String::new())
-            }
-            Output::Text(text, warnings) if text.trim().is_empty() => {
-                (true, "no rules (no table is in use)".to_owned(), warnings)
-            }
-            Output::Text(text, warnings) => {
-                let nf_tables = text.lines().take(3).any(|l| l.contains("(nf_tables)"));
-                match rules::iptables::parse_iptables_save(&text, program) {
-                    Ok(parsed) => {
-                        let n = parsed.len();
-                        sets.extend(parsed);
-                        if nf_tables {
-                            read_from_iptables.push(family);
-                        }
-                        (true, format!("{n} table(s)"), warnings)
-                    }
-                    Err(e) => (false, format!("could not be read: {e}"), warnings),
-                }
-            }
-        };
-        commands.push(HostCommandResult {
-            command: program.to_owned(),
-            ok,
-            message,
-        });
+        let save = read_save(program, &mut sets).await;
+        denied |= save.denied;
+        if save.nf_tables {
+            read_from_iptables.push(family);
+        }
+        commands.push(save.result);
         // Both backends in use: the nf_tables iptables-save succeeds, shows only its own
         // rules and warns on stderr. The kernel applies both, so read the legacy ones too.
-        if warnings.contains("legacy tables present") {
-            let (ok, message) = match run(legacy, &[]).await {
-                Output::Failed(m) => (false, m),
-                Output::Text(text, _) if text.trim().is_empty() => (true, "no rules".to_owned()),
-                Output::Text(text, _) => {
-                    match rules::iptables::parse_iptables_save(&text, legacy) {
-                        Ok(parsed) => {
-                            let n = parsed.len();
-                            sets.extend(parsed);
-                            (true, format!("{n} table(s) of the legacy backend"))
-                        }
-                        Err(e) => (false, format!("could not be read: {e}")),
-                    }
-                }
-            };
-            commands.push(HostCommandResult {
-                command: legacy.to_owned(),
-                ok,
-                message,
-            });
+        if save.warnings.contains("legacy tables present") {
+            let legacy = read_save(legacy, &mut sets).await;
+            denied |= legacy.denied;
+            commands.push(legacy.result);
         }
     }
 
@@ -212,17 +232,13 @@ pub async fn read() -> HostFirewallRead {
                     } else {
                         String::new()
                     };
-                    match rules::nft::parse_nft_ruleset(&json, label) {
-                        Ok(parsed) => {
-                            let n = parsed.len();
-                            sets.extend(parsed);
-                            (true, format!("{n} table(s){note}"))
-                        }
+                    match add_sets(rules::nft::parse_nft_ruleset(&json, label), &mut sets) {
+                        Ok(n) => (true, format!("{n} table(s){note}")),
                         // An empty ruleset (or only iptables' tables) is not an error.
                         Err(_) if !json.contains("\"table\"") => {
                             (true, format!("no nftables tables{note}"))
                         }
-                        Err(e) => (false, format!("could not be read: {e}")),
+                        Err(e) => (false, e),
                     }
                 }
             }

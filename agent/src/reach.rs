@@ -19,7 +19,7 @@ use utoipa_axum::routes;
 use vantage_shared::diagnosis::vantage_points::compare;
 use vantage_shared::probe::{
     classify_browser, validate_new_target, AgentProbe, Comparison, DeviceReportIn, DeviceResult,
-    NewPhoneLink, NewTarget, PhoneLink, ProbeSet, ProbeTarget, ReachVerdict, Target,
+    NewPhoneLink, NewTarget, PhoneLink, ProbeSet, ProbeTarget, ReachVerdict, RulesVerdict, Target,
     TargetComparison, TargetSource, MAX_REPORT_RESULTS, MAX_TARGETS,
 };
 use vantage_shared::{AgentEvent, ApiErrorBody};
@@ -27,7 +27,6 @@ use vantage_shared::{AgentEvent, ApiErrorBody};
 use crate::auth::{client_ip, random_code, Caller};
 use crate::error::{ApiError, ApiJson, ApiPath};
 use crate::probe::{probe_target, ProbeContext};
-use crate::rules::Rules;
 use crate::AppState;
 
 /// Default phone-link lifetime.
@@ -288,6 +287,15 @@ fn redact_probe(p: &AgentProbe) -> AgentProbe {
 
 /// A target as a phone link holder may see it: name and URL, none of its settings
 /// (request headers may hold keys; the rest is the admin's business).
+/// The rules verdict already worked out for the device at `ip` (the diagnosis quotes it;
+/// evaluating the rules again would give the same answer at the same cost).
+fn rules_of(devices: &[DeviceResult], ip: &str) -> Option<RulesVerdict> {
+    devices
+        .iter()
+        .find(|d| d.client_ip == ip)
+        .and_then(|d| d.rules.clone())
+}
+
 fn redact_target(t: &Target) -> Target {
     Target {
         id: t.id.clone(),
@@ -407,11 +415,10 @@ async fn comparison(State(state): State<AppState>) -> Result<Json<Comparison>, A
             let agent = agents.remove(&t.id);
             let mut devices = devices.remove(&t.id).unwrap_or_default();
             let port = target_port(&t);
-            let lookup = |ip: &str| state.rules.verdict_for(ip, port, &t.firewall);
             for d in &mut devices {
-                d.rules = lookup(&d.client_ip);
+                d.rules = state.rules.verdict_for(&d.client_ip, port, &t.firewall);
             }
-            let findings = compare(&t, agent.as_ref(), &devices, &lookup);
+            let findings = compare(&t, agent.as_ref(), &devices, &|ip| rules_of(&devices, ip));
             TargetComparison {
                 target: t,
                 agent,
@@ -570,16 +577,15 @@ async fn post_report(
             }
             // Phone holders do not learn what the firewall admits; the admin's view does.
             let mut d = d;
-            let rules = if phone {
-                Rules::default()
+            d.rules = if phone {
+                None
             } else {
-                state.rules.clone()
+                state
+                    .rules
+                    .verdict_for(&d.client_ip, target_port(t), &t.firewall)
             };
-            let port = target_port(t);
-            d.rules = rules.verdict_for(&d.client_ip, port, &t.firewall);
-            let findings = compare(t, agent.as_ref(), std::slice::from_ref(&d), &|ip| {
-                rules.verdict_for(ip, port, &t.firewall)
-            });
+            let one = std::slice::from_ref(&d);
+            let findings = compare(t, agent.as_ref(), one, &|ip| rules_of(one, ip));
             Some(TargetComparison {
                 target: if phone { redact_target(t) } else { t.clone() },
                 agent,

@@ -84,11 +84,12 @@ impl Rules {
             q.target = scope.target.clone();
         }
         let verdict = rules::evaluate_refs(&sets, &q);
-        let quote = |ids: &mut dyn Iterator<Item = String>| {
-            ids.map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")
-        };
         if !missing.is_empty() {
-            let ids = quote(&mut missing.into_iter());
+            let ids = missing
+                .iter()
+                .map(|m| format!("`{m}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
             return Err((verdict, format!("the rule set {ids} is not loaded")));
         }
         if !ambiguous.is_empty() {

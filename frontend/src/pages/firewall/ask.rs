@@ -7,6 +7,7 @@
 //! same shared function (`vantage_shared::rules::evaluate_refs`) over the same sets
 //! (`GET /api/rules`): the same answers without one request per device.
 
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
 use leptos::prelude::*;
@@ -324,6 +325,29 @@ pub fn AskForm(
     }
 }
 
+/// Which comma-separated list of the question a [`ListInput`] edits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ListField {
+    Tags,
+    Asgs,
+}
+
+impl ListField {
+    fn of(self, f: &AskFields) -> &String {
+        match self {
+            Self::Tags => &f.tags,
+            Self::Asgs => &f.asgs,
+        }
+    }
+
+    fn of_mut(self, f: &mut AskFields) -> &mut String {
+        match self {
+            Self::Tags => &mut f.tags,
+            Self::Asgs => &mut f.asgs,
+        }
+    }
+}
+
 /// A comma-separated list field of the question (GCP tags, Azure ASGs).
 #[component]
 fn ListInput(
@@ -331,7 +355,7 @@ fn ListInput(
     name: &'static str,
     label: &'static str,
     placeholder: &'static str,
-    field: fn(&mut AskFields) -> &mut String,
+    field: ListField,
 ) -> impl IntoView {
     view! {
         <label>
@@ -342,8 +366,8 @@ fn ListInput(
                 autocomplete="off"
                 spellcheck="false"
                 placeholder=placeholder
-                prop:value=move || fields.with(|f| field(&mut f.clone()).clone())
-                on:input=move |ev| fields.update(|f| *field(f) = event_target_value(&ev))
+                prop:value=move || fields.with(|f| field.of(f).clone())
+                on:input=move |ev| fields.update(|f| *field.of_mut(f) = event_target_value(&ev))
             />
         </label>
     }
@@ -370,12 +394,18 @@ struct SetChoice {
 /// the ones attached to this one decide. Ticking none means every loaded set.
 #[component]
 fn ScopeFields(fields: RwSignal<AskFields>, files: Signal<Vec<LoadedRules>>) -> impl IntoView {
+    // Only the ticked ids, so typing a source or a port does not rebuild the list.
+    let ticked = Memo::new(move |_| fields.with(|f| f.sets.clone()));
     let choices = Memo::new(move |_| {
         files.with(|files| {
+            let mut copies: HashMap<&str, usize> = HashMap::new();
+            for set in files.iter().flat_map(|f| f.sets.iter()) {
+                *copies.entry(set.id.as_str()).or_default() += 1;
+            }
             let mut out: Vec<SetChoice> = Vec::new();
-            let all: Vec<&RuleSet> = files.iter().flat_map(|f| f.sets.iter()).collect();
-            for set in &all {
-                if out.iter().any(|c| c.id == set.id) {
+            let mut seen: HashSet<&str> = HashSet::new();
+            for set in files.iter().flat_map(|f| f.sets.iter()) {
+                if !seen.insert(set.id.as_str()) {
                     continue;
                 }
                 let mut label = if set.name.is_empty() || set.name == set.id {
@@ -384,9 +414,9 @@ fn ScopeFields(fields: RwSignal<AskFields>, files: Signal<Vec<LoadedRules>>) -> 
                     format!("{} ({}) · {}", set.id, set.name, kind_label(set.kind))
                 };
                 // The agent refuses to merge two files' sets under one id: say so up front.
-                let copies = all.iter().filter(|s| s.id == set.id).count();
-                if copies > 1 {
-                    label.push_str(&format!(" · in {copies} files: remove one"));
+                let n = copies.get(set.id.as_str()).copied().unwrap_or(1);
+                if n > 1 {
+                    label.push_str(&format!(" · in {n} files: remove one"));
                 }
                 out.push(SetChoice {
                     id: set.id.clone(),
@@ -395,7 +425,7 @@ fn ScopeFields(fields: RwSignal<AskFields>, files: Signal<Vec<LoadedRules>>) -> 
             }
             // A ticked set that was removed stays ticked and says so: silently unticking it
             // would widen the question to every loaded set (the agent answers 400 instead).
-            for id in fields.with(|f| f.sets.clone()) {
+            for id in ticked.get() {
                 if !out.iter().any(|c| c.id == id) {
                     out.push(SetChoice {
                         label: format!("{id} · not loaded"),
@@ -454,11 +484,11 @@ fn ScopeFields(fields: RwSignal<AskFields>, files: Signal<Vec<LoadedRules>>) -> 
             </fieldset>
             <Show when=move || has(Provider::Gcp)>
                 <ListInput fields name="tags" label="Network tags of the instance (GCP, comma-separated)"
-                    placeholder="web, http-server" field=|f: &mut AskFields| &mut f.tags />
+                    placeholder="web, http-server" field=ListField::Tags />
             </Show>
             <Show when=move || has(Provider::Azure)>
                 <ListInput fields name="asgs" label="Application security groups of the NIC (Azure, comma-separated)"
-                    placeholder="asg-web" field=|f: &mut AskFields| &mut f.asgs />
+                    placeholder="asg-web" field=ListField::Asgs />
             </Show>
         </details>
     }
