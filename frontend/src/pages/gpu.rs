@@ -513,7 +513,7 @@ fn Chart(chart: LineChart, #[prop(into)] label: String) -> impl IntoView {
                 {chart.x_ticks.into_iter().map(|tk| view! {
                     <text class="tick" x=tk.pos y=b + 16.0 text-anchor="middle">{tk.label}</text>
                 }).collect_view()}
-                <text class="tick" x=(l + r) / 2.0 y=b + 34.0 text-anchor="middle">{chart.x_title}</text>
+                <text class="tick axis-title" x=(l + r) / 2.0 y=b + 34.0 text-anchor="middle">{chart.x_title}</text>
                 <text class="tick" x=l y=t - 6.0>{chart.y_title}</text>
                 {chart.marker.map(|(x, text)| view! {
                     <line class="marker" x1=x x2=x y1=t y2=b data-testid="break-even-marker"></line>
