@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# Installs what the tests need, starts what must run, and runs every test:
-# formatting and lints, unit and router tests, wasm builds, end-to-end tests
-# against the real Docker engine, and the browser test in headless Chromium.
+# The full suite (what CI runs): installs what the tests need, starts what must run,
+# and runs every test: formatting and lints, unit and router tests, wasm builds, and
+# the tiers behind switches: end-to-end tests against the real Docker engine, nginx,
+# network namespaces and headless Chromium (`vantage-e2e/e2e`), and the GPU kernel
+# compiled by the real NVRTC (`vantage-agent/nvrtc-tests`). The quick tier, a plain
+# `cargo test`, needs none of these (docs/development.md, "Test tiers").
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 setup_toolchain
 install_test_needs
 ensure_dockerd
 cd "$ROOT"
+# The switches for the tiers that need real parts.
+FULL_TIERS=(--features vantage-e2e/e2e,vantage-agent/nvrtc-tests)
 # The GPU module's tests compile the blur kernel with the real NVRTC (no GPU needed).
 NVRTC_DIR="$(nvrtc_lib_dir)"
 [ -n "$NVRTC_DIR" ] || { echo "NVRTC missing after install_nvrtc" >&2; exit 1; }
@@ -15,7 +20,7 @@ export LD_LIBRARY_PATH="$NVRTC_DIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 log "cargo fmt --check"
 cargo fmt --all -- --check
 log "clippy (native, -D warnings)"
-cargo clippy --locked --workspace --exclude vantage-frontend --all-targets -- -D warnings
+cargo clippy --locked --workspace --exclude vantage-frontend --all-targets "${FULL_TIERS[@]}" -- -D warnings
 log "clippy (dashboard, wasm32, -D warnings)"
 cargo clippy --locked -p vantage-frontend --target wasm32-unknown-unknown -- -D warnings
 log "shared builds for wasm32"
@@ -30,4 +35,4 @@ cargo test --locked -p vantage-frontend
 CHROMEDRIVER=/usr/bin/chromedriver cargo test --locked -p vantage-frontend --target wasm32-unknown-unknown
 
 log "cargo test (unit, router, end-to-end, browser)"
-cargo test --locked --workspace --exclude vantage-frontend
+cargo test --locked --workspace --exclude vantage-frontend "${FULL_TIERS[@]}"
