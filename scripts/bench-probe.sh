@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Probe engine figures for BENCHMARKS.md (issue #3):
+# Probe engine figures for BENCHMARKS.md:
 #  1. 1,000 loopback HTTP targets probed at once: wall time, CPU time (probe side and the
 #     test servers separately), per-probe latency; then criterion's measurement of a round.
 #  2. The agent's phase timings next to curl's on the same loopback target: N runs each,

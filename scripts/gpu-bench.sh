@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# GPU figures for BENCHMARKS.md (issue 5), run on a machine with an NVIDIA GPU: the
+# GPU figures for BENCHMARKS.md, run on a machine with an NVIDIA GPU: the
 # release agent's `vantage bench gpu` (4096x4096 blur, N = 1..32, transfers 64 KiB to
 # 256 MiB), the machine's identity, and NVIDIA's own bandwidth tools when installed, all
 # written to one directory with a short summary. The benchmark runs once, as JSON; the

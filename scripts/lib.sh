@@ -1,6 +1,6 @@
 # Shared helpers for run.sh, test.sh and bench.sh. Every install step is skipped
 # when what it installs is already there, so re-running costs seconds.
-# Versions are pinned: see ../shared/TOOLCHAIN.md for why each one.
+# Versions are pinned: see docs/development.md for why each one.
 
 set -euo pipefail
 
@@ -36,7 +36,7 @@ apt_install() {
 # iptables), nginx as the proxy and API under test, curl for the harness self-tests.
 TEST_APT_PACKAGES=(docker.io busybox-static chromium chromium-driver iproute2 iptables nftables nginx curl)
 
-# NVRTC for the GPU kernel-compile tests: it runs without a GPU (../shared/TOOLCHAIN.md).
+# NVRTC for the GPU kernel-compile tests: it runs without a GPU (docs/development.md).
 # NVIDIA's wheel goes into a venv under .tools/ (gitignored), because Debian's pip refuses
 # system-wide installs; the tests find libnvrtc.so.12 through LD_LIBRARY_PATH (nvrtc_lib_dir).
 NVRTC_WHEEL="nvidia-cuda-nvrtc-cu12==12.9.86"

@@ -489,8 +489,9 @@ async fn upload(app: &Router, name: &str, text: &str) -> (StatusCode, Value) {
     )
 }
 
-/// Incident 1 end to end through the API: the security group is loaded, a phone on the
-/// guest network reports a timeout, and the comparison names the rule that would admit it.
+/// docs/incidents.md, "Blocked from the guest Wi-Fi", end to end through the API: the
+/// security group is loaded, a phone on the guest network reports a timeout, and the
+/// comparison names the rule that would admit it.
 #[tokio::test]
 async fn loaded_security_groups_explain_a_device_timeout() {
     let app = test_app(

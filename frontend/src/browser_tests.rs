@@ -192,7 +192,7 @@ fn target(url: &str) -> ProbeTarget {
     }
 }
 
-// Issue #3: a URL nothing listens on fails before HTTP, which no-cors reports as a
+// The browser probe: a URL nothing listens on fails before HTTP, which no-cors reports as a
 // network error (not a timeout, not a CORS error).
 #[wasm_bindgen_test]
 async fn engine_reports_a_network_error_for_a_closed_port() {
@@ -312,7 +312,7 @@ fn cors_table_highlights_the_first_failing_rule() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Firewall page (issue 4)
+// Firewall page
 
 const SG_JSON: &str = r#"{
   "SecurityGroups": [

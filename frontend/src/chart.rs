@@ -455,7 +455,8 @@ mod tests {
         assert_eq!(offset_label(7_200_000, true), "+2 h");
     }
 
-    /// Incident 3: a model loading for ~12 s, probes every 2 s with a 3 s timeout.
+    /// docs/incidents.md, "Unhealthy while the app is fine": a model loading for ~12 s,
+    /// probes every 2 s with a 3 s timeout.
     #[test]
     fn slow_start_is_laid_out_with_timeout_start_and_ready_marks() {
         let probes: Vec<HealthProbe> = (0..10)

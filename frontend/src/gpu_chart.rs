@@ -1,5 +1,5 @@
-//! Geometry of the GPU page's charts (issue #5), pure so scales and marks are unit-tested
-//! natively; `pages::gpu` only draws them:
+//! Geometry of the GPU page's charts, pure so scales and marks are unit-tested natively;
+//! `pages::gpu` only draws them:
 //!
 //! * time against N: the GPU (transfers included) and the CPU (one core, all cores) as
 //!   fitted lines over the measured points, crossing at the break-even N*;

@@ -4,8 +4,9 @@
 //! fetches per target tell the cases apart: `no-cors` succeeds whenever any HTTP response
 //! arrived (it is opaque, so CORS cannot fail it), `cors` only when the server's CORS
 //! headers also let this page read the answer. A `no-cors` failure therefore means the
-//! request never reached an HTTP server from this device (incident 1), and `no-cors` ok
-//! with `cors` failing means a CORS problem (incident 2). [`classify_browser`] turns the
+//! request never reached an HTTP server from this device (docs/incidents.md, "Blocked from
+//! the guest Wi-Fi"), and `no-cors` ok with `cors` failing means a CORS problem (or a
+//! proxy's error page: "Proxy says 503, backend says 200"). [`classify_browser`] turns the
 //! pair into a verdict.
 //!
 //! The decisions a browser makes before sending anything (mixed content, Chrome's Local

@@ -564,7 +564,7 @@ pub enum AgentEvent {
         device_id: String,
         client_ip: String,
     },
-    /// A GPU benchmark run moved on (issue 5).
+    /// A GPU benchmark run moved on.
     GpuBenchProgress {
         progress: crate::gpu::GpuBenchProgress,
     },

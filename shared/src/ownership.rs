@@ -1,6 +1,6 @@
-//! Who owns an IP address (incident 4): loopback, private, CGNAT, link-local, a Docker
-//! network on this host, Cloudflare, CloudFront or the public internet. The CDN ranges are
-//! data with the date they were published.
+//! Who owns an IP address (docs/incidents.md, "Two containers that cannot talk"): loopback,
+//! private, CGNAT, link-local, a Docker network on this host, Cloudflare, CloudFront or the
+//! public internet. The CDN ranges are data with the date they were published.
 //!
 //! Everything here is pure and allocation-light so the dashboard (wasm) can label addresses
 //! the same way the agent does. The CIDR matcher is a dozen lines, so no crate is needed.

@@ -1,7 +1,9 @@
-//! Reachability probes (incidents 1, 2, 4 and 5): the configured targets, what the agent
-//! observed (DNS, TCP per address, TLS, HTTP, CORS), what a browser observed, and the
-//! phone link that lets another device report. Only types and pure classification live
-//! here; the agent performs its probes and the dashboard performs the browser's.
+//! Reachability probes: the configured targets, what the agent observed (DNS, TCP per
+//! address, TLS, HTTP, CORS), what a browser observed, and the phone link that lets another
+//! device report. Only types and pure classification live here; the agent performs its
+//! probes and the dashboard performs the browser's. docs/incidents.md has the outages they
+//! diagnose: "Blocked from the guest Wi-Fi", "Proxy says 503, backend says 200", "Two
+//! containers that cannot talk" and "The 404 that was not a routing error".
 
 use serde::{Deserialize, Serialize};
 
@@ -50,7 +52,7 @@ pub struct Target {
     /// …and whether it sends credentials (`credentials: "include"`).
     #[serde(default)]
     pub cors_credentials: bool,
-    /// Which loaded security groups / ACLs / firewalls apply to this target (issue 4).
+    /// Which loaded security groups / ACLs / firewalls apply to this target.
     #[serde(default, skip_serializing_if = "RuleScope::is_empty")]
     pub firewall: RuleScope,
     pub source: TargetSource,
@@ -724,8 +726,8 @@ pub struct DeviceResult {
     pub rules: Option<RulesVerdict>,
 }
 
-/// Hook for the security-group and firewall verdicts (issue 4): what the loaded rules say
-/// about one source address.
+/// Hook for the security-group and firewall verdicts: what the loaded rules say about one
+/// source address.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RulesVerdict {
@@ -750,7 +752,7 @@ pub struct TargetComparison {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Comparison {
     pub targets: Vec<TargetComparison>,
-    /// Whether security-group/firewall rules are loaded (issue 4).
+    /// Whether security-group/firewall rules are loaded.
     pub rules_loaded: bool,
 }
 

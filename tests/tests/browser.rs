@@ -468,10 +468,10 @@ async fn wait_attr(c: &Client, css: &str, attr: &str, want: &str) {
     panic!("{css} [{attr}] is {last:?}, not {want:?}");
 }
 
-/// Issue #4 in the browser: paste an account's security groups (a broken paste first:
-/// the located error), ask about a guest address, see the verdict and the deciding rule
-/// highlighted in the table, narrow the question to the group attached to the service,
-/// read the host's own firewall; the page fits a phone.
+/// The Firewall page in the browser: paste an account's security groups (a broken paste
+/// first: the located error), ask about a guest address, see the verdict and the deciding
+/// rule highlighted in the table, narrow the question to the group attached to the
+/// service, read the host's own firewall; the page fits a phone.
 #[tokio::test]
 async fn firewall_page_loads_asks_and_highlights_the_deciding_rule() {
     require_dashboard();
@@ -585,7 +585,7 @@ async fn firewall_page_loads_asks_and_highlights_the_deciding_rule() {
     .await;
 }
 
-/// Issue #5 without a GPU, in the browser: the page says what is missing, a quick run
+/// The GPU page without a GPU, in the browser: the page says what is missing, a quick run
 /// started from the page streams its progress, completes with the CPU baseline, and
 /// shows the time-against-N chart, the figures and why the GPU part did not run; the page
 /// fits a phone.

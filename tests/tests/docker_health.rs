@@ -1,6 +1,7 @@
 //! End to end against the real Docker engine: full healthcheck history beyond
 //! Docker's 5 entries, the start-period diagnosis, history across agent restarts
-//! and `kill -9`, and container-to-container reachability (incidents 3 and 4).
+//! and `kill -9`, and container-to-container reachability (docs/incidents.md, "Unhealthy
+//! while the app is fine" and "Two containers that cannot talk").
 
 // Test code: a failed unwrap is a failed test with its location.
 #![allow(clippy::unwrap_used)]

@@ -59,7 +59,8 @@ async fn agent_reports_unavailable_and_recovers_without_restart() {
     assert_eq!(agent.get("/api/containers").await.0, 200);
     assert!(agent.log_text().contains("Docker connected"));
     drop(dockerd);
-    // Regression (issue #2): a private daemon with `--bridge=none` once deleted the main daemon's docker0.
+    // Regression: a private daemon with `--bridge=none` once deleted the main daemon's docker0
+    // (docs/development.md, "Docker in development and tests").
     assert_eq!(
         docker0_exists(),
         bridge_before,

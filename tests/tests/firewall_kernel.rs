@@ -1,5 +1,5 @@
-//! Issue #4, the host's own firewall against the kernel: rules loaded into a server
-//! network namespace (with `iptables-restore`, then natively with `nft -f`), read back
+//! The host's own firewall against the kernel: rules loaded into a server network
+//! namespace (with `iptables-restore`, then natively with `nft -f`), read back
 //! inside it with `iptables-save` and `nft -j list ruleset`, evaluated by Vantage, and
 //! checked against real TCP connection attempts from an office and a guest namespace:
 //! Allowed ↔ connected, Denied by DROP ↔ timed out, Denied by REJECT ↔ refused (or "no

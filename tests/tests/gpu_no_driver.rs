@@ -1,8 +1,8 @@
-//! Issue 5 on the real process: `vantage serve` starts and answers the GPU routes, stops
-//! promptly with a run going, and `vantage bench gpu --json --quick` runs to the end and
-//! stores its run where the agent's history shows it. On a machine without a usable
-//! NVIDIA driver (CI) both say why the GPU part is missing and still deliver the CPU
-//! baseline; on a GPU machine they must deliver the GPU part too.
+//! The GPU feature on the real process: `vantage serve` starts and answers the GPU
+//! routes, stops promptly with a run going, and `vantage bench gpu --json --quick` runs to
+//! the end and stores its run where the agent's history shows it. On a machine without a
+//! usable NVIDIA driver (CI) both say why the GPU part is missing and still deliver the
+//! CPU baseline; on a GPU machine they must deliver the GPU part too.
 
 // Test code: a failed unwrap is a failed test with its location.
 #![allow(clippy::unwrap_used)]
@@ -130,7 +130,7 @@ async fn serve_answers_gpu_routes_and_runs_a_benchmark() {
     assert_eq!(list[0]["id"], id.as_str(), "{list:#}");
 }
 
-/// Review of issue 5: SIGTERM during a long run used to wait for the run's blocking
+/// Regression: SIGTERM during a long run used to wait for the run's blocking
 /// task (minutes). Now the agent exits within seconds and the run is stored as
 /// `interrupted`, with what it measured.
 #[tokio::test]

@@ -1,4 +1,5 @@
-//! Incident 1, "works on my local": an API whose firewall admits only the office network.
+//! docs/incidents.md, "Blocked from the guest Wi-Fi": an API whose firewall admits only the
+//! office network.
 //! Real network namespaces (server, office, guest, a router between them), real nginx
 //! as the API, the real agent in the server namespace, and a real headless Chromium on
 //! each of the office and guest networks opening the phone link.
@@ -280,9 +281,10 @@ async fn open_phone_link(lab: &Lab, ns: &Netns, ip: &str, url: &str, shot: &str)
     }
 }
 
-/// Incident 1 end to end: the agent (next to the API) says reachable, the office phone
-/// says reachable, the guest phone says timed out (blocked before HTTP), each with the
-/// address the agent saw; the admin's reachability page and the comparison API agree.
+/// The guest Wi-Fi incident end to end: the agent (next to the API) says reachable, the
+/// office phone says reachable, the guest phone says timed out (blocked before HTTP), each
+/// with the address the agent saw; the admin's reachability page and the comparison API
+/// agree.
 #[tokio::test]
 async fn guest_wifi_is_blocked_before_http_while_office_and_agent_reach_the_api() {
     require_dashboard();

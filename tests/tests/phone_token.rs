@@ -1,5 +1,5 @@
-//! The phone link's scoped token (issue #3) against the real agent process: it may list
-//! the probe set, probe configured targets and post results, and nothing else; it expires
+//! The phone link's scoped token against the real agent process: it may list the probe
+//! set, probe configured targets and post results, and nothing else; it expires
 //! and can be revoked. Also which client address a device report records, with and
 //! without a trusted proxy in front.
 

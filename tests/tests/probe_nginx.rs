@@ -1,5 +1,5 @@
-//! Incident 2 ("proxy says 503, backend says 200") and incident 5 ("the 404 that was not a
-//! routing error") against a real Debian nginx: each target gets the right CORS verdict
+//! docs/incidents.md, "Proxy says 503, backend says 200" and "The 404 that was not a
+//! routing error", against a real Debian nginx: each target gets the right CORS verdict
 //! with the exact failing rule, and the right "who generated this response".
 //!
 //! One nginx plays both parts: a proxy (CORS done right, done wrong, a dead upstream,
@@ -127,7 +127,8 @@ fn cases() -> Vec<Case> {
             body_has: "503 Service Temporarily Unavailable",
             ..base
         },
-        // Incident 5: two 404s, one passed through from the model server, one nginx's own.
+        // The 404 that was not a routing error: two 404s, one passed through from the model
+        // server, one nginx's own.
         Case {
             name: "LLM via proxy",
             path: "/llm/generate",
@@ -152,7 +153,8 @@ fn cases() -> Vec<Case> {
             body_has: "404 Not Found",
             ..base
         },
-        // Incident 2's other half: the backend itself answers fine.
+        // The other half of "Proxy says 503, backend says 200": the backend itself answers
+        // fine.
         Case {
             name: "Backend direct",
             on: "app",
@@ -367,7 +369,7 @@ async fn real_nginx_responses_get_the_expected_cors_rule_and_responder() {
         );
         sizes.insert(case.name, body.len());
     }
-    // Incident 5: the passed-through 404 is a short JSON error, nginx's own is a page.
+    // The passed-through 404 is a short JSON error, nginx's own is a page.
     assert_eq!(sizes["LLM via proxy"], LLM_BODY.len(), "{sizes:?}");
     assert!(
         sizes["Unrouted static"] > sizes["LLM via proxy"],
@@ -415,7 +417,7 @@ fn target_toml(case: &Case, url: &str) -> String {
     t + "\n"
 }
 
-/// The feature (issue #3): targets from the config file and from `POST /api/targets`,
+/// The reachability feature: targets from the config file and from `POST /api/targets`,
 /// probed by the agent through its API; each gets its status, CORS verdict with the exact
 /// failing rule, and responder; `GET /api/comparison` carries the agent's results.
 #[tokio::test]
@@ -499,7 +501,7 @@ async fn agent_probes_nginx_targets_with_the_right_cors_rule_and_responder() {
         assert!(case.verdicts.contains(&verdict), "{ctx}");
         verdicts.insert(id, probe["verdict"].clone());
     }
-    // Incident 5: same status, different responders, told apart by size too.
+    // Same status, different responders, told apart by size too.
     let (_, llm) = agent
         .post(&format!("/api/targets/{}/probe", slug("LLM via proxy")))
         .await;

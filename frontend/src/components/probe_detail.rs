@@ -1,6 +1,7 @@
 //! What one vantage point observed for one target, in full: the agent's DNS answers,
-//! TCP attempts, TLS certificate, HTTP answer, timing and CORS checks (incidents 1, 2, 4
-//! and 5), and a browser's two fetches.
+//! TCP attempts, TLS certificate, HTTP answer, timing and CORS checks, and a browser's two
+//! fetches (docs/incidents.md: "Blocked from the guest Wi-Fi", "Proxy says 503, backend says
+//! 200", "Two containers that cannot talk", "The 404 that was not a routing error").
 
 use chrono::Utc;
 use leptos::prelude::*;

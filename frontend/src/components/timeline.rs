@@ -138,7 +138,7 @@ pub fn HealthTimeline(
                                     y=plot_top - 18.0
                                 >
                                     {m.label}
-                                    // Incident 3's tell: no grace period, failures count from the first probe.
+                                    // The slow-start tell: no grace period, failures count from the first probe.
                                     {(!has_start_period && zero_start_period)
                                         .then(|| view! { <tspan class="no-start-period">" · start_period 0 s"</tspan> })}
                                 </text>

@@ -1,9 +1,9 @@
-//! `/gpu` (issue #5, incident 6): what the agent's machine has (driver, devices with
-//! `CUDA_ARCH_BIN`, NVRTC, PCIe link), which containers can use a GPU, and benchmark runs
-//! that answer "from how many chained operations does the GPU pay off?": the time-vs-N
-//! lines crossing at N*, upload/kernels/download per N, bandwidth against size, and the
-//! history of runs. Without a GPU the CPU baseline still runs and the page says what the
-//! GPU part needs.
+//! `/gpu` (docs/incidents.md, "Is the GPU worth it here?"): what the agent's machine has
+//! (driver, devices with `CUDA_ARCH_BIN`, NVRTC, PCIe link), which containers can use a
+//! GPU, and benchmark runs that answer "from how many chained operations does the GPU pay
+//! off?": the time-vs-N lines crossing at N*, upload/kernels/download per N, bandwidth
+//! against size, and the history of runs. Without a GPU the CPU baseline still runs and
+//! the page says what the GPU part needs.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;

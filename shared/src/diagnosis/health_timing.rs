@@ -1,5 +1,6 @@
-//! Startup vs healthcheck timing (incident 3): probes that fail while an app is
-//! still loading, timeouts too short for the real probe, and flapping checks.
+//! Startup vs healthcheck timing (docs/incidents.md, "Unhealthy while the app is fine"):
+//! probes that fail while an app is still loading, timeouts too short for the real probe,
+//! and flapping checks.
 
 use chrono::{DateTime, Utc};
 
@@ -342,7 +343,7 @@ mod tests {
         }
     }
 
-    /// Incident 3: a model server that needs ~12 s, probed every 2 s with a 3 s timeout.
+    /// The slow-loading model server: it needs ~12 s, probed every 2 s with a 3 s timeout.
     fn inference_history() -> Vec<HealthProbe> {
         let mut v = Vec::new();
         for i in 0..6 {

@@ -1,5 +1,5 @@
-//! Container-to-container reachability (incident 4): do two containers share a
-//! network on which one can find the other by name?
+//! Container-to-container reachability (docs/incidents.md, "Two containers that cannot
+//! talk"): do two containers share a network on which one can find the other by name?
 
 use serde::{Deserialize, Serialize};
 

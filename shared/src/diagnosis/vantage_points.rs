@@ -1,6 +1,7 @@
-//! The comparison diagnosis (incidents 1 and 2): the agent's result for a target next to
-//! every device's, turned into plain language — "reachable from the agent; from
-//! 203.0.113.7 the connection timed out: a firewall is dropping this source".
+//! The comparison diagnosis (docs/incidents.md, "Blocked from the guest Wi-Fi" and "Proxy
+//! says 503, backend says 200"): the agent's result for a target next to every device's,
+//! turned into plain language — "reachable from the agent; from 203.0.113.7 the connection
+//! timed out: a firewall is dropping this source".
 
 use crate::diagnosis::{sort_findings, Finding, Severity};
 use crate::probe::{
@@ -9,7 +10,7 @@ use crate::probe::{
 };
 
 /// What the loaded security-group and firewall rules say about a source address; `None`
-/// when no rules are loaded. The rule evaluation itself arrives with issue 4.
+/// when no rules are loaded. The agent builds it from the rule sets it holds.
 pub type RulesLookup<'a> = &'a dyn Fn(&str) -> Option<RulesVerdict>;
 
 /// How long the dashboard's browser probe waits for an answer (`frontend/src/probe.rs`).

@@ -1,9 +1,9 @@
-//! Network namespaces for reachability tests (incident 1): a router joining a server,
-//! an office and a guest network and the test's own (root) namespace, with a firewall
-//! in the server namespace. Every namespace, veth, route and iptables rule lives inside a
-//! namespace (or goes away with one), and each namespace is deleted on drop, after the
-//! processes still running in it are killed; namespaces left by a crashed earlier run are
-//! removed when the next lab starts.
+//! Network namespaces for reachability tests (docs/incidents.md, "Blocked from the guest
+//! Wi-Fi"): a router joining a server, an office and a guest network and the test's own
+//! (root) namespace, with a firewall in the server namespace. Every namespace, veth, route
+//! and iptables rule lives inside a namespace (or goes away with one), and each namespace
+//! is deleted on drop, after the processes still running in it are killed; namespaces left
+//! by a crashed earlier run are removed when the next lab starts.
 
 use std::os::unix::process::CommandExt;
 use std::path::Path;
@@ -184,7 +184,7 @@ fn free_second_octet(n: u32) -> u8 {
         .expect("no free 10.X.0.0/16 for the lab: too many routes on this machine")
 }
 
-/// The guest Wi-Fi reproduction (incident 1):
+/// The guest Wi-Fi reproduction (docs/incidents.md, "Blocked from the guest Wi-Fi"):
 ///
 /// ```text
 ///   root (test process) ── 10.X.4.0/24 ──┐
@@ -452,7 +452,7 @@ impl Webdriver {
         }
     }
 
-    /// A new headless Chromium session with the flags from TOOLCHAIN.md.
+    /// A new headless Chromium session with the flags from docs/development.md.
     pub async fn client(&self, width: u32, height: u32) -> fantoccini::Client {
         let profile = self
             .profile

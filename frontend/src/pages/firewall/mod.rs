@@ -1,7 +1,7 @@
-//! `/firewall` (issue #4, incident 1): load security groups, network ACLs, GCP firewall
-//! rules, Azure NSGs and host firewalls; see them as tables; ask "would this source be
-//! allowed?" and see the deciding rule highlighted, for one address or every device that
-//! reported.
+//! `/firewall` (docs/incidents.md, "Blocked from the guest Wi-Fi"): load security groups,
+//! network ACLs, GCP firewall rules, Azure NSGs and host firewalls; see them as tables; ask
+//! "would this source be allowed?" and see the deciding rule highlighted, for one address
+//! or every device that reported.
 
 mod ask;
 mod load;

@@ -1,6 +1,8 @@
-//! `/reach`: every target as the agent sees it next to every browser that tested it
-//! (issue #3; incidents 1, 2, 4 and 5), with the add-target form, "Probe all", this
-//! browser's own test and the phone link for testing from another network.
+//! `/reach`: every target as the agent sees it next to every browser that tested it, with
+//! the add-target form, "Probe all", this browser's own test and the phone link for testing
+//! from another network (docs/incidents.md: "Blocked from the guest Wi-Fi", "Proxy says 503,
+//! backend says 200", "Two containers that cannot talk", "The 404 that was not a routing
+//! error").
 
 mod form;
 mod phone_link;

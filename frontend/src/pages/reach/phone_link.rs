@@ -1,5 +1,5 @@
 //! "Test from another device": a short-lived phone link with its QR code, and the
-//! devices that reported through one (incident 1: the phone on the guest Wi-Fi).
+//! devices that reported through one (docs/incidents.md, "Blocked from the guest Wi-Fi").
 
 use std::net::IpAddr;
 
