@@ -1,4 +1,4 @@
-//! Firewall rules (issue #4): AWS security groups and network ACLs, GCP VPC firewall rules,
+//! Firewall rules: AWS security groups and network ACLs, GCP VPC firewall rules,
 //! Azure NSGs and the host's own firewall (iptables, nftables), parsed into one model and
 //! evaluated for a question such as "would 203.0.113.7 reach tcp/443?".
 //!
@@ -12,7 +12,8 @@
 //! * [`evaluate`] answers a [`Question`] against the rule sets that apply to one resource
 //!   and returns a [`Verdict`]: allowed / denied / unknown, the deciding rules, an
 //!   explanation code modelled on AWS Reachability Analyzer's, the nearest rules when none
-//!   matched, and the rule to add. [`summary`] is its one-line form (incident 1's sentence).
+//!   matched, and the rule to add. [`summary`] is its one-line form (the sentence in
+//!   docs/incidents.md, "Blocked from the guest Wi-Fi").
 //!
 //! Everything here is pure (no I/O), so the dashboard evaluates in the browser, offline.
 

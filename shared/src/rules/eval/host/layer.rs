@@ -423,7 +423,7 @@ fn ingress_doubt(
                     });
                 if may_drop {
                     let why = format!(
-                        "{}: ingress chain {} (netdev) runs before every other chain and is                          not evaluated; it may drop the packet",
+                        "{}: ingress chain {} (netdev) runs before every other chain and is not evaluated; it may drop the packet",
                         sets[si].id, c.name
                     );
                     explanation.push_str(&format!(" But {why}."));
