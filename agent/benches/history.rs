@@ -1,5 +1,6 @@
-//! History query time for one container with 1 million stored probes (issue #2's
-//! benchmark): the page the dashboard asks for, newest first, with its total.
+//! History query time for one container with 1 million stored probes (BENCHMARKS.md,
+//! "History query with 1 million stored probes"): the page the dashboard asks for,
+//! newest first, with its total.
 
 // Test code: a failed unwrap is a failed test with its location.
 #![allow(clippy::unwrap_used)]
