@@ -11,7 +11,9 @@ use wasm_bindgen_test::*;
 
 use leptos_router::components::Router;
 
+use crate::api::ApiError;
 use crate::components::container_table::{ContainerTable, Sort};
+use crate::components::loaded::{Loaded, OnError};
 use crate::components::probe_detail::AgentDetail;
 use crate::components::qr::QrCodeSvg;
 use crate::components::rules_table::{RuleMarks, RuleSetTable};
@@ -175,6 +177,72 @@ async fn container_rows_carry_test_ids_and_follow_the_filter() {
     assert_eq!(names(&root), ["db", "model", "web"]);
     let same_row = root.query_selector("[data-name=web]").ok().flatten();
     assert!(first_row.is_some() && first_row == same_row);
+}
+
+/// The `aria-sort` of the header whose button reads `title`, and the button.
+fn sort_header(root: &web_sys::HtmlElement, title: &str) -> (String, web_sys::HtmlElement) {
+    let Ok(list) = root.query_selector_all("th[aria-sort]") else {
+        panic!("no sortable headers")
+    };
+    let th = (0..list.length())
+        .filter_map(|i| list.item(i))
+        .filter_map(|n| n.dyn_into::<web_sys::Element>().ok())
+        .find(|th| {
+            th.text_content()
+                .is_some_and(|t| t.trim_end_matches([' ', '▲', '▼']) == title)
+        });
+    let Some(th) = th else {
+        panic!("no sortable header {title}")
+    };
+    let button = th
+        .query_selector("button.sort[type=button]")
+        .ok()
+        .flatten()
+        .and_then(|b| b.dyn_into::<web_sys::HtmlElement>().ok());
+    let Some(button) = button else {
+        panic!("header {title} is not a button")
+    };
+    (th.get_attribute("aria-sort").unwrap_or_default(), button)
+}
+
+#[wasm_bindgen_test]
+async fn sortable_headers_are_buttons_that_announce_the_order() {
+    let mut web = container("web", HealthStatus::Healthy);
+    web.restart_count = 3;
+    let rows = RwSignal::new(vec![web, container("model", HealthStatus::Unhealthy)]);
+    let sort = RwSignal::new(Sort::default());
+    let text = RwSignal::new(String::new());
+    let health = RwSignal::new(None);
+    let root = mount(move || view! { <Router><ContainerTable rows sort text health /></Router> });
+    let names = |root: &web_sys::HtmlElement| -> Vec<String> {
+        let Ok(list) = root.query_selector_all("[data-testid=container-row]") else {
+            return vec![];
+        };
+        (0..list.length())
+            .filter_map(|i| list.item(i))
+            .filter_map(|n| n.dyn_into::<web_sys::Element>().ok())
+            .filter_map(|e| e.get_attribute("data-name"))
+            .collect()
+    };
+    assert_eq!(sort_header(&root, "Name").0, "ascending");
+    assert_eq!(sort_header(&root, "Restarts").0, "none");
+    // Image does not sort: a plain header.
+    let headers = root
+        .query_selector_all("thead th")
+        .map(|l| l.length())
+        .unwrap_or(0);
+    assert_eq!(headers, 6);
+
+    // Most restarts first, then the other way round.
+    sort_header(&root, "Restarts").1.click();
+    tick().await;
+    assert_eq!(sort_header(&root, "Restarts").0, "descending");
+    assert_eq!(sort_header(&root, "Name").0, "none");
+    assert_eq!(names(&root), ["web", "model"]);
+    sort_header(&root, "Restarts").1.click();
+    tick().await;
+    assert_eq!(sort_header(&root, "Restarts").0, "ascending");
+    assert_eq!(names(&root), ["model", "web"]);
 }
 
 fn page() -> PageContext {
@@ -457,4 +525,78 @@ async fn verdict_highlights_the_deciding_rule() {
         summary.contains("rules admit only 198.51.100.0/24"),
         "{summary}"
     );
+}
+
+#[wasm_bindgen_test]
+async fn loaded_draws_loading_error_empty_and_the_body() {
+    let outcome = RwSignal::new(None::<Result<(), ApiError>>);
+    let empty = RwSignal::new(false);
+    let root = mount(move || {
+        view! {
+            <Loaded outcome what="things" is_empty=empty empty=|| view! { <p class="nothing">"none"</p> }>
+                <p class="body">"body"</p>
+            </Loaded>
+        }
+    });
+    let has = |root: &web_sys::HtmlElement, css: &str| root.query_selector(css).ok().flatten();
+    let text = |root: &web_sys::HtmlElement| root.text_content().unwrap_or_default();
+    assert!(has(&root, ".loading[role=status]").is_some());
+    assert!(text(&root).contains("Loading things…"), "{}", text(&root));
+
+    outcome.set(Some(Err(ApiError::Network("connection refused".into()))));
+    tick().await;
+    assert!(has(&root, ".loading").is_none());
+    assert!(has(&root, "[data-testid=error-state][role=alert] button").is_some());
+    assert!(
+        text(&root).contains("Cannot reach the agent"),
+        "{}",
+        text(&root)
+    );
+    assert!(text(&root).contains("Try again"), "{}", text(&root));
+
+    outcome.set(Some(Ok(())));
+    tick().await;
+    assert!(has(&root, "[data-testid=error-state]").is_none());
+    let body = has(&root, "p.body");
+    assert!(body.is_some());
+    // The same outcome again (a refresh) keeps the body's DOM.
+    outcome.set(Some(Ok(())));
+    tick().await;
+    assert_eq!(has(&root, "p.body"), body);
+
+    empty.set(true);
+    tick().await;
+    assert!(has(&root, "p.body").is_none());
+    assert!(has(&root, "p.nothing").is_some());
+}
+
+#[wasm_bindgen_test]
+async fn loaded_can_fail_on_one_line() {
+    let outcome = RwSignal::new(Some(Err::<(), _>(ApiError::Other {
+        status: 500,
+        message: "disk full".into(),
+    })));
+    let root = mount(move || {
+        view! {
+            <Loaded
+                outcome
+                what="the runs"
+                on_error=OnError::Line { prefix: "Could not load the runs: ", testid: Some("runs-error") }
+            >
+                <p class="body">"body"</p>
+            </Loaded>
+        }
+    });
+    let line = root
+        .query_selector("p.error-box[data-testid=runs-error]")
+        .ok()
+        .flatten()
+        .and_then(|e| e.text_content())
+        .unwrap_or_default();
+    assert_eq!(line, "Could not load the runs: disk full");
+    assert!(root
+        .query_selector("[data-testid=error-state]")
+        .ok()
+        .flatten()
+        .is_none());
 }

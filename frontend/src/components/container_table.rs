@@ -7,6 +7,7 @@ use leptos_router::components::A;
 use vantage_shared::{ContainerState, ContainerSummary, HealthStatus};
 
 use super::badges::{HealthBadge, StateBadge};
+use super::data_table::{Column, DataTable, SortOrder};
 use super::status::Empty;
 use crate::format::{ago, date_time};
 
@@ -172,35 +173,22 @@ pub fn ContainerTable(
     let total = move || rows.with(Vec::len);
     let shown =
         Memo::new(move |_| rows.with(|rows| visible(rows, &text.get(), health.get(), sort.get())));
-    let header = move |key: SortKey| {
-        let aria = move || {
+    let column = move |key: SortKey| {
+        let order = Signal::derive(move || {
             let s = sort.get();
-            if s.key != key {
-                "none"
-            } else if s.descending {
-                "descending"
-            } else {
-                "ascending"
-            }
-        };
-        let arrow = move || {
-            let s = sort.get();
-            if s.key != key {
-                ""
-            } else if s.descending {
-                " ▼"
-            } else {
-                " ▲"
-            }
-        };
-        view! {
-            <th scope="col" aria-sort=aria>
-                <button type="button" class="sort" on:click=move |_| sort.update(|s| *s = s.toggled(key))>
-                    {key.title()}
-                    <span aria-hidden="true">{arrow}</span>
-                </button>
-            </th>
-        }
+            SortOrder::of(s.key == key, s.descending)
+        });
+        Column::new(key.title()).sortable(order, move || sort.update(|s| *s = s.toggled(key)))
+    };
+    let columns = move || {
+        vec![
+            column(SortKey::Name),
+            Column::new("Image"),
+            column(SortKey::State),
+            column(SortKey::Health),
+            column(SortKey::Restarts),
+            column(SortKey::Started),
+        ]
     };
     view! {
         <Show
@@ -223,25 +211,11 @@ pub fn ContainerTable(
             }
         >
             <p class="count muted">{move || format!("{} of {} containers", shown.with(Vec::len), total())}</p>
-            <div class="table-wrap">
-                <table class="containers cards-on-phone">
-                    <thead>
-                        <tr>
-                            {header(SortKey::Name)}
-                            <th scope="col">"Image"</th>
-                            {header(SortKey::State)}
-                            {header(SortKey::Health)}
-                            {header(SortKey::Restarts)}
-                            {header(SortKey::Started)}
-                        </tr>
-                    </thead>
-                    <tbody>
-                        <For each=move || shown.get() key=row_key let:c>
-                            <ContainerRow c />
-                        </For>
-                    </tbody>
-                </table>
-            </div>
+            <DataTable columns=columns() class="containers">
+                <For each=move || shown.get() key=row_key let:c>
+                    <ContainerRow c />
+                </For>
+            </DataTable>
         </Show>
     }
 }

@@ -3,7 +3,9 @@
 pub mod badges;
 pub mod container_table;
 pub mod copy;
+pub mod data_table;
 pub mod finding;
+pub mod loaded;
 pub mod nav;
 pub mod probe_detail;
 pub mod probe_table;

@@ -14,6 +14,7 @@ use vantage_shared::probe::{
 
 use super::badges::RichText;
 use super::copy::CopyText;
+use super::data_table::{Column, DataTable};
 use super::timing_bar::{Phases, TimingBar};
 use crate::format::{bytes, coarse, date_time, millis};
 use vantage_shared::ownership::owner_label;
@@ -45,6 +46,15 @@ fn family(f: AddressFamily) -> &'static str {
     }
 }
 
+fn dns_columns() -> Vec<Column> {
+    vec![
+        Column::new("Address"),
+        Column::new("Family"),
+        Column::new("Owner"),
+        Column::new("TTL").num(),
+    ]
+}
+
 #[component]
 fn DnsSection(d: DnsResult) -> impl IntoView {
     view! {
@@ -56,36 +66,24 @@ fn DnsSection(d: DnsResult) -> impl IntoView {
             {(!d.answers.is_empty())
                 .then(|| {
                     view! {
-                        <div class="table-wrap">
-                            <table class="detail-table cards-on-phone">
-                                <thead>
-                                    <tr>
-                                        <th scope="col">"Address"</th>
-                                        <th scope="col">"Family"</th>
-                                        <th scope="col">"Owner"</th>
-                                        <th scope="col" class="num">"TTL"</th>
-                                    </tr>
-                                </thead>
-                                <tbody>
-                                    {d
-                                        .answers
-                                        .into_iter()
-                                        .map(|a| {
-                                            view! {
-                                                <tr>
-                                                    <td data-label="Address"><code>{a.address}</code></td>
-                                                    <td data-label="Family">{family(a.family)}</td>
-                                                    <td data-label="Owner"><RichText text=owner_label(&a.owner) /></td>
-                                                    <td data-label="TTL" class="num">
-                                                        {a.ttl.map(|t| format!("{t} s")).unwrap_or_else(|| "—".into())}
-                                                    </td>
-                                                </tr>
-                                            }
-                                        })
-                                        .collect_view()}
-                                </tbody>
-                            </table>
-                        </div>
+                        <DataTable columns=dns_columns() class="detail-table">
+                            {d
+                                .answers
+                                .into_iter()
+                                .map(|a| {
+                                    view! {
+                                        <tr>
+                                            <td data-label="Address"><code>{a.address}</code></td>
+                                            <td data-label="Family">{family(a.family)}</td>
+                                            <td data-label="Owner"><RichText text=owner_label(&a.owner) /></td>
+                                            <td data-label="TTL" class="num">
+                                                {a.ttl.map(|t| format!("{t} s")).unwrap_or_else(|| "—".into())}
+                                            </td>
+                                        </tr>
+                                    }
+                                })
+                                .collect_view()}
+                        </DataTable>
                     }
                 })}
             {(!d.errors.is_empty())
@@ -110,45 +108,42 @@ fn tcp_word(o: TcpOutcome) -> (&'static str, &'static str) {
     }
 }
 
+fn tcp_columns() -> Vec<Column> {
+    vec![
+        Column::new("Address"),
+        Column::new("Outcome"),
+        Column::new("Time").num(),
+        Column::new("Error"),
+    ]
+}
+
 #[component]
 fn TcpSection(attempts: Vec<TcpAttempt>) -> impl IntoView {
     view! {
         <section class="detail-section" data-testid="detail-tcp">
             <h4>"TCP connect, per address"</h4>
-            <div class="table-wrap">
-                <table class="detail-table cards-on-phone">
-                    <thead>
-                        <tr>
-                            <th scope="col">"Address"</th>
-                            <th scope="col">"Outcome"</th>
-                            <th scope="col" class="num">"Time"</th>
-                            <th scope="col">"Error"</th>
-                        </tr>
-                    </thead>
-                    <tbody>
-                        {attempts
-                            .into_iter()
-                            .map(|a| {
-                                let (word, tone) = tcp_word(a.outcome);
-                                view! {
-                                    <tr>
-                                        <td data-label="Address">
-                                            <code>{a.address}</code>
-                                            " "
-                                            <span class="muted small">{family(a.family)}</span>
-                                        </td>
-                                        <td data-label="Outcome">
-                                            <span class=format!("badge reach reach-{tone}")>{word}</span>
-                                        </td>
-                                        <td data-label="Time" class="num">{millis(a.elapsed_ms)}</td>
-                                        <td data-label="Error" class="small">{a.error.unwrap_or_default()}</td>
-                                    </tr>
-                                }
-                            })
-                            .collect_view()}
-                    </tbody>
-                </table>
-            </div>
+            <DataTable columns=tcp_columns() class="detail-table">
+                {attempts
+                    .into_iter()
+                    .map(|a| {
+                        let (word, tone) = tcp_word(a.outcome);
+                        view! {
+                            <tr>
+                                <td data-label="Address">
+                                    <code>{a.address}</code>
+                                    " "
+                                    <span class="muted small">{family(a.family)}</span>
+                                </td>
+                                <td data-label="Outcome">
+                                    <span class=format!("badge reach reach-{tone}")>{word}</span>
+                                </td>
+                                <td data-label="Time" class="num">{millis(a.elapsed_ms)}</td>
+                                <td data-label="Error" class="small">{a.error.unwrap_or_default()}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </DataTable>
         </section>
     }
 }
@@ -337,6 +332,15 @@ fn cors_word(v: CorsVerdict) -> (&'static str, &'static str) {
     }
 }
 
+fn cors_columns() -> Vec<Column> {
+    vec![
+        Column::new("Stage"),
+        Column::new("Rule"),
+        Column::new("Verdict"),
+        Column::new("Detail"),
+    ]
+}
+
 #[component]
 fn CorsSection(c: CorsReport) -> impl IntoView {
     let first = c.first_failure;
@@ -376,26 +380,14 @@ fn CorsSection(c: CorsReport) -> impl IntoView {
                 })}
             {(!missing.is_empty())
                 .then(|| view! { <p class="muted small">{format!("Not observed: {missing}")}</p> })}
-            <div class="table-wrap">
-                <table class="detail-table cors-checks cards-on-phone">
-                    <thead>
-                        <tr>
-                            <th scope="col">"Stage"</th>
-                            <th scope="col">"Rule"</th>
-                            <th scope="col">"Verdict"</th>
-                            <th scope="col">"Detail"</th>
-                        </tr>
-                    </thead>
-                    <tbody>
-                        {c
-                            .checks
-                            .into_iter()
-                            .enumerate()
-                            .map(|(i, check)| view! { <CorsRow check first=first == Some(i) /> })
-                            .collect_view()}
-                    </tbody>
-                </table>
-            </div>
+            <DataTable columns=cors_columns() class="detail-table cors-checks">
+                {c
+                    .checks
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, check)| view! { <CorsRow check first=first == Some(i) /> })
+                    .collect_view()}
+            </DataTable>
         </section>
     }
 }

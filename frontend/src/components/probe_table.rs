@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use vantage_shared::duration::human_ms;
 use vantage_shared::HealthProbe;
 
+use super::data_table::{Column, DataTable, OnPhone};
 use crate::format::{clock, truncate};
 
 /// Rows shown before "Show all": hundreds of rows bury the page on a phone.
@@ -17,6 +18,13 @@ pub fn ProbeTable(
     show_all: RwSignal<bool>,
 ) -> impl IntoView {
     let total = move || probes.with(Vec::len);
+    let columns = vec![
+        Column::new("Start"),
+        Column::new("Result"),
+        Column::new("Duration").num(),
+        Column::new("Exit code").num(),
+        Column::new("Output"),
+    ];
     let rows = move || {
         let n = if show_all.get() {
             usize::MAX
@@ -26,24 +34,12 @@ pub fn ProbeTable(
         probes.with(|p| p.iter().take(n).cloned().collect::<Vec<_>>())
     };
     view! {
-        <div class="table-wrap">
-            <table class="probes">
-                <thead>
-                    <tr>
-                        <th scope="col">"Start"</th>
-                        <th scope="col">"Result"</th>
-                        <th scope="col" class="num">"Duration"</th>
-                        <th scope="col" class="num">"Exit code"</th>
-                        <th scope="col">"Output"</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    <For each=rows key=|p| p.start.timestamp_micros() let:p>
-                        <ProbeRow probe=p />
-                    </For>
-                </tbody>
-            </table>
-        </div>
+        // Scrolls sideways on phones rather than wrapping the output letter by letter.
+        <DataTable columns class="probes" phone=OnPhone::Scroll>
+            <For each=rows key=|p| p.start.timestamp_micros() let:p>
+                <ProbeRow probe=p />
+            </For>
+        </DataTable>
         <Show when=move || { total() > FIRST_ROWS }>
             <button type="button" class="button secondary" on:click=move |_| show_all.update(|s| *s = !*s)>
                 {move || {

@@ -7,6 +7,8 @@ use std::collections::HashSet;
 use leptos::prelude::*;
 use vantage_shared::rules::{Action, Direction, Rule, RuleSet, Verdict};
 
+use super::data_table::{Column, DataTable};
+
 /// Larger sets show this many rows until asked (or until a verdict names a later rule):
 /// thousands of rows make the page slow to scroll for no benefit.
 pub const ROWS_SHOWN: usize = 300;
@@ -170,6 +172,14 @@ pub fn RuleSetTable(set: RuleSet, #[prop(into)] marks: Signal<RuleMarks>) -> imp
     let meta = set_meta(&set);
     let kind = format!("{:?}", set.kind);
     let set_id = set.id.clone();
+    let columns = vec![
+        Column::new("Order"),
+        Column::new("Dir."),
+        Column::new("Action"),
+        Column::new("Protocol / ports"),
+        Column::new("Source / destination"),
+        Column::new("Description"),
+    ];
     let rules = StoredValue::new(set.rules);
     let rows = move || {
         let limit = if show_all.get() {
@@ -189,21 +199,9 @@ pub fn RuleSetTable(set: RuleSet, #[prop(into)] marks: Signal<RuleMarks>) -> imp
         <section class="rule-set" data-testid="rule-set" data-set-id=set.id.clone() data-kind=kind>
             <h3 class="rule-set-title">{title}</h3>
             <p class="muted small rule-set-meta">{meta}</p>
-            <div class="table-wrap">
-                <table class="rules-table cards-on-phone">
-                    <thead>
-                        <tr>
-                            <th scope="col">"Order"</th>
-                            <th scope="col">"Dir."</th>
-                            <th scope="col">"Action"</th>
-                            <th scope="col">"Protocol / ports"</th>
-                            <th scope="col">"Source / destination"</th>
-                            <th scope="col">"Description"</th>
-                        </tr>
-                    </thead>
-                    <tbody>{rows}</tbody>
-                </table>
-            </div>
+            <DataTable columns class="rules-table">
+                {rows}
+            </DataTable>
             <Show when=move || !show_all.get()>
                 <button type="button" class="link-button" on:click=move |_| expanded.set(true)>
                     {format!("Show all {total} rules (first {ROWS_SHOWN} shown)")}

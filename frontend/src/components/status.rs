@@ -16,54 +16,35 @@ pub fn Loading(#[prop(into)] what: String) -> impl IntoView {
     }
 }
 
-/// A friendly "nothing here" with a hint what to do.
+/// A friendly "nothing here" with a hint what to do. `testid` replaces `empty-state`
+/// where a page has more than one empty state that tests tell apart.
 #[component]
-pub fn Empty(#[prop(into)] title: String, children: Children) -> impl IntoView {
+pub fn Empty(
+    #[prop(into)] title: String,
+    #[prop(optional)] testid: Option<&'static str>,
+    children: Children,
+) -> impl IntoView {
     view! {
-        <div class="empty" data-testid="empty-state">
+        <div class="empty" data-testid=testid.unwrap_or("empty-state")>
             <p class="empty-title">{title}</p>
             <div class="empty-hint">{children()}</div>
         </div>
     }
 }
 
-/// The fallback of every `<ErrorBoundary>`: says what failed and what to do.
+/// A failed page resource: says what failed and what to do, with "Try again".
 #[component]
-pub fn ErrorView(errors: ArcRwSignal<Errors>) -> impl IntoView {
+pub fn ErrorView(error: ApiError) -> impl IntoView {
     let refresh = use_refresh();
-    let errors_for_class = errors.clone();
-    let messages = move || {
-        errors
-            .get()
-            .into_iter()
-            .map(|(_, e)| match e.downcast_ref::<ApiError>() {
-                Some(api) => api_error_view(api.clone()),
-                None => generic(e.to_string()),
-            })
-            .collect_view()
-    };
     // Docker being down is a condition to fix on the host, not a failure of this page.
-    let class = {
-        let errors = errors_for_class;
-        move || {
-            let docker_only = errors.with(|errs| {
-                errs.iter().all(|(_, e)| {
-                    matches!(
-                        e.downcast_ref::<ApiError>(),
-                        Some(ApiError::DockerUnavailable(_))
-                    )
-                })
-            });
-            if docker_only {
-                "error-box warn"
-            } else {
-                "error-box"
-            }
-        }
+    let class = if matches!(error, ApiError::DockerUnavailable(_)) {
+        "error-box warn"
+    } else {
+        "error-box"
     };
     view! {
         <div class=class role="alert" data-testid="error-state">
-            {messages}
+            {api_error_view(error)}
             <button type="button" class="button" on:click=move |_| refresh.bump()>
                 "Try again"
             </button>
@@ -71,12 +52,13 @@ pub fn ErrorView(errors: ArcRwSignal<Errors>) -> impl IntoView {
     }
 }
 
-fn generic(message: String) -> AnyView {
-    view! {
-        <p class="error-title">"Something went wrong"</p>
-        <p>{message}</p>
+/// The agent's own message for 4xx answers ("a target named … exists"), else the whole
+/// error: for one-line errors beside a form or a section.
+pub fn error_text(e: &ApiError) -> String {
+    match e {
+        ApiError::Other { message, .. } if !message.is_empty() => message.clone(),
+        other => other.to_string(),
     }
-    .into_any()
 }
 
 fn api_error_view(e: ApiError) -> AnyView {

@@ -10,9 +10,11 @@ use vantage_shared::{ContainerDetail, HealthHistory, HealthProbe, NetworkAttachm
 use super::Live;
 use crate::api::{self, HISTORY_LIMIT};
 use crate::components::badges::{HealthBadge, StateBadge};
+use crate::components::data_table::{Column, DataTable};
 use crate::components::finding::FindingCard;
+use crate::components::loaded::Loaded;
 use crate::components::probe_table::ProbeTable;
-use crate::components::status::{Empty, ErrorView, Loading};
+use crate::components::status::Empty;
 use crate::components::timeline::HealthTimeline;
 use crate::format::{ago, date_time};
 use crate::state::{use_refresh, use_session};
@@ -34,7 +36,7 @@ pub fn ContainerPage() -> impl IntoView {
         let (token, id) = (session.token(), id.get());
         async move { session.check(api::health_history(&token, &id, HISTORY_LIMIT).await) }
     });
-    // View choices live outside the <Transition>s so live refreshes keep them.
+    // View choices live outside the loaded bodies so live refreshes keep them.
     let show_all_probes = RwSignal::new(false);
     let whole_history = RwSignal::new(false);
 
@@ -42,31 +44,21 @@ pub fn ContainerPage() -> impl IntoView {
         <p class="breadcrumb">
             <A href="/containers">"← Containers"</A>
         </p>
-        <ErrorBoundary fallback=|errors| view! { <ErrorView errors /> }>
-            <Transition fallback=move || view! { <h1>{id.get()}</h1> <Loading what="the container" /> }>
-                {move || Suspend::new(async move { detail.ready().await.map(|()| view! { <Header detail /> }) })}
-            </Transition>
-        </ErrorBoundary>
+        <Loaded outcome=detail.outcome() what="the container" title=id>
+            <Header detail />
+        </Loaded>
 
         <section aria-labelledby="history-title">
             <h2 id="history-title">"Healthcheck history"</h2>
-            <ErrorBoundary fallback=|errors| view! { <ErrorView errors /> }>
-                <Transition fallback=|| view! { <Loading what="the healthcheck history" /> }>
-                    {move || Suspend::new(async move {
-                        // The history is kept while Docker is down; it is drawn even
-                        // when the container's config cannot be read.
-                        history
-                            .ready()
-                            .await
-                            .map(|()| view! { <History history detail show_all_probes whole_history /> })
-                    })}
-                </Transition>
-            </ErrorBoundary>
+            // The history is kept while Docker is down; it is drawn even when the
+            // container's config cannot be read.
+            <Loaded outcome=history.outcome() what="the healthcheck history">
+                <History history detail show_all_probes whole_history />
+            </Loaded>
         </section>
 
-        <Transition fallback=|| ()>
-            {move || Suspend::new(async move { detail.ready().await.ok().map(|()| view! { <Config detail /> }) })}
-        </Transition>
+        // Drawn only once the container loaded: its error is already shown above.
+        <Config detail />
     }
 }
 
@@ -357,39 +349,33 @@ fn ConfigBody(d: ContainerDetail) -> impl IntoView {
 
 #[component]
 fn NetworkTable(networks: Vec<NetworkAttachment>) -> impl IntoView {
+    let columns = vec![
+        Column::new("Network"),
+        Column::new("IP"),
+        Column::new("Aliases (DNS names)"),
+    ];
     view! {
-        <div class="table-wrap">
-            <table class="cards-on-phone">
-                <thead>
-                    <tr>
-                        <th scope="col">"Network"</th>
-                        <th scope="col">"IP"</th>
-                        <th scope="col">"Aliases (DNS names)"</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {networks
+        <DataTable columns>
+            {networks
+                .into_iter()
+                .map(|n| {
+                    let ip = [n.ip_address.clone(), n.ipv6_address.clone()]
                         .into_iter()
-                        .map(|n| {
-                            let ip = [n.ip_address.clone(), n.ipv6_address.clone()]
-                                .into_iter()
-                                .flatten()
-                                .filter(|s| !s.is_empty())
-                                .collect::<Vec<_>>()
-                                .join(", ");
-                            view! {
-                                <tr data-testid="network-attachment" data-network=n.name.clone()>
-                                    <td data-label="Network"><code>{n.name.clone()}</code></td>
-                                    <td data-label="IP">{if ip.is_empty() { "—".to_owned() } else { ip }}</td>
-                                    <td data-label="Aliases">
-                                        {if n.aliases.is_empty() { "—".to_owned() } else { n.aliases.join(", ") }}
-                                    </td>
-                                </tr>
-                            }
-                        })
-                        .collect_view()}
-                </tbody>
-            </table>
-        </div>
+                        .flatten()
+                        .filter(|s| !s.is_empty())
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    view! {
+                        <tr data-testid="network-attachment" data-network=n.name.clone()>
+                            <td data-label="Network"><code>{n.name.clone()}</code></td>
+                            <td data-label="IP">{if ip.is_empty() { "—".to_owned() } else { ip }}</td>
+                            <td data-label="Aliases">
+                                {if n.aliases.is_empty() { "—".to_owned() } else { n.aliases.join(", ") }}
+                            </td>
+                        </tr>
+                    }
+                })
+                .collect_view()}
+        </DataTable>
     }
 }

@@ -7,7 +7,8 @@ use vantage_shared::HealthStatus;
 use super::Live;
 use crate::api;
 use crate::components::container_table::{ContainerTable, Sort, SortKey};
-use crate::components::status::{Empty, ErrorView, Loading};
+use crate::components::loaded::Loaded;
+use crate::components::status::Empty;
 use crate::state::{use_refresh, use_session};
 
 /// The health filter's `<select>` value for a status (`""` = all).
@@ -31,7 +32,7 @@ pub fn ContainersPage() -> impl IntoView {
     let session = use_session();
     let refresh = use_refresh();
     let query = use_query_map();
-    // Filter and sort live here, outside the <Transition>, so a live refresh keeps them.
+    // Filter and sort live here, outside the loaded body, so a live refresh keeps them.
     let text = RwSignal::new(query.read_untracked().get("q").unwrap_or_default());
     let health = RwSignal::new(
         query
@@ -94,33 +95,19 @@ pub fn ContainersPage() -> impl IntoView {
                 </select>
             </label>
         </form>
-        <ErrorBoundary fallback=|errors| view! { <ErrorView errors /> }>
-            <Transition fallback=|| view! { <Loading what="containers" /> }>
-                {move || Suspend::new(async move {
-                    containers
-                        .ready()
-                        .await
-                        .map(|()| {
-                            view! {
-                                <Show
-                                    when=move || any.get() == Some(true)
-                                    fallback=|| {
-                                        view! {
-                                            <Empty title="No containers.">
-                                                <p>
-                                                    "Start one with " <code>"docker run -d --name web nginx"</code>
-                                                    "; it appears here by itself."
-                                                </p>
-                                            </Empty>
-                                        }
-                                    }
-                                >
-                                    <ContainerTable rows sort text health />
-                                </Show>
-                            }
-                        })
-                })}
-            </Transition>
-        </ErrorBoundary>
+        <Loaded
+            outcome=containers.outcome()
+            what="containers"
+            is_empty=Signal::derive(move || any.get() != Some(true))
+            empty=|| {
+                view! {
+                    <Empty title="No containers.">
+                        <p>"Start one with " <code>"docker run -d --name web nginx"</code> "; it appears here by itself."</p>
+                    </Empty>
+                }
+            }
+        >
+            <ContainerTable rows sort text health />
+        </Loaded>
     }
 }

@@ -14,10 +14,11 @@ use vantage_shared::gpu::{
 
 use super::Live;
 use crate::api;
-use crate::components::status::{ErrorView, Loading};
+use crate::components::data_table::{Column, DataTable};
+use crate::components::loaded::{Loaded, OnError};
+use crate::components::status::{error_text, Empty};
 use crate::format::{bytes, date_time};
 use crate::gpu_chart::{self, LineChart};
-use crate::pages::reach::error_text;
 use crate::state::{use_refresh, use_session};
 
 #[component]
@@ -34,21 +35,14 @@ pub fn GpuPage() -> impl IntoView {
         let token = session.token();
         async move { session.check(api::gpu_runs(&token).await) }
     });
-    let outcome = status.outcome();
     view! {
         <h1>"GPU"</h1>
         <p class="lead">
             "What this machine's GPU is, which containers can use it, and from how many chained operations the GPU beats the CPU once the image's upload and download are paid for."
         </p>
-        {move || match outcome.get() {
-            None => view! { <Loading what="GPU status" /> }.into_any(),
-            Some(Err(e)) => {
-                let mut errors = Errors::default();
-                errors.insert_with_default_key(e);
-                view! { <ErrorView errors=ArcRwSignal::new(errors) /> }.into_any()
-            }
-            Some(Ok(())) => untrack(|| view! { <GpuBody status runs /> }).into_any(),
-        }}
+        <Loaded outcome=status.outcome() what="GPU status">
+            <GpuBody status runs />
+        </Loaded>
     }
 }
 
@@ -70,22 +64,20 @@ fn GpuBody(status: Live<GpuStatus>, runs: Live<Vec<GpuRunSummary>>) -> impl Into
         <BenchmarkPanel status=data />
         <section aria-labelledby="runs-title">
             <h2 id="runs-title">"Benchmark runs"</h2>
-            {move || match runs_outcome.get() {
-                Some(Err(e)) => Some(view! { <p class="error-box small" role="alert">"Could not load the runs: " {error_text(&e)}</p> }),
-                _ => None,
-            }}
-            <Show
-                when=move || runs.with(|r| !r.is_empty())
-                fallback=|| view! {
-                    <div class="empty" data-testid="runs-empty">
-                        <p class="empty-title">"No run yet."</p>
-                        <p class="empty-hint">"Start one above. (" <code>"vantage bench gpu --json"</code> " runs the same benchmark from a shell and prints the record.)"</p>
-                    </div>
+            <Loaded
+                outcome=runs_outcome
+                what="the runs"
+                on_error=OnError::Line { prefix: "Could not load the runs: ", testid: None }
+                is_empty=Signal::derive(move || runs.with(Vec::is_empty))
+                empty=|| view! {
+                    <Empty title="No run yet." testid="runs-empty">
+                        <p>"Start one above. (" <code>"vantage bench gpu --json"</code> " runs the same benchmark from a shell and prints the record.)"</p>
+                    </Empty>
                 }
             >
                 <RunHistory runs picked shown_id />
                 {move || shown_id.get().map(|id| view! { <RunDetail id /> })}
-            </Show>
+            </Loaded>
         </section>
     }
 }
@@ -146,22 +138,15 @@ fn Identity(status: GpuStatus) -> impl IntoView {
                 view! {
                     <p class="small">{docker.engine.as_ref().map(|e| e.summary.clone()).unwrap_or_default()}</p>
                     {if docker.containers.iter().any(|c| c.access.has_gpu) {
-                        view! {
-                            <div class="table-wrap">
-                                <table class="cards-on-phone">
-                                    <thead><tr><th scope="col">"Container"</th><th scope="col">"GPUs"</th><th scope="col">"How"</th></tr></thead>
-                                    <tbody>
-                                        {docker.containers.iter().filter(|c| c.access.has_gpu).map(|c| view! {
-                                            <tr data-testid="gpu-container">
-                                                <td data-label="Container"><code>{c.name.clone()}</code>{(!c.running).then(|| view! { " " <span class="muted small">"(stopped)"</span> })}</td>
-                                                <td data-label="GPUs">{c.access.gpus.clone()}</td>
-                                                <td data-label="How" class="small">{c.access.detail.clone()}</td>
-                                            </tr>
-                                        }).collect_view()}
-                                    </tbody>
-                                </table>
-                            </div>
-                        }.into_any()
+                        let rows = docker.containers.iter().filter(|c| c.access.has_gpu).map(|c| view! {
+                            <tr data-testid="gpu-container">
+                                <td data-label="Container"><code>{c.name.clone()}</code>{(!c.running).then(|| view! { " " <span class="muted small">"(stopped)"</span> })}</td>
+                                <td data-label="GPUs">{c.access.gpus.clone()}</td>
+                                <td data-label="How" class="small">{c.access.detail.clone()}</td>
+                            </tr>
+                        }).collect_view();
+                        let columns = vec![Column::new("Container"), Column::new("GPUs"), Column::new("How")];
+                        view! { <DataTable columns>{rows}</DataTable> }.into_any()
                     } else {
                         view! { <p class="muted small" data-testid="gpu-no-containers">"No container has GPU access (" <code>"--gpus"</code> ", CDI or the nvidia runtime)."</p> }.into_any()
                     }}
@@ -337,46 +322,40 @@ fn RunHistory(
     picked: RwSignal<Option<String>>,
     shown_id: Signal<Option<String>>,
 ) -> impl IntoView {
+    let columns = vec![
+        Column::new("Started"),
+        Column::new("Machine"),
+        Column::new("Break-even (all threads)"),
+        Column::new("Upload, pinned"),
+        Column::new("Status"),
+    ];
     view! {
-        <div class="table-wrap">
-            <table class="cards-on-phone gpu-runs">
-                <thead>
-                    <tr>
-                        <th scope="col">"Started"</th>
-                        <th scope="col">"Machine"</th>
-                        <th scope="col">"Break-even (all threads)"</th>
-                        <th scope="col">"Upload, pinned"</th>
-                        <th scope="col">"Status"</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    <For each=move || runs.get() key=|r| (r.id.clone(), r.status as u8) let:r>
-                        {
-                            let id = r.id.clone();
-                            let id_sel = r.id.clone();
-                            let selected = Signal::derive(move || shown_id.with(|s| s.as_deref() == Some(id_sel.as_str())));
-                            view! {
-                                <tr data-testid="gpu-run-row" class:selected=selected>
-                                    <td data-label="Started">
-                                        <button type="button" class="link-button" aria-pressed=move || selected.get().to_string()
-                                            on:click=move |_| picked.set(Some(id.clone()))>
-                                            {date_time(r.started_at)}
-                                        </button>
-                                        {r.quick.then(|| view! { " " <span class="badge">"quick"</span> })}
-                                    </td>
-                                    <td data-label="Machine" class="small">
-                                        {r.hostname.clone()} " · " {r.gpu.clone().unwrap_or_else(|| "no GPU".into())}
-                                    </td>
-                                    <td data-label="Break-even">{if r.gpu_ran { break_even_text(&r.break_even_all_cores) } else { "CPU only (no GPU)".to_owned() }}</td>
-                                    <td data-label="Upload, pinned">{r.best_h2d_pinned_gbps.map(|g| format!("{g:.1} GB/s")).unwrap_or_else(|| "—".into())}</td>
-                                    <td data-label="Status">{status_badge(r.status)}</td>
-                                </tr>
-                            }
-                        }
-                    </For>
-                </tbody>
-            </table>
-        </div>
+        <DataTable columns class="gpu-runs">
+            <For each=move || runs.get() key=|r| (r.id.clone(), r.status as u8) let:r>
+                {
+                    let id = r.id.clone();
+                    let id_sel = r.id.clone();
+                    let selected = Signal::derive(move || shown_id.with(|s| s.as_deref() == Some(id_sel.as_str())));
+                    view! {
+                        <tr data-testid="gpu-run-row" class:selected=selected>
+                            <td data-label="Started">
+                                <button type="button" class="link-button" aria-pressed=move || selected.get().to_string()
+                                    on:click=move |_| picked.set(Some(id.clone()))>
+                                    {date_time(r.started_at)}
+                                </button>
+                                {r.quick.then(|| view! { " " <span class="badge">"quick"</span> })}
+                            </td>
+                            <td data-label="Machine" class="small">
+                                {r.hostname.clone()} " · " {r.gpu.clone().unwrap_or_else(|| "no GPU".into())}
+                            </td>
+                            <td data-label="Break-even">{if r.gpu_ran { break_even_text(&r.break_even_all_cores) } else { "CPU only (no GPU)".to_owned() }}</td>
+                            <td data-label="Upload, pinned">{r.best_h2d_pinned_gbps.map(|g| format!("{g:.1} GB/s")).unwrap_or_else(|| "—".into())}</td>
+                            <td data-label="Status">{status_badge(r.status)}</td>
+                        </tr>
+                    }
+                }
+            </For>
+        </DataTable>
     }
 }
 
@@ -403,15 +382,14 @@ fn RunDetail(id: String) -> impl IntoView {
         async move { session.check(api::gpu_run(&token, &id).await) }
     });
     let data = run.data();
-    let outcome = run.outcome();
     view! {
-        {move || match (outcome.get(), data.get()) {
-            (Some(Err(e)), _) => view! {
-                <p class="error-box small" role="alert" data-testid="run-error">"Could not load this run: " {error_text(&e)}</p>
-            }.into_any(),
-            (_, Some(r)) => view! { <RunView run=r /> }.into_any(),
-            _ => view! { <Loading what="the run" /> }.into_any(),
-        }}
+        <Loaded
+            outcome=run.outcome()
+            what="the run"
+            on_error=OnError::Line { prefix: "Could not load this run: ", testid: Some("run-error") }
+        >
+            {move || data.get().map(|r| view! { <RunView run=r /> })}
+        </Loaded>
     }
 }
 
@@ -552,40 +530,34 @@ fn BlurTable(blur: vantage_shared::gpu::BlurResult) -> impl IntoView {
         })
         .collect();
     let cold = gpu.as_ref().map(|g| g.cold.clone());
+    let columns = vec![
+        Column::new("N"),
+        Column::new("CPU, one thread"),
+        Column::new("CPU, all threads"),
+        Column::new("GPU upload"),
+        Column::new("GPU kernels"),
+        Column::new("GPU download"),
+        Column::new("GPU total"),
+    ];
     view! {
         <details class="figures">
             <summary>"The figures"</summary>
             <p class="small muted">
                 {format!("{}×{} image, {}×{} kernel (σ = {:.2}), {}; CPU on {} threads.", blur.width, blur.height, blur.kernel_size, blur.kernel_size, blur.sigma, blur.method, blur.cpu_threads)}
             </p>
-            <div class="table-wrap">
-                <table class="cards-on-phone" data-testid="blur-table">
-                    <thead>
-                        <tr>
-                            <th scope="col">"N"</th>
-                            <th scope="col">"CPU, one thread"</th>
-                            <th scope="col">"CPU, all threads"</th>
-                            <th scope="col">"GPU upload"</th>
-                            <th scope="col">"GPU kernels"</th>
-                            <th scope="col">"GPU download"</th>
-                            <th scope="col">"GPU total"</th>
-                        </tr>
-                    </thead>
-                    <tbody>
-                        {rows.into_iter().map(|(c, g)| view! {
-                            <tr>
-                                <td data-label="N">{c.n}</td>
-                                <td data-label="CPU, one thread">{ms(c.single_thread_ms, 1)}</td>
-                                <td data-label="CPU, all threads">{ms(c.all_cores_ms, 1)}</td>
-                                <td data-label="GPU upload">{g.as_ref().map(|g| ms(g.upload_ms, 2)).unwrap_or_else(|| "—".into())}</td>
-                                <td data-label="GPU kernels">{g.as_ref().map(|g| ms(g.kernels_ms, 2)).unwrap_or_else(|| "—".into())}</td>
-                                <td data-label="GPU download">{g.as_ref().map(|g| ms(g.download_ms, 2)).unwrap_or_else(|| "—".into())}</td>
-                                <td data-label="GPU total">{g.as_ref().map(|g| ms(g.total_ms, 2)).unwrap_or_else(|| "—".into())}</td>
-                            </tr>
-                        }).collect_view()}
-                    </tbody>
-                </table>
-            </div>
+            <DataTable columns testid="blur-table">
+                {rows.into_iter().map(|(c, g)| view! {
+                    <tr>
+                        <td data-label="N">{c.n}</td>
+                        <td data-label="CPU, one thread">{ms(c.single_thread_ms, 1)}</td>
+                        <td data-label="CPU, all threads">{ms(c.all_cores_ms, 1)}</td>
+                        <td data-label="GPU upload">{g.as_ref().map(|g| ms(g.upload_ms, 2)).unwrap_or_else(|| "—".into())}</td>
+                        <td data-label="GPU kernels">{g.as_ref().map(|g| ms(g.kernels_ms, 2)).unwrap_or_else(|| "—".into())}</td>
+                        <td data-label="GPU download">{g.as_ref().map(|g| ms(g.download_ms, 2)).unwrap_or_else(|| "—".into())}</td>
+                        <td data-label="GPU total">{g.as_ref().map(|g| ms(g.total_ms, 2)).unwrap_or_else(|| "—".into())}</td>
+                    </tr>
+                }).collect_view()}
+            </DataTable>
             {cold.map(|c| view! {
                 <p class="small">
                     {format!("Cold first run, reported apart: kernel compile {:.1} ms, module load {:.1} ms, setup {:.1} ms, then N = {}: upload {:.2} ms, kernels {:.2} ms, download {:.2} ms.", c.compile_ms, c.module_load_ms, c.setup_ms, c.n, c.upload_ms, c.kernels_ms, c.download_ms)}
@@ -626,6 +598,12 @@ fn Transfers(t: TransferResult) -> impl IntoView {
         .reduce(f64::max);
     let mut points = t.points.clone();
     points.sort_by_key(|p| (p.direction as u8, p.memory as u8, p.bytes));
+    let columns = vec![
+        Column::new("Copy"),
+        Column::new("Size"),
+        Column::new("Best"),
+        Column::new("Median"),
+    ];
     view! {
         <h4>"Bandwidth against transfer size"</h4>
         {chart.map(|c| view! { <Chart chart=c label="Copy bandwidth in GB/s against transfer size" /> })}
@@ -639,21 +617,16 @@ fn Transfers(t: TransferResult) -> impl IntoView {
         <p class="small muted">{t.convention.clone()}</p>
         <details class="figures">
             <summary>"The figures"</summary>
-            <div class="table-wrap">
-                <table class="cards-on-phone" data-testid="transfer-table">
-                    <thead><tr><th scope="col">"Copy"</th><th scope="col">"Size"</th><th scope="col">"Best"</th><th scope="col">"Median"</th></tr></thead>
-                    <tbody>
-                        {points.into_iter().map(|p| view! {
-                            <tr>
-                                <td data-label="Copy">{transfer_label(p.direction, p.memory)}</td>
-                                <td data-label="Size">{gpu_chart::size_label(p.bytes)}</td>
-                                <td data-label="Best">{format!("{:.2} GB/s", p.best_gbps)}</td>
-                                <td data-label="Median">{format!("{:.2} GB/s", p.median_gbps)}</td>
-                            </tr>
-                        }).collect_view()}
-                    </tbody>
-                </table>
-            </div>
+            <DataTable columns testid="transfer-table">
+                {points.into_iter().map(|p| view! {
+                    <tr>
+                        <td data-label="Copy">{transfer_label(p.direction, p.memory)}</td>
+                        <td data-label="Size">{gpu_chart::size_label(p.bytes)}</td>
+                        <td data-label="Best">{format!("{:.2} GB/s", p.best_gbps)}</td>
+                        <td data-label="Median">{format!("{:.2} GB/s", p.median_gbps)}</td>
+                    </tr>
+                }).collect_view()}
+            </DataTable>
         </details>
     }
 }

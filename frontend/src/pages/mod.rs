@@ -10,25 +10,24 @@ pub mod overview;
 pub mod phone;
 pub mod reach;
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 
 use leptos::prelude::*;
-use leptos::reactive::computed::ScopedFuture;
 
 use crate::api::ApiError;
 
 /// A page resource that refetches on every live event, plus de-duplicated views of
 /// its answer.
 ///
-/// Why not just `.await` the resource inside `<Transition>`: when a `Suspend` resolves
+/// Why not `.await` the resource inside `<Transition>`: when a `Suspend` resolves
 /// again, Leptos 0.8 rebuilds every reactive closure and `<For>` below it from scratch,
 /// so each refresh (every ~2 s on a busy host) would replace the DOM: keyboard focus,
-/// open `<details>`, open `<select>`s and selections would be lost. Instead the
-/// `Suspend` waits for the first answer and re-runs only when the outcome flips
-/// between success and error ([`Live::ready`]); the data reaches the views through
-/// signals, and keyed `<For>`s update only the rows that changed.
+/// open `<details>`, open `<select>`s and selections would be lost. Instead a page
+/// draws its body through [`Loaded`](crate::components::loaded::Loaded), which rebuilds
+/// only when [`Live::outcome`] flips between loading, success and error; the data
+/// reaches the views through signals, and keyed `<For>`s update only the rows that
+/// changed.
 pub struct Live<T: Send + Sync + 'static> {
-    resource: LocalResource<Result<T, ApiError>>,
     latest: Memo<Option<Result<T, ApiError>>>,
     outcome: Memo<Option<Result<(), ApiError>>>,
 }
@@ -55,27 +54,7 @@ impl<T: Clone + PartialEq + Send + Sync + 'static> Live<T> {
                     .map(|r| r.as_ref().map(|_| ()).map_err(Clone::clone))
             })
         });
-        Self {
-            resource,
-            latest,
-            outcome,
-        }
-    }
-
-    /// For a `Suspend`: waits for the first answer, and subscribes only to the
-    /// outcome (success or which error), not to the data.
-    pub async fn ready(self) -> Result<(), ApiError> {
-        // Read, not just `track()`: a memo that is never read never computes, so it
-        // would never subscribe to the resource and never notify us.
-        self.outcome.with(|_| ());
-        self.first().await.map(|_| ())
-    }
-
-    /// For a `Suspend` whose view is cheap to rebuild: the answer, re-running the
-    /// caller only when it really changed.
-    pub async fn changed(self) -> Result<T, ApiError> {
-        self.latest.with(|_| ());
-        self.first().await
+        Self { latest, outcome }
     }
 
     /// Loading (`None`), success or which error: notifies only when that changes.
@@ -97,10 +76,5 @@ impl<T: Clone + PartialEq + Send + Sync + 'static> Live<T> {
             self.latest
                 .with(|r| r.as_ref().and_then(|r| r.as_ref().ok()).map(&f))
         })
-    }
-
-    /// The current answer once loaded, without subscribing the caller to it.
-    fn first(self) -> impl Future<Output = Result<T, ApiError>> {
-        ScopedFuture::new_untracked(self.resource.into_future())
     }
 }

@@ -10,7 +10,8 @@ use vantage_shared::{NetworkSummary, ReachabilityReport};
 use super::Live;
 use crate::api;
 use crate::components::finding::FindingCard;
-use crate::components::status::{Empty, ErrorView, Loading};
+use crate::components::loaded::Loaded;
+use crate::components::status::Empty;
 use crate::state::{use_refresh, use_session};
 
 #[component]
@@ -28,7 +29,7 @@ pub fn NetworksPage() -> impl IntoView {
             _ => None,
         }
     });
-    // The pickers' current choice, outside the <Transition> so refreshes keep it.
+    // The pickers' current choice, outside the loaded form so refreshes keep it.
     let from = RwSignal::new(asked.get_untracked().map(|(f, _)| f).unwrap_or_default());
     let to = RwSignal::new(asked.get_untracked().map(|(_, t)| t).unwrap_or_default());
 
@@ -75,6 +76,7 @@ pub fn NetworksPage() -> impl IntoView {
             }
         }
     });
+    let verdict = report.data();
     let all_networks = networks.data();
     let sorted_networks = Memo::new(move |_| {
         let mut list = all_networks.get().unwrap_or_default();
@@ -115,85 +117,56 @@ pub fn NetworksPage() -> impl IntoView {
             <p class="muted">
                 "Containers find each other by name only on a shared user-defined network."
             </p>
-            <ErrorBoundary fallback=|errors| view! { <ErrorView errors /> }>
-                <Transition fallback=|| view! { <Loading what="containers" /> }>
-                    {move || {
-                        let on_submit = on_submit.clone();
-                        Suspend::new(async move {
-                            containers
-                                .ready()
-                                .await
-                                .map(|()| {
-                                    view! {
-                                        <Show
-                                            when=move || names.with(|n| n.as_ref().is_some_and(|n| n.len() >= 2))
-                                            fallback=|| {
-                                                view! {
-                                                    <Empty title="Needs at least two containers.">
-                                                        <p>"Start another container to check whether they can talk."</p>
-                                                    </Empty>
-                                                }
-                                            }
-                                        >
-                                            <form class="reach-form" on:submit=on_submit.clone()>
-                                                <Picker label="From" id="reach-from" names value=from />
-                                                <span class="arrow" aria-hidden="true">
-                                                    "→"
-                                                </span>
-                                                <Picker label="To" id="reach-to" names value=to />
-                                                <button type="submit" class="button" data-testid="reach-check">
-                                                    "Check"
-                                                </button>
-                                            </form>
-                                        </Show>
-                                    }
-                                })
-                        })
-                    }}
-                </Transition>
-            </ErrorBoundary>
-            <ErrorBoundary fallback=|errors| view! { <ErrorView errors /> }>
-                <Transition fallback=|| view! { <Loading what="the verdict" /> }>
-                    {move || Suspend::new(async move {
-                        report.changed().await.map(|r| r.map(|r| view! { <VerdictCard r /> }))
-                    })}
-                </Transition>
-            </ErrorBoundary>
+            <Loaded
+                outcome=containers.outcome()
+                what="containers"
+                is_empty=Signal::derive(move || !names.with(|n| n.as_ref().is_some_and(|n| n.len() >= 2)))
+                empty=|| {
+                    view! {
+                        <Empty title="Needs at least two containers.">
+                            <p>"Start another container to check whether they can talk."</p>
+                        </Empty>
+                    }
+                }
+            >
+                <form class="reach-form" on:submit=on_submit.clone()>
+                    <Picker label="From" id="reach-from" names value=from />
+                    <span class="arrow" aria-hidden="true">
+                        "→"
+                    </span>
+                    <Picker label="To" id="reach-to" names value=to />
+                    <button type="submit" class="button" data-testid="reach-check">
+                        "Check"
+                    </button>
+                </form>
+            </Loaded>
+            <Loaded outcome=report.outcome() what="the verdict">
+                {move || verdict.get().flatten().map(|r| view! { <VerdictCard r /> })}
+            </Loaded>
         </section>
 
         <h2>"All networks"</h2>
-        <ErrorBoundary fallback=|errors| view! { <ErrorView errors /> }>
-            <Transition fallback=|| view! { <Loading what="networks" /> }>
-                {move || Suspend::new(async move {
-                    networks
-                        .ready()
-                        .await
-                        .map(|()| {
-                            view! {
-                                <Show
-                                    when=move || sorted_networks.with(|n| !n.is_empty())
-                                    fallback=|| {
-                                        view! {
-                                            <Empty title="No networks.">
-                                                <p>
-                                                    "Docker always has " <code>"bridge"</code> ", " <code>"host"</code>
-                                                    " and " <code>"none"</code> "; is Docker running?"
-                                                </p>
-                                            </Empty>
-                                        }
-                                    }
-                                >
-                                    <div class="networks">
-                                        <For each=move || sorted_networks.get() key=network_key let:n>
-                                            <NetworkCard n />
-                                        </For>
-                                    </div>
-                                </Show>
-                            }
-                        })
-                })}
-            </Transition>
-        </ErrorBoundary>
+        <Loaded
+            outcome=networks.outcome()
+            what="networks"
+            is_empty=Signal::derive(move || sorted_networks.with(Vec::is_empty))
+            empty=|| {
+                view! {
+                    <Empty title="No networks.">
+                        <p>
+                            "Docker always has " <code>"bridge"</code> ", " <code>"host"</code>
+                            " and " <code>"none"</code> "; is Docker running?"
+                        </p>
+                    </Empty>
+                }
+            }
+        >
+            <div class="networks">
+                <For each=move || sorted_networks.get() key=network_key let:n>
+                    <NetworkCard n />
+                </For>
+            </div>
+        </Loaded>
     }
 }
 

@@ -7,7 +7,8 @@ use vantage_shared::{ContainerCounts, DockerState, DockerStatus, Overview, Probl
 use super::Live;
 use crate::api;
 use crate::components::badges::{RichText, SeverityBadge};
-use crate::components::status::{Empty, ErrorView, Loading};
+use crate::components::loaded::Loaded;
+use crate::components::status::Empty;
 use crate::format::{coarse, date_time};
 use crate::state::{use_agent_status, use_refresh, use_session};
 
@@ -29,13 +30,9 @@ pub fn OverviewPage() -> impl IntoView {
     });
     view! {
         <h1>"Overview"</h1>
-        <ErrorBoundary fallback=|errors| view! { <ErrorView errors /> }>
-            <Transition fallback=|| view! { <Loading what="the overview" /> }>
-                {move || Suspend::new(async move {
-                    overview.ready().await.map(|()| view! { <OverviewBody overview /> })
-                })}
-            </Transition>
-        </ErrorBoundary>
+        <Loaded outcome=overview.outcome() what="the overview">
+            <OverviewBody overview />
+        </Loaded>
     }
 }
 

@@ -20,9 +20,10 @@ use vantage_shared::rules::{
 use vantage_shared::{LoadedRules, RulesQuestion};
 
 use crate::api;
+use crate::components::data_table::{Column, DataTable};
 use crate::components::rules_verdict::outcome_tone;
+use crate::components::status::error_text;
 use crate::format::short_user_agent;
-use crate::pages::reach::error_text;
 use crate::state::use_session;
 
 /// The question as typed.
@@ -494,6 +495,14 @@ fn ScopeFields(fields: RwSignal<AskFields>, files: Signal<Vec<LoadedRules>>) -> 
     }
 }
 
+fn device_columns() -> Vec<Column> {
+    vec![
+        Column::new("Device"),
+        Column::new("Rules say"),
+        Column::new("Why"),
+    ]
+}
+
 /// "From every device that reported": the form's protocol and port for each address,
 /// evaluated here.
 #[component]
@@ -529,34 +538,23 @@ pub fn EveryDevice(
                     }
                 }
             >
-                <div class="table-wrap">
-                    <table class="every-device-table cards-on-phone">
-                        <thead>
-                            <tr>
-                                <th scope="col">"Device"</th>
-                                <th scope="col">"Rules say"</th>
-                                <th scope="col">"Why"</th>
-                            </tr>
-                        </thead>
-                        <tbody>
-                            <For each=move || rows.get() key=|r| (r.ip.clone(), r.verdict.outcome, summary(&r.verdict)) let:r>
-                                <tr data-testid="every-device-row" data-ip=r.ip.clone() data-outcome=r.verdict.outcome.as_str()>
-                                    <td data-label="Device">
-                                        <code>{r.ip.clone()}</code>
-                                        " "
-                                        <span class="muted small">{r.label.clone()}</span>
-                                    </td>
-                                    <td data-label="Rules say">
-                                        <span class=format!("badge outcome outcome-{}", outcome_tone(r.verdict.outcome))>
-                                            {r.verdict.outcome.as_str()}
-                                        </span>
-                                    </td>
-                                    <td data-label="Why" class="small">{summary(&r.verdict)}</td>
-                                </tr>
-                            </For>
-                        </tbody>
-                    </table>
-                </div>
+                <DataTable columns=device_columns() class="every-device-table">
+                    <For each=move || rows.get() key=|r| (r.ip.clone(), r.verdict.outcome, summary(&r.verdict)) let:r>
+                        <tr data-testid="every-device-row" data-ip=r.ip.clone() data-outcome=r.verdict.outcome.as_str()>
+                            <td data-label="Device">
+                                <code>{r.ip.clone()}</code>
+                                " "
+                                <span class="muted small">{r.label.clone()}</span>
+                            </td>
+                            <td data-label="Rules say">
+                                <span class=format!("badge outcome outcome-{}", outcome_tone(r.verdict.outcome))>
+                                    {r.verdict.outcome.as_str()}
+                                </span>
+                            </td>
+                            <td data-label="Why" class="small">{summary(&r.verdict)}</td>
+                        </tr>
+                    </For>
+                </DataTable>
             </Show>
         </section>
     }

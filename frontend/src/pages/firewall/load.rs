@@ -9,7 +9,7 @@ use vantage_shared::rules::{parse_rules, RulesError};
 use wasm_bindgen::JsCast;
 
 use crate::api;
-use crate::pages::reach::error_text;
+use crate::components::status::error_text;
 use crate::state::{use_refresh, use_session};
 
 /// The agent refuses larger uploads (`POST /api/rules`).

@@ -13,11 +13,11 @@ use vantage_shared::{HostFirewallRead, LoadedRules};
 
 use super::Live;
 use crate::api;
+use crate::components::loaded::Loaded;
 use crate::components::rules_table::{RuleMarks, RuleSetTable};
 use crate::components::rules_verdict::VerdictPanel;
-use crate::components::status::{ErrorView, Loading};
+use crate::components::status::{error_text, Empty};
 use crate::format::date_time;
-use crate::pages::reach::error_text;
 use crate::state::{device_id, use_refresh, use_session};
 pub use ask::{every_device, quick_sources, to_question, AskFields, AskForm, EveryDevice};
 pub use load::LoadForm;
@@ -37,22 +37,14 @@ pub fn FirewallPage() -> impl IntoView {
         let token = session.token();
         async move { session.check(api::comparison(&token).await) }
     });
-    // Rendered from the outcome, not through <Transition>: see the reachability page.
-    let outcome = rules.outcome();
     view! {
         <h1>"Firewall rules"</h1>
         <p class="lead">
             "Which rule lets a source in, or keeps it out: load the security groups, network ACLs, firewall rules or NSGs in front of your service and ask about an address, your phone's, or every device that reported."
         </p>
-        {move || match outcome.get() {
-            None => view! { <Loading what="rules" /> }.into_any(),
-            Some(Err(e)) => {
-                let mut errors = Errors::default();
-                errors.insert_with_default_key(e);
-                view! { <ErrorView errors=ArcRwSignal::new(errors) /> }.into_any()
-            }
-            Some(Ok(())) => untrack(|| view! { <FirewallBody rules comparison /> }).into_any(),
-        }}
+        <Loaded outcome=rules.outcome() what="rules">
+            <FirewallBody rules comparison />
+        </Loaded>
     }
 }
 
@@ -116,20 +108,17 @@ fn FirewallBody(
                 when=has_rules
                 fallback=|| {
                     view! {
-                        <div class="empty" data-testid="empty-state">
-                            <p class="empty-title">"No rules loaded yet."</p>
-                            <div class="empty-hint">
-                                <p>
-                                    "Paste or choose the output of " <code>"aws ec2 describe-security-groups"</code> ", "
-                                    <code>"aws ec2 describe-network-acls"</code> ", "
-                                    <code>"gcloud compute firewall-rules list --format=json"</code> ", "
-                                    <code>"az network nsg show"</code> ", " <code>"iptables-save"</code> " or "
-                                    <code>"nft -j list ruleset"</code>
-                                    ". It is checked in this browser first; nothing leaves it until you press “Check and load”."
-                                </p>
-                                <p>"Or list the files in the agent's config: " <code>"rules_files = [\"sgs.json\"]"</code> "."</p>
-                            </div>
-                        </div>
+                        <Empty title="No rules loaded yet.">
+                            <p>
+                                "Paste or choose the output of " <code>"aws ec2 describe-security-groups"</code> ", "
+                                <code>"aws ec2 describe-network-acls"</code> ", "
+                                <code>"gcloud compute firewall-rules list --format=json"</code> ", "
+                                <code>"az network nsg show"</code> ", " <code>"iptables-save"</code> " or "
+                                <code>"nft -j list ruleset"</code>
+                                ". It is checked in this browser first; nothing leaves it until you press “Check and load”."
+                            </p>
+                            <p>"Or list the files in the agent's config: " <code>"rules_files = [\"sgs.json\"]"</code> "."</p>
+                        </Empty>
                     }
                 }
             >

@@ -6,9 +6,10 @@ use leptos::task::spawn_local;
 use vantage_shared::probe::{parse_target_url, validate_new_target, NewTarget, MAX_TARGET_NAME};
 use vantage_shared::rules::RuleScope;
 
-use super::{error_text, Actions};
+use super::Actions;
 use crate::api;
 use crate::components::badges::RichText;
+use crate::components::status::error_text;
 
 /// The form's fields as typed.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -16,9 +16,10 @@ use leptos::task::spawn_local;
 use vantage_shared::probe::{Comparison, DeviceReportIn, PhoneLink, ProbeTarget, TargetComparison};
 
 use super::Live;
-use crate::api::{self, ApiError};
+use crate::api;
 use crate::components::finding::Snippet;
-use crate::components::status::{Empty, ErrorView, Loading};
+use crate::components::loaded::Loaded;
+use crate::components::status::{error_text, Empty};
 use crate::probe::{self, bounded, PageContext};
 use crate::state::{device_id, use_refresh, use_session, Refresh, Session};
 use form::TargetForm;
@@ -131,14 +132,6 @@ impl Actions {
     }
 }
 
-/// The agent's own message for 4xx answers ("a target named … exists"), else the whole error.
-pub fn error_text(e: &ApiError) -> String {
-    match e {
-        ApiError::Other { message, .. } if !message.is_empty() => message.clone(),
-        other => other.to_string(),
-    }
-}
-
 /// Now, updated every second while the page is open: countdowns and "… ago".
 fn ticking_clock() -> RwSignal<DateTime<Utc>> {
     let now = RwSignal::new(Utc::now());
@@ -160,33 +153,20 @@ pub fn ReachPage() -> impl IntoView {
         let token = session.token();
         async move { session.check(api::comparison(&token).await) }
     });
-    // Created here, outside the Suspend, like every page resource: see [`Live`].
+    // Created here, outside the loaded body, like every page resource: see [`Live`].
     let links = Live::new(move || {
         refresh.track_reach();
         let token = session.token();
         async move { session.check(api::phone_links(&token).await) }
     });
-    // Rendered from the outcome rather than through <Transition>: a Transition re-runs its
-    // Suspend whenever a resource it saw reloads, which rebuilt the whole body on every
-    // refresh here.
-    let outcome = comparison.outcome();
     view! {
         <h1>"Reachability"</h1>
         <p class="lead">
             "Each target as the agent sees it, next to every browser that tested it: this one, a phone on the guest Wi-Fi or on LTE, a colleague's laptop."
         </p>
-        {move || match outcome.get() {
-            None => view! { <Loading what="targets" /> }.into_any(),
-            Some(Err(e)) => {
-                let mut errors = Errors::default();
-                errors.insert_with_default_key(e);
-                view! { <ErrorView errors=ArcRwSignal::new(errors) /> }.into_any()
-            }
-            // Untracked: building the body must not subscribe this closure to anything
-            // but the outcome, or every refresh would rebuild the page (and lose "Probe
-            // all" progress, open details and focus).
-            Some(Ok(())) => untrack(|| view! { <ReachBody comparison links /> }).into_any(),
-        }}
+        <Loaded outcome=comparison.outcome() what="targets">
+            <ReachBody comparison links />
+        </Loaded>
     }
 }
 

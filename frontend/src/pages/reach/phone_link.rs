@@ -8,10 +8,10 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use vantage_shared::probe::{NewPhoneLink, PhoneLink};
 
-use super::error_text;
 use crate::api;
 use crate::components::copy::CopyText;
 use crate::components::qr::QrCodeSvg;
+use crate::components::status::error_text;
 use crate::format::{ago, clock, countdown, date_time, short_user_agent};
 use crate::pages::Live;
 use crate::probe::PageContext;
