@@ -1,4 +1,4 @@
-//! GPU routes (issue 5) through the router with `oneshot`: the token, the status with
+//! GPU routes through the router with `oneshot`: the token, the status with
 //! its reasons, option checks with clear 400s, one run at a time (409), a quick run to
 //! the end with progress events, history and 404s. On a machine without a driver the
 //! run completes with the CPU baseline and says what the GPU part needs.
@@ -154,8 +154,8 @@ async fn bad_options_get_clear_400s() {
     assert!(err(&res).message.contains("gpu-nope"));
 }
 
-/// Review of issue 5: a run could not be stopped, and a stopping agent waited minutes
-/// for it. Cancelled mid-run, it ends within about a second as `cancelled`, keeps
+/// A run must be stoppable, and a stopping agent must not wait minutes for it.
+/// Cancelled mid-run, it ends within about a second as `cancelled`, keeps
 /// what it measured, and a second cancel is a 409.
 #[tokio::test]
 async fn a_running_benchmark_can_be_cancelled() {

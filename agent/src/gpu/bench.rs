@@ -13,22 +13,13 @@ use vantage_shared::gpu::{
     TransferResult, AGREEMENT_TOLERANCE, BLUR_RADIUS, BLUR_SIGMA, TRANSFER_CONVENTION,
 };
 
+use super::backend::{self, GpuBlurRun};
 use super::cpu;
+use super::plan::GpuPlan;
+use super::status::status_blocking;
 
 /// How one blur is computed, for the result (CPU and GPU alike).
 pub const BLUR_METHOD: &str = "2-D Gaussian 21x21 (sigma = 10/3, weights normalised to 1), clamp-to-edge borders, computed as a 21-tap pass along rows then one along columns (separable: the same result as the 441-tap 2-D convolution, a tenth of the work), f32, each tap as acc = acc + w*v rounded after the multiply and after the add (no fused multiply-add: the GPU kernel is compiled with --fmad=false), taps in the same order on CPU and GPU, so both compute the same numbers. Chained N times: each blur reads the previous one's output.";
-
-/// What the GPU part of a run may use, decided before the run starts.
-pub enum GpuPlan {
-    /// Run the GPU part on this device; `blur_needs` says why the blur cannot run
-    /// (NVRTC missing) while the transfers still can.
-    Run {
-        device_name: String,
-        blur_needs: Option<String>,
-    },
-    /// Skip it, with the sentence saying what it needs.
-    Skip(String),
-}
 
 /// Everything a run reports while it goes.
 pub type ProgressFn<'a> = &'a mut dyn FnMut(GpuBenchProgress);
@@ -84,7 +75,7 @@ struct Partial {
     started_at: chrono::DateTime<Utc>,
     threads: usize,
     transfers: Option<TransferResult>,
-    gpu: Option<super::GpuBlurRun>,
+    gpu: Option<GpuBlurRun>,
     cpu: Vec<CpuBlurPoint>,
     agreement: Option<OutputAgreement>,
     gpu_skipped: Option<String>,
@@ -167,6 +158,145 @@ impl Partial {
     }
 }
 
+/// The GPU part of a run, when the plan has one: the transfer sweep, then the GPU blur
+/// when NVRTC can build its kernel. A failure is kept in `acc.error` and ends the GPU
+/// part; the CPU baseline still runs after it.
+fn gpu_part(
+    acc: &mut Partial,
+    plan: &GpuPlan,
+    image: &[f32],
+    weights: &[f32],
+    cancel: &AtomicBool,
+    steps: &mut Steps<'_>,
+    checkpoint: &mut dyn FnMut(&GpuRun),
+) {
+    let GpuPlan::Run {
+        device_name,
+        blur_needs,
+    } = plan
+    else {
+        return;
+    };
+    let stopping = || cancel.load(Ordering::Relaxed);
+    if !stopping() {
+        let result = backend::transfers(
+            acc.config.device,
+            &acc.config.transfer_sizes,
+            acc.config.repetitions,
+            cancel,
+            &mut |p| {
+                steps.tick(
+                    GpuBenchPhase::Transfers,
+                    format!(
+                        "{} {:?} {} bytes: {:.2} GB/s",
+                        serde_json::to_value(p.direction)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_owned))
+                            .unwrap_or_default(),
+                        p.memory,
+                        p.bytes,
+                        p.best_gbps
+                    ),
+                )
+            },
+        );
+        match result {
+            Ok(mut points) => {
+                points.sort_by_key(|p| (p.direction as u8, p.memory as u8, p.bytes));
+                let status = status_blocking(None);
+                let dev = status.devices.get(acc.config.device as usize);
+                acc.transfers = Some(TransferResult {
+                    points,
+                    convention: TRANSFER_CONVENTION.into(),
+                    pcie_limit_gbps: dev
+                        .and_then(|d| d.pcie.as_ref())
+                        .and_then(|p| p.theoretical_gbps),
+                    memory_limit_gbps: dev.and_then(|d| d.theoretical_memory_bandwidth_gbps),
+                });
+            }
+            // A cancelled sweep ends with an error too; the status says why.
+            Err(_) if stopping() => {}
+            Err(e) => acc.error = Some(format!("GPU transfers on {device_name} failed: {e}")),
+        }
+        checkpoint(&acc.record(GpuRunStatus::Running));
+    }
+    if acc.error.is_none() && blur_needs.is_none() && !stopping() {
+        match backend::blur(
+            acc.config.device,
+            image,
+            acc.config.image_side,
+            weights,
+            &acc.config.ns,
+            acc.config.repetitions,
+            cancel,
+            &mut |n| steps.tick(GpuBenchPhase::GpuBlur, format!("GPU blur: N = {n}")),
+        ) {
+            Ok(r) => acc.gpu = Some(r),
+            Err(_) if stopping() => {}
+            Err(e) => acc.error = Some(format!("GPU blur on {device_name} failed: {e}")),
+        }
+        checkpoint(&acc.record(GpuRunStatus::Running));
+    }
+}
+
+/// The CPU baseline: every N single-threaded, then on all cores, and the comparison of
+/// the largest N's output with the GPU's when both ran to the end.
+fn cpu_part(
+    acc: &mut Partial,
+    image: &[f32],
+    weights: &[f32],
+    cancel: &AtomicBool,
+    steps: &mut Steps<'_>,
+    checkpoint: &mut dyn FnMut(&GpuRun),
+) {
+    let stopping = || cancel.load(Ordering::Relaxed);
+    let (side, threads) = (acc.config.image_side as usize, acc.threads);
+    // One set of buffers for every N and both phases.
+    let reps = acc.config.cpu_repetitions();
+    let mut chain = cpu::Chain::new(image, side, side);
+    for i in 0..acc.cpu.len() {
+        let n = acc.cpu[i].n;
+        let Ok(t) = time_cpu(reps, &mut chain, image, |c| c.run(n, weights, 1, cancel)) else {
+            break;
+        };
+        acc.cpu[i].single_thread_ms = t;
+        steps.tick(
+            GpuBenchPhase::CpuSingle,
+            format!("CPU, one thread: N = {n} in {t:.1} ms"),
+        );
+    }
+    if !stopping() {
+        checkpoint(&acc.record(GpuRunStatus::Running));
+    }
+    let mut all_done = !stopping();
+    for i in 0..acc.cpu.len() {
+        let n = acc.cpu[i].n;
+        let Ok(t) = time_cpu(reps, &mut chain, image, |c| {
+            c.run(n, weights, threads, cancel)
+        }) else {
+            all_done = false;
+            break;
+        };
+        acc.cpu[i].all_cores_ms = t;
+        steps.tick(
+            GpuBenchPhase::CpuAllCores,
+            format!("CPU, {threads} threads: N = {n} in {t:.1} ms"),
+        );
+    }
+
+    // `ns` is sorted: the chain now holds the largest N's output, as does the GPU's.
+    if let (true, Some(g), Some(&n)) = (all_done, acc.gpu.as_mut(), acc.config.ns.last()) {
+        let d = cpu::max_abs_diff(&g.output, chain.output());
+        acc.agreement = Some(OutputAgreement {
+            n,
+            max_abs_diff: d,
+            tolerance: AGREEMENT_TOLERANCE,
+            pass: d <= AGREEMENT_TOLERANCE,
+        });
+        g.output = Vec::new();
+    }
+}
+
 /// The sentence a cancelled run carries.
 pub const CANCELLED: &str =
     "cancelled before the run finished; the figures measured until then are kept";
@@ -230,118 +360,12 @@ pub fn run(
     let image = cpu::test_image(side, side);
     let weights = cpu::gaussian_weights(BLUR_RADIUS, BLUR_SIGMA);
 
-    if let GpuPlan::Run {
-        device_name,
-        blur_needs,
-    } = &plan
-    {
-        if !stopping() {
-            let result = super::transfers(
-                acc.config.device,
-                &acc.config.transfer_sizes,
-                acc.config.repetitions,
-                cancel,
-                &mut |p| {
-                    steps.tick(
-                        GpuBenchPhase::Transfers,
-                        format!(
-                            "{} {:?} {} bytes: {:.2} GB/s",
-                            serde_json::to_value(p.direction)
-                                .ok()
-                                .and_then(|v| v.as_str().map(str::to_owned))
-                                .unwrap_or_default(),
-                            p.memory,
-                            p.bytes,
-                            p.best_gbps
-                        ),
-                    )
-                },
-            );
-            match result {
-                Ok(mut points) => {
-                    points.sort_by_key(|p| (p.direction as u8, p.memory as u8, p.bytes));
-                    let status = super::status_blocking(None);
-                    let dev = status.devices.get(acc.config.device as usize);
-                    acc.transfers = Some(TransferResult {
-                        points,
-                        convention: TRANSFER_CONVENTION.into(),
-                        pcie_limit_gbps: dev
-                            .and_then(|d| d.pcie.as_ref())
-                            .and_then(|p| p.theoretical_gbps),
-                        memory_limit_gbps: dev.and_then(|d| d.theoretical_memory_bandwidth_gbps),
-                    });
-                }
-                // A cancelled sweep ends with an error too; the status says why.
-                Err(_) if stopping() => {}
-                Err(e) => acc.error = Some(format!("GPU transfers on {device_name} failed: {e}")),
-            }
-            checkpoint(&acc.record(GpuRunStatus::Running));
-        }
-        if acc.error.is_none() && blur_needs.is_none() && !stopping() {
-            match super::gpu_blur(
-                acc.config.device,
-                &image,
-                acc.config.image_side,
-                &weights,
-                &acc.config.ns,
-                acc.config.repetitions,
-                cancel,
-                &mut |n| steps.tick(GpuBenchPhase::GpuBlur, format!("GPU blur: N = {n}")),
-            ) {
-                Ok(r) => acc.gpu = Some(r),
-                Err(_) if stopping() => {}
-                Err(e) => acc.error = Some(format!("GPU blur on {device_name} failed: {e}")),
-            }
-            checkpoint(&acc.record(GpuRunStatus::Running));
-        }
-    }
-
+    gpu_part(
+        &mut acc, &plan, &image, &weights, cancel, &mut steps, checkpoint,
+    );
     // The CPU baseline runs in every case: it is the half of the answer a machine
-    // without a GPU can still give. One set of buffers for every N and both phases.
-    let reps = acc.config.cpu_repetitions();
-    let mut chain = cpu::Chain::new(&image, side, side);
-    for i in 0..acc.cpu.len() {
-        let n = acc.cpu[i].n;
-        let Ok(t) = time_cpu(reps, &mut chain, &image, |c| c.run(n, &weights, 1, cancel)) else {
-            break;
-        };
-        acc.cpu[i].single_thread_ms = t;
-        steps.tick(
-            GpuBenchPhase::CpuSingle,
-            format!("CPU, one thread: N = {n} in {t:.1} ms"),
-        );
-    }
-    if !stopping() {
-        checkpoint(&acc.record(GpuRunStatus::Running));
-    }
-    let mut all_done = !stopping();
-    for i in 0..acc.cpu.len() {
-        let n = acc.cpu[i].n;
-        let Ok(t) = time_cpu(reps, &mut chain, &image, |c| {
-            c.run(n, &weights, threads, cancel)
-        }) else {
-            all_done = false;
-            break;
-        };
-        acc.cpu[i].all_cores_ms = t;
-        steps.tick(
-            GpuBenchPhase::CpuAllCores,
-            format!("CPU, {threads} threads: N = {n} in {t:.1} ms"),
-        );
-    }
-
-    // `ns` is sorted: the chain now holds the largest N's output, as does the GPU's.
-    if let (true, Some(g), Some(&n)) = (all_done, acc.gpu.as_mut(), acc.config.ns.last()) {
-        let d = cpu::max_abs_diff(&g.output, chain.output());
-        acc.agreement = Some(OutputAgreement {
-            n,
-            max_abs_diff: d,
-            tolerance: AGREEMENT_TOLERANCE,
-            pass: d <= AGREEMENT_TOLERANCE,
-        });
-        g.output = Vec::new();
-    }
-    drop(chain);
+    // without a GPU can still give.
+    cpu_part(&mut acc, &image, &weights, cancel, &mut steps, checkpoint);
     steps.tick(
         GpuBenchPhase::Comparing,
         "fitting lines and comparing outputs".into(),
@@ -363,4 +387,98 @@ pub fn run(
         GpuRunStatus::Completed
     };
     acc.record(status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gpu::plan::machine_identity;
+    use crate::gpu::text::render_text;
+    use vantage_shared::gpu::GpuBenchOptions;
+
+    /// A small run with the GPU part skipped: the CPU baseline is complete, the record
+    /// goes through the store and survives a reopen, and an interrupted one is marked.
+    #[tokio::test]
+    async fn cpu_only_run_is_stored_and_survives_restart() {
+        let config = GpuBenchOptions {
+            image_side: Some(64),
+            ns: Some(vec![1, 2, 3]),
+            repetitions: Some(1),
+            ..Default::default()
+        }
+        .resolve()
+        .expect("valid options");
+        let status = status_blocking(None);
+        let machine = machine_identity(&status, 0, "test-host");
+        let mut events = Vec::new();
+        let mut checkpoints = Vec::new();
+        let run = run(
+            "gpu-test-1".into(),
+            config,
+            machine,
+            GpuPlan::Skip("no NVIDIA driver found (libcuda.so.1 not loadable)".into()),
+            &AtomicBool::new(false),
+            &mut |p| events.push(p),
+            &mut |partial| checkpoints.push(partial.status),
+        );
+        assert_eq!(run.status, GpuRunStatus::Completed, "{:?}", run.error);
+        let blur = run.blur.as_ref().expect("CPU baseline");
+        assert_eq!(blur.cpu.len(), 3);
+        assert!(blur
+            .cpu
+            .iter()
+            .all(|p| p.single_thread_ms > 0.0 && p.all_cores_ms > 0.0));
+        assert!(blur.cpu_single_fit.is_some() && blur.gpu.is_none());
+        assert!(blur.break_even_all_cores.is_none(), "no N* without the GPU");
+        assert!(render_text(&run).contains("GPU part skipped: no NVIDIA driver found"));
+        let last = events.last().expect("progress events");
+        assert_eq!((last.done, last.total), (last.total, 1 + 2 * 3 + 1));
+        // Without a GPU part: one record so far, after the single-threaded phase.
+        assert_eq!(checkpoints, vec![GpuRunStatus::Running]);
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let store = crate::store::Store::open(dir.path()).expect("open");
+            store.save_gpu_run(&run).await.expect("save");
+            let mut running = run.clone();
+            running.id = "gpu-test-2".into();
+            running.status = GpuRunStatus::Running;
+            running.started_at += chrono::Duration::seconds(1);
+            store.save_gpu_run(&running).await.expect("save running");
+        }
+        let store = crate::store::Store::open(dir.path()).expect("reopen");
+        assert_eq!(store.interrupt_gpu_runs().await.expect("interrupt"), 1);
+        let list = store.gpu_runs(10).await.expect("list");
+        assert_eq!(
+            list.iter()
+                .map(|r| (r.id.as_str(), r.status))
+                .collect::<Vec<_>>(),
+            vec![
+                ("gpu-test-2", GpuRunStatus::Interrupted),
+                ("gpu-test-1", GpuRunStatus::Completed)
+            ]
+        );
+        // serde_json may round the last bit of an f64: compare what matters exactly,
+        // timings to 1e-12.
+        let back = store
+            .gpu_run("gpu-test-1".into())
+            .await
+            .expect("get")
+            .expect("stored");
+        assert_eq!(
+            (&back.config, &back.machine, &back.gpu_skipped),
+            (&run.config, &run.machine, &run.gpu_skipped)
+        );
+        let times = |r: &GpuRun| -> Vec<f64> {
+            r.blur
+                .iter()
+                .flat_map(|b| b.cpu.iter().map(|p| p.single_thread_ms))
+                .collect()
+        };
+        assert_eq!(times(&back).len(), 3);
+        for (a, b) in times(&back).iter().zip(times(&run)) {
+            assert!((a - b).abs() <= 1e-12 * b.abs(), "{a} vs {b}");
+        }
+        assert_eq!(store.gpu_run("nope".into()).await.expect("get"), None);
+    }
 }
