@@ -95,7 +95,11 @@ pub(crate) async fn resolve(host: &str, docker: &[(String, String)]) -> Resolved
             docker,
         );
     }
+    from_dns(host, docker, started).await
+}
 
+/// Asks the system's DNS servers (resolv.conf) for A and AAAA, each capped at [`LOOKUP_CAP`].
+async fn from_dns(host: &str, docker: &[(String, String)], started: Instant) -> Resolved {
     let (config, mut opts) = match hickory_resolver::system_conf::read_system_conf() {
         Ok(c) => c,
         Err(e) => {

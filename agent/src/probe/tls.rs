@@ -234,6 +234,76 @@ pub(crate) struct Handshake {
     pub timed_out: bool,
 }
 
+/// A connector that verifies against `roots` without aborting the handshake, and where its
+/// verifier records what it saw; or why none could be built.
+fn connector(roots: Arc<RootCertStore>) -> Result<(TlsConnector, Arc<Mutex<Seen>>), String> {
+    let provider = provider();
+    let inner = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
+        .build()
+        .map_err(|e| format!("no usable root certificates: {e}"))?;
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let verifier = Arc::new(Recorder {
+        inner,
+        seen: seen.clone(),
+    });
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS configuration: {e}"))?;
+    let mut config = config
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    // Only HTTP/1.1 is spoken afterwards, so only it is offered.
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok((TlsConnector::from(Arc::new(config)), seen))
+}
+
+/// Copies the leaf certificate's fields into `result`, with whether it names `server_name`,
+/// and returns them for the error messages.
+fn record_leaf(
+    result: &mut TlsResult,
+    leaf: Option<&CertificateDer<'static>>,
+    server_name: &ServerName<'static>,
+) -> CertInfo {
+    let info = leaf.map(|c| cert_info(c)).unwrap_or_default();
+    result.subject = info.subject.clone();
+    result.issuer = info.issuer.clone();
+    result.sans = info.sans.clone();
+    result.not_before = info.not_before;
+    result.not_after = info.not_after;
+    if let Some(leaf) = leaf {
+        // Checked on its own so a name mismatch shows even when the chain fails first.
+        result.sni_mismatch = match rustls::server::ParsedCertificate::try_from(leaf) {
+            Ok(parsed) => rustls::client::verify_server_name(&parsed, server_name).is_err(),
+            Err(_) => false,
+        };
+    }
+    info
+}
+
+/// Why the handshake failed, in words: the certificate's fault when the verifier refused
+/// it, else rustls' error, else the connection's.
+fn describe_failure(
+    e: &std::io::Error,
+    verdict: Option<&Result<(), rustls::Error>>,
+    info: &CertInfo,
+    host: &str,
+) -> String {
+    let rustls_err = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .cloned();
+    match (verdict, rustls_err) {
+        (Some(Err(v)), _) => describe_cert_error(v, info, host),
+        (_, Some(r)) => describe_handshake_error(&r),
+        (_, None) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            "the server closed the connection during the TLS handshake (not TLS on this port?)"
+                .to_owned()
+        }
+        (_, None) => format!("TLS handshake failed: {e}"),
+    }
+}
+
 /// Runs a TLS handshake for `host` over `tcp` within `timeout`.
 pub(crate) async fn handshake(
     tcp: TcpStream,
@@ -287,48 +357,17 @@ pub(crate) async fn handshake(
             }
         },
     };
-    let provider = provider();
-    let inner = match WebPkiServerVerifier::builder_with_provider(roots, provider.clone()).build() {
-        Ok(v) => v,
-        Err(e) => return fail(result, format!("no usable root certificates: {e}")),
+    let (connector, seen) = match connector(roots) {
+        Ok(c) => c,
+        Err(msg) => return fail(result, msg),
     };
-    let seen = Arc::new(Mutex::new(Seen::default()));
-    let verifier = Arc::new(Recorder {
-        inner,
-        seen: seen.clone(),
-    });
-    let config = match rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-    {
-        Ok(b) => b,
-        Err(e) => return fail(result, format!("TLS configuration: {e}")),
-    };
-    let mut config = config
-        .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
-    // Only HTTP/1.1 is spoken afterwards, so only it is offered.
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let connector = TlsConnector::from(Arc::new(config));
 
     let outcome = tokio::time::timeout(timeout, connector.connect(server_name.clone(), tcp)).await;
     let (leaf, verdict) = {
         let mut s = seen.lock().unwrap_or_else(|p| p.into_inner());
         (s.leaf.take(), s.verdict.take())
     };
-    let info = leaf.as_ref().map(|c| cert_info(c)).unwrap_or_default();
-    result.subject = info.subject.clone();
-    result.issuer = info.issuer.clone();
-    result.sans = info.sans.clone();
-    result.not_before = info.not_before;
-    result.not_after = info.not_after;
-    if let Some(leaf) = &leaf {
-        // Checked on its own so a name mismatch shows even when the chain fails first.
-        result.sni_mismatch = match rustls::server::ParsedCertificate::try_from(leaf) {
-            Ok(parsed) => rustls::client::verify_server_name(&parsed, &server_name).is_err(),
-            Err(_) => false,
-        };
-    }
+    let info = record_leaf(&mut result, leaf.as_ref(), &server_name);
 
     let stream = match outcome {
         Err(_) => {
@@ -343,19 +382,7 @@ pub(crate) async fn handshake(
             return hs;
         }
         Ok(Err(e)) => {
-            let rustls_err = e
-                .get_ref()
-                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-                .cloned();
-            let msg = match (&verdict, rustls_err) {
-                (Some(Err(v)), _) => describe_cert_error(v, &info, bare),
-                (_, Some(r)) => describe_handshake_error(&r),
-                (_, None) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                    "the server closed the connection during the TLS handshake (not TLS on this port?)"
-                        .to_owned()
-                }
-                (_, None) => format!("TLS handshake failed: {e}"),
-            };
+            let msg = describe_failure(&e, verdict.as_ref(), &info, bare);
             return fail(result, msg);
         }
         Ok(Ok(s)) => s,

@@ -1,5 +1,6 @@
 //! Diagnoses: small pure functions that turn observations into findings a person can act on.
 
+pub mod agent_probe;
 pub mod container;
 pub mod health_timing;
 pub mod reachability;

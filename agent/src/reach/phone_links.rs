@@ -1,0 +1,143 @@
+//! Phone links: short URLs carrying a scoped, expiring token that lets another device fetch
+//! the probe set and report what it sees; created, listed and revoked by the admin.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::{Extension, Json};
+use chrono::Utc;
+use vantage_shared::probe::{NewPhoneLink, PhoneLink, ProbeSet, ProbeTarget};
+use vantage_shared::ApiErrorBody;
+
+use super::targets::all_targets;
+use super::{request_origin, ClientIp};
+use crate::auth::{random_code, Caller};
+use crate::error::{ApiError, ApiJson, ApiPath};
+use crate::AppState;
+
+/// Default phone-link lifetime.
+pub const DEFAULT_LINK_TTL: Duration = Duration::from_secs(3600);
+/// Longest phone-link lifetime.
+pub const MAX_LINK_TTL: Duration = Duration::from_secs(24 * 3600);
+
+/// The probe set for a phone link: target names and URLs only.
+#[utoipa::path(get, path = "/api/phone/targets", tag = "reach", security(("bearer" = [])),
+    responses((status = 200, body = ProbeSet), (status = 401, body = ApiErrorBody)))]
+pub(super) async fn phone_targets(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ClientIp(ip): ClientIp,
+) -> Result<Json<ProbeSet>, ApiError> {
+    let expires_at = match caller {
+        Caller::Phone { expires_at, .. } => expires_at,
+        // The admin token does not expire; say "a day from now" rather than nothing.
+        Caller::Admin => Utc::now() + chrono::Duration::days(1),
+    };
+    Ok(Json(ProbeSet {
+        targets: all_targets(&state)
+            .await?
+            .iter()
+            .map(ProbeTarget::from)
+            .collect(),
+        expires_at,
+        client_ip: ip.to_string(),
+    }))
+}
+
+fn link(
+    code: String,
+    base: &str,
+    created: chrono::DateTime<Utc>,
+    expires: chrono::DateTime<Utc>,
+) -> PhoneLink {
+    PhoneLink {
+        url: format!("{}/p/{code}", base.trim_end_matches('/')),
+        code,
+        created_at: created,
+        expires_at: expires,
+    }
+}
+
+/// Creates a phone link: a short URL carrying a scoped, expiring token (admin).
+#[utoipa::path(post, path = "/api/phone-links", tag = "reach", security(("bearer" = [])), request_body = NewPhoneLink,
+    responses((status = 201, body = PhoneLink), (status = 400, body = ApiErrorBody), (status = 401, body = ApiErrorBody)))]
+pub(super) async fn create_phone_link(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(new): ApiJson<NewPhoneLink>,
+) -> Result<(StatusCode, Json<PhoneLink>), ApiError> {
+    let ttl = match (new.ttl_seconds, new.ttl_minutes) {
+        (Some(s), _) => Duration::from_secs(u64::from(s)),
+        (None, Some(m)) => Duration::from_secs(u64::from(m) * 60),
+        (None, None) => DEFAULT_LINK_TTL,
+    };
+    if ttl.is_zero() || ttl > MAX_LINK_TTL {
+        return Err(ApiError::BadRequest(
+            "a phone link lives between 1 second and 24 hours".into(),
+        ));
+    }
+    let base = match new.base_url {
+        Some(b) => {
+            let b = b.trim().trim_end_matches('/').to_owned();
+            let rest = b
+                .strip_prefix("http://")
+                .or_else(|| b.strip_prefix("https://"))
+                .unwrap_or("");
+            if rest.is_empty() || rest.contains(['/', '?', '#', '@', ' ']) || b.len() > 300 {
+                return Err(ApiError::BadRequest(format!(
+                    "base_url `{b}` must look like http://203.0.113.5:8787 (scheme, host, port; no path)"
+                )));
+            }
+            b
+        }
+        None => request_origin(&headers),
+    };
+    let code = random_code().map_err(|e| ApiError::Internal(e.to_string()))?;
+    let created = Utc::now();
+    let expires =
+        created + chrono::Duration::from_std(ttl).map_err(|e| ApiError::Internal(e.to_string()))?;
+    state
+        .store
+        .create_phone_link(code.clone(), base.clone(), created, expires)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(link(code, &base, created, expires)),
+    ))
+}
+
+/// Phone links that are neither expired nor revoked (admin).
+#[utoipa::path(get, path = "/api/phone-links", tag = "reach", security(("bearer" = [])),
+    responses((status = 200, body = [PhoneLink]), (status = 401, body = ApiErrorBody)))]
+pub(super) async fn list_phone_links(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<PhoneLink>>, ApiError> {
+    let base = request_origin(&headers);
+    let links = state.store.active_phone_links(Utc::now()).await?;
+    Ok(Json(
+        links
+            .into_iter()
+            .map(|(code, stored, c, e)| {
+                let base = if stored.is_empty() { &base } else { &stored };
+                link(code, base, c, e)
+            })
+            .collect(),
+    ))
+}
+
+/// Revokes a phone link at once (admin).
+#[utoipa::path(delete, path = "/api/phone-links/{code}", tag = "reach", security(("bearer" = [])),
+    params(("code" = String, Path, description = "The link's code")),
+    responses((status = 204), (status = 401, body = ApiErrorBody), (status = 404, body = ApiErrorBody)))]
+pub(super) async fn revoke_phone_link(
+    State(state): State<AppState>,
+    ApiPath(code): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    if state.store.revoke_phone_link(code).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound("no such phone link".into()))
+    }
+}
