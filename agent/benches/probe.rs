@@ -1,4 +1,4 @@
-//! Probe engine cost (issue #3's benchmark): 1,000 loopback HTTP targets probed at once,
+//! Probe engine cost (BENCHMARKS.md, "Probe engine"): 1,000 loopback HTTP targets probed at once,
 //! with wall time and CPU time, plus two helper modes for `scripts/bench-probe.sh`.
 //!
 //! * `cargo bench -p vantage-agent --bench probe` — a printed report (wall, CPU, per-probe

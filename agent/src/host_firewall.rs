@@ -1,4 +1,4 @@
-//! Reads this host's own firewall live (issue 4): `iptables-save`, `ip6tables-save` and
+//! Reads this host's own firewall live: `iptables-save`, `ip6tables-save` and
 //! `nft -j list ruleset`, run with fixed arguments (nothing from a request reaches a
 //! command line), parsed by the same code as an upload.
 //!

@@ -1,4 +1,4 @@
-//! Security-group and firewall rules (issue 4) as the agent holds them: files named in the
+//! Security-group and firewall rules as the agent holds them: files named in the
 //! config and uploads from the dashboard (kept in the database as the original text and
 //! parsed again at start), the "would this source be allowed?" route, and the lookup the
 //! reachability comparison uses for every device's address.

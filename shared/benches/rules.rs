@@ -1,4 +1,4 @@
-//! Cloud rule evaluation and parsing cost (issue #4's benchmark).
+//! Cloud rule evaluation and parsing cost (BENCHMARKS.md, "Firewall rules: evaluation and parsing").
 //!
 //! * `cargo bench -p vantage-shared --bench rules` — criterion measurements: one question
 //!   against 10,000 rules (security groups, network ACL with its reply sweep, GCP, Azure),

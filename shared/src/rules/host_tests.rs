@@ -1,4 +1,4 @@
-//! Host firewall tests (issue #4): the `host-*` fixtures (real `iptables-save`,
+//! Host firewall tests: the `host-*` fixtures (real `iptables-save`,
 //! `ip6tables-save` and `nft -j list ruleset` output captured on a Docker host, in network
 //! namespaces, and from ufw), located parse errors, and the semantics tables of netfilter
 //! as Vantage evaluates it: policy vs rules, first match, jumps and returns, negation,
@@ -379,7 +379,7 @@ fn position_of(text: &str, needle: &str) -> (usize, usize) {
     (line, col)
 }
 
-/// Issue #4: every broken host fixture gives an error naming the line (and for nft JSON
+/// Every broken host fixture gives an error naming the line (and for nft JSON
 /// the path) and quoting what is wrong.
 #[test]
 fn every_host_invalid_fixture_names_the_line_and_the_token() {
@@ -567,10 +567,10 @@ fn policy_first_match_and_drop_versus_reject() {
     assert_eq!(v.deciding_rules[0].text, "-P INPUT ACCEPT");
 }
 
-/// Incident 1 on a host firewall: the verdict, the rule to add (iptables and the nft
+/// Blocked from the guest Wi-Fi (docs/incidents.md), on a host firewall: the verdict, the rule to add (iptables and the nft
 /// equivalent), and the nearest rule.
 #[test]
-fn incident_1_on_the_host_names_the_policy_and_the_fix() {
+fn guest_wifi_on_the_host_names_the_policy_and_the_fix() {
     let sets = filter(
         "DROP",
         &[],

@@ -1,5 +1,5 @@
 //! Tests across the parsers and the evaluator: the fixture files (`fixtures/valid`,
-//! `fixtures/invalid`), the semantics table of each provider, incident 1's verdict, and a
+//! `fixtures/invalid`), the semantics table of each provider, the guest Wi-Fi verdict (docs/incidents.md), and a
 //! fuzz-style robustness pass over mutated fixtures.
 
 use std::net::IpAddr;
@@ -450,11 +450,12 @@ fn a_byte_order_mark_is_tolerated() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Incident 1
+// Blocked from the guest Wi-Fi (docs/incidents.md)
 
-/// Issue #4 / incident 1: the guest Wi-Fi phone against the load balancer's group.
+/// Blocked from the guest Wi-Fi: the phone on the guest network against the load
+/// balancer's group.
 #[test]
-fn incident_1_names_the_rule_and_the_fix() {
+fn guest_wifi_names_the_rule_and_the_fix() {
     let sets = pick(
         &load("aws-describe-security-groups.json"),
         &["sg-0a1b2c3d4e5f60001"],
