@@ -5,6 +5,7 @@ pub mod auth;
 pub mod config;
 pub mod docker;
 pub mod error;
+pub mod events;
 pub mod gpu;
 pub mod host_firewall;
 pub mod probe;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub token: Arc<str>,
     pub allowed_hosts: Arc<[String]>,
     pub docker: DockerHandle,
+    /// The event bus every part publishes on and the dashboard's stream reads.
+    pub events: events::Events,
     pub store: Store,
     pub tickets: auth::Tickets,
     pub hostname: String,
@@ -52,16 +55,15 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(
-        token: String,
-        allowed_hosts: Vec<String>,
-        docker: DockerHandle,
-        store: Store,
-    ) -> Self {
+    /// The state of an agent watching Docker at `docker_host` (it connects once a
+    /// [`DockerWatcher`] runs with `docker`).
+    pub fn new(token: String, allowed_hosts: Vec<String>, docker_host: &str, store: Store) -> Self {
+        let events = events::Events::default();
         Self {
             token: token.into(),
             allowed_hosts: allowed_hosts.into(),
-            docker,
+            docker: DockerHandle::new(docker_host, events.clone()),
+            events,
             store,
             tickets: auth::Tickets::default(),
             hostname: hostname::get()
@@ -160,11 +162,10 @@ pub async fn serve(
             config.data_dir.display()
         )
     })?;
-    let docker = DockerHandle::new(&config.docker_host);
     let state = AppState::new(
         token.clone(),
         config.allowed_hosts.clone(),
-        docker.clone(),
+        &config.docker_host,
         store.clone(),
     )
     .with_reach(config.targets.clone(), config.trusted_proxies.clone());
@@ -180,11 +181,11 @@ pub async fn serve(
     if config.read_host_firewall {
         // In the background: three commands with a 10 s limit each must not delay listening.
         let rules = state.rules.clone();
-        let docker = state.docker.clone();
+        let events = state.events.clone();
         tokio::spawn(async move {
             let read = rules.read_host().await;
             tracing::info!(summary = %read.summary, "Host firewall");
-            docker.publish(vantage_shared::AgentEvent::RulesChanged);
+            events.publish(vantage_shared::AgentEvent::RulesChanged);
         });
     }
 
@@ -195,7 +196,7 @@ pub async fn serve(
 
     let stop_rx = state.shutdown.subscribe();
     let watcher = DockerWatcher {
-        handle: docker,
+        handle: state.docker.clone(),
         store: store.clone(),
         endpoint: config.docker_host.clone(),
         resync: config.resync,

@@ -401,7 +401,7 @@ async fn events(
         futures_util::stream::once(std::future::ready(vantage_shared::AgentEvent::Docker {
             status: state.docker.status(),
         }));
-    let live = BroadcastStream::new(state.docker.subscribe()).filter_map(|r| match r {
+    let live = BroadcastStream::new(state.events.subscribe()).filter_map(|r| match r {
         Ok(ev) => Some(ev),
         // A slow client missed events: tell it to refetch everything.
         Err(BroadcastStreamRecvError::Lagged(_)) => {

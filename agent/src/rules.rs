@@ -302,7 +302,7 @@ async fn upload_rules(
     if let Ok(mut l) = state.rules.inner.write() {
         l.push(loaded.clone());
     }
-    state.docker.publish(AgentEvent::RulesChanged);
+    state.events.publish(AgentEvent::RulesChanged);
     Ok((StatusCode::CREATED, Json(loaded)))
 }
 
@@ -329,7 +329,7 @@ async fn delete_rules(
     if let Ok(mut l) = state.rules.inner.write() {
         l.retain(|r| r.id != id);
     }
-    state.docker.publish(AgentEvent::RulesChanged);
+    state.events.publish(AgentEvent::RulesChanged);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -389,7 +389,7 @@ async fn forget_host(State(state): State<AppState>) -> Result<StatusCode, ApiErr
             "this host's firewall is not loaded".into(),
         ));
     }
-    state.docker.publish(AgentEvent::RulesChanged);
+    state.events.publish(AgentEvent::RulesChanged);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -406,6 +406,6 @@ async fn host_status(State(state): State<AppState>) -> Json<Option<HostFirewallR
     responses((status = 200, description = "What each command gave; `loaded` is absent when nothing could be read, with the reason in `summary`", body = HostFirewallRead), (status = 401, body = ApiErrorBody)))]
 async fn read_host(State(state): State<AppState>) -> Json<HostFirewallRead> {
     let read = state.rules.read_host().await;
-    state.docker.publish(AgentEvent::RulesChanged);
+    state.events.publish(AgentEvent::RulesChanged);
     Json(read)
 }

@@ -13,7 +13,6 @@ use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
-use vantage_agent::docker::DockerHandle;
 use vantage_agent::store::Store;
 use vantage_agent::{app, AppState};
 use vantage_shared::gpu::{GpuRun, GpuRunStarted, GpuRunStatus, GpuRunSummary, GpuStatus};
@@ -22,7 +21,7 @@ use vantage_shared::{AgentEvent, ApiErrorBody};
 const TOKEN: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 fn test_app() -> (Router, AppState) {
-    let docker = DockerHandle::new("unix:///nonexistent/docker.sock");
+    let docker = "unix:///nonexistent/docker.sock";
     let state = AppState::new(TOKEN.into(), vec![], docker, Store::in_memory().unwrap());
     (app(state.clone()), state)
 }
@@ -160,7 +159,7 @@ async fn bad_options_get_clear_400s() {
 #[tokio::test]
 async fn a_running_benchmark_can_be_cancelled() {
     let (app, state) = test_app();
-    let mut events = state.docker.subscribe();
+    let mut events = state.events.subscribe();
     // Minutes of CPU work in a test build: it can only end early by being cancelled.
     let options =
         r#"{"image_side": 2048, "ns": [1, 64], "transfer_sizes": [65536], "repetitions": 3}"#;
@@ -239,7 +238,7 @@ async fn a_running_benchmark_can_be_cancelled() {
 #[tokio::test]
 async fn a_quick_run_completes_with_progress_and_history() {
     let (app, state) = test_app();
-    let mut events = state.docker.subscribe();
+    let mut events = state.events.subscribe();
     // Big enough that the second request arrives while the first still runs.
     let options = r#"{"quick": true, "image_side": 1024, "ns": [1, 2], "transfer_sizes": [65536], "repetitions": 1}"#;
     let (status, body) = call(&app, Method::POST, "/api/gpu/runs", Some(options), true).await;

@@ -14,7 +14,6 @@ use axum::Router;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tower::ServiceExt;
-use vantage_agent::docker::DockerHandle;
 use vantage_agent::store::Store;
 use vantage_agent::{app, AppState};
 use vantage_shared::probe::{
@@ -40,7 +39,7 @@ fn config_target(name: &str, url: &str) -> Target {
 }
 
 fn test_app(targets: Vec<Target>, trusted: &[&str]) -> Router {
-    let docker = DockerHandle::new("unix:///nonexistent/docker.sock");
+    let docker = "unix:///nonexistent/docker.sock";
     let state = AppState::new(TOKEN.into(), vec![], docker, Store::in_memory().unwrap())
         .with_reach(
             targets,

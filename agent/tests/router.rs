@@ -9,7 +9,6 @@ use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
-use vantage_agent::docker::DockerHandle;
 use vantage_agent::store::Store;
 use vantage_agent::{app, AppState};
 use vantage_shared::ApiErrorBody;
@@ -18,7 +17,7 @@ const TOKEN: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789a
 
 fn test_app() -> (Router, AppState) {
     // An endpoint nobody listens on: the handle stays "connecting" (no watcher runs).
-    let docker = DockerHandle::new("unix:///nonexistent/docker.sock");
+    let docker = "unix:///nonexistent/docker.sock";
     let state = AppState::new(
         TOKEN.into(),
         vec!["vantage.example.com".into()],

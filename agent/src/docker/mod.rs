@@ -6,8 +6,9 @@
 //! Read-only towards Docker: it lists, inspects and subscribes to events; it
 //! never creates, starts, stops or execs anything.
 //!
-//! This module holds `DockerHandle`, the shared state behind it (connection status,
-//! inventory) and the agent's event bus; `view` answers the API's reads, `watcher`
+//! This module holds `DockerHandle` and the shared state behind it (connection status,
+//! inventory); it publishes Docker changes on the agent's event bus (`crate::events`).
+//! `view` answers the API's reads, `watcher`
 //! keeps the inventory current, `client` connects, and `convert` turns bollard's
 //! types into ours.
 
@@ -15,9 +16,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use chrono::Utc;
-use tokio::sync::broadcast;
 use vantage_shared::gpu::{ContainerGpuFields, EngineGpuFields};
 use vantage_shared::{AgentEvent, ContainerDetail, DockerState, DockerStatus};
+
+use crate::events::Events;
 
 mod client;
 mod convert;
@@ -52,9 +54,8 @@ struct Inventory {
 struct Shared {
     status: RwLock<DockerStatus>,
     inventory: RwLock<Inventory>,
-    /// The agent's event bus: Docker changes, health probes, and what other parts
-    /// publish through `DockerHandle::publish`.
-    events: broadcast::Sender<AgentEvent>,
+    /// Where Docker changes and recorded healthcheck runs are published.
+    events: Events,
 }
 
 /// Read side of the Docker view, shared with the API. Cheap to clone.
@@ -64,8 +65,9 @@ pub struct DockerHandle {
 }
 
 impl DockerHandle {
-    pub fn new(endpoint: &str) -> Self {
-        let (events, _) = broadcast::channel(1024);
+    /// A handle that publishes its changes on `events`; it connects once a
+    /// [`DockerWatcher`] runs with it.
+    pub fn new(endpoint: &str, events: Events) -> Self {
         Self {
             shared: Arc::new(Shared {
                 status: RwLock::new(DockerStatus {
@@ -93,17 +95,9 @@ impl DockerHandle {
         self.status().state == DockerState::Connected
     }
 
-    // The event bus: the watcher, the GPU runner, rules reloads and reachability all
-    // publish here; the dashboard's event stream subscribes.
-
-    /// Live events for the dashboard's stream.
-    pub fn subscribe(&self) -> broadcast::Receiver<AgentEvent> {
-        self.shared.events.subscribe()
-    }
-
-    pub fn publish(&self, event: AgentEvent) {
-        // No subscribers is normal (no dashboard open).
-        let _ = self.shared.events.send(event);
+    /// Publishes a Docker change (the watcher's, and status changes here).
+    fn publish(&self, event: AgentEvent) {
+        self.shared.events.publish(event);
     }
 
     fn read_inventory<T>(&self, f: impl FnOnce(&Inventory) -> T) -> T {

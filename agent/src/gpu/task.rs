@@ -33,13 +33,13 @@ pub(super) async fn run_task(
             gpu.cancel_all();
         }
     });
-    let docker = state.docker.clone();
+    let events = state.events.clone();
     let store = state.store.clone();
     let runtime = tokio::runtime::Handle::current();
     let (run_id, cfg) = (id.clone(), config.clone());
     let started = Utc::now();
     let joined = tokio::task::spawn_blocking(move || {
-        let mut publish = |progress| docker.publish(AgentEvent::GpuBenchProgress { progress });
+        let mut publish = |progress| events.publish(AgentEvent::GpuBenchProgress { progress });
         // The blocking pool may wait on the runtime: this thread is not a worker.
         let mut checkpoint = |partial: &GpuRun| {
             if let Err(e) = runtime.block_on(store.save_gpu_run(partial)) {
@@ -78,7 +78,7 @@ pub(super) async fn run_task(
     }
     state.gpu.finish();
     tracing::info!(run = %id, status = ?run.status, "GPU benchmark finished");
-    state.docker.publish(AgentEvent::GpuBenchFinished {
+    state.events.publish(AgentEvent::GpuBenchFinished {
         run_id: id,
         status: run.status,
     });

@@ -130,7 +130,7 @@ pub(super) async fn run_probe(
         }
     };
     state.store.save_agent_probe(&probe).await?;
-    state.docker.publish(AgentEvent::AgentProbed {
+    state.events.publish(AgentEvent::AgentProbed {
         target_id: probe.target_id.clone(),
         verdict: probe.verdict,
     });

@@ -95,7 +95,7 @@ pub(super) async fn post_report(
             "this link has already reported from {MAX_DEVICES_PER_LINK} devices: create a new link"
         )));
     }
-    state.docker.publish(AgentEvent::DeviceReported {
+    state.events.publish(AgentEvent::DeviceReported {
         device_id: report.device_id.clone(),
         client_ip: ip.to_string(),
     });

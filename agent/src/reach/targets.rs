@@ -65,7 +65,7 @@ pub(super) async fn add_target(
             target.id
         )));
     }
-    state.docker.publish(AgentEvent::TargetsChanged);
+    state.events.publish(AgentEvent::TargetsChanged);
     Ok((StatusCode::CREATED, Json(target)))
 }
 
@@ -85,6 +85,6 @@ pub(super) async fn delete_target(
     if !state.store.delete_target(id.clone()).await? {
         return Err(ApiError::NotFound(format!("no dashboard target `{id}`")));
     }
-    state.docker.publish(AgentEvent::TargetsChanged);
+    state.events.publish(AgentEvent::TargetsChanged);
     Ok(StatusCode::NO_CONTENT)
 }
