@@ -10,6 +10,7 @@ use vantage_shared::gpu::{GpuBenchOptions, GpuRun, GpuRunStarted, GpuRunSummary,
 use vantage_shared::probe::{
     AgentProbe, Comparison, DeviceReportIn, NewPhoneLink, NewTarget, PhoneLink, ProbeSet, Target,
 };
+use vantage_shared::routes;
 use vantage_shared::rules::Verdict;
 use vantage_shared::{
     ApiErrorBody, ContainerDetail, ContainerSummary, EventTicket, HealthHistory, HostFirewallRead,
@@ -132,31 +133,34 @@ async fn get<T: DeserializeOwned>(token: &str, path: &str) -> Result<T, ApiError
 
 /// `GET /api/overview`.
 pub async fn overview(token: &str) -> Result<Overview, ApiError> {
-    get(token, "/api/overview").await
+    get(token, routes::OVERVIEW).await
 }
 
 /// `GET /api/containers`.
 pub async fn containers(token: &str) -> Result<Vec<ContainerSummary>, ApiError> {
-    get(token, "/api/containers").await
+    get(token, routes::CONTAINERS).await
 }
 
 /// `GET /api/containers/{id}`.
 pub async fn container(token: &str, id: &str) -> Result<ContainerDetail, ApiError> {
-    get(token, &format!("/api/containers/{}", enc(id))).await
+    get(token, &routes::fill(routes::CONTAINER, &[id])).await
 }
 
 /// `GET /api/containers/{id}/health-history?limit=…` (newest first).
 pub async fn health_history(token: &str, id: &str, limit: u32) -> Result<HealthHistory, ApiError> {
     get(
         token,
-        &format!("/api/containers/{}/health-history?limit={limit}", enc(id)),
+        &format!(
+            "{}?limit={limit}",
+            routes::fill(routes::HEALTH_HISTORY, &[id])
+        ),
     )
     .await
 }
 
 /// `GET /api/networks`.
 pub async fn networks(token: &str) -> Result<Vec<NetworkSummary>, ApiError> {
-    get(token, "/api/networks").await
+    get(token, routes::NETWORKS).await
 }
 
 /// `GET /api/reachability?from=…&to=…`.
@@ -167,72 +171,72 @@ pub async fn reachability(
 ) -> Result<ReachabilityReport, ApiError> {
     get(
         token,
-        &format!("/api/reachability?from={}&to={}", enc(from), enc(to)),
+        &format!("{}?from={}&to={}", routes::REACHABILITY, enc(from), enc(to)),
     )
     .await
 }
 
 /// `GET /api/targets` (admin).
 pub async fn targets(token: &str) -> Result<Vec<Target>, ApiError> {
-    get(token, "/api/targets").await
+    get(token, routes::TARGETS).await
 }
 
 /// `POST /api/targets` (admin): 400 with a message on bad input, 409 when the name exists.
 pub async fn add_target(token: &str, target: &NewTarget) -> Result<Target, ApiError> {
-    post(token, "/api/targets", Some(target)).await
+    post(token, routes::TARGETS, Some(target)).await
 }
 
 /// `DELETE /api/targets/{id}` (admin): 409 for targets from the config file.
 pub async fn delete_target(token: &str, id: &str) -> Result<(), ApiError> {
-    delete(token, &format!("/api/targets/{}", enc(id))).await
+    delete(token, &routes::fill(routes::TARGET, &[id])).await
 }
 
 /// `POST /api/targets/{id}/probe` (admin or phone token): the agent probes now, which
 /// can take up to ~15 s (DNS, every address, TLS, HTTP, the CORS preflight).
 pub async fn probe_target(token: &str, id: &str) -> Result<AgentProbe, ApiError> {
-    post::<(), _>(token, &format!("/api/targets/{}/probe", enc(id)), None).await
+    post::<(), _>(token, &routes::fill(routes::TARGET_PROBE, &[id]), None).await
 }
 
 /// `GET /api/comparison` (admin): every target, the agent's latest probe and every device's.
 pub async fn comparison(token: &str) -> Result<Comparison, ApiError> {
-    get(token, "/api/comparison").await
+    get(token, routes::COMPARISON).await
 }
 
 /// `POST /api/phone-links` (admin).
 pub async fn create_phone_link(token: &str, link: &NewPhoneLink) -> Result<PhoneLink, ApiError> {
-    post(token, "/api/phone-links", Some(link)).await
+    post(token, routes::PHONE_LINKS, Some(link)).await
 }
 
 /// `GET /api/phone-links` (admin): the links that have not expired or been revoked.
 pub async fn phone_links(token: &str) -> Result<Vec<PhoneLink>, ApiError> {
-    get(token, "/api/phone-links").await
+    get(token, routes::PHONE_LINKS).await
 }
 
 /// `DELETE /api/phone-links/{code}` (admin).
 pub async fn revoke_phone_link(token: &str, code: &str) -> Result<(), ApiError> {
-    delete(token, &format!("/api/phone-links/{}", enc(code))).await
+    delete(token, &routes::fill(routes::PHONE_LINK, &[code])).await
 }
 
 /// `GET /api/phone/targets` with the phone link's code (or the admin token) as bearer.
 pub async fn phone_targets(code: &str) -> Result<ProbeSet, ApiError> {
-    get(code, "/api/phone/targets").await
+    get(code, routes::PHONE_TARGETS).await
 }
 
 /// `POST /api/reports`: this browser's results; the answer is the comparison restricted
 /// to this device.
 pub async fn post_report(token: &str, report: &DeviceReportIn) -> Result<Comparison, ApiError> {
-    post(token, "/api/reports", Some(report)).await
+    post(token, routes::REPORTS, Some(report)).await
 }
 
 /// `GET /api/rules` (admin): every loaded rules file with its parsed rule sets.
 pub async fn rules(token: &str) -> Result<Vec<LoadedRules>, ApiError> {
-    get(token, "/api/rules").await
+    get(token, routes::RULES).await
 }
 
 /// `POST /api/rules?name=…` (admin): the command's output as is, as `text/plain`.
 /// 400 names the JSON path, line and column of what is wrong.
 pub async fn upload_rules(token: &str, name: &str, text: &str) -> Result<LoadedRules, ApiError> {
-    let resp = Request::post(&format!("/api/rules?name={}", enc(name)))
+    let resp = Request::post(&format!("{}?name={}", routes::RULES, enc(name)))
         .header("Authorization", &bearer(token))
         .header("Content-Type", "text/plain; charset=utf-8")
         .body(text)
@@ -245,37 +249,37 @@ pub async fn upload_rules(token: &str, name: &str, text: &str) -> Result<LoadedR
 
 /// `DELETE /api/rules/{id}` (admin): 409 for `file-…` (from the config file).
 pub async fn delete_rules(token: &str, id: &str) -> Result<(), ApiError> {
-    delete(token, &format!("/api/rules/{}", enc(id))).await
+    delete(token, &routes::fill(routes::RULE_SET, &[id])).await
 }
 
 /// `POST /api/rules/evaluate` (admin): the agent's verdict against every loaded rule set.
 pub async fn evaluate_rules(token: &str, question: &RulesQuestion) -> Result<Verdict, ApiError> {
-    post(token, "/api/rules/evaluate", Some(question)).await
+    post(token, routes::RULES_EVALUATE, Some(question)).await
 }
 
 /// `GET /api/rules/host` (admin): the last live read of the agent's host firewall, if any.
 pub async fn host_firewall(token: &str) -> Result<Option<HostFirewallRead>, ApiError> {
-    get(token, "/api/rules/host").await
+    get(token, routes::RULES_HOST).await
 }
 
 /// `POST /api/rules/host` (admin): the agent reads its host's firewall now.
 pub async fn read_host_firewall(token: &str) -> Result<HostFirewallRead, ApiError> {
-    post::<(), _>(token, "/api/rules/host", None).await
+    post::<(), _>(token, routes::RULES_HOST, None).await
 }
 
 /// `GET /api/gpu`: driver, devices, NVRTC, containers' GPU access.
 pub async fn gpu_status(token: &str) -> Result<GpuStatus, ApiError> {
-    get(token, "/api/gpu").await
+    get(token, routes::GPU).await
 }
 
 /// `GET /api/gpu/runs`: the history of benchmark runs, newest first.
 pub async fn gpu_runs(token: &str) -> Result<Vec<GpuRunSummary>, ApiError> {
-    get(token, "/api/gpu/runs").await
+    get(token, routes::GPU_RUNS).await
 }
 
 /// `GET /api/gpu/runs/{id}`: one run, whole.
 pub async fn gpu_run(token: &str, id: &str) -> Result<GpuRun, ApiError> {
-    get(token, &format!("/api/gpu/runs/{}", enc(id))).await
+    get(token, &routes::fill(routes::GPU_RUN, &[id])).await
 }
 
 /// `POST /api/gpu/runs`: starts a run (202); `409` while another runs.
@@ -283,13 +287,13 @@ pub async fn start_gpu_run(
     token: &str,
     options: &GpuBenchOptions,
 ) -> Result<GpuRunStarted, ApiError> {
-    post(token, "/api/gpu/runs", Some(options)).await
+    post(token, routes::GPU_RUNS, Some(options)).await
 }
 
 /// `POST /api/gpu/runs/{id}/cancel`: 202 when it was running (it ends as `cancelled`),
 /// 409 when it is not running.
 pub async fn cancel_gpu_run(token: &str, id: &str) -> Result<(), ApiError> {
-    let resp = Request::post(&format!("/api/gpu/runs/{}/cancel", enc(id)))
+    let resp = Request::post(&routes::fill(routes::GPU_RUN_CANCEL, &[id]))
         .header("Authorization", &bearer(token))
         .send()
         .await
@@ -300,7 +304,7 @@ pub async fn cancel_gpu_run(token: &str, id: &str) -> Result<(), ApiError> {
 /// `POST /api/events/ticket`: `EventSource` cannot send headers, so the stream is
 /// authorised by a one-time ticket fetched with the token.
 pub async fn event_ticket(token: &str) -> Result<EventTicket, ApiError> {
-    post::<(), _>(token, "/api/events/ticket", None).await
+    post::<(), _>(token, routes::EVENT_TICKET, None).await
 }
 
 /// The SSE event names the agent sends (`AgentEvent::kind`). Named events only reach
@@ -336,7 +340,7 @@ pub const RULES_EVENTS: [&str; 1] = ["rules_changed"];
 
 /// Opens `GET /api/events?ticket=…`.
 pub fn open_events(ticket: &str) -> Result<EventSource, ApiError> {
-    EventSource::new(&format!("/api/events?ticket={}", enc(ticket)))
+    EventSource::new(&format!("{}?ticket={}", routes::EVENTS, enc(ticket)))
         .map_err(|e| ApiError::Network(format!("cannot open the event stream: {e:?}")))
 }
 

@@ -9,6 +9,7 @@ pub mod fingerprint;
 pub mod gpu;
 pub mod ownership;
 pub mod probe;
+pub mod routes;
 pub mod rules;
 
 pub use api::*;
