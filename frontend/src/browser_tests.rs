@@ -23,7 +23,9 @@ use crate::pages::firewall::LoadForm;
 use crate::probe::{self, PageContext};
 use vantage_shared::cors::{CorsCheck, CorsReport, CorsStage, CorsVerdict};
 use vantage_shared::diagnosis::{Finding, Severity};
-use vantage_shared::probe::{AgentProbe, FetchOutcome, ProbeTarget, ReachVerdict};
+use vantage_shared::probe::{
+    AgentProbe, CnameRecord, DnsResult, FetchOutcome, ProbeTarget, ReachVerdict,
+};
 use vantage_shared::rules::{evaluate, parse_rules, Question};
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -377,6 +379,59 @@ fn cors_table_highlights_the_first_failing_rule() {
         header.as_deref(),
         Some("Access-Control-Allow-Origin: https://shop.example")
     );
+}
+
+#[wasm_bindgen_test]
+fn dns_section_shows_the_cname_chain_only_for_an_alias() {
+    let dns = |cnames: Vec<CnameRecord>| DnsResult {
+        host: "shop.example".into(),
+        resolver: "system".into(),
+        cnames,
+        answers: vec![],
+        errors: vec![],
+        elapsed_ms: 3.0,
+    };
+    let probe = |d: DnsResult| AgentProbe {
+        target_id: "t".into(),
+        at: Utc::now(),
+        dns: Some(d),
+        tcp: vec![],
+        tls: None,
+        http: None,
+        cors: None,
+        verdict: ReachVerdict::Reachable,
+        summary: "ok".into(),
+        findings: vec![],
+    };
+    let aliased = probe(dns(vec![
+        CnameRecord {
+            name: "shop.example.cdn.net".into(),
+            target: "edge.cdn.net".into(),
+            ttl: 60,
+        },
+        CnameRecord {
+            name: "shop.example".into(),
+            target: "shop.example.cdn.net".into(),
+            ttl: 300,
+        },
+    ]));
+    let root = mount(move || view! { <AgentDetail probe=aliased /> });
+    let text = root
+        .query_selector("[data-testid=dns-cnames] code")
+        .ok()
+        .flatten()
+        .and_then(|c| c.text_content());
+    assert_eq!(
+        text.as_deref(),
+        Some("shop.example → shop.example.cdn.net → edge.cdn.net")
+    );
+    let plain = probe(dns(vec![]));
+    let root = mount(move || view! { <AgentDetail probe=plain /> });
+    assert!(root
+        .query_selector("[data-testid=dns-cnames]")
+        .ok()
+        .flatten()
+        .is_none());
 }
 
 // ---------------------------------------------------------------------------------------

@@ -385,6 +385,16 @@ pub struct DnsAnswer {
     pub owner: AddressOwner,
 }
 
+/// One CNAME record met on the way to the addresses: `name` is an alias of `target`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CnameRecord {
+    pub name: String,
+    pub target: String,
+    /// Seconds.
+    pub ttl: u32,
+}
+
 /// The name lookup.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -392,10 +402,40 @@ pub struct DnsResult {
     pub host: String,
     /// `system (/etc/resolv.conf: 10.0.0.2:53)`, `/etc/hosts`, or `literal` for IP addresses.
     pub resolver: String,
+    /// The CNAME records the answers came through, in the server's order (a name behind a
+    /// CDN often is one: `shop.example` → `shop.example.cdn.cloudflare.net`). Empty for
+    /// literals, `/etc/hosts`, and probes stored before the agent recorded them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cnames: Vec<CnameRecord>,
     pub answers: Vec<DnsAnswer>,
     /// Per record type failures, e.g. `AAAA: no records`.
     pub errors: Vec<String>,
     pub elapsed_ms: f64,
+}
+
+impl DnsResult {
+    /// The names from the host asked for to the last alias, following the CNAME records
+    /// (`["shop.example", "shop.example.cdn.cloudflare.net"]`); just the host when there
+    /// are none. Names compare without case or trailing dot, as DNS does; a loop ends
+    /// the chain.
+    pub fn cname_chain(&self) -> Vec<String> {
+        let same = |a: &str, b: &str| {
+            a.trim_end_matches('.')
+                .eq_ignore_ascii_case(b.trim_end_matches('.'))
+        };
+        let mut chain = vec![self.host.clone()];
+        while let Some(next) = self
+            .cnames
+            .iter()
+            .find(|c| chain.last().is_some_and(|last| same(&c.name, last)))
+        {
+            if chain.iter().any(|n| same(n, &next.target)) {
+                break;
+            }
+            chain.push(next.target.clone());
+        }
+        chain
+    }
 }
 
 /// How a TCP connect ended.
@@ -759,6 +799,43 @@ pub struct Comparison {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn cname(name: &str, target: &str) -> CnameRecord {
+        CnameRecord {
+            name: name.to_owned(),
+            target: target.to_owned(),
+            ttl: 300,
+        }
+    }
+
+    #[test]
+    fn cname_chain_follows_the_records_from_the_host() {
+        let mut dns = DnsResult {
+            host: "shop.example".to_owned(),
+            resolver: "system".to_owned(),
+            cnames: Vec::new(),
+            answers: Vec::new(),
+            errors: Vec::new(),
+            elapsed_ms: 1.0,
+        };
+        assert_eq!(dns.cname_chain(), ["shop.example"]);
+        // Out of order, with DNS's trailing dots and case, and an unrelated record.
+        dns.cnames = vec![
+            cname("Shop.Example.cdn.net.", "edge.cdn.net."),
+            cname("other.example.", "x.example."),
+            cname("shop.example.", "shop.example.cdn.net."),
+        ];
+        assert_eq!(
+            dns.cname_chain(),
+            ["shop.example", "shop.example.cdn.net.", "edge.cdn.net."]
+        );
+        // A loop ends the chain instead of running forever.
+        dns.cnames = vec![
+            cname("shop.example", "a.example"),
+            cname("a.example", "shop.example"),
+        ];
+        assert_eq!(dns.cname_chain(), ["shop.example", "a.example"]);
+    }
 
     #[test]
     fn target_urls_parse_with_defaults_and_clear_errors() {

@@ -9,10 +9,10 @@ use hickory_resolver::config::{ResolveHosts, ResolverConfig};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError, NetError, NoRecords};
 use hickory_resolver::proto::op::ResponseCode;
-use hickory_resolver::proto::rr::RData;
+use hickory_resolver::proto::rr::{RData, Record};
 use hickory_resolver::{Resolver, TokioResolver};
 use vantage_shared::ownership;
-use vantage_shared::probe::{AddressFamily, DnsAnswer, DnsResult};
+use vantage_shared::probe::{AddressFamily, CnameRecord, DnsAnswer, DnsResult};
 
 /// Where the hosts file lives; read on every probe so edits apply at once, as for libc.
 pub(crate) const HOSTS_FILE: &str = "/etc/hosts";
@@ -56,6 +56,7 @@ pub(crate) async fn resolve(host: &str, docker: &[(String, String)]) -> Resolved
             dns: DnsResult {
                 host: host.to_owned(),
                 resolver: "literal".to_owned(),
+                cnames: Vec::new(),
                 answers: vec![answer(ip, None, docker)],
                 errors: Vec::new(),
                 elapsed_ms: ms(started),
@@ -107,6 +108,7 @@ async fn from_dns(host: &str, docker: &[(String, String)], started: Instant) -> 
                 dns: DnsResult {
                     host: host.to_owned(),
                     resolver: "system (/etc/resolv.conf unreadable)".to_owned(),
+                    cnames: Vec::new(),
                     answers: Vec::new(),
                     errors: vec![format!("cannot read /etc/resolv.conf: {e}")],
                     elapsed_ms: ms(started),
@@ -129,6 +131,7 @@ async fn from_dns(host: &str, docker: &[(String, String)], started: Instant) -> 
                     dns: DnsResult {
                         host: host.to_owned(),
                         resolver: resolver_label,
+                        cnames: Vec::new(),
                         answers: Vec::new(),
                         errors: vec![format!("cannot start the resolver: {e}")],
                         elapsed_ms: ms(started),
@@ -145,6 +148,7 @@ async fn from_dns(host: &str, docker: &[(String, String)], started: Instant) -> 
     let mut answers = Vec::new();
     let mut addrs = Vec::new();
     let mut errors = Vec::new();
+    let mut cnames: Vec<CnameRecord> = Vec::new();
     for (label, result) in [("A", a), ("AAAA", aaaa)] {
         match result {
             Err(_) => errors.push(format!(
@@ -155,10 +159,13 @@ async fn from_dns(host: &str, docker: &[(String, String)], started: Instant) -> 
             Ok(Ok(lookup)) => {
                 let before = addrs.len();
                 for record in lookup.answers() {
+                    // The A and AAAA answers usually repeat the same aliases.
+                    if let Some(c) = cname_of(record).filter(|c| !cnames.contains(c)) {
+                        cnames.push(c);
+                    }
                     let ip = match &record.data {
                         RData::A(a) => IpAddr::V4(a.0),
                         RData::AAAA(a) => IpAddr::V6(a.0),
-                        // CNAMEs on the way are not addresses.
                         _ => continue,
                     };
                     if !addrs.contains(&ip) {
@@ -176,12 +183,26 @@ async fn from_dns(host: &str, docker: &[(String, String)], started: Instant) -> 
         dns: DnsResult {
             host: host.to_owned(),
             resolver: resolver_label,
+            cnames,
             answers,
             errors,
             elapsed_ms: ms(started),
         },
         addrs,
     }
+}
+
+/// A CNAME answer as the alias it declares, names without DNS's trailing dot.
+fn cname_of(record: &Record) -> Option<CnameRecord> {
+    let RData::CNAME(target) = &record.data else {
+        return None;
+    };
+    let bare = |n: String| n.trim_end_matches('.').to_owned();
+    Some(CnameRecord {
+        name: bare(record.name.to_utf8()),
+        target: bare(target.0.to_utf8()),
+        ttl: record.ttl,
+    })
 }
 
 fn from_static(
@@ -205,6 +226,7 @@ fn from_static(
         dns: DnsResult {
             host: host.to_owned(),
             resolver: resolver.to_owned(),
+            cnames: Vec::new(),
             answers: addrs.iter().map(|&ip| answer(ip, None, docker)).collect(),
             errors,
             elapsed_ms: ms(started),
@@ -311,6 +333,34 @@ not-an-ip foo
         assert!(hosts_lookup(file, "foo").is_empty());
         assert!(hosts_lookup(file, "comment").is_empty());
         assert!(hosts_lookup("", "localhost").is_empty());
+    }
+
+    /// The aliases a lookup passes through are kept (they used to be dropped), named
+    /// without the trailing dot; address records are not aliases.
+    #[test]
+    fn cname_answers_become_aliases() {
+        use hickory_resolver::proto::rr::rdata::{A, CNAME};
+        use hickory_resolver::proto::rr::Name;
+        let name = |n: &str| Name::from_ascii(n).expect("name");
+        let alias = Record::from_rdata(
+            name("shop.example."),
+            300,
+            RData::CNAME(CNAME(name("shop.example.cdn.cloudflare.net."))),
+        );
+        assert_eq!(
+            cname_of(&alias),
+            Some(CnameRecord {
+                name: "shop.example".to_owned(),
+                target: "shop.example.cdn.cloudflare.net".to_owned(),
+                ttl: 300,
+            })
+        );
+        let address = Record::from_rdata(
+            name("shop.example.cdn.cloudflare.net."),
+            60,
+            RData::A(A::new(104, 16, 0, 1)),
+        );
+        assert_eq!(cname_of(&address), None);
     }
 
     #[tokio::test]

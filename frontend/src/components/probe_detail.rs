@@ -57,12 +57,22 @@ fn dns_columns() -> Vec<Column> {
 
 #[component]
 fn DnsSection(d: DnsResult) -> impl IntoView {
+    // Shown only when the name is an alias: a CDN or load balancer is often behind one.
+    let chain = d.cname_chain();
+    let aliases = (chain.len() > 1).then(|| {
+        view! {
+            <p class="small cname-chain" data-testid="dns-cnames">
+                "CNAME: " <code>{chain.join(" → ")}</code>
+            </p>
+        }
+    });
     view! {
         <section class="detail-section" data-testid="detail-dns">
             <h4>"DNS"</h4>
             <p class="muted small">
                 <code>{d.host.clone()}</code> {format!(" via {} · {}", d.resolver, millis(d.elapsed_ms))}
             </p>
+            {aliases}
             {(!d.answers.is_empty())
                 .then(|| {
                     view! {

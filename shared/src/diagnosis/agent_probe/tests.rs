@@ -177,6 +177,7 @@ fn dns_findings_cover_cdn_and_failures() {
     let dns = DnsResult {
         host: "api.shop.example".to_owned(),
         resolver: "system (/etc/resolv.conf: 10.0.0.2:53)".to_owned(),
+        cnames: Vec::new(),
         answers: vec![DnsAnswer {
             address: "104.16.1.1".to_owned(),
             family: AddressFamily::Ipv4,
@@ -393,6 +394,7 @@ fn dns_failure_concludes_dns_failed() {
     p.dns = Some(DnsResult {
         host: "api.example.com".to_owned(),
         resolver: "system (/etc/resolv.conf: 10.0.0.2:53)".to_owned(),
+        cnames: Vec::new(),
         answers: Vec::new(),
         errors: vec!["A: no records".to_owned(), "AAAA: no records".to_owned()],
         elapsed_ms: 4.0,
