@@ -1338,14 +1338,14 @@ fn ephemeral_sweep_matches_port_by_port_evaluation() {
     let sets = parse_rules(text, "t").expect("acl");
     let refs: Vec<&RuleSet> = sets.iter().collect();
     let q = Question::tcp(ip("203.0.113.7"), 443);
-    let probe = eval::tests_support::reply_probe_for(&q);
-    let segments = eval::tests_support::segments(&refs, &probe);
+    let packet = eval::tests_support::reply_packet_for(&q);
+    let segments = eval::tests_support::segments(&refs, &packet);
     // Port by port, the slow way.
     for port in [
         1024u16, 1500, 2000, 2001, 29_999, 30_000, 39_999, 40_000, 40_010, 40_011, 50_000, 50_001,
         65_535,
     ] {
-        let slow = eval::tests_support::first_match_outcome(&refs, &probe, port);
+        let slow = eval::tests_support::first_match_outcome(&refs, &packet, port);
         let fast = segments
             .iter()
             .find(|s| s.0.contains(port))

@@ -6,7 +6,7 @@
 //! The decisions are made in the layer modules; nothing here changes an outcome.
 
 use super::layer::{layer_title, rule_at, At, LayerResult};
-use super::matching::Probe;
+use super::matching::Packet;
 use super::nearest::nearest;
 use super::{
     ExplanationCode, LayerVerdict, NearestRule, Outcome, Question, RuleFix, RuleRef, UnknownReason,
@@ -19,7 +19,7 @@ use crate::rules::model::{RuleSet, RuleSetKind};
 pub(super) fn verdict(
     sets: &[&RuleSet],
     q: &Question,
-    probe: &Probe,
+    packet: &Packet,
     layers: &[LayerResult],
 ) -> Verdict {
     let outcome = if layers.iter().any(|l| l.outcome == Outcome::Denied) {
@@ -35,7 +35,7 @@ pub(super) fn verdict(
         .map_or(ExplanationCode::Allowed, |l| l.code);
     let mut found = Found::default();
     for l in layers {
-        found.add(sets, q, probe, outcome, l);
+        found.add(sets, q, packet, outcome, l);
     }
     several_sets_notes(sets, &mut found.notes);
 
@@ -97,7 +97,7 @@ impl Found {
         &mut self,
         sets: &[&RuleSet],
         q: &Question,
-        probe: &Probe,
+        packet: &Packet,
         outcome: Outcome,
         l: &LayerResult,
     ) {
@@ -121,7 +121,7 @@ impl Found {
             self.fixes.extend(h.fixes.iter().cloned());
         } else if l.outcome == Outcome::Denied {
             if l.nothing_matched {
-                self.nearest_rules.extend(nearest(sets, &l.members, probe));
+                self.nearest_rules.extend(nearest(sets, &l.members, packet));
             }
             // The rule to add is written per provider in `rules::fix`.
             self.fixes.extend(fix::for_layer(

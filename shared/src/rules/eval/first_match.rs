@@ -7,14 +7,14 @@
 //! `stateless`.
 
 use super::layer::{rule_at, unknown_code, LayerResult, Pass, Pending};
-use super::matching::{match_rule, Match, Miss, Probe};
+use super::matching::{match_rule, Match, Miss, Packet};
 use super::stateless;
 use super::{ExplanationCode, Outcome, Question};
 use crate::rules::model::{Action, RuleSet, RuleSetKind};
 
-/// The first rule of set `si` that matches the probe for certain, and the maybe-rules
+/// The first rule of set `si` that matches the packet for certain, and the maybe-rules
 /// before it whose action differs.
-pub(super) fn first_match(sets: &[&RuleSet], si: usize, p: &Probe) -> Pass {
+pub(super) fn first_match(sets: &[&RuleSet], si: usize, p: &Packet) -> Pass {
     let set = sets[si];
     let mut pending: Vec<Pending> = Vec::new();
     let mut notes = Vec::new();
@@ -71,7 +71,7 @@ pub(super) fn first_match(sets: &[&RuleSet], si: usize, p: &Probe) -> Pass {
 pub(super) fn eval_first_match_layer(
     sets: &[&RuleSet],
     si: usize,
-    p: &Probe,
+    p: &Packet,
     q: &Question,
 ) -> LayerResult {
     let set = sets[si];

@@ -29,7 +29,7 @@ pub(super) enum SourceClass {
 
 /// The traffic being matched: the question, or its reply for a stateless ACL.
 #[derive(Debug, Clone)]
-pub(crate) struct Probe<'q> {
+pub(crate) struct Packet<'q> {
     pub(super) direction: Direction,
     pub(super) protocol: Protocol,
     pub(super) port: Option<u16>,
@@ -40,7 +40,7 @@ pub(crate) struct Probe<'q> {
     pub(super) target: Option<&'q TargetInfo>,
 }
 
-impl<'q> Probe<'q> {
+impl<'q> Packet<'q> {
     /// The question's traffic (an ICMP type or code only for ICMP, a code only with a type).
     pub(super) fn of_question(q: &'q Question) -> Self {
         Self {
@@ -98,7 +98,7 @@ enum PeerMatch {
     Maybe(UnknownKind, String),
 }
 
-fn match_ports(rule: &Rule, p: &Probe, name: &dyn Fn() -> String) -> Result<bool, String> {
+fn match_ports(rule: &Rule, p: &Packet, name: &dyn Fn() -> String) -> Result<bool, String> {
     match &rule.ports {
         PortMatch::Any => Ok(true),
         PortMatch::Ports { ranges } => match p.port {
@@ -122,7 +122,7 @@ fn match_ports(rule: &Rule, p: &Probe, name: &dyn Fn() -> String) -> Result<bool
     }
 }
 
-fn match_peer(peer: &Peer, p: &Probe, name: &dyn Fn() -> String) -> PeerMatch {
+fn match_peer(peer: &Peer, p: &Packet, name: &dyn Fn() -> String) -> PeerMatch {
     let ip = p.remote;
     let label = || name();
     let reference_match = |what: String, member: &str| match p.class {
@@ -217,7 +217,7 @@ fn match_peer(peer: &Peer, p: &Probe, name: &dyn Fn() -> String) -> PeerMatch {
 /// Whether the rule's local-side restriction (a destination prefix) includes the target.
 fn match_local(
     rule: &Rule,
-    p: &Probe,
+    p: &Packet,
     name: &dyn Fn() -> String,
 ) -> Result<bool, (UnknownKind, String)> {
     if rule.local.is_empty() {
@@ -267,7 +267,7 @@ fn match_local(
 /// Whether the rule applies to the target (GCP target tags/service accounts, Azure ASGs).
 fn match_targets(
     rule: &Rule,
-    p: &Probe,
+    p: &Packet,
     name: &dyn Fn() -> String,
 ) -> Result<bool, (UnknownKind, String)> {
     if rule.targets.is_empty() {
@@ -307,7 +307,7 @@ fn rule_name(set: &RuleSet, rule: &Rule) -> String {
     }
 }
 
-pub(super) fn match_rule(set: &RuleSet, rule: &Rule, p: &Probe) -> Match {
+pub(super) fn match_rule(set: &RuleSet, rule: &Rule, p: &Packet) -> Match {
     let name = || rule_name(set, rule);
     if rule.direction != p.direction {
         return Match::No(Miss::Direction, Vec::new());

@@ -50,7 +50,7 @@ mod verdict;
 
 use super::model::{Direction, PortRange, Protocol, RuleSet, RuleSetKind};
 use layer::LayerResult;
-use matching::Probe;
+use matching::Packet;
 
 pub(crate) use host::HostFixSpec;
 pub use host::{HostDenial, HostPath, HostVerdict};
@@ -122,14 +122,14 @@ pub fn evaluate_refs(sets: &[&RuleSet], question: &Question) -> Verdict {
             format!("the question needs a destination port for {}", q.protocol),
         );
     }
-    let probe = Probe::of_question(&q);
-    let layers = layers_in_order(sets, &probe, &q);
-    explain::verdict(sets, &q, &probe, &layers)
+    let packet = Packet::of_question(&q);
+    let layers = layers_in_order(sets, &packet, &q);
+    explain::verdict(sets, &q, &packet, &layers)
 }
 
 /// Every layer's decision, in the order a packet meets them: inbound through the subnet's
 /// ACL first, outbound through the interface's security groups first.
-fn layers_in_order(sets: &[&RuleSet], probe: &Probe, q: &Question) -> Vec<LayerResult> {
+fn layers_in_order(sets: &[&RuleSet], packet: &Packet, q: &Question) -> Vec<LayerResult> {
     let sg_members: Vec<usize> = (0..sets.len())
         .filter(|&i| sets[i].kind == RuleSetKind::AwsSecurityGroup)
         .collect();
@@ -141,10 +141,10 @@ fn layers_in_order(sets: &[&RuleSet], probe: &Probe, q: &Question) -> Vec<LayerR
                 RuleSetKind::AwsSecurityGroup | RuleSetKind::HostFirewall
             )
         })
-        .map(|i| first_match::eval_first_match_layer(sets, i, probe, q))
+        .map(|i| first_match::eval_first_match_layer(sets, i, packet, q))
         .collect();
     let sg_layer = (!sg_members.is_empty())
-        .then(|| security_groups::eval_sg_layer(sets, &sg_members, probe, q));
+        .then(|| security_groups::eval_sg_layer(sets, &sg_members, packet, q));
     // The host's own firewall is the last thing an inbound packet meets (after the cloud's
     // filters in front of the machine) and the first an outbound one does.
     let host_members: Vec<usize> = (0..sets.len())

@@ -2,13 +2,13 @@
 //! for the same traffic from other sources or to other destinations, disabled rules that
 //! would match, and rules for other ports ("rules admit only 198.51.100.0/24").
 
-use super::matching::{match_rule, Match, Miss, Probe};
+use super::matching::{match_rule, Match, Miss, Packet};
 use super::{NearestKind, NearestRule, RuleRef, MAX_NEAREST};
 use crate::rules::model::{Action, Peer, Rule, RuleSet};
 
-/// Up to [`MAX_NEAREST`] allow rules of the sets `members` close to the probe, the most
+/// Up to [`MAX_NEAREST`] allow rules of the sets `members` close to the packet, the most
 /// telling first.
-pub(super) fn nearest(sets: &[&RuleSet], members: &[usize], p: &Probe) -> Vec<NearestRule> {
+pub(super) fn nearest(sets: &[&RuleSet], members: &[usize], p: &Packet) -> Vec<NearestRule> {
     // Classify every allow rule cheaply; describe only the few that are listed.
     let mut found: Vec<(NearestKind, &RuleSet, &Rule)> = Vec::new();
     for &si in members {
@@ -49,8 +49,8 @@ pub(super) fn nearest(sets: &[&RuleSet], members: &[usize], p: &Probe) -> Vec<Ne
         .collect()
 }
 
-/// What `rule` admits and how that differs from the probe, in words.
-fn describe_nearest(kind: NearestKind, set: &RuleSet, rule: &Rule, p: &Probe) -> NearestRule {
+/// What `rule` admits and how that differs from the packet, in words.
+fn describe_nearest(kind: NearestKind, set: &RuleSet, rule: &Rule, p: &Packet) -> NearestRule {
     let peers: Vec<String> = rule.peers.iter().map(ToString::to_string).collect();
     let difference = match kind {
         NearestKind::OtherSource => {

@@ -2,12 +2,12 @@
 //! allows. Any matching rule admits; with none, the groups deny (they have no deny rules).
 
 use super::layer::{layer_title, rule_at, unknown_code, LayerResult, Pass, Pending};
-use super::matching::{match_rule, Match, Miss, Probe};
+use super::matching::{match_rule, Match, Miss, Packet};
 use super::{ExplanationCode, Outcome, Question};
 use crate::rules::model::{RuleSet, RuleSetKind};
 
-/// Every rule of every group that admits the probe, or the maybe-rules when none does.
-fn union_of_allows(sets: &[&RuleSet], members: &[usize], p: &Probe) -> Pass {
+/// Every rule of every group that admits the packet, or the maybe-rules when none does.
+fn union_of_allows(sets: &[&RuleSet], members: &[usize], p: &Packet) -> Pass {
     let mut deciding = Vec::new();
     let mut unknown = Vec::new();
     let mut notes = Vec::new();
@@ -46,7 +46,7 @@ fn union_of_allows(sets: &[&RuleSet], members: &[usize], p: &Probe) -> Pass {
 pub(super) fn eval_sg_layer(
     sets: &[&RuleSet],
     members: &[usize],
-    p: &Probe,
+    p: &Packet,
     q: &Question,
 ) -> LayerResult {
     let pass = union_of_allows(sets, members, p);

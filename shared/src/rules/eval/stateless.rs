@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::first_match::first_match;
 use super::layer::{label_of, unknown_code, At, LayerResult, Pending};
-use super::matching::{match_rule, Match, Probe, UnknownKind};
+use super::matching::{match_rule, Match, Packet, UnknownKind};
 use super::{ExplanationCode, Outcome, Question, EPHEMERAL_PORTS};
 use crate::rules::model::{ranges_text, Action, PortMatch, PortRange, Protocol, RuleSet};
 
@@ -16,11 +16,11 @@ use crate::rules::model::{ranges_text, Action, PortMatch, PortRange, Protocol, R
 pub(super) fn check_reply(
     sets: &[&RuleSet],
     si: usize,
-    p: &Probe,
+    p: &Packet,
     q: &Question,
     mut result: LayerResult,
 ) -> LayerResult {
-    let Some(reply) = reply_probe(p) else {
+    let Some(reply) = reply_packet(p) else {
         result
             .explanation
             .push_str(" This ICMP type expects no reply.");
@@ -73,7 +73,7 @@ pub(super) fn check_reply(
 fn reply_to_ephemeral_ports(
     sets: &[&RuleSet],
     si: usize,
-    reply: &Probe,
+    reply: &Packet,
     q: &Question,
     mut result: LayerResult,
 ) -> LayerResult {
@@ -177,7 +177,7 @@ fn reply_to_ephemeral_ports(
 }
 
 /// The reply's traffic for a stateless ACL, or `None` when no reply is expected.
-pub(super) fn reply_probe<'q>(p: &Probe<'q>) -> Option<Probe<'q>> {
+pub(super) fn reply_packet<'q>(p: &Packet<'q>) -> Option<Packet<'q>> {
     let mut r = p.clone();
     r.direction = p.direction.opposite();
     r.port = None;
@@ -243,7 +243,7 @@ fn remove_piece(have: &mut PortSet, piece: PortRange) {
 /// First-match over the ephemeral ports, as one sweep through the rules: each rule decides
 /// the still-undecided ports it covers. Linear in the rules for real ACLs (whose rules
 /// have no references, so never "maybe"), however many port ranges they carve.
-pub(super) fn ephemeral_segments(sets: &[&RuleSet], si: usize, reply: &Probe) -> Vec<Segment> {
+pub(super) fn ephemeral_segments(sets: &[&RuleSet], si: usize, reply: &Packet) -> Vec<Segment> {
     let set = sets[si];
     let all = [PortRange::new(0, u16::MAX)];
     let mut undecided: PortSet = BTreeMap::from([(EPHEMERAL_PORTS.from, EPHEMERAL_PORTS.to)]);
@@ -261,10 +261,10 @@ pub(super) fn ephemeral_segments(sets: &[&RuleSet], si: usize, reply: &Probe) ->
         let Some(first) = pieces.first() else {
             continue;
         };
-        let mut probe = reply.clone();
-        probe.port = Some(first.from);
+        let mut packet = reply.clone();
+        packet.port = Some(first.from);
         let at = (si, rule.position);
-        match match_rule(set, rule, &probe) {
+        match match_rule(set, rule, &packet) {
             Match::Yes => {
                 for &piece in &pieces {
                     remove_piece(&mut undecided, piece);

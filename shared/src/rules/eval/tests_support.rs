@@ -2,13 +2,13 @@
 //! checked against evaluating port by port.
 
 use super::first_match::first_match;
-use super::matching::{source_class, Probe};
-use super::stateless::{ephemeral_segments, reply_probe};
+use super::matching::{source_class, Packet};
+use super::stateless::{ephemeral_segments, reply_packet};
 use super::{Outcome, Question};
 use crate::rules::model::{PortRange, RuleSet};
 
-pub(crate) fn reply_probe_for(q: &Question) -> Probe<'_> {
-    let p = Probe {
+pub(crate) fn reply_packet_for(q: &Question) -> Packet<'_> {
+    let p = Packet {
         direction: q.direction,
         protocol: q.protocol,
         port: q.port,
@@ -18,17 +18,17 @@ pub(crate) fn reply_probe_for(q: &Question) -> Probe<'_> {
         class: source_class(q.source),
         target: q.target.as_ref(),
     };
-    reply_probe(&p).expect("a reply")
+    reply_packet(&p).expect("a reply")
 }
 
-pub(crate) fn segments(sets: &[&RuleSet], reply: &Probe) -> Vec<(PortRange, Outcome)> {
+pub(crate) fn segments(sets: &[&RuleSet], reply: &Packet) -> Vec<(PortRange, Outcome)> {
     ephemeral_segments(sets, 0, reply)
         .into_iter()
         .map(|s| (s.0, s.1))
         .collect()
 }
 
-pub(crate) fn first_match_outcome(sets: &[&RuleSet], reply: &Probe, port: u16) -> Outcome {
+pub(crate) fn first_match_outcome(sets: &[&RuleSet], reply: &Packet, port: u16) -> Outcome {
     let mut p = reply.clone();
     p.port = Some(port);
     first_match(sets, 0, &p).outcome

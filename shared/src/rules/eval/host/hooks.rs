@@ -342,8 +342,8 @@ fn route(ev: &mut HostEval, mut b: Branch, q: &Question) -> Route {
 /// What INPUT alone would decide for the packet, for the "ufw says blocked" confusion: a
 /// published port never goes through INPUT.
 fn input_alone(sets: &[&RuleSet], relevant: &[usize], pkt: &Pkt) -> Outcome {
-    let mut probe = HostEval::new(sets, relevant);
-    let alone = probe.run_hook(
+    let mut walk = HostEval::new(sets, relevant);
+    let alone = walk.run_hook(
         HostHook::Input,
         &[HostChainType::Filter],
         vec![start_branch(pkt.clone(), HostPath::Input)],
