@@ -22,10 +22,10 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{IntoParams, Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use vantage_shared::diagnosis::{container, health_timing, reachability};
+use vantage_shared::diagnosis::{connectivity, container, health_timing};
 use vantage_shared::{
-    AgentHealth, ApiErrorBody, ContainerCounts, ContainerDetail, ContainerSummary, EventTicket,
-    HealthHistory, HealthStats, NetworkSummary, Overview, Problem, ReachabilityReport,
+    AgentHealth, ApiErrorBody, ConnectivityReport, ContainerCounts, ContainerDetail,
+    ContainerSummary, EventTicket, HealthHistory, HealthStats, NetworkSummary, Overview, Problem,
 };
 
 use crate::auth::{require_token, TICKET_TTL};
@@ -66,7 +66,7 @@ pub fn api(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(get_container))
         .routes(routes!(health_history))
         .routes(routes!(list_networks))
-        .routes(routes!(get_reachability))
+        .routes(routes!(get_connectivity))
         .routes(routes!(event_ticket))
         .merge(crate::reach::routes())
         .merge(crate::rules::routes())
@@ -333,7 +333,7 @@ async fn list_networks(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-struct ReachParams {
+struct ConnectivityParams {
     /// The calling container (name, id or id prefix).
     from: String,
     /// The container it wants to reach.
@@ -341,12 +341,12 @@ struct ReachParams {
 }
 
 /// Can container `from` reach container `to` by name?
-#[utoipa::path(get, path = "/api/reachability", tag = "docker", security(("bearer" = [])), params(ReachParams),
-    responses((status = 200, body = ReachabilityReport), (status = 400, body = ApiErrorBody), (status = 401, body = ApiErrorBody), (status = 404, body = ApiErrorBody), (status = 503, body = ApiErrorBody)))]
-async fn get_reachability(
+#[utoipa::path(get, path = "/api/connectivity", tag = "docker", security(("bearer" = [])), params(ConnectivityParams),
+    responses((status = 200, body = ConnectivityReport), (status = 400, body = ApiErrorBody), (status = 401, body = ApiErrorBody), (status = 404, body = ApiErrorBody), (status = 503, body = ApiErrorBody)))]
+async fn get_connectivity(
     State(state): State<AppState>,
-    ApiQuery(q): ApiQuery<ReachParams>,
-) -> Result<Json<ReachabilityReport>, ApiError> {
+    ApiQuery(q): ApiQuery<ConnectivityParams>,
+) -> Result<Json<ConnectivityReport>, ApiError> {
     require_docker(&state)?;
     let from = state
         .docker
@@ -356,8 +356,8 @@ async fn get_reachability(
         .docker
         .container(&q.to)
         .ok_or_else(|| not_found(&q.to))?;
-    let (verdict, finding) = reachability::check(&from.summary, &to.summary);
-    Ok(Json(ReachabilityReport {
+    let (verdict, finding) = connectivity::check(&from.summary, &to.summary);
+    Ok(Json(ConnectivityReport {
         from: from.summary.name,
         to: to.summary.name,
         verdict,

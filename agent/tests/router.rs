@@ -160,7 +160,7 @@ async fn docker_unavailable_is_said_plainly() {
         "/api/containers",
         "/api/networks",
         "/api/containers/web",
-        "/api/reachability?from=a&to=b",
+        "/api/connectivity?from=a&to=b",
     ] {
         let (status, body) = send(&app, Method::GET, uri, "localhost", Some(TOKEN)).await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{uri}");

@@ -13,8 +13,8 @@ use vantage_shared::probe::{
 use vantage_shared::routes;
 use vantage_shared::rules::Verdict;
 use vantage_shared::{
-    ApiErrorBody, ContainerDetail, ContainerSummary, EventTicket, HealthHistory, HostFirewallRead,
-    LoadedRules, NetworkSummary, Overview, ReachabilityReport, RulesQuestion,
+    ApiErrorBody, ConnectivityReport, ContainerDetail, ContainerSummary, EventTicket,
+    HealthHistory, HostFirewallRead, LoadedRules, NetworkSummary, Overview, RulesQuestion,
 };
 use web_sys::EventSource;
 
@@ -163,15 +163,15 @@ pub async fn networks(token: &str) -> Result<Vec<NetworkSummary>, ApiError> {
     get(token, routes::NETWORKS).await
 }
 
-/// `GET /api/reachability?from=…&to=…`.
-pub async fn reachability(
+/// `GET /api/connectivity?from=…&to=…`.
+pub async fn connectivity(
     token: &str,
     from: &str,
     to: &str,
-) -> Result<ReachabilityReport, ApiError> {
+) -> Result<ConnectivityReport, ApiError> {
     get(
         token,
-        &format!("{}?from={}&to={}", routes::REACHABILITY, enc(from), enc(to)),
+        &format!("{}?from={}&to={}", routes::CONNECTIVITY, enc(from), enc(to)),
     )
     .await
 }

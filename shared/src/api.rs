@@ -449,13 +449,13 @@ pub struct Problem {
     pub finding: Finding,
 }
 
-/// `GET /api/reachability?from=…&to=…`: can container `from` reach container `to`?
+/// `GET /api/connectivity?from=…&to=…`: can container `from` reach container `to`?
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct ReachabilityReport {
+pub struct ConnectivityReport {
     pub from: String,
     pub to: String,
-    pub verdict: crate::diagnosis::reachability::Verdict,
+    pub verdict: crate::diagnosis::connectivity::Verdict,
     pub finding: Finding,
 }
 

@@ -10,7 +10,7 @@ pub const CONTAINERS: &str = "/api/containers";
 pub const CONTAINER: &str = "/api/containers/{id}";
 pub const HEALTH_HISTORY: &str = "/api/containers/{id}/health-history";
 pub const NETWORKS: &str = "/api/networks";
-pub const REACHABILITY: &str = "/api/reachability";
+pub const CONNECTIVITY: &str = "/api/connectivity";
 pub const EVENTS: &str = "/api/events";
 pub const EVENT_TICKET: &str = "/api/events/ticket";
 

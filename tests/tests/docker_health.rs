@@ -189,7 +189,7 @@ async fn containers_on_different_networks_share_none() {
     let dashboard = Container::run("dashboard", &["--network", &net_a.name], &["sleep", "3600"]);
     let api = Container::run("api", &["--network", &net_b.name], &["sleep", "3600"]);
 
-    let path = format!("/api/reachability?from={}&to={}", dashboard.name, api.name);
+    let path = format!("/api/connectivity?from={}&to={}", dashboard.name, api.name);
     let report = agent
         .wait_for(&path, Duration::from_secs(20), |s, _| s == 200)
         .await;

@@ -4,8 +4,8 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::NavigateOptions;
-use vantage_shared::diagnosis::reachability::Verdict;
-use vantage_shared::{NetworkSummary, ReachabilityReport};
+use vantage_shared::diagnosis::connectivity::Verdict;
+use vantage_shared::{ConnectivityReport, NetworkSummary};
 
 use super::Live;
 use crate::api;
@@ -49,7 +49,7 @@ pub fn NetworksPage() -> impl IntoView {
         async move {
             match asked {
                 Some((f, t)) => session
-                    .check(api::reachability(&token, &f, &t).await)
+                    .check(api::connectivity(&token, &f, &t).await)
                     .map(Some),
                 None => Ok(None),
             }
@@ -205,7 +205,7 @@ pub fn verdict_text(v: &Verdict) -> (&'static str, &'static str, &'static str) {
 }
 
 #[component]
-fn VerdictCard(r: ReachabilityReport) -> impl IntoView {
+fn VerdictCard(r: ConnectivityReport) -> impl IntoView {
     let (kind, headline, tone) = verdict_text(&r.verdict);
     let detail = match &r.verdict {
         Verdict::NoSharedNetwork {

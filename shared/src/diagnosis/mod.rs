@@ -1,9 +1,9 @@
 //! Diagnoses: small pure functions that turn observations into findings a person can act on.
 
 pub mod agent_probe;
+pub mod connectivity;
 pub mod container;
 pub mod health_timing;
-pub mod reachability;
 pub mod vantage_points;
 
 use std::fmt;

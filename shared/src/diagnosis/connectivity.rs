@@ -1,4 +1,4 @@
-//! Container-to-container reachability (docs/incidents.md, "Two containers that cannot
+//! Container-to-container connectivity (docs/incidents.md, "Two containers that cannot
 //! talk"): do two containers share a network on which one can find the other by name?
 
 use serde::{Deserialize, Serialize};
