@@ -10,6 +10,7 @@ use utoipa_axum::routes;
 use vantage_shared::gpu::{
     GpuBenchOptions, GpuRun, GpuRunStarted, GpuRunStatus, GpuRunSummary, GpuStatus,
 };
+use vantage_shared::routes;
 use vantage_shared::ApiErrorBody;
 
 use super::plan::{check_memory, new_run_id, prepare, GpuPlan};
@@ -32,7 +33,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// GPU identity and versions, driver/NVML/NVRTC availability with the reason when
 /// missing, Docker's GPU support and every container's GPU access.
-#[utoipa::path(get, path = "/api/gpu", tag = "gpu", security(("bearer" = [])),
+#[utoipa::path(get, path = routes::GPU, tag = "gpu", security(("bearer" = [])),
     responses((status = 200, body = GpuStatus), (status = 401, body = ApiErrorBody)))]
 async fn get_status(State(state): State<AppState>) -> Result<Json<GpuStatus>, ApiError> {
     let docker = state.docker.clone();
@@ -45,7 +46,7 @@ async fn get_status(State(state): State<AppState>) -> Result<Json<GpuStatus>, Ap
 
 /// Past and current benchmark runs, newest first (at most 100), including those of
 /// `vantage bench gpu` on this machine's data directory.
-#[utoipa::path(get, path = "/api/gpu/runs", tag = "gpu", security(("bearer" = [])),
+#[utoipa::path(get, path = routes::GPU_RUNS, tag = "gpu", security(("bearer" = [])),
     responses((status = 200, body = [GpuRunSummary]), (status = 401, body = ApiErrorBody)))]
 async fn list_runs(State(state): State<AppState>) -> Result<Json<Vec<GpuRunSummary>>, ApiError> {
     let runs = state.store.gpu_runs(HISTORY_LIMIT).await?;
@@ -55,7 +56,7 @@ async fn list_runs(State(state): State<AppState>) -> Result<Json<Vec<GpuRunSumma
 /// One run with all its results. While it runs: the record so far, saved as each
 /// phase ends (transfers, GPU blur, CPU one thread); progress within a phase comes as
 /// `gpu_bench_progress` events.
-#[utoipa::path(get, path = "/api/gpu/runs/{id}", tag = "gpu", security(("bearer" = [])),
+#[utoipa::path(get, path = routes::GPU_RUN, tag = "gpu", security(("bearer" = [])),
     params(("id" = String, Path, description = "Run id from POST /api/gpu/runs")),
     responses((status = 200, body = GpuRun), (status = 401, body = ApiErrorBody), (status = 404, body = ApiErrorBody)))]
 async fn get_run(
@@ -72,7 +73,7 @@ async fn get_run(
 
 /// Asks a running benchmark to stop. It stops within about a second, keeps what it
 /// measured, and ends as `cancelled` (announced by `gpu_bench_finished`).
-#[utoipa::path(post, path = "/api/gpu/runs/{id}/cancel", tag = "gpu", security(("bearer" = [])),
+#[utoipa::path(post, path = routes::GPU_RUN_CANCEL, tag = "gpu", security(("bearer" = [])),
     params(("id" = String, Path, description = "Run id from POST /api/gpu/runs")),
     responses(
         (status = 202, description = "The run was going and is stopping"),
@@ -104,7 +105,7 @@ async fn cancel_run(
 /// baseline still runs and the run says what the GPU part needs. Refused (400) when the
 /// CPU part would take over 10 minutes by a conservative estimate, or the host has not
 /// the memory for it; the message gives the figures.
-#[utoipa::path(post, path = "/api/gpu/runs", tag = "gpu", security(("bearer" = [])), request_body = GpuBenchOptions,
+#[utoipa::path(post, path = routes::GPU_RUNS, tag = "gpu", security(("bearer" = [])), request_body = GpuBenchOptions,
     responses((status = 202, body = GpuRunStarted), (status = 400, body = ApiErrorBody), (status = 401, body = ApiErrorBody), (status = 409, description = "A run is already going", body = ApiErrorBody)))]
 async fn start_run(
     State(state): State<AppState>,

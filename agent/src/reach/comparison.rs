@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::Json;
 use vantage_shared::diagnosis::vantage_points::compare;
 use vantage_shared::probe::{Comparison, DeviceResult, RulesVerdict, Target, TargetComparison};
+use vantage_shared::routes;
 use vantage_shared::ApiErrorBody;
 
 use super::targets::all_targets;
@@ -16,7 +17,7 @@ const DEVICES_PER_TARGET: usize = 20;
 
 /// Every target with the agent's latest probe, every device's latest result, and the
 /// diagnosis (admin).
-#[utoipa::path(get, path = "/api/comparison", tag = "reach", security(("bearer" = [])),
+#[utoipa::path(get, path = routes::COMPARISON, tag = "reach", security(("bearer" = [])),
     responses((status = 200, body = Comparison), (status = 401, body = ApiErrorBody), (status = 403, body = ApiErrorBody)))]
 pub(super) async fn comparison(
     State(state): State<AppState>,

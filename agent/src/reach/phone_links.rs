@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::{Extension, Json};
 use chrono::Utc;
 use vantage_shared::probe::{NewPhoneLink, PhoneLink, ProbeSet, ProbeTarget};
+use vantage_shared::routes;
 use vantage_shared::ApiErrorBody;
 
 use super::targets::all_targets;
@@ -22,7 +23,7 @@ pub const DEFAULT_LINK_TTL: Duration = Duration::from_secs(3600);
 pub const MAX_LINK_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// The probe set for a phone link: target names and URLs only.
-#[utoipa::path(get, path = "/api/phone/targets", tag = "reach", security(("bearer" = [])),
+#[utoipa::path(get, path = routes::PHONE_TARGETS, tag = "reach", security(("bearer" = [])),
     responses((status = 200, body = ProbeSet), (status = 401, body = ApiErrorBody)))]
 pub(super) async fn phone_targets(
     State(state): State<AppState>,
@@ -60,7 +61,7 @@ fn link(
 }
 
 /// Creates a phone link: a short URL carrying a scoped, expiring token (admin).
-#[utoipa::path(post, path = "/api/phone-links", tag = "reach", security(("bearer" = [])), request_body = NewPhoneLink,
+#[utoipa::path(post, path = routes::PHONE_LINKS, tag = "reach", security(("bearer" = [])), request_body = NewPhoneLink,
     responses((status = 201, body = PhoneLink), (status = 400, body = ApiErrorBody), (status = 401, body = ApiErrorBody)))]
 pub(super) async fn create_phone_link(
     State(state): State<AppState>,
@@ -108,7 +109,7 @@ pub(super) async fn create_phone_link(
 }
 
 /// Phone links that are neither expired nor revoked (admin).
-#[utoipa::path(get, path = "/api/phone-links", tag = "reach", security(("bearer" = [])),
+#[utoipa::path(get, path = routes::PHONE_LINKS, tag = "reach", security(("bearer" = [])),
     responses((status = 200, body = [PhoneLink]), (status = 401, body = ApiErrorBody)))]
 pub(super) async fn list_phone_links(
     State(state): State<AppState>,
@@ -128,7 +129,7 @@ pub(super) async fn list_phone_links(
 }
 
 /// Revokes a phone link at once (admin).
-#[utoipa::path(delete, path = "/api/phone-links/{code}", tag = "reach", security(("bearer" = [])),
+#[utoipa::path(delete, path = routes::PHONE_LINK, tag = "reach", security(("bearer" = [])),
     params(("code" = String, Path, description = "The link's code")),
     responses((status = 204), (status = 401, body = ApiErrorBody), (status = 404, body = ApiErrorBody)))]
 pub(super) async fn revoke_phone_link(

@@ -8,6 +8,7 @@ use axum::http::HeaderMap;
 use axum::{Extension, Json};
 use chrono::Utc;
 use vantage_shared::probe::{AgentProbe, ReachVerdict, Target};
+use vantage_shared::routes;
 use vantage_shared::{AgentEvent, ApiErrorBody};
 
 use super::request_origin;
@@ -72,7 +73,7 @@ async fn probe_with(state: &AppState, target: &Target, origin: String) -> AgentP
 
 /// Probes one configured target from the agent: DNS, TCP per address, TLS, HTTP, CORS.
 /// Phone links get a redacted result, reused for 30 s.
-#[utoipa::path(post, path = "/api/targets/{id}/probe", tag = "reach", security(("bearer" = [])),
+#[utoipa::path(post, path = routes::TARGET_PROBE, tag = "reach", security(("bearer" = [])),
     params(("id" = String, Path, description = "Target id")),
     responses((status = 200, body = AgentProbe), (status = 401, body = ApiErrorBody), (status = 404, body = ApiErrorBody)))]
 pub(super) async fn run_probe(

@@ -15,6 +15,7 @@ use vantage_shared::probe::{
     classify_browser, AgentProbe, BrowserProbe, Comparison, DeviceReportIn, DeviceResult, Target,
     TargetComparison, MAX_REPORT_RESULTS,
 };
+use vantage_shared::routes;
 use vantage_shared::{AgentEvent, ApiErrorBody};
 
 use super::comparison::{rules_of, target_port};
@@ -60,7 +61,7 @@ fn redact_target(t: &Target) -> Target {
 
 /// Records one device's browser results with the address the agent saw, and answers with
 /// the comparison for that device.
-#[utoipa::path(post, path = "/api/reports", tag = "reach", security(("bearer" = [])), request_body = DeviceReportIn,
+#[utoipa::path(post, path = routes::REPORTS, tag = "reach", security(("bearer" = [])), request_body = DeviceReportIn,
     responses((status = 200, body = Comparison), (status = 400, body = ApiErrorBody), (status = 401, body = ApiErrorBody), (status = 413, body = ApiErrorBody)))]
 pub(super) async fn post_report(
     State(state): State<AppState>,

@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use vantage_shared::probe::{validate_new_target, NewTarget, Target, TargetSource, MAX_TARGETS};
+use vantage_shared::routes;
 use vantage_shared::{AgentEvent, ApiErrorBody};
 
 use crate::error::{ApiError, ApiJson, ApiPath};
@@ -34,7 +35,7 @@ pub(super) async fn find_target(state: &AppState, id: &str) -> Result<Target, Ap
 }
 
 /// Every probe target, config targets first.
-#[utoipa::path(get, path = "/api/targets", tag = "reach", security(("bearer" = [])),
+#[utoipa::path(get, path = routes::TARGETS, tag = "reach", security(("bearer" = [])),
     responses((status = 200, body = [Target]), (status = 401, body = ApiErrorBody), (status = 403, body = ApiErrorBody)))]
 pub(super) async fn list_targets(
     State(state): State<AppState>,
@@ -43,7 +44,7 @@ pub(super) async fn list_targets(
 }
 
 /// Adds a target (admin). Its id is the slug of its name.
-#[utoipa::path(post, path = "/api/targets", tag = "reach", security(("bearer" = [])), request_body = NewTarget,
+#[utoipa::path(post, path = routes::TARGETS, tag = "reach", security(("bearer" = [])), request_body = NewTarget,
     responses((status = 201, body = Target), (status = 400, body = ApiErrorBody), (status = 401, body = ApiErrorBody), (status = 409, body = ApiErrorBody)))]
 pub(super) async fn add_target(
     State(state): State<AppState>,
@@ -70,7 +71,7 @@ pub(super) async fn add_target(
 }
 
 /// Removes a dashboard target with its results (admin). Config targets are removed in the file.
-#[utoipa::path(delete, path = "/api/targets/{id}", tag = "reach", security(("bearer" = [])),
+#[utoipa::path(delete, path = routes::TARGET, tag = "reach", security(("bearer" = [])),
     params(("id" = String, Path, description = "Target id")),
     responses((status = 204), (status = 401, body = ApiErrorBody), (status = 404, body = ApiErrorBody), (status = 409, body = ApiErrorBody)))]
 pub(super) async fn delete_target(
