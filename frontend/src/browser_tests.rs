@@ -22,7 +22,7 @@ use crate::components::timeline::HealthTimeline;
 use crate::pages::firewall::LoadForm;
 use crate::probe::{self, PageContext};
 use vantage_shared::cors::{CorsCheck, CorsReport, CorsStage, CorsVerdict};
-use vantage_shared::diagnosis::{Finding, Severity};
+use vantage_shared::diagnosis::{Finding, FindingCode, Severity};
 use vantage_shared::probe::{
     AgentProbe, CnameRecord, DnsResult, FetchOutcome, ProbeTarget, ReachVerdict,
 };
@@ -327,7 +327,12 @@ fn check(rule: &str, verdict: CorsVerdict, header: Option<&str>) -> CorsCheck {
 
 #[wasm_bindgen_test]
 fn cors_table_highlights_the_first_failing_rule() {
-    let finding = Finding::new("cors_blocked", Severity::Critical, "blocked", "why");
+    let finding = Finding::new(
+        FindingCode::CorsAcaoPresent,
+        Severity::Critical,
+        "blocked",
+        "why",
+    );
     let probe = AgentProbe {
         target_id: "t".into(),
         at: Utc::now(),

@@ -18,12 +18,11 @@ pub fn FindingCard(finding: Finding) -> impl IntoView {
         explanation,
         fix,
     } = finding;
-    let data_code = code.clone();
     view! {
         <article
             class=format!("finding finding-{}", severity.as_str())
             data-testid="finding"
-            data-code=data_code
+            data-code=code.as_str()
         >
             <header class="finding-head">
                 <SeverityBadge severity />
@@ -46,7 +45,7 @@ pub fn FindingCard(finding: Finding) -> impl IntoView {
                 }
             })}
             <p class="finding-code">
-                <code>{code}</code>
+                <code>{code.as_str()}</code>
             </p>
         </article>
     }

@@ -97,7 +97,7 @@ fn Header(detail: Live<ContainerDetail>) -> impl IntoView {
                 <div class="findings">
                     <For
                         each=move || findings.get().unwrap_or_default()
-                        key=|f| (f.code.clone(), f.summary.clone())
+                        key=|f| (f.code, f.summary.clone())
                         let:f
                     >
                         <FindingCard finding=f />

@@ -111,7 +111,7 @@ fn OverviewBody(overview: Live<Overview>) -> impl IntoView {
             <ul class="problems">
                 <For
                     each=move || problems.get().unwrap_or_default()
-                    key=|p| (p.container_id.clone(), p.finding.code.clone(), p.finding.summary.clone())
+                    key=|p| (p.container_id.clone(), p.finding.code, p.finding.summary.clone())
                     let:p
                 >
                     <ProblemItem p />
@@ -168,7 +168,7 @@ fn DockerLine(d: DockerStatus) -> impl IntoView {
 fn ProblemItem(p: Problem) -> impl IntoView {
     let href = format!("/containers/{}", p.container_name);
     view! {
-        <li class="problem" data-testid="problem" data-code=p.finding.code.clone()>
+        <li class="problem" data-testid="problem" data-code=p.finding.code.as_str()>
             <SeverityBadge severity=p.finding.severity />
             <div>
                 <A href=href attr:class="problem-container">{p.container_name}</A>

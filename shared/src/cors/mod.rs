@@ -13,12 +13,11 @@
 //!
 //! Layout: `types` holds the request, response and report types; `origin`, `safelist` and
 //! `request` the request side (what the browser sends, and whether it preflights); `check`,
-//! `preflight` and `actual` the response-side rules; `finding` the verdict in words with the
-//! headers that fix it. This file runs them in browser order.
+//! `preflight` and `actual` the response-side rules. This file runs them in browser order;
+//! the verdict in words, with the headers that fix it, is `crate::diagnosis::cors`'s finding.
 
 mod actual;
 mod check;
-mod finding;
 mod origin;
 mod preflight;
 mod request;
@@ -34,6 +33,7 @@ pub use safelist::{
 };
 pub use types::{CorsCheck, CorsReport, CorsRequest, CorsStage, CorsVerdict, ObservedResponse};
 
+use crate::diagnosis::cors::{report_finding, CorsOutcome};
 use request::prepare;
 use syntax::trim_tab_space;
 
@@ -47,8 +47,8 @@ pub const CHROMIUM_MAX_AGE_CAP_SECS: u64 = 7200;
 pub const FIREFOX_MAX_AGE_CAP_SECS: u64 = 86_400;
 
 // Response header names, shared by the rules and the finding.
-const ACAO: &str = "Access-Control-Allow-Origin";
-const ACAC: &str = "Access-Control-Allow-Credentials";
+pub(crate) const ACAO: &str = "Access-Control-Allow-Origin";
+pub(crate) const ACAC: &str = "Access-Control-Allow-Credentials";
 const ACAM: &str = "Access-Control-Allow-Methods";
 const ACAH: &str = "Access-Control-Allow-Headers";
 const ACMA: &str = "Access-Control-Max-Age";
@@ -151,14 +151,17 @@ pub fn evaluate(
             .flat_map(|v| v.split(','))
             .any(|t| trim_tab_space(t).eq_ignore_ascii_case("origin"))
     });
-    let finding = finding::build_finding(
-        &p,
-        &checks,
+    let finding = report_finding(&CorsOutcome {
+        origin: &p.origin,
+        method: &p.method,
+        credentials: p.credentials,
+        preflight: p.preflight,
+        checks: &checks,
         first_failure,
-        &missing,
+        missing: &missing,
         proxy_status,
         has_vary_origin,
-    );
+    });
     CorsReport {
         preflight_request_headers: if p.preflight {
             request::preflight_headers_of(&p)

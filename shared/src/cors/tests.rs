@@ -685,6 +685,41 @@ fn every_rule_has_a_passing_and_a_failing_case() {
     }
 }
 
+/// The finding about a rule is `cors_<rule>`: every rule that fails or warns in any case has
+/// its own code, and the report's finding carries it.
+#[test]
+fn every_failing_rule_has_a_finding_code() {
+    use crate::diagnosis::cors::rule_code;
+    for c in cases() {
+        let report = evaluate(&c.req, c.preflight.as_ref(), c.actual.as_ref());
+        for k in report
+            .checks
+            .iter()
+            .filter(|k| matches!(k.verdict, Fail | Warn))
+        {
+            let code = rule_code(&k.rule);
+            assert!(
+                code.is_some(),
+                "{}: rule {} has no finding code",
+                c.name,
+                k.rule
+            );
+            assert_eq!(
+                code.map(|c| c.as_str().to_owned()),
+                Some(format!("cors_{}", k.rule))
+            );
+        }
+        if let (Some(i), false) = (report.first_failure, report.proxy_error_page) {
+            assert_eq!(
+                report.finding.code.as_str(),
+                format!("cors_{}", report.checks[i].rule),
+                "{}",
+                c.name
+            );
+        }
+    }
+}
+
 #[test]
 fn safelisted_request_headers() {
     // (name, value, safelisted) from Fetch "CORS-safelisted request-header".

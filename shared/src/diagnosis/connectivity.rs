@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Finding, Severity};
+use super::{Finding, FindingCode, Severity};
 use crate::api::{ContainerState, ContainerSummary, PREDEFINED_NETWORKS};
 
 /// How container `from` can (or cannot) reach container `to`.
@@ -65,7 +65,7 @@ fn example_port(c: &ContainerSummary) -> String {
 pub fn check(from: &ContainerSummary, to: &ContainerSummary) -> (Verdict, Finding) {
     if from.id == to.id {
         let f = Finding::new(
-            "same_container",
+            FindingCode::SameContainer,
             Severity::Info,
             format!("`{}` is the same container", from.name),
             "Pick two different containers.",
@@ -77,7 +77,7 @@ pub fn check(from: &ContainerSummary, to: &ContainerSummary) -> (Verdict, Findin
     for c in [from, to] {
         if c.state != ContainerState::Running {
             let f = Finding::new(
-                "container_not_running",
+                FindingCode::ContainerNotRunning,
                 Severity::Critical,
                 format!("`{}` is not running ({})", c.name, c.state),
                 format!(
@@ -99,7 +99,7 @@ pub fn check(from: &ContainerSummary, to: &ContainerSummary) -> (Verdict, Findin
     for (c, nets) in [(from, &from_nets), (to, &to_nets)] {
         if nets.is_empty() {
             let f = Finding::new(
-                "container_without_network",
+                FindingCode::ContainerWithoutNetwork,
                 Severity::Critical,
                 format!("`{}` is on no network", c.name),
                 format!("`{}` has no network attachment (it runs with `--network none`), so it can neither reach nor be reached.", c.name),
@@ -120,7 +120,7 @@ pub fn check(from: &ContainerSummary, to: &ContainerSummary) -> (Verdict, Findin
         .collect();
     if !host.is_empty() {
         let f = Finding::new(
-            "host_network",
+            FindingCode::HostNetwork,
             Severity::Info,
             format!("{} use{} the host's network stack", list(&host), if host.len() == 1 { "s" } else { "" }),
             format!(
@@ -153,7 +153,7 @@ pub fn check(from: &ContainerSummary, to: &ContainerSummary) -> (Verdict, Findin
             format!(" (also as {})", list(&aliases))
         };
         let f = Finding::new(
-            "shared_network",
+            FindingCode::SharedNetwork,
             Severity::Ok,
             format!("`{}` can reach `{}` by name on {}", from.name, to.name, list(&shared_user)),
             format!(
@@ -179,7 +179,7 @@ pub fn check(from: &ContainerSummary, to: &ContainerSummary) -> (Verdict, Findin
             .find(|n| n.name == "bridge")
             .and_then(|n| n.ip_address.clone());
         let f = Finding::new(
-            "default_bridge_only",
+            FindingCode::DefaultBridgeOnly,
             Severity::Warning,
             format!("`{}` and `{}` share only the default `bridge` network: the name `{}` does not resolve there", from.name, to.name, to.name),
             format!(
@@ -212,7 +212,7 @@ pub fn check(from: &ContainerSummary, to: &ContainerSummary) -> (Verdict, Findin
         from.name, from.name
     );
     let f = Finding::new(
-        "no_shared_network",
+        FindingCode::NoSharedNetwork,
         Severity::Critical,
         format!(
             "No shared network: `{}` is on {}, `{}` on {}",

@@ -1,6 +1,6 @@
 //! Everything Vantage concludes about one container: its state and its healthcheck timing.
 
-use super::{health_timing, sort_findings, Finding, Severity};
+use super::{health_timing, sort_findings, Finding, FindingCode, Severity};
 use crate::api::{ContainerState, ContainerSummary, HealthProbe, HealthStatus};
 
 /// Findings for one container, worst first. `probes` is its recorded history.
@@ -8,7 +8,7 @@ pub fn diagnose(c: &ContainerSummary, probes: &[HealthProbe]) -> Vec<Finding> {
     let mut findings = Vec::new();
     match c.state {
         ContainerState::Restarting => findings.push(Finding::new(
-            "container_restarting",
+            FindingCode::ContainerRestarting,
             Severity::Critical,
             format!("`{}` is restarting (restart count {})", c.name, c.restart_count),
             "The main process keeps exiting and Docker's restart policy starts it again. Its logs (`docker logs`) say why it exits.",
@@ -23,7 +23,7 @@ pub fn diagnose(c: &ContainerSummary, probes: &[HealthProbe]) -> Vec<Finding> {
                 _ => "",
             };
             findings.push(Finding::new(
-                "container_exited_with_error",
+                FindingCode::ContainerExitedWithError,
                 if code == 143 { Severity::Info } else { Severity::Warning },
                 format!("`{}` exited with code {code}{hint}", c.name),
                 "The container is not running. Its last log lines usually say why.",
@@ -38,7 +38,7 @@ pub fn diagnose(c: &ContainerSummary, probes: &[HealthProbe]) -> Vec<Finding> {
             .map(|p| p.output.trim().to_owned())
             .unwrap_or_default();
         findings.push(Finding::new(
-            "container_unhealthy",
+            FindingCode::ContainerUnhealthy,
             Severity::Critical,
             format!(
                 "`{}` is unhealthy ({} failed probes in a row)",

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Finding, Severity};
+use super::{Finding, FindingCode, Severity};
 use crate::api::{HealthProbe, HealthcheckConfig};
 use crate::duration::{compose_duration, human_ms};
 
@@ -192,7 +192,7 @@ pub fn diagnose(input: &Input<'_>) -> Vec<Finding> {
             );
             let retries = cfg.retries.max(3);
             findings.push(
-                Finding::new("healthcheck_start_period_too_short", severity, summary, explanation).with_fix(
+                Finding::new(FindingCode::HealthcheckStartPeriodTooShort, severity, summary, explanation).with_fix(
                     format!(
                         "Give the app {} to start before failures count (start_period), keep the probe interval.",
                         human_ms(start_period)
@@ -217,7 +217,7 @@ pub fn diagnose(input: &Input<'_>) -> Vec<Finding> {
             let out = last.map(|p| p.output.trim().to_owned()).unwrap_or_default();
             findings.push(
                 Finding::new(
-                    "healthcheck_never_passed",
+                    FindingCode::HealthcheckNeverPassed,
                     severity,
                     format!("The healthcheck has not passed once since start ({} probes failed)", t.probes),
                     format!(
@@ -239,7 +239,7 @@ pub fn diagnose(input: &Input<'_>) -> Vec<Finding> {
     if t.timed_out > 0 && new_timeout > cfg.timeout_ms && t.time_to_ready_ms.is_some() {
         findings.push(
             Finding::new(
-                "healthcheck_timeout_too_short",
+                FindingCode::HealthcheckTimeoutTooShort,
                 Severity::Warning,
                 format!(
                     "Passing probes take up to {}, close to the {} timeout: set timeout ≥ {}",
@@ -260,7 +260,7 @@ pub fn diagnose(input: &Input<'_>) -> Vec<Finding> {
     if t.relapses >= 2 {
         findings.push(
             Finding::new(
-                "healthcheck_flapping",
+                FindingCode::HealthcheckFlapping,
                 Severity::Warning,
                 format!(
                     "The healthcheck flaps: it failed again {} times after the container became ready",
@@ -280,7 +280,7 @@ pub fn diagnose(input: &Input<'_>) -> Vec<Finding> {
         );
     } else if t.time_to_ready_ms.is_some() && t.trailing_failures > 0 && t.relapses >= 1 {
         findings.push(Finding::new(
-            "healthcheck_failing_now",
+            FindingCode::HealthcheckFailingNow,
             if t.trailing_failures as u64 >= cfg.retries { Severity::Critical } else { Severity::Warning },
             format!("The last {} probe(s) failed after the container had been healthy", t.trailing_failures),
             "The app passed its healthcheck earlier in this run and now fails it: look at the probe output and the app's logs.",

@@ -1,14 +1,19 @@
 //! Diagnoses: small pure functions that turn observations into findings a person can act on.
+//! Every [`Finding`] is made here; its code comes from the registry in [`codes`].
 
 pub mod agent_probe;
+pub mod codes;
 pub mod connectivity;
 pub mod container;
+pub(crate) mod cors;
 pub mod health_timing;
 pub mod vantage_points;
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+pub use codes::FindingCode;
 
 /// How bad a finding is. Ordered so that sorting descending puts the worst first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -55,8 +60,8 @@ pub struct Fix {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Finding {
-    /// Stable identifier, e.g. `healthcheck_start_period_too_short`.
-    pub code: String,
+    /// Stable identifier, e.g. `healthcheck_start_period_too_short` (docs/findings.md).
+    pub code: FindingCode,
     pub severity: Severity,
     /// One line, plain language, with the numbers that matter.
     pub summary: String,
@@ -67,13 +72,13 @@ pub struct Finding {
 
 impl Finding {
     pub fn new(
-        code: &str,
+        code: FindingCode,
         severity: Severity,
         summary: impl Into<String>,
         explanation: impl Into<String>,
     ) -> Self {
         Self {
-            code: code.to_owned(),
+            code,
             severity,
             summary: summary.into(),
             explanation: explanation.into(),

@@ -3,7 +3,7 @@
 //! turned into plain language — "reachable from the agent; from 203.0.113.7 the connection
 //! timed out: a firewall is dropping this source".
 
-use crate::diagnosis::{sort_findings, Finding, Severity};
+use crate::diagnosis::{sort_findings, Finding, FindingCode, Severity};
 use crate::probe::{
     parse_target_url, AgentProbe, BrowserBlock, DeviceResult, ReachVerdict, RulesVerdict, Target,
     TcpOutcome,
@@ -89,7 +89,7 @@ pub fn compare(
                 ) =>
             {
                 out.push(Finding::new(
-                    "device_failed_agent_not_probed",
+                    FindingCode::DeviceFailedAgentNotProbed,
                     Severity::Critical,
                     format!(
                         "From {ip} the request to {addr} failed before any HTTP answer ({}); the \
@@ -106,7 +106,7 @@ pub fn compare(
             }
             ReachVerdict::TimedOut if agent_ok && agent_slow_ms.is_some() => {
                 out.push(Finding::new(
-                    "device_timeout_slow_service",
+                    FindingCode::DeviceTimeoutSlowService,
                     Severity::Warning,
                     format!(
                     "From {ip} the request to {addr} timed out, but the agent's answer also took \
@@ -122,7 +122,7 @@ pub fn compare(
             }
             ReachVerdict::TimedOut if agent_ok => out.push(
                 Finding::new(
-                    "device_blocked_timeout",
+                    FindingCode::DeviceBlockedTimeout,
                     Severity::Critical,
                     format!(
                         "Reachable from the agent; from {ip} the connection to {addr} timed \
@@ -157,7 +157,7 @@ pub fn compare(
                 if !agent_ok =>
             {
                 out.push(Finding::new(
-                    "unreachable_everywhere",
+                    FindingCode::UnreachableEverywhere,
                     Severity::Critical,
                     format!("Neither the agent nor {ip} can reach {addr}."),
                     format!(
@@ -168,7 +168,7 @@ pub fn compare(
                 ))
             }
             ReachVerdict::Refused | ReachVerdict::FailedBeforeHttp => out.push(Finding::new(
-                "device_failed_before_http",
+                FindingCode::DeviceFailedBeforeHttp,
                 Severity::Critical,
                 format!(
                     "Reachable from the agent; from {ip} the request failed before any HTTP \
@@ -206,7 +206,7 @@ pub fn compare(
                     _ => format!("From {ip} the server answers {theirs}."),
                 };
                 out.push(Finding::new(
-                    "device_http_error",
+                    FindingCode::DeviceHttpError,
                     Severity::Warning,
                     summary,
                     format!("{}.", agent_line(agent)),
@@ -234,7 +234,7 @@ pub fn compare(
                 };
                 out.push(
                     Finding::new(
-                        "device_not_attempted",
+                        FindingCode::DeviceNotAttempted,
                         Severity::Info,
                         format!("The browser at {ip} could not test {}.", target.name),
                         format!("The result says nothing about the network: {why}."),
@@ -243,7 +243,7 @@ pub fn compare(
                 );
             }
             ReachVerdict::Reachable if !agent_ok && agent.is_some() => out.push(Finding::new(
-                "agent_only_blocked",
+                FindingCode::AgentOnlyBlocked,
                 Severity::Warning,
                 format!("{ip} reaches {} but the agent cannot.", target.name),
                 format!(
@@ -265,14 +265,14 @@ pub fn compare(
         match agent {
             None if devices.is_empty() => {}
             None => out.push(Finding::new(
-                "agent_not_probed",
+                FindingCode::AgentNotProbed,
                 Severity::Info,
                 "The agent has not probed this target yet.",
                 "Run a probe to compare the agent's view with the devices'.",
             )),
             Some(a) if devices.is_empty() && !agent_reachable => {
                 out.push(Finding::new(
-                    "agent_probe_failed",
+                    FindingCode::AgentProbeFailed,
                     if a.verdict.network_ok() {
                         Severity::Warning
                     } else {
@@ -284,7 +284,7 @@ pub fn compare(
                 ));
             }
             Some(_) if agent_reachable => out.push(Finding::new(
-                "reachable_everywhere",
+                FindingCode::ReachableEverywhere,
                 Severity::Ok,
                 if devices.is_empty() {
                     "Reachable from the agent; no other device has reported yet.".to_owned()
@@ -311,7 +311,7 @@ fn cors_finding(ip: &str, agent: Option<&AgentProbe>) -> Finding {
     if let (Some(c), Some(h)) = (cors, http) {
         if c.proxy_error_page {
             return Finding::new(
-                "device_cors_proxy_error",
+                FindingCode::DeviceCorsProxyError,
                 Severity::Critical,
                 format!(
                     "From {ip} the browser reports a CORS error, but the real failure is HTTP {} \
@@ -334,7 +334,7 @@ fn cors_finding(ip: &str, agent: Option<&AgentProbe>) -> Finding {
         if let Some(i) = c.first_failure {
             if let Some(check) = c.checks.get(i) {
                 let f = Finding::new(
-                    "device_cors_blocked",
+                    FindingCode::DeviceCorsBlocked,
                     Severity::Critical,
                     format!(
                         "From {ip} the network path works, but the browser blocks the response: \
@@ -355,7 +355,7 @@ fn cors_finding(ip: &str, agent: Option<&AgentProbe>) -> Finding {
         }
     }
     Finding::new(
-        "device_cors_blocked",
+        FindingCode::DeviceCorsBlocked,
         Severity::Critical,
         format!(
             "From {ip} the network path works (the no-cors request got an answer), but the \

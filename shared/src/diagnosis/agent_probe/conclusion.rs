@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::diagnosis::{sort_findings, Finding, Severity};
+use crate::diagnosis::{sort_findings, Finding, FindingCode, Severity};
 use crate::probe::{AgentProbe, HttpResult, ReachVerdict, Target, TargetAddress};
 
 use super::{
@@ -162,7 +162,7 @@ fn verdict_and_summary(
     match stop {
         ProbeStop::BadUrl(e) => {
             out.push(Finding::new(
-                "target_invalid",
+                FindingCode::TargetInvalid,
                 Severity::Critical,
                 format!("The target URL `{}` is not valid: {e}", target.url),
                 "Fix the target's URL in the configuration or the dashboard.",
@@ -203,7 +203,7 @@ fn verdict_and_summary(
         ProbeStop::HttpFailed { addr, error } => {
             let summary = format!("HTTP to {addr} failed: {error}");
             out.push(Finding::new(
-                "http_failed",
+                FindingCode::HttpFailed,
                 Severity::Critical,
                 summary.clone(),
                 "TCP connected, but the exchange broke before a complete response: the server closed or reset the connection, or does not speak HTTP/1.1 here.",
@@ -214,7 +214,7 @@ fn verdict_and_summary(
             let status = probe.http.as_ref().map_or(0, |h| h.status);
             let summary = format!("HTTP {status}: cannot follow the redirect ({error})");
             out.push(Finding::new(
-                "http_redirect_broken",
+                FindingCode::HttpRedirectBroken,
                 Severity::Critical,
                 summary.clone(),
                 "Browsers cannot follow this redirect either, so fetch() fails.",
@@ -265,7 +265,7 @@ fn http_timeout(
     );
     out.push(
         Finding::new(
-            "http_no_response",
+            FindingCode::HttpNoResponse,
             Severity::Critical,
             summary.clone(),
             "The network path works (TCP connected); the process behind the port is stuck, overloaded, or waiting on something else (a database, a model still loading).",
@@ -286,7 +286,7 @@ fn redirect_limit(
         probe.http.as_ref().map_or("?", |h| h.url.as_str())
     );
     out.push(Finding::new(
-        "http_redirect_limit",
+        FindingCode::HttpRedirectLimit,
         Severity::Warning,
         summary.clone(),
         "A chain this long is slow for every client and often a redirect loop (http ↔ https, with and without a trailing slash). Point the target at the final URL.",
@@ -310,7 +310,7 @@ fn redirect_blocked(
     );
     out.push(
         Finding::new(
-            "redirect_blocked",
+            FindingCode::RedirectBlocked,
             Severity::Warning,
             finding.clone(),
             "The agent follows a redirect into loopback, link-local or unspecified addresses only when the target itself resolves there: otherwise a target (or whoever controls its DNS) could point the agent at services on its own host or at the cloud metadata endpoint. The verdict is the redirect response's.",
@@ -339,7 +339,7 @@ fn deadline(limit: Duration, phase: &str, out: &mut Vec<Finding>) -> (ReachVerdi
     };
     out.push(
         Finding::new(
-            "probe_deadline",
+            FindingCode::ProbeDeadline,
             Severity::Critical,
             summary.clone(),
             "Each step stayed within its own timeout, but together (DNS, connects, TLS, preflights, every redirect hop) they took longer than one probe may: a slow redirect chain, a server that trickles its answer, or slow DNS. A page's user would have given up too.",

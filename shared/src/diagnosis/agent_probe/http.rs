@@ -2,7 +2,7 @@
 //! 503, backend says 200" and "The 404 that was not a routing error"), the status against
 //! the expectation, and the body.
 
-use crate::diagnosis::{Finding, Severity};
+use crate::diagnosis::{Finding, FindingCode, Severity};
 use crate::fingerprint::Generator;
 use crate::probe::HttpResult;
 
@@ -90,7 +90,7 @@ pub fn http_findings(http: &HttpResult, expected: Option<u16>) -> Vec<Finding> {
     match fp.generator {
         Generator::ProxyErrorPage => out.push(
             Finding::new(
-                "http_proxy_error_page",
+                FindingCode::HttpProxyErrorPage,
                 Severity::Critical,
                 format!("HTTP {}{expectation} is {}, not your application", http.status, fp.label),
                 format!(
@@ -106,7 +106,7 @@ pub fn http_findings(http: &HttpResult, expected: Option<u16>) -> Vec<Finding> {
         ),
         Generator::FrameworkDefault if http.status >= 400 => out.push(
             Finding::new(
-                "http_framework_default",
+                FindingCode::HttpFrameworkDefault,
                 Severity::Warning,
                 format!("HTTP {}{expectation} with {body_words}: {}", http.status, fp.label),
                 format!(
@@ -117,7 +117,7 @@ pub fn http_findings(http: &HttpResult, expected: Option<u16>) -> Vec<Finding> {
         ),
         Generator::Application if http.status >= 400 => out.push(
             Finding::new(
-                "http_application_error",
+                FindingCode::HttpApplicationError,
                 Severity::Warning,
                 format!("HTTP {}{expectation} with {body_words}, written by the application (or an upstream it passed through)", http.status),
                 format!(
@@ -128,7 +128,7 @@ pub fn http_findings(http: &HttpResult, expected: Option<u16>) -> Vec<Finding> {
             ),
         ),
         _ if http.status >= 400 => out.push(Finding::new(
-            "http_error_status",
+            FindingCode::HttpErrorStatus,
             Severity::Warning,
             format!("HTTP {}{expectation} with {body_words}", http.status),
             format!("{}: nothing identifies who generated it.", fp.evidence),
@@ -137,7 +137,7 @@ pub fn http_findings(http: &HttpResult, expected: Option<u16>) -> Vec<Finding> {
     }
     if http.status < 400 && !status_ok(http.status, expected) {
         out.push(Finding::new(
-            "http_unexpected_status",
+            FindingCode::HttpUnexpectedStatus,
             Severity::Warning,
             format!("HTTP {}{expectation}", http.status),
             format!(
@@ -147,7 +147,7 @@ pub fn http_findings(http: &HttpResult, expected: Option<u16>) -> Vec<Finding> {
     }
     if http.body_truncated {
         out.push(Finding::new(
-            "http_body_truncated",
+            FindingCode::HttpBodyTruncated,
             Severity::Info,
             format!("The body was cut after {} bytes", http.body_size),
             "The agent stops counting at 10 MiB or when the request timeout passes, whichever comes first.",

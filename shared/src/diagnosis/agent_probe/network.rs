@@ -2,7 +2,7 @@
 //! and the per-address connects: a dropped address family, partly dead address sets,
 //! refusals and silent drops.
 
-use crate::diagnosis::{Finding, Severity};
+use crate::diagnosis::{Finding, FindingCode, Severity};
 use crate::ownership;
 use crate::probe::{AddressFamily, AddressOwner, DnsResult, ReachVerdict, TcpAttempt, TcpOutcome};
 
@@ -53,7 +53,7 @@ pub fn dns_findings(dns: &DnsResult) -> Vec<Finding> {
     if dns.answers.is_empty() {
         out.push(
             Finding::new(
-                "dns_no_answer",
+                FindingCode::DnsNoAnswer,
                 Severity::Critical,
                 dns_failure_summary(dns),
                 format!(
@@ -78,7 +78,7 @@ pub fn dns_findings(dns: &DnsResult) -> Vec<Finding> {
         .collect();
     if !broken.is_empty() {
         out.push(Finding::new(
-            "dns_partial_failure",
+            FindingCode::DnsPartialFailure,
             Severity::Warning,
             format!(
                 "DNS for {} answered, but {}",
@@ -108,7 +108,7 @@ pub fn dns_findings(dns: &DnsResult) -> Vec<Finding> {
         };
         out.push(
             Finding::new(
-                "resolves_to_cdn",
+                FindingCode::ResolvesToCdn,
                 Severity::Info,
                 format!(
                     "{} resolves to {cdn_name} ({}): traffic from this host leaves it and comes back through the CDN",
@@ -229,7 +229,7 @@ pub fn tcp_findings(host: &str, attempts: &[TcpAttempt]) -> Vec<Finding> {
         let bad_timed_out = failed.iter().any(|a| a.outcome == TcpOutcome::TimedOut);
         out.push(
             Finding::new(
-                "address_family_split",
+                FindingCode::AddressFamilySplit,
                 Severity::Warning,
                 format!(
                     "{} connects but {} does not for {host}: {}",
@@ -261,7 +261,7 @@ pub fn tcp_findings(host: &str, attempts: &[TcpAttempt]) -> Vec<Finding> {
     } else {
         out.push(
             Finding::new(
-                "some_addresses_fail",
+                FindingCode::SomeAddressesFail,
                 Severity::Warning,
                 format!(
                     "{} of {} addresses of {host} do not connect: {}",
@@ -286,7 +286,7 @@ fn tcp_failure_finding(host: &str, attempts: &[TcpAttempt]) -> Option<Finding> {
     match verdict {
         ReachVerdict::TimedOut => Some(
             Finding::new(
-                "tcp_timed_out",
+                FindingCode::TcpTimedOut,
                 Severity::Critical,
                 summary,
                 "No answer at all, not even a refusal: packets are dropped on the way, typically by a security group, firewall or NACL that does not admit this source, or the address is not routed.",
@@ -299,7 +299,7 @@ fn tcp_failure_finding(host: &str, attempts: &[TcpAttempt]) -> Option<Finding> {
         ),
         ReachVerdict::Refused => Some(
             Finding::new(
-                "tcp_refused",
+                FindingCode::TcpRefused,
                 Severity::Critical,
                 summary,
                 "The host answered with a reset: nothing listens on that address and port (a service bound to 127.0.0.1 only, a container whose port is not published, a wrong port), or a firewall rejects.",

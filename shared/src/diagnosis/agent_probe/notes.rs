@@ -2,12 +2,12 @@
 //! left out on purpose: headers not sent, methods replaced, addresses skipped, preflights
 //! that failed. The agent notes them as it goes; [`super::conclude`] adds them to the rest.
 
-use crate::diagnosis::{Finding, Severity};
+use crate::diagnosis::{Finding, FindingCode, Severity};
 
 /// Configured page headers that are not valid HTTP, left out of every request.
 pub fn cors_header_invalid(invalid: &[String]) -> Finding {
     Finding::new(
-        "cors_header_invalid",
+        FindingCode::CorsHeaderInvalid,
         Severity::Warning,
         format!("Not sent: {} (not a valid HTTP header)", invalid.join(", ")),
         "fetch() throws a TypeError for such a header before any request is sent; fix the page's code and the target's CORS headers.",
@@ -17,7 +17,7 @@ pub fn cors_header_invalid(invalid: &[String]) -> Finding {
 /// The page's method is not one a probe may send, so the actual request was a GET.
 pub fn cors_method_not_sent(page_method: &str) -> Finding {
     Finding::new(
-        "cors_method_not_sent",
+        FindingCode::CorsMethodNotSent,
         Severity::Info,
         format!("The page sends {page_method}; the agent sent GET with the same headers"),
         format!(
@@ -29,7 +29,7 @@ pub fn cors_method_not_sent(page_method: &str) -> Finding {
 /// Method-override headers naming an unsafe method, left out of the actual request.
 pub fn method_override_not_sent(names: &[&str]) -> Finding {
     Finding::new(
-        "method_override_not_sent",
+        FindingCode::MethodOverrideNotSent,
         Severity::Info,
         format!("Not sent: {} (a method override)", names.join(", ")),
         "Frameworks honour these headers to let a GET or POST act as another method; a probe must not change data, so the agent leaves them out. The preflight still announces them, as the browser's does.",
@@ -39,7 +39,7 @@ pub fn method_override_not_sent(names: &[&str]) -> Finding {
 /// The preflight the browser sends again at a redirect's target (at `url`) fails.
 pub fn cors_redirect_preflight_failed(url: &str) -> Finding {
     Finding::new(
-        "cors_redirect_preflight_failed",
+        FindingCode::CorsRedirectPreflightFailed,
         Severity::Warning,
         format!("The browser's second preflight, at {url} after the redirect, fails"),
         "When a request needs a preflight, browsers preflight again at every redirect target (with `Origin: null` once the redirect changed origin); the target of the redirect must answer that preflight too.",
@@ -49,7 +49,7 @@ pub fn cors_redirect_preflight_failed(url: &str) -> Finding {
 /// The page's origin (serialised) is the target's: no CORS evaluation.
 pub fn cors_same_origin(origin: &str) -> Finding {
     Finding::new(
-        "cors_same_origin",
+        FindingCode::CorsSameOrigin,
         Severity::Info,
         format!("The page origin {origin} is the target's own origin: CORS does not apply"),
         "Browsers only apply CORS to requests to another origin (scheme, host and port).",
@@ -59,7 +59,7 @@ pub fn cors_same_origin(origin: &str) -> Finding {
 /// Preflights that got no answer, each error in words.
 pub fn cors_preflight_failed(errors: &[String]) -> Finding {
     Finding::new(
-        "cors_preflight_failed",
+        FindingCode::CorsPreflightFailed,
         Severity::Warning,
         "The CORS preflight (OPTIONS) got no answer".to_owned(),
         format!(
@@ -73,7 +73,7 @@ pub fn cors_preflight_failed(errors: &[String]) -> Finding {
 /// (at most `max` per host).
 pub fn tcp_addresses_skipped(host: &str, resolved: usize, tried: usize, max: usize) -> Finding {
     Finding::new(
-        "tcp_addresses_skipped",
+        FindingCode::TcpAddressesSkipped,
         Severity::Info,
         format!(
             "{host} resolves to {resolved} addresses; the agent tried {tried} and skipped {}",
@@ -89,7 +89,7 @@ pub fn tcp_addresses_skipped(host: &str, resolved: usize, tried: usize, max: usi
 /// `from` led to.
 pub fn redirect_headers_withheld(names: &[&str], from: &str, to: &str) -> Finding {
     Finding::new(
-        "redirect_headers_withheld",
+        FindingCode::RedirectHeadersWithheld,
         Severity::Info,
         format!(
             "Not sent to {to} after the redirect: {} (configured for {from})",

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::diagnosis::{Finding, Severity};
+use crate::diagnosis::{Finding, FindingCode, Severity};
 use crate::probe::TlsResult;
 
 /// A certificate expiring sooner than this is a warning.
@@ -33,7 +33,7 @@ pub fn tls_findings(host: &str, tls: &TlsResult, now: DateTime<Utc>) -> Vec<Find
             .unwrap_or_default();
         out.push(
             Finding::new(
-                "tls_certificate_expired",
+                FindingCode::TlsCertificateExpired,
                 Severity::Critical,
                 format!("The certificate of {host} expired on {when}"),
                 format!(
@@ -49,7 +49,7 @@ pub fn tls_findings(host: &str, tls: &TlsResult, now: DateTime<Utc>) -> Vec<Find
         if days < CERT_EXPIRY_WARNING_DAYS {
             out.push(
                 Finding::new(
-                    "tls_certificate_expiring",
+                    FindingCode::TlsCertificateExpiring,
                     Severity::Warning,
                     format!(
                         "The certificate of {host} expires in {days} day{} ({})",
@@ -65,7 +65,7 @@ pub fn tls_findings(host: &str, tls: &TlsResult, now: DateTime<Utc>) -> Vec<Find
     if tls.sni_mismatch {
         out.push(
             Finding::new(
-                "tls_name_mismatch",
+                FindingCode::TlsNameMismatch,
                 Severity::Critical,
                 format!("The certificate presented for {host} is for {names}"),
                 format!(
@@ -88,7 +88,7 @@ pub fn tls_findings(host: &str, tls: &TlsResult, now: DateTime<Utc>) -> Vec<Find
         let untrusted = error.starts_with("self-signed") || error.starts_with("unknown issuer");
         out.push(
             Finding::new(
-                if untrusted { "tls_untrusted" } else { "tls_handshake_failed" },
+                if untrusted { FindingCode::TlsUntrusted } else { FindingCode::TlsHandshakeFailed },
                 Severity::Critical,
                 format!("TLS to {host}: {error}"),
                 if untrusted {

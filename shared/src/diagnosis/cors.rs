@@ -1,10 +1,58 @@
-//! The report's finding: the rule the browser stops at (or the proxy error page behind
-//! it), explained, with the response headers that fix it as an nginx snippet.
+//! The CORS report's finding: the rule the browser stops at (or the proxy error page behind
+//! it), explained, with the response headers that fix it as an nginx snippet. The rules
+//! themselves are evaluated in `crate::cors`, which hands its outcome here.
 
-use super::request::Prepared;
-use super::types::{CorsCheck, CorsStage, CorsVerdict};
-use super::{ACAC, ACAO};
-use crate::diagnosis::{Finding, Severity};
+use crate::cors::{CorsCheck, CorsStage, CorsVerdict, ACAC, ACAO};
+use crate::diagnosis::{Finding, FindingCode, Severity};
+
+/// What [`crate::cors::evaluate`] established, as far as the finding needs it.
+pub(crate) struct CorsOutcome<'a> {
+    /// The page's serialised origin.
+    pub(crate) origin: &'a str,
+    /// The page's method, normalised.
+    pub(crate) method: &'a str,
+    pub(crate) credentials: bool,
+    /// Whether the browser sends a preflight.
+    pub(crate) preflight: bool,
+    /// Every rule's row, in browser order.
+    pub(crate) checks: &'a [CorsCheck],
+    /// Index in `checks` of the rule the browser stops at.
+    pub(crate) first_failure: Option<usize>,
+    /// Responses the browser needs that were not observed.
+    pub(crate) missing: &'a [CorsStage],
+    /// The 5xx (and where it came) that the browser will call a CORS error.
+    pub(crate) proxy_status: Option<(CorsStage, u16)>,
+    /// The actual response already says `Vary: Origin`.
+    pub(crate) has_vary_origin: bool,
+}
+
+/// The code of a finding about CORS rule `rule` (a [`CorsCheck::rule`]) that fails or warns;
+/// `None` for a rule that never does (`preflight_needed`) or a name the evaluator does not
+/// use. A test walks every case of the evaluator's tests to keep this complete.
+pub(crate) fn rule_code(rule: &str) -> Option<FindingCode> {
+    Some(match rule {
+        "request_sendable" => FindingCode::CorsRequestSendable,
+        "preflight_ok_status" => FindingCode::CorsPreflightOkStatus,
+        "acao_present" => FindingCode::CorsAcaoPresent,
+        "acao_single_value" => FindingCode::CorsAcaoSingleValue,
+        "credentials_no_wildcard" => FindingCode::CorsCredentialsNoWildcard,
+        "acao_matches_origin" => FindingCode::CorsAcaoMatchesOrigin,
+        "acac_true" => FindingCode::CorsAcacTrue,
+        "method_allowed" => FindingCode::CorsMethodAllowed,
+        "headers_allowed" => FindingCode::CorsHeadersAllowed,
+        "max_age" => FindingCode::CorsMaxAge,
+        "redirect" => FindingCode::CorsRedirect,
+        "vary_origin" => FindingCode::CorsVaryOrigin,
+        "expose_headers" => FindingCode::CorsExposeHeaders,
+        _ => return None,
+    })
+}
+
+/// [`rule_code`] for a row that fails or warns. Every such rule has a code (tested); the
+/// fallback only keeps a future rule without one from breaking the report.
+fn code_of(check: &CorsCheck) -> FindingCode {
+    rule_code(&check.rule).unwrap_or(FindingCode::CorsIncomplete)
+}
 
 /// Headers to add, one per name (the first suggestion wins), from failing and warning rows.
 fn headers_to_add(checks: &[CorsCheck]) -> Vec<(String, String)> {
@@ -49,20 +97,23 @@ fn severity_of_warning(rule: &str) -> Severity {
     }
 }
 
-pub(super) fn build_finding(
-    p: &Prepared,
-    checks: &[CorsCheck],
-    first_failure: Option<usize>,
-    missing: &[CorsStage],
-    proxy_status: Option<(CorsStage, u16)>,
-    has_vary_origin: bool,
-) -> Finding {
-    let what = format!("{} from {}", p.method, p.origin);
+/// The report's finding: the proxy error page, else the first failing rule, else what was not
+/// observed, else the first warning, else "allowed".
+pub(crate) fn report_finding(o: &CorsOutcome<'_>) -> Finding {
+    let CorsOutcome {
+        checks,
+        first_failure,
+        missing,
+        proxy_status,
+        has_vary_origin,
+        ..
+    } = *o;
+    let what = format!("{} from {}", o.method, o.origin);
     let mut headers = headers_to_add(checks);
     if proxy_status.is_some() && !headers.iter().any(|(n, _)| n == ACAO) {
-        headers.insert(0, (ACAO.to_owned(), p.origin.clone()));
+        headers.insert(0, (ACAO.to_owned(), o.origin.to_owned()));
     }
-    if proxy_status.is_some() && p.credentials && !headers.iter().any(|(n, _)| n == ACAC) {
+    if proxy_status.is_some() && o.credentials && !headers.iter().any(|(n, _)| n == ACAC) {
         headers.push((ACAC.to_owned(), "true".to_owned()));
     }
     if headers.iter().any(|(n, v)| n == ACAO && v != "*")
@@ -84,7 +135,7 @@ pub(super) fn build_finding(
                 && !c.detail.starts_with("The preflight was redirected")
         });
         let mut finding = Finding::new(
-            &format!("cors_{}", failing.rule),
+            code_of(failing),
             Severity::Critical,
             format!(
                 "CORS blocks {what} at {} rule `{}`: {}",
@@ -107,7 +158,7 @@ pub(super) fn build_finding(
     if !missing.is_empty() {
         let names: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
         return Finding::new(
-            "cors_incomplete",
+            FindingCode::CorsIncomplete,
             Severity::Info,
             format!(
                 "No CORS rule fails for {what}, but the {} response was not observed",
@@ -119,7 +170,7 @@ pub(super) fn build_finding(
 
     if let Some(w) = checks.iter().find(|c| c.verdict == CorsVerdict::Warn) {
         let mut finding = Finding::new(
-            &format!("cors_{}", w.rule),
+            code_of(w),
             severity_of_warning(&w.rule),
             format!(
                 "CORS allows {what}, but {} rule `{}`: {}",
@@ -138,11 +189,11 @@ pub(super) fn build_finding(
     }
 
     Finding::new(
-        "cors_allowed",
+        FindingCode::CorsAllowed,
         Severity::Ok,
         format!(
             "CORS allows {what}{}",
-            if p.preflight {
+            if o.preflight {
                 " (preflight passes)"
             } else {
                 " (no preflight needed)"
@@ -168,7 +219,7 @@ fn proxy_error_finding(
         _ => format!("The request got HTTP {status} without {ACAO}."),
     };
     Finding::new(
-        "cors_proxy_error_page",
+        FindingCode::CorsProxyErrorPage,
         Severity::Critical,
         format!(
             "The browser will report a CORS error for {what}, but the real failure is HTTP {status} from the proxy/backend"
