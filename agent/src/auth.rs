@@ -16,6 +16,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use subtle::ConstantTimeEq;
+use vantage_shared::host::is_localhost_name;
 
 use crate::error::ApiError;
 use crate::AppState;
@@ -241,10 +242,7 @@ pub fn host_name(value: &str) -> &str {
 /// DNS re-points), so they pass; other names must be configured.
 pub fn host_allowed(host: &str, allowed: &[String]) -> bool {
     let name = host_name(host.trim()).to_ascii_lowercase();
-    name.parse::<IpAddr>().is_ok()
-        || name == "localhost"
-        || name.ends_with(".localhost")
-        || allowed.iter().any(|a| a == &name)
+    name.parse::<IpAddr>().is_ok() || is_localhost_name(&name) || allowed.iter().any(|a| a == &name)
 }
 
 /// Middleware: refuse requests whose `Host` is not ours (421).

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use vantage_shared::probe::{validate_new_target, NewTarget, Target, TargetSource, MAX_TARGETS};
 
 /// Where the agent listens unless told otherwise: loopback only, so nothing is
@@ -174,23 +174,138 @@ pub struct FileConfig {
     pub read_host_firewall: bool,
 }
 
-/// One `[[targets]]` entry of the config file.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TargetConfig {
-    pub name: String,
-    pub url: String,
-    pub expected_status: Option<u16>,
-    pub cors_origin: Option<String>,
-    pub cors_method: Option<String>,
-    #[serde(default)]
-    pub cors_headers: Vec<String>,
-    #[serde(default)]
-    pub cors_credentials: bool,
-    /// `[targets.firewall]`: the rule sets that apply (`sets = ["sg-…"]`) and what the
-    /// target is (`target = { tags = ["web"] }`).
-    #[serde(default)]
-    pub firewall: vantage_shared::rules::RuleScope,
+/// One `[[targets]]` entry of the config file: the API's [`NewTarget`] (`POST
+/// /api/targets`), so the keys are declared once, in `vantage_shared::probe`, and
+/// `[targets.firewall]` (`sets = ["sg-…"]`, `target = { tags = ["web"] }`) is its
+/// `RuleScope`, which rejects unknown keys itself.
+///
+/// Read strictly: the API tolerates keys it does not know, but a misspelt key in a config
+/// file is an error naming its line. `#[serde(deny_unknown_fields)]` on the shared type
+/// would change the API too, so the `strict` adapter below checks each key against the
+/// field list the derived `Deserialize` passes, with the same message at the same place.
+#[derive(Debug, Clone)]
+pub struct TargetConfig(pub NewTarget);
+
+impl<'de> Deserialize<'de> for TargetConfig {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        NewTarget::deserialize(strict::Strict(d)).map(Self)
+    }
+}
+
+/// `#[serde(deny_unknown_fields)]` from outside a type: a deserializer wrapper for one
+/// struct whose map keys must be among the fields the struct's own visitor names.
+mod strict {
+    use std::fmt;
+
+    use serde::de::{self, DeserializeSeed, Deserializer, IntoDeserializer, MapAccess, Visitor};
+    use serde::Deserialize;
+
+    /// Wraps the deserializer of one struct value.
+    pub(super) struct Strict<D>(pub D);
+
+    impl<'de, D: Deserializer<'de>> Deserializer<'de> for Strict<D> {
+        type Error = D::Error;
+
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            name: &'static str,
+            fields: &'static [&'static str],
+            visitor: V,
+        ) -> Result<V::Value, D::Error> {
+            self.0
+                .deserialize_struct(name, fields, Fields { visitor, fields })
+        }
+
+        // Only a struct's `Deserialize` is handed a `Strict`; anything else reads as before.
+        fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+            self.0.deserialize_any(visitor)
+        }
+
+        fn is_human_readable(&self) -> bool {
+            self.0.is_human_readable()
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+            identifier ignored_any
+        }
+    }
+
+    /// The struct's visitor, handed a map that checks its keys.
+    struct Fields<V> {
+        visitor: V,
+        fields: &'static [&'static str],
+    }
+
+    impl<'de, V: Visitor<'de>> Visitor<'de> for Fields<V> {
+        type Value = V::Value;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            self.visitor.expecting(f)
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<V::Value, A::Error> {
+            self.visitor.visit_map(KnownKeys {
+                map,
+                fields: self.fields,
+            })
+        }
+
+        // No `visit_seq`: a target is a table. (The derive would also take an array of the
+        // values in field order, and with the shared type's defaults even a short one.)
+    }
+
+    struct KnownKeys<A> {
+        map: A,
+        fields: &'static [&'static str],
+    }
+
+    impl<'de, A: MapAccess<'de>> MapAccess<'de> for KnownKeys<A> {
+        type Error = A::Error;
+
+        fn next_key_seed<K: DeserializeSeed<'de>>(
+            &mut self,
+            seed: K,
+        ) -> Result<Option<K::Value>, A::Error> {
+            self.map.next_key_seed(Key {
+                seed,
+                fields: self.fields,
+            })
+        }
+
+        fn next_value_seed<S: DeserializeSeed<'de>>(
+            &mut self,
+            seed: S,
+        ) -> Result<S::Value, A::Error> {
+            self.map.next_value_seed(seed)
+        }
+
+        fn size_hint(&self) -> Option<usize> {
+            self.map.size_hint()
+        }
+    }
+
+    /// One key: read as text, refused when unknown (the error the derive would raise, so
+    /// the format's deserializer places it on the key), else handed to the struct's own
+    /// field visitor.
+    struct Key<K> {
+        seed: K,
+        fields: &'static [&'static str],
+    }
+
+    impl<'de, K: DeserializeSeed<'de>> DeserializeSeed<'de> for Key<K> {
+        type Value = K::Value;
+
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<K::Value, D::Error> {
+            let key = String::deserialize(d)?;
+            if !self.fields.contains(&key.as_str()) {
+                return Err(de::Error::unknown_field(&key, self.fields));
+            }
+            self.seed
+                .deserialize(IntoDeserializer::<D::Error>::into_deserializer(key))
+        }
+    }
 }
 
 impl FileConfig {
@@ -231,17 +346,7 @@ fn config_targets(list: Vec<TargetConfig>) -> anyhow::Result<Vec<Target>> {
     if list.len() > MAX_TARGETS {
         anyhow::bail!("at most {MAX_TARGETS} [[targets]] are supported");
     }
-    for t in list {
-        let new = NewTarget {
-            name: t.name,
-            url: t.url,
-            expected_status: t.expected_status,
-            cors_origin: t.cors_origin,
-            cors_method: t.cors_method,
-            cors_headers: t.cors_headers,
-            cors_credentials: t.cors_credentials,
-            firewall: t.firewall,
-        };
+    for TargetConfig(new) in list {
         validate_new_target(&new)
             .map_err(|e| anyhow::anyhow!("[[targets]] `{}`: {e}", new.name))?;
         let target = Target::from_new(new, TargetSource::Config);
@@ -445,6 +550,39 @@ url = "db.internal:5432"
             .unwrap_err();
             assert!(format!("{err:#}").contains(needle), "{text}: {err:#}");
         }
+    }
+
+    /// `[[targets]]` reads into the API's `NewTarget`, yet as strictly as a config file
+    /// must: an unknown key is refused on its own line, in the target and in its
+    /// `[targets.firewall]`, and a target must be a table.
+    #[test]
+    fn target_keys_are_checked_where_they_stand() {
+        let err = |text: &str| format!("{:#}", FileConfig::parse(text).unwrap_err());
+        let e = err("[[targets]]\nname = \"a\"\nurl = \"x:1\"\nexpected = 200\n");
+        assert!(e.contains("line 4, column 1"), "{e}");
+        assert!(
+            e.contains(
+                "unknown field `expected`, expected one of `name`, `url`, `expected_status`"
+            ),
+            "{e}"
+        );
+        let e =
+            err("[[targets]]\nname = \"a\"\nurl = \"x:1\"\n[targets.firewall]\nsetz = [\"a\"]\n");
+        assert!(e.contains("line 5, column 1"), "{e}");
+        assert!(e.contains("unknown field `setz`"), "{e}");
+        let e = err("[[targets]]\nurl = \"x:1\"\n");
+        assert!(e.contains("missing field `name`"), "{e}");
+        let e = err("targets = [[\"a\", \"x:1\"]]\n");
+        assert!(e.contains("invalid type: sequence"), "{e}");
+
+        let ok = FileConfig::parse(
+            "[[targets]]\nname = \"a\"\nurl = \"x:1\"\nexpected_status = 204\ncors_credentials = true\n[targets.firewall]\nsets = [\"sg-1\"]\n",
+        )
+        .unwrap();
+        let TargetConfig(t) = &ok.targets[0];
+        assert_eq!(t.expected_status, Some(204));
+        assert!(t.cors_credentials);
+        assert_eq!(t.firewall.sets, vec!["sg-1"]);
     }
 
     #[test]

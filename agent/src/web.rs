@@ -5,6 +5,7 @@
 use axum::http::{header, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
 use rust_embed::RustEmbed;
+use vantage_shared::phone_link::is_phone_path;
 
 use crate::error::ApiError;
 
@@ -53,10 +54,9 @@ pub async fn static_handler(uri: Uri) -> Response {
         }
     }
     // A phone link's page has its own, much smaller bundle (phone.html); without it the
-    // dashboard's bundle serves that page too.
-    let is_phone_page = path
-        .strip_prefix("p/")
-        .is_some_and(|code| !code.is_empty() && !code.contains('/'));
+    // dashboard's bundle serves that page too. `path` has lost its leading slashes (so
+    // `//p/<code>` counts too, as it always has); the rule is the dashboard's own.
+    let is_phone_page = is_phone_path(&format!("/{path}"));
     let index = is_phone_page
         .then(|| Dist::get("phone/index.html"))
         .flatten()

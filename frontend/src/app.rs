@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::hooks::use_location;
 use leptos_router::path;
+use vantage_shared::phone_link::is_phone_path;
 use vantage_shared::DockerState;
 
 use crate::components::nav::Nav;
@@ -21,12 +22,6 @@ use crate::pages::overview::OverviewPage;
 use crate::pages::phone::PhonePage;
 use crate::pages::reach::ReachPage;
 use crate::state::{provide_state, use_agent_status, use_refresh, use_session};
-
-/// Whether a path is a phone link's page (`/p/<code>`).
-pub fn is_phone_path(path: &str) -> bool {
-    path.strip_prefix("/p/")
-        .is_some_and(|code| !code.is_empty() && !code.contains('/'))
-}
 
 #[component]
 pub fn App() -> impl IntoView {
@@ -48,6 +43,7 @@ pub fn PhoneApp() -> impl IntoView {
         <Router>
             <main id="main" class="phone-main">
                 <Routes fallback=|| view! { <NotFoundPage /> }>
+                    // `path!` takes only a literal: `phone_link::PHONE_PAGE_PREFIX`.
                     <Route path=path!("/p/:code") view=PhonePage />
                 </Routes>
             </main>
@@ -92,20 +88,6 @@ fn AdminApp() -> impl IntoView {
 
 /// Warns on every page except the overview (which shows the full status) when the
 /// agent has said Docker is unavailable.
-#[cfg(test)]
-mod tests {
-    use super::is_phone_path;
-
-    #[test]
-    fn phone_paths() {
-        assert!(is_phone_path("/p/AbC123"));
-        assert!(!is_phone_path("/p/"));
-        assert!(!is_phone_path("/p/a/b"));
-        assert!(!is_phone_path("/reach"));
-        assert!(!is_phone_path("/"));
-    }
-}
-
 #[component]
 fn DockerBanner() -> impl IntoView {
     let status = use_agent_status();

@@ -70,18 +70,8 @@ pub fn bytes(n: u64) -> String {
     }
 }
 
-/// `42 ms`, `1.3 s`: probe phases.
-pub fn millis(ms: f64) -> String {
-    if ms >= 1000.0 {
-        format!("{:.1} s", ms / 1000.0)
-    } else if ms > 0.0 && ms < 0.05 {
-        "< 0.1 ms".to_owned()
-    } else if ms >= 10.0 || ms == 0.0 {
-        format!("{ms:.0} ms")
-    } else {
-        format!("{ms:.1} ms")
-    }
-}
+/// `42 ms`, `1.3 s`: probe phases (worded in `vantage_shared::duration` with the agent's).
+pub use vantage_shared::duration::millis;
 
 /// Time left as `59:07` or `1:02:03`; `0:00` once past.
 pub fn countdown(ms: i64) -> String {

@@ -17,9 +17,13 @@ use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::net::IpAddr;
 use std::rc::Rc;
+use std::time::Duration;
 
 use futures_util::future::join_all;
 use gloo_timers::callback::Timeout;
+use vantage_shared::browser::{LOCAL_NETWORK_ACCESS, MIXED_CONTENT};
+use vantage_shared::duration::{fmt_limit, fmt_secs, whole_ms};
+use vantage_shared::host::{is_localhost_name, is_loopback_host};
 use vantage_shared::ownership::classify;
 use vantage_shared::probe::{
     classify_browser, parse_target_url, AddressOwner, BrowserBlock, BrowserProbe, FetchAttempt,
@@ -41,7 +45,7 @@ pub const FETCH_TIMEOUT_MS: u32 = 8_000;
 pub const CONCURRENCY: usize = 4;
 
 /// What a TCP `host:port` target gets instead of a fetch.
-pub const TCP_SKIP: &str = "browsers cannot open raw TCP connections";
+pub use vantage_shared::browser::TCP_SKIP;
 /// The `cors` attempt after the `no-cors` one already failed: it could only fail too.
 const CORS_NOT_TRIED: &str = "not attempted: the no-cors request already failed";
 
@@ -122,19 +126,6 @@ pub fn page_is_public(page: &PageContext) -> bool {
     }
 }
 
-fn is_localhost_name(host: &str) -> bool {
-    host == "localhost" || host.ends_with(".localhost")
-}
-
-/// Loopback URLs are "potentially trustworthy": browsers do not treat `http://127.0.0.1`
-/// or `http://localhost` on an `https:` page as mixed content.
-fn is_loopback_host(host: &str) -> bool {
-    match host.parse::<IpAddr>() {
-        Ok(ip) => ip.is_loopback(),
-        Err(_) => is_localhost_name(host),
-    }
-}
-
 /// Decides, without any request, whether and how this page may fetch `target_url`.
 pub fn plan(page: &PageContext, target_url: &str) -> Plan {
     let addr = match parse_target_url(target_url) {
@@ -152,12 +143,12 @@ pub fn plan(page: &PageContext, target_url: &str) -> Plan {
             reason: TCP_SKIP.to_owned(),
         };
     }
+    // Loopback URLs are "potentially trustworthy": browsers do not treat `http://127.0.0.1`
+    // or `http://localhost` on an `https:` page as mixed content.
     if page.scheme == "https" && addr.scheme == "http" && !is_loopback_host(&addr.host) {
         return Plan::Skip {
             blocked_by: Some(BrowserBlock::MixedContent),
-            reason: "mixed content: a page loaded over https: may not fetch an http: URL, so \
-                     the browser blocks it before sending anything"
-                .to_owned(),
+            reason: MIXED_CONTENT.to_owned(),
         };
     }
     let target_local = addr.host.parse::<IpAddr>().is_ok_and(is_local_address);
@@ -330,7 +321,10 @@ async fn fetch_once(url: &str, mode: RequestMode) -> FetchAttempt {
             outcome: FetchOutcome::Timeout,
             status: None,
             elapsed_ms,
-            error: Some(format!("no answer within {} s", FETCH_TIMEOUT_MS / 1000)),
+            error: Some(format!(
+                "no answer within {}",
+                fmt_limit(Duration::from_millis(u64::from(FETCH_TIMEOUT_MS)))
+            )),
         },
         Err(e) => FetchAttempt {
             outcome: FetchOutcome::NetworkError,
@@ -389,27 +383,14 @@ fn read_timing(url: &str) -> Option<ResourceTiming> {
 /// One line, in plain words, for what this browser saw.
 pub fn browser_summary(p: &BrowserProbe) -> String {
     match p.blocked_by {
-        Some(BrowserBlock::MixedContent) => {
-            return "Not attempted: this page was loaded over https:, and browsers block \
-                    http: requests from it (mixed content)."
-                .to_owned()
-        }
+        Some(BrowserBlock::MixedContent) => return format!("Not attempted: {MIXED_CONTENT}."),
         Some(BrowserBlock::LocalNetworkAccess) => {
-            return "Failed, but maybe not because of the network: Chrome's Local Network \
-                    Access rules may have blocked a public page from reaching a private \
-                    address."
-                .to_owned()
+            return format!("Failed: {LOCAL_NETWORK_ACCESS}.")
         }
         None => {}
     }
-    let secs = |ms: u32| format!("{:.1} s", f64::from(ms) / 1000.0);
-    let ms = |ms: u32| {
-        if ms >= 1000 {
-            secs(ms)
-        } else {
-            format!("{ms} ms")
-        }
-    };
+    let secs = |ms: u32| fmt_secs(f64::from(ms));
+    let ms = |ms: u32| whole_ms(u64::from(ms));
     let error = |a: &FetchAttempt| a.error.clone().unwrap_or_default();
     match (p.no_cors.outcome, p.cors.outcome) {
         (FetchOutcome::Skipped, _) => format!("Not attempted: {}.", error(&p.no_cors)),

@@ -2,12 +2,15 @@
 //! pure diagnosis logic both sides run (native and `wasm32-unknown-unknown`).
 
 pub mod api;
+pub mod browser;
 pub mod cors;
 pub mod diagnosis;
 pub mod duration;
 pub mod fingerprint;
 pub mod gpu;
+pub mod host;
 pub mod ownership;
+pub mod phone_link;
 pub mod probe;
 pub mod routes;
 pub mod rules;

@@ -3,6 +3,7 @@
 
 use std::fmt::Write;
 
+use vantage_shared::duration::bench_ms_plain;
 use vantage_shared::gpu::{
     BlurResult, BreakEven, GpuBlurPoint, GpuRun, HostMemory, LineFit, TransferDirection,
     TransferResult,
@@ -42,14 +43,6 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     };
     n.checked_mul(mult)
         .ok_or_else(|| format!("`{t}` is too large"))
-}
-
-fn fmt_ms(v: f64) -> String {
-    if v.is_finite() {
-        format!("{v:.2}")
-    } else {
-        "-".into()
-    }
 }
 
 /// The run as a person reads it in a terminal.
@@ -171,14 +164,16 @@ fn write_blur(o: &mut String, b: &BlurResult) {
             .gpu
             .as_ref()
             .and_then(|g| g.points.iter().find(|p| p.n == c.n));
-        let gf =
-            |f: fn(&GpuBlurPoint) -> f64| g.map(|p| fmt_ms(f(p))).unwrap_or_else(|| "-".into());
+        let gf = |f: fn(&GpuBlurPoint) -> f64| {
+            g.map(|p| bench_ms_plain(f(p)))
+                .unwrap_or_else(|| "-".into())
+        };
         let _ = writeln!(
             o,
             "{:>4} {:>12} {:>12} {:>10} {:>10} {:>10} {:>10}",
             c.n,
-            fmt_ms(c.single_thread_ms),
-            fmt_ms(c.all_cores_ms),
+            bench_ms_plain(c.single_thread_ms),
+            bench_ms_plain(c.all_cores_ms),
             gf(|p| p.upload_ms),
             gf(|p| p.kernels_ms),
             gf(|p| p.download_ms),

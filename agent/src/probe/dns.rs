@@ -11,8 +11,12 @@ use hickory_resolver::net::{DnsError, NetError, NoRecords};
 use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{RData, Record};
 use hickory_resolver::{Resolver, TokioResolver};
+use vantage_shared::duration::fmt_limit;
+use vantage_shared::host::is_localhost_name;
 use vantage_shared::ownership;
 use vantage_shared::probe::{AddressFamily, CnameRecord, DnsAnswer, DnsResult};
+
+use super::pipeline::ms;
 
 /// Where the hosts file lives; read on every probe so edits apply at once, as for libc.
 pub(crate) const HOSTS_FILE: &str = "/etc/hosts";
@@ -41,10 +45,6 @@ fn answer(ip: IpAddr, ttl: Option<u32>, docker: &[(String, String)]) -> DnsAnswe
         ttl,
         owner: ownership::classify(ip, docker),
     }
-}
-
-fn ms(since: Instant) -> f64 {
-    since.elapsed().as_secs_f64() * 1000.0
 }
 
 /// Resolves `host` the way this host's programs would: literal, hosts file, DNS.
@@ -82,7 +82,8 @@ pub(crate) async fn resolve(host: &str, docker: &[(String, String)]) -> Resolved
         );
     }
     // RFC 6761: `localhost` is always loopback; browsers hard-code this too.
-    if is_localhost(host) {
+    // A resolver reads `localhost.` as the absolute form of the same name.
+    if is_localhost_name(host.trim_end_matches('.')) {
         let addrs = vec![
             IpAddr::from([127, 0, 0, 1]),
             IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1]),
@@ -152,8 +153,8 @@ async fn from_dns(host: &str, docker: &[(String, String)], started: Instant) -> 
     for (label, result) in [("A", a), ("AAAA", aaaa)] {
         match result {
             Err(_) => errors.push(format!(
-                "{label}: timed out after {} s",
-                LOOKUP_CAP.as_secs()
+                "{label}: timed out after {}",
+                fmt_limit(LOOKUP_CAP)
             )),
             Ok(Err(e)) => errors.push(format!("{label}: {}", describe_error(&e))),
             Ok(Ok(lookup)) => {
@@ -233,11 +234,6 @@ fn from_static(
         },
         addrs,
     }
-}
-
-fn is_localhost(host: &str) -> bool {
-    let h = host.trim_end_matches('.').to_ascii_lowercase();
-    h == "localhost" || h.ends_with(".localhost")
 }
 
 /// `system (/etc/resolv.conf: 10.0.0.2:53, 10.0.0.3:53)`.

@@ -318,7 +318,8 @@ async fn reconnect(
     }
 }
 
-fn ms(since: Instant) -> f64 {
+/// Milliseconds since `since`, as every step of a probe reports its time.
+pub(super) fn ms(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1000.0
 }
 

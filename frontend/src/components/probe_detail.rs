@@ -5,6 +5,7 @@
 
 use chrono::Utc;
 use leptos::prelude::*;
+use vantage_shared::browser::{LOCAL_NETWORK_ACCESS, MIXED_CONTENT, MIXED_CONTENT_FIX};
 use vantage_shared::cors::{CorsCheck, CorsReport, CorsVerdict};
 use vantage_shared::fingerprint::Generator;
 use vantage_shared::probe::{
@@ -459,11 +460,9 @@ fn Attempt(label: &'static str, a: FetchAttempt) -> impl IntoView {
 pub fn BrowserDetail(probe: BrowserProbe) -> impl IntoView {
     let block = probe.blocked_by.map(|b| match b {
         BrowserBlock::MixedContent => {
-            "Mixed content: the page was loaded over https:, so the browser refuses http: requests. Load the dashboard over http:, or give the target an https:// URL."
+            format!("Not attempted: {MIXED_CONTENT}. {MIXED_CONTENT_FIX}")
         }
-        BrowserBlock::LocalNetworkAccess => {
-            "Local Network Access: a page from a public address asked for a private or loopback one. Chrome may block that (or ask for permission) regardless of the network, so this failure may not be the network's."
-        }
+        BrowserBlock::LocalNetworkAccess => format!("Failed: {LOCAL_NETWORK_ACCESS}."),
     });
     view! {
         <div class="probe-detail browser-detail">

@@ -7,6 +7,7 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use vantage_shared::duration::bench_ms;
 use vantage_shared::gpu::{
     BreakEven, GpuBenchOptions, GpuDevice, GpuLibrary, GpuRun, GpuRunStatus, GpuRunSummary,
     GpuStatus, HostMemory, TransferDirection, TransferResult,
@@ -549,12 +550,12 @@ fn BlurTable(blur: vantage_shared::gpu::BlurResult) -> impl IntoView {
                 {rows.into_iter().map(|(c, g)| view! {
                     <tr>
                         <td data-label="N">{c.n}</td>
-                        <td data-label="CPU, one thread">{ms(c.single_thread_ms, 1)}</td>
-                        <td data-label="CPU, all threads">{ms(c.all_cores_ms, 1)}</td>
-                        <td data-label="GPU upload">{g.as_ref().map(|g| ms(g.upload_ms, 2)).unwrap_or_else(|| "—".into())}</td>
-                        <td data-label="GPU kernels">{g.as_ref().map(|g| ms(g.kernels_ms, 2)).unwrap_or_else(|| "—".into())}</td>
-                        <td data-label="GPU download">{g.as_ref().map(|g| ms(g.download_ms, 2)).unwrap_or_else(|| "—".into())}</td>
-                        <td data-label="GPU total">{g.as_ref().map(|g| ms(g.total_ms, 2)).unwrap_or_else(|| "—".into())}</td>
+                        <td data-label="CPU, one thread">{bench_ms(c.single_thread_ms, 1)}</td>
+                        <td data-label="CPU, all threads">{bench_ms(c.all_cores_ms, 1)}</td>
+                        <td data-label="GPU upload">{g.as_ref().map(|g| bench_ms(g.upload_ms, 2)).unwrap_or_else(|| "—".into())}</td>
+                        <td data-label="GPU kernels">{g.as_ref().map(|g| bench_ms(g.kernels_ms, 2)).unwrap_or_else(|| "—".into())}</td>
+                        <td data-label="GPU download">{g.as_ref().map(|g| bench_ms(g.download_ms, 2)).unwrap_or_else(|| "—".into())}</td>
+                        <td data-label="GPU total">{g.as_ref().map(|g| bench_ms(g.total_ms, 2)).unwrap_or_else(|| "—".into())}</td>
                     </tr>
                 }).collect_view()}
             </DataTable>
@@ -565,15 +566,6 @@ fn BlurTable(blur: vantage_shared::gpu::BlurResult) -> impl IntoView {
             })}
             {blur.break_even_single.map(|b| view! { <p class="small">"Against one CPU core: " {b.sentence("blur")}</p> })}
         </details>
-    }
-}
-
-/// `12.3 ms`, or `—` for a figure an interrupted run never measured (NaN).
-fn ms(v: f64, decimals: usize) -> String {
-    if v.is_finite() {
-        format!("{v:.decimals$} ms")
-    } else {
-        "—".into()
     }
 }
 

@@ -215,9 +215,8 @@ pub fn compare(
             ReachVerdict::NotAttempted => {
                 let (why, fix) = match d.probe.blocked_by {
                     Some(BrowserBlock::MixedContent) => (
-                        "the page was loaded over https and the target is http: browsers refuse \
-                         such mixed content before sending anything",
-                        "Serve the target over https, or open the phone link over http.",
+                        crate::browser::MIXED_CONTENT,
+                        crate::browser::MIXED_CONTENT_FIX,
                     ),
                     Some(BrowserBlock::LocalNetworkAccess) => (
                         "the page is public and the target is a private or loopback address: \

@@ -11,7 +11,7 @@ use crate::diagnosis::{sort_findings, Finding, FindingCode, Severity};
 use crate::probe::{AgentProbe, HttpResult, ReachVerdict, Target, TargetAddress};
 
 use super::{
-    dns_failure_summary, dns_findings, fmt_ms, fmt_secs, http_findings, http_is_error,
+    dns_failure_summary, dns_findings, fmt_limit, fmt_ms, fmt_secs, http_findings, http_is_error,
     http_summary, tcp_failure, tcp_findings, tls_failure_summary, tls_findings,
 };
 
@@ -81,15 +81,6 @@ pub enum ProbeStop {
     Done {
         addr: String,
     },
-}
-
-/// `30 s`, `0.5 s`: a limit as configured, without a spurious `.0`.
-pub fn fmt_limit(d: Duration) -> String {
-    if d.subsec_millis() == 0 {
-        format!("{} s", d.as_secs())
-    } else {
-        format!("{:.1} s", d.as_secs_f64())
-    }
 }
 
 /// Sets verdict, summary and findings from what was observed and where it stopped.

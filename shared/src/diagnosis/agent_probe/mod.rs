@@ -9,26 +9,13 @@ mod network;
 pub mod notes;
 mod tls;
 
-pub use conclusion::{conclude, fmt_limit, ProbeStop, Sensitive};
+pub use conclusion::{conclude, ProbeStop, Sensitive};
 pub use http::{body_excerpt, http_findings, http_is_error, http_summary, status_ok};
 pub use network::{dns_failure_summary, dns_findings, tcp_failure, tcp_findings};
 pub use tls::{tls_failure_summary, tls_findings, CERT_EXPIRY_WARNING_DAYS};
 
-/// `0.4 ms`, `42 ms`, `3.0 s`.
-pub fn fmt_ms(ms: f64) -> String {
-    if ms >= 1000.0 {
-        format!("{:.1} s", ms / 1000.0)
-    } else if ms >= 10.0 {
-        format!("{ms:.0} ms")
-    } else {
-        format!("{ms:.1} ms")
-    }
-}
-
-/// Timeouts read in seconds whatever their size: `0.5 s`, `3.0 s`.
-pub fn fmt_secs(ms: f64) -> String {
-    format!("{:.1} s", ms / 1000.0)
-}
+// The wording of durations lives with every other view's, in `crate::duration`.
+pub use crate::duration::{fmt_limit, fmt_ms, fmt_secs};
 
 #[cfg(test)]
 mod tests;
