@@ -53,7 +53,7 @@ fn link(
     expires: chrono::DateTime<Utc>,
 ) -> PhoneLink {
     PhoneLink {
-        url: format!("{}/p/{code}", base.trim_end_matches('/')),
+        url: vantage_shared::phone_link::phone_page_url(base, &code),
         code,
         created_at: created,
         expires_at: expires,
