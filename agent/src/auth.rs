@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use subtle::ConstantTimeEq;
 use vantage_shared::host::is_localhost_name;
+use vantage_shared::routes;
 
 use crate::error::ApiError;
 use crate::AppState;
@@ -88,9 +89,9 @@ pub enum Caller {
 /// target, and post its own results. Nothing that reads containers, history or targets'
 /// settings.
 pub const PHONE_ROUTES: &[(&str, &str)] = &[
-    ("GET", "/api/phone/targets"),
-    ("POST", "/api/targets/{id}/probe"),
-    ("POST", "/api/reports"),
+    ("GET", routes::PHONE_TARGETS),
+    ("POST", routes::TARGET_PROBE),
+    ("POST", routes::REPORTS),
 ];
 
 /// Characters of phone-link codes: no 0/O, 1/l/i, so a code read aloud or typed from a
