@@ -204,25 +204,14 @@ pub fn layout(input: &Input<'_>) -> Timeline {
         .find(|p| p.passed() && started.is_none_or(|s| p.start >= s))
         .map(|p| p.end);
 
-    let mut lo = first.start.min(origin);
-    let mut hi = probe_end;
-    if let Some(s) = started {
-        hi = hi.max(s + Duration::milliseconds(i64::try_from(start_period_ms).unwrap_or(0)));
-        lo = lo.min(s);
-    }
-    let mut span = ms(hi - lo).max(5_000.0);
-    // Padding so the first and last marks are not glued to the axes.
-    let pad = span * 0.03;
-    let lo_ms = lo.timestamp_millis() as f64 - pad;
-    span += 2.0 * pad;
-    let hi_ms = lo_ms + span;
-    let x = Scale {
-        d0: lo_ms,
-        d1: hi_ms,
-        r0: plot_left,
-        r1: plot_right,
-    };
-
+    let (x, span) = time_scale(
+        first.start,
+        probe_end,
+        started,
+        start_period_ms,
+        plot_left,
+        plot_right,
+    );
     let max_duration = probes.iter().map(|p| p.duration_ms).max().unwrap_or(0);
     let y_top = (max_duration.max(timeout_ms.unwrap_or(0)).max(100) as f64) * 1.15;
     let y = Scale {
@@ -232,85 +221,10 @@ pub fn layout(input: &Input<'_>) -> Timeline {
         r1: plot_top,
     };
 
-    // Bar width from the closest pair of probes, so neighbours do not overlap.
-    let min_gap_px = probes
-        .windows(2)
-        .map(|w| {
-            x.map(w[1].start.timestamp_millis() as f64)
-                - x.map(w[0].start.timestamp_millis() as f64)
-        })
-        .fold(f64::INFINITY, f64::min);
-    let bar_w = if min_gap_px.is_finite() {
-        (min_gap_px * 0.7).clamp(MIN_BAR_W, MAX_BAR_W)
-    } else {
-        8.0
-    };
-
+    let bar_w = bar_width(&probes, x);
     let bars = probes
         .iter()
-        .map(|p| {
-            let kind = if p.passed() {
-                BarKind::Pass
-            } else if input
-                .config
-                .map_or(p.exit_code == -1, |c| probe_timed_out(p, c))
-            {
-                BarKind::TimedOut
-            } else {
-                BarKind::Fail
-            };
-            let top = y.map(p.duration_ms as f64).min(plot_bottom - MIN_BAR_H);
-            let outcome = match kind {
-                BarKind::Pass => "pass".to_owned(),
-                BarKind::Fail => format!("fail (exit {})", p.exit_code),
-                BarKind::TimedOut => format!("timed out (exit {})", p.exit_code),
-            };
-            let offset = offset_label(
-                p.start.timestamp_millis() - origin.timestamp_millis(),
-                started.is_some(),
-            );
-            Bar {
-                key: p.start.timestamp_millis(),
-                x: x.map(p.start.timestamp_millis() as f64) - bar_w / 2.0,
-                y: top,
-                w: bar_w,
-                h: plot_bottom - top,
-                kind,
-                label: format!(
-                    "{} ({offset}): {outcome}, took {}",
-                    clock(p.start),
-                    human_ms(p.duration_ms)
-                ),
-            }
-        })
-        .collect();
-
-    let origin_ms = origin.timestamp_millis();
-    let step = nice_step(span, 8.0, &TIME_STEPS_MS);
-    let first_k = ((lo_ms - origin_ms as f64) / step).ceil() as i64;
-    let last_k = ((hi_ms - origin_ms as f64) / step).floor() as i64;
-    let x_ticks = (first_k..=last_k)
-        .map(|k| {
-            let off = (k as f64 * step) as i64;
-            Tick {
-                pos: x.map((origin_ms + off) as f64),
-                label: offset_label(off, started.is_some()),
-            }
-        })
-        .collect();
-
-    let y_step = nice_step(y_top, 5.0, &DURATION_STEPS_MS);
-    let y_ticks = (0..)
-        .map(|k| f64::from(k) * y_step)
-        .take_while(|v| *v <= y_top)
-        .map(|v| Tick {
-            pos: y.map(v),
-            label: if v == 0.0 {
-                "0".to_owned()
-            } else {
-                human_ms(v as u64)
-            },
-        })
+        .map(|p| probe_bar(p, input.config, origin, started.is_some(), x, y, bar_w))
         .collect();
 
     let timeout = timeout_ms.map(|t| Tick {
@@ -321,20 +235,7 @@ pub fn layout(input: &Input<'_>) -> Timeline {
         x: x.map(s.timestamp_millis() as f64),
         label: format!("container start {}", clock(s)),
     });
-    let start_period = match (started, input.config) {
-        (Some(s), Some(c)) if c.start_period_ms > 0 => {
-            let x0 = x.map(s.timestamp_millis() as f64);
-            let x1 = x
-                .map(s.timestamp_millis() as f64 + c.start_period_ms as f64)
-                .min(plot_right);
-            Some((
-                x0,
-                x1,
-                format!("start_period {}", human_ms(c.start_period_ms)),
-            ))
-        }
-        _ => None,
-    };
+    let start_period = started.and_then(|s| start_period_band(s, input.config?, x, plot_right));
     let ready = match (started, first_pass_end) {
         (Some(s), Some(end)) => {
             let took = u64::try_from((end - s).num_milliseconds()).unwrap_or(0);
@@ -345,21 +246,7 @@ pub fn layout(input: &Input<'_>) -> Timeline {
         }
         _ => None,
     };
-
-    let failed = probes.iter().filter(|p| !p.passed()).count();
-    let mut description = format!("{} probes, {failed} failed", probes.len());
-    if let Some(c) = input.config {
-        description.push_str(&format!(
-            "; timeout {}, start_period {}",
-            human_ms(c.timeout_ms),
-            human_ms(c.start_period_ms)
-        ));
-    }
-    if let Some(r) = &ready {
-        description.push_str(&format!("; {}", r.label.replace('+', "")));
-        description.push_str(" after container start");
-    }
-    description.push('.');
+    let description = describe(&probes, input.config, ready.as_ref());
 
     Timeline {
         plot_left,
@@ -367,8 +254,8 @@ pub fn layout(input: &Input<'_>) -> Timeline {
         plot_top,
         plot_bottom,
         bars,
-        x_ticks,
-        y_ticks,
+        x_ticks: time_ticks(x, span, origin, started.is_some()),
+        y_ticks: duration_ticks(y),
         x_title: if started.is_some() {
             "time since container start".to_owned()
         } else {
@@ -380,6 +267,176 @@ pub fn layout(input: &Input<'_>) -> Timeline {
         ready,
         description,
     }
+}
+
+/// The time axis: from the first probe (or the container start, and the end of its
+/// start_period) to the last probe's end, at least 5 s, padded at both ends; with its
+/// span in ms.
+fn time_scale(
+    first_start: DateTime<Utc>,
+    probe_end: DateTime<Utc>,
+    started: Option<DateTime<Utc>>,
+    start_period_ms: u64,
+    plot_left: f64,
+    plot_right: f64,
+) -> (Scale, f64) {
+    let mut lo = first_start.min(started.unwrap_or(first_start));
+    let mut hi = probe_end;
+    if let Some(s) = started {
+        hi = hi.max(s + Duration::milliseconds(i64::try_from(start_period_ms).unwrap_or(0)));
+        lo = lo.min(s);
+    }
+    let mut span = ms(hi - lo).max(5_000.0);
+    // Padding so the first and last marks are not glued to the axes.
+    let pad = span * 0.03;
+    let lo_ms = lo.timestamp_millis() as f64 - pad;
+    span += 2.0 * pad;
+    let x = Scale {
+        d0: lo_ms,
+        d1: lo_ms + span,
+        r0: plot_left,
+        r1: plot_right,
+    };
+    (x, span)
+}
+
+/// Bar width from the closest pair of probes, so neighbours do not overlap.
+fn bar_width(probes: &[&HealthProbe], x: Scale) -> f64 {
+    let min_gap_px = probes
+        .windows(2)
+        .map(|w| {
+            x.map(w[1].start.timestamp_millis() as f64)
+                - x.map(w[0].start.timestamp_millis() as f64)
+        })
+        .fold(f64::INFINITY, f64::min);
+    if min_gap_px.is_finite() {
+        (min_gap_px * 0.7).clamp(MIN_BAR_W, MAX_BAR_W)
+    } else {
+        8.0
+    }
+}
+
+/// One probe's bar, centred on its start, with its tooltip.
+fn probe_bar(
+    p: &HealthProbe,
+    config: Option<&HealthcheckConfig>,
+    origin: DateTime<Utc>,
+    origin_is_start: bool,
+    x: Scale,
+    y: Scale,
+    bar_w: f64,
+) -> Bar {
+    let plot_bottom = y.r0;
+    let kind = if p.passed() {
+        BarKind::Pass
+    } else if config.map_or(p.exit_code == -1, |c| probe_timed_out(p, c)) {
+        BarKind::TimedOut
+    } else {
+        BarKind::Fail
+    };
+    let top = y.map(p.duration_ms as f64).min(plot_bottom - MIN_BAR_H);
+    let outcome = match kind {
+        BarKind::Pass => "pass".to_owned(),
+        BarKind::Fail => format!("fail (exit {})", p.exit_code),
+        BarKind::TimedOut => format!("timed out (exit {})", p.exit_code),
+    };
+    let offset = offset_label(
+        p.start.timestamp_millis() - origin.timestamp_millis(),
+        origin_is_start,
+    );
+    Bar {
+        key: p.start.timestamp_millis(),
+        x: x.map(p.start.timestamp_millis() as f64) - bar_w / 2.0,
+        y: top,
+        w: bar_w,
+        h: plot_bottom - top,
+        kind,
+        label: format!(
+            "{} ({offset}): {outcome}, took {}",
+            clock(p.start),
+            human_ms(p.duration_ms)
+        ),
+    }
+}
+
+/// Time-axis ticks at nice offsets from the origin, across the whole scale.
+fn time_ticks(x: Scale, span: f64, origin: DateTime<Utc>, origin_is_start: bool) -> Vec<Tick> {
+    let (lo_ms, hi_ms) = (x.d0, x.d1);
+    let origin_ms = origin.timestamp_millis();
+    let step = nice_step(span, 8.0, &TIME_STEPS_MS);
+    let first_k = ((lo_ms - origin_ms as f64) / step).ceil() as i64;
+    let last_k = ((hi_ms - origin_ms as f64) / step).floor() as i64;
+    (first_k..=last_k)
+        .map(|k| {
+            let off = (k as f64 * step) as i64;
+            Tick {
+                pos: x.map((origin_ms + off) as f64),
+                label: offset_label(off, origin_is_start),
+            }
+        })
+        .collect()
+}
+
+/// Duration-axis ticks from 0 up to the top of the scale.
+fn duration_ticks(y: Scale) -> Vec<Tick> {
+    let y_top = y.d1;
+    let y_step = nice_step(y_top, 5.0, &DURATION_STEPS_MS);
+    (0..)
+        .map(|k| f64::from(k) * y_step)
+        .take_while(|v| *v <= y_top)
+        .map(|v| Tick {
+            pos: y.map(v),
+            label: if v == 0.0 {
+                "0".to_owned()
+            } else {
+                human_ms(v as u64)
+            },
+        })
+        .collect()
+}
+
+/// The start_period band after the container start, cut at the plot's right edge.
+fn start_period_band(
+    started: DateTime<Utc>,
+    config: &HealthcheckConfig,
+    x: Scale,
+    plot_right: f64,
+) -> Option<(f64, f64, String)> {
+    if config.start_period_ms == 0 {
+        return None;
+    }
+    let x0 = x.map(started.timestamp_millis() as f64);
+    let x1 = x
+        .map(started.timestamp_millis() as f64 + config.start_period_ms as f64)
+        .min(plot_right);
+    Some((
+        x0,
+        x1,
+        format!("start_period {}", human_ms(config.start_period_ms)),
+    ))
+}
+
+/// The one-sentence description for screen readers.
+fn describe(
+    probes: &[&HealthProbe],
+    config: Option<&HealthcheckConfig>,
+    ready: Option<&Marker>,
+) -> String {
+    let failed = probes.iter().filter(|p| !p.passed()).count();
+    let mut description = format!("{} probes, {failed} failed", probes.len());
+    if let Some(c) = config {
+        description.push_str(&format!(
+            "; timeout {}, start_period {}",
+            human_ms(c.timeout_ms),
+            human_ms(c.start_period_ms)
+        ));
+    }
+    if let Some(r) = ready {
+        description.push_str(&format!("; {}", r.label.replace('+', "")));
+        description.push_str(" after container start");
+    }
+    description.push('.');
+    description
 }
 
 #[cfg(test)]

@@ -62,6 +62,37 @@ pub fn parse_base_url(s: &str) -> Result<String, String> {
     Ok(s.to_owned())
 }
 
+/// The active links, newest first: expired ones dropped, and the one this page just
+/// created merged in even before the list refetches.
+fn active_links(
+    mut all: Vec<PhoneLink>,
+    created: Option<PhoneLink>,
+    now: DateTime<Utc>,
+) -> Vec<PhoneLink> {
+    if let Some(c) = created {
+        // The list rebuilds each URL from the address this dashboard was loaded
+        // from; the created link carries the address the admin chose for the phone.
+        match all.iter_mut().find(|l| l.code == c.code) {
+            Some(l) => *l = c,
+            None => all.push(c),
+        }
+    }
+    all.retain(|l| l.expires_at > now);
+    all.sort_by_key(|l| std::cmp::Reverse(l.created_at));
+    all
+}
+
+/// The form's fields, checked, as the request that creates a link.
+fn new_link_request(ttl: &str, base: &str) -> Result<NewPhoneLink, String> {
+    parse_ttl(ttl).and_then(|ttl| {
+        parse_base_url(base).map(|base| NewPhoneLink {
+            ttl_minutes: Some(ttl),
+            ttl_seconds: None,
+            base_url: Some(base),
+        })
+    })
+}
+
 #[component]
 pub fn PhoneLinkPanel(
     #[prop(into)] devices: Signal<Vec<DeviceSeen>>,
@@ -80,38 +111,16 @@ pub fn PhoneLinkPanel(
     let created = RwSignal::new(None::<PhoneLink>);
 
     let list = links.data();
-    // Active links, newest first; the one this page just created even before the refetch.
-    let active = Memo::new(move |_| {
-        let t = now.get();
-        let mut all = list.get().unwrap_or_default();
-        if let Some(c) = created.get() {
-            // The list rebuilds each URL from the address this dashboard was loaded
-            // from; the created link carries the address the admin chose for the phone.
-            match all.iter_mut().find(|l| l.code == c.code) {
-                Some(l) => *l = c,
-                None => all.push(c),
-            }
-        }
-        all.retain(|l| l.expires_at > t);
-        all.sort_by_key(|l| std::cmp::Reverse(l.created_at));
-        all
-    });
+    let active =
+        Memo::new(move |_| active_links(list.get().unwrap_or_default(), created.get(), now.get()));
     let newest = Memo::new(move |_| active.with(|a| a.first().cloned()));
     let others = Memo::new(move |_| active.with(|a| a.iter().skip(1).cloned().collect::<Vec<_>>()));
 
-    let on_create = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
+    let on_create = Callback::new(move |()| {
         if busy.get_untracked() {
             return;
         }
-        let request = parse_ttl(&ttl.get_untracked()).and_then(|ttl| {
-            parse_base_url(&base.get_untracked()).map(|base| NewPhoneLink {
-                ttl_minutes: Some(ttl),
-                ttl_seconds: None,
-                base_url: Some(base),
-            })
-        });
-        let request = match request {
+        let request = match new_link_request(&ttl.get_untracked(), &base.get_untracked()) {
             Ok(r) => r,
             Err(e) => {
                 error.set(Some(e));
@@ -132,8 +141,8 @@ pub fn PhoneLinkPanel(
                 Err(e) => error.set(Some(error_text(&e))),
             }
         });
-    };
-    let revoke = move |code: String| {
+    });
+    let revoke = Callback::new(move |code: String| {
         spawn_local(async move {
             let token = session.token_untracked();
             match session.check(api::revoke_phone_link(&token, &code).await) {
@@ -146,7 +155,8 @@ pub fn PhoneLinkPanel(
                 Err(e) => error.set(Some(format!("Revoke failed: {}", error_text(&e)))),
             }
         });
-    };
+    });
+    let has_link = Signal::derive(move || newest.with(Option::is_some));
 
     view! {
         <section class="panel phone-panel" aria-labelledby="phone-title">
@@ -154,99 +164,9 @@ pub fn PhoneLinkPanel(
             <p>
                 "A link that runs the same checks in another browser — a phone on the guest Wi-Fi or on LTE — and sends the results here. It can only list the targets and report; it expires by itself."
             </p>
-            {move || {
-                newest
-                    .get()
-                    .map(|link| {
-                        let code = link.code.clone();
-                        let expires = link.expires_at;
-                        view! {
-                            <div class="phone-link" data-testid="phone-link">
-                                <QrCodeSvg text=link.url.clone() label=format!("QR code of {}", link.url) />
-                                <div class="phone-link-text">
-                                    <p class="small muted">"Scan it with the phone's camera, or open:"</p>
-                                    <CopyText text=link.url.clone() testid="phone-link-url" label="Copy the link" />
-                                    <p class="small">
-                                        "Expires in "
-                                        <strong class="countdown" data-testid="phone-link-countdown">
-                                            {move || countdown((expires - now.get()).num_milliseconds())}
-                                        </strong>
-                                        {format!(" (at {})", clock(expires))}
-                                    </p>
-                                    <button
-                                        type="button"
-                                        class="button secondary"
-                                        data-testid="revoke-link"
-                                        on:click=move |_| revoke(code.clone())
-                                    >
-                                        "Revoke"
-                                    </button>
-                                </div>
-                            </div>
-                        }
-                    })
-            }}
-            <Show when=move || others.with(|o| !o.is_empty())>
-                <details class="other-links">
-                    <summary>{move || match others.with(Vec::len) {
-                        1 => "1 more active link".to_owned(),
-                        n => format!("{n} more active links"),
-                    }}</summary>
-                    <ul>
-                        <For each=move || others.get() key=|l| l.code.clone() let:l>
-                            {
-                                let code = l.code.clone();
-                                view! {
-                                    <li>
-                                        <code>{l.url.clone()}</code>
-                                        {format!(" until {} ", clock(l.expires_at))}
-                                        <button type="button" class="link-button" on:click=move |_| revoke(code.clone())>
-                                            "Revoke"
-                                        </button>
-                                    </li>
-                                }
-                            }
-                        </For>
-                    </ul>
-                </details>
-            </Show>
-            <form class="phone-form" on:submit=on_create>
-                <label class="grow">
-                    <span>"Address the phone opens"</span>
-                    <input
-                        type="text"
-                        inputmode="url"
-                        spellcheck="false"
-                        autocomplete="off"
-                        prop:value=move || base.get()
-                        on:input=move |ev| base.set(event_target_value(&ev))
-                        aria-describedby="phone-address-hint"
-                    />
-                </label>
-                <label>
-                    <span>"Valid for (minutes)"</span>
-                    <input
-                        type="number"
-                        min="1"
-                        max=MAX_TTL_MINUTES.to_string()
-                        inputmode="numeric"
-                        class="ttl"
-                        prop:value=move || ttl.get()
-                        on:input=move |ev| ttl.set(event_target_value(&ev))
-                    />
-                </label>
-                <button type="submit" class="button" data-testid="create-phone-link" disabled=move || busy.get()>
-                    {move || {
-                        if busy.get() {
-                            "Creating…"
-                        } else if newest.with(Option::is_some) {
-                            "New link"
-                        } else {
-                            "Create link"
-                        }
-                    }}
-                </button>
-            </form>
+            <NewestLink newest now revoke />
+            <OtherLinks others revoke />
+            <LinkForm base ttl busy has_link on_create />
             <p id="phone-address-hint" class="small muted">
                 "The phone must be able to open this address. A phone on another network (LTE, guest Wi-Fi) needs one it can reach, such as this machine's public IP and the agent's port. The agent listens on loopback (127.0.0.1) by default: start it with "
                 <code>"--listen 0.0.0.0:8787"</code> " to accept other devices."
@@ -261,32 +181,169 @@ pub fn PhoneLinkPanel(
                 })}
             {move || error.get().map(|e| view! { <p class="form-error" role="alert">{e}</p> })}
             <h3>"Devices that reported"</h3>
-            <Show
-                when=move || devices.with(|d| !d.is_empty())
-                fallback=|| view! { <p class="muted small">"None yet. Results appear here as soon as a device sends them."</p> }
-            >
-                <ul class="devices" aria-live="polite">
-                    <For
-                        each=move || devices.get()
-                        key=|d| (d.device_id.clone(), d.received_at)
-                        let:d
-                    >
+            <ReportedDevices devices now />
+        </section>
+    }
+}
+
+/// The newest active link: its QR code, its URL to copy, its countdown and a revoke button.
+#[component]
+fn NewestLink(
+    newest: Memo<Option<PhoneLink>>,
+    now: RwSignal<DateTime<Utc>>,
+    revoke: Callback<String>,
+) -> impl IntoView {
+    move || {
+        newest.get().map(|link| {
+            let code = link.code.clone();
+            let expires = link.expires_at;
+            view! {
+                <div class="phone-link" data-testid="phone-link">
+                    <QrCodeSvg text=link.url.clone() label=format!("QR code of {}", link.url) />
+                    <div class="phone-link-text">
+                        <p class="small muted">"Scan it with the phone's camera, or open:"</p>
+                        <CopyText text=link.url.clone() testid="phone-link-url" label="Copy the link" />
+                        <p class="small">
+                            "Expires in "
+                            <strong class="countdown" data-testid="phone-link-countdown">
+                                {move || countdown((expires - now.get()).num_milliseconds())}
+                            </strong>
+                            {format!(" (at {})", clock(expires))}
+                        </p>
+                        <button
+                            type="button"
+                            class="button secondary"
+                            data-testid="revoke-link"
+                            on:click=move |_| revoke.run(code.clone())
+                        >
+                            "Revoke"
+                        </button>
+                    </div>
+                </div>
+            }
+        })
+    }
+}
+
+/// The other active links, folded away, each with its own revoke button.
+#[component]
+fn OtherLinks(others: Memo<Vec<PhoneLink>>, revoke: Callback<String>) -> impl IntoView {
+    view! {
+        <Show when=move || others.with(|o| !o.is_empty())>
+            <details class="other-links">
+                <summary>{move || match others.with(Vec::len) {
+                    1 => "1 more active link".to_owned(),
+                    n => format!("{n} more active links"),
+                }}</summary>
+                <ul>
+                    <For each=move || others.get() key=|l| l.code.clone() let:l>
                         {
-                            let at = d.received_at;
+                            let code = l.code.clone();
                             view! {
-                                <li data-testid="reported-device" data-client-ip=d.client_ip.clone()>
-                                    <strong>{d.client_ip.clone()}</strong>
-                                    <span class="small" title=d.user_agent.clone()>{short_user_agent(&d.user_agent)}</span>
-                                    <time class="muted small" datetime=at.to_rfc3339() title=date_time(at)>
-                                        {move || ago(now.get(), at)}
-                                    </time>
+                                <li>
+                                    <code>{l.url.clone()}</code>
+                                    {format!(" until {} ", clock(l.expires_at))}
+                                    <button type="button" class="link-button" on:click=move |_| revoke.run(code.clone())>
+                                        "Revoke"
+                                    </button>
                                 </li>
                             }
                         }
                     </For>
                 </ul>
-            </Show>
-        </section>
+            </details>
+        </Show>
+    }
+}
+
+/// The address and lifetime fields and the button that creates a link.
+#[component]
+fn LinkForm(
+    base: RwSignal<String>,
+    ttl: RwSignal<String>,
+    busy: RwSignal<bool>,
+    has_link: Signal<bool>,
+    on_create: Callback<()>,
+) -> impl IntoView {
+    view! {
+        <form
+            class="phone-form"
+            on:submit=move |ev: leptos::ev::SubmitEvent| {
+                ev.prevent_default();
+                on_create.run(());
+            }
+        >
+            <label class="grow">
+                <span>"Address the phone opens"</span>
+                <input
+                    type="text"
+                    inputmode="url"
+                    spellcheck="false"
+                    autocomplete="off"
+                    prop:value=move || base.get()
+                    on:input=move |ev| base.set(event_target_value(&ev))
+                    aria-describedby="phone-address-hint"
+                />
+            </label>
+            <label>
+                <span>"Valid for (minutes)"</span>
+                <input
+                    type="number"
+                    min="1"
+                    max=MAX_TTL_MINUTES.to_string()
+                    inputmode="numeric"
+                    class="ttl"
+                    prop:value=move || ttl.get()
+                    on:input=move |ev| ttl.set(event_target_value(&ev))
+                />
+            </label>
+            <button type="submit" class="button" data-testid="create-phone-link" disabled=move || busy.get()>
+                {move || {
+                    if busy.get() {
+                        "Creating…"
+                    } else if has_link.get() {
+                        "New link"
+                    } else {
+                        "Create link"
+                    }
+                }}
+            </button>
+        </form>
+    }
+}
+
+/// The devices that reported through a link, newest report as sent, with how long ago.
+#[component]
+fn ReportedDevices(
+    devices: Signal<Vec<DeviceSeen>>,
+    now: RwSignal<DateTime<Utc>>,
+) -> impl IntoView {
+    view! {
+        <Show
+            when=move || devices.with(|d| !d.is_empty())
+            fallback=|| view! { <p class="muted small">"None yet. Results appear here as soon as a device sends them."</p> }
+        >
+            <ul class="devices" aria-live="polite">
+                <For
+                    each=move || devices.get()
+                    key=|d| (d.device_id.clone(), d.received_at)
+                    let:d
+                >
+                    {
+                        let at = d.received_at;
+                        view! {
+                            <li data-testid="reported-device" data-client-ip=d.client_ip.clone()>
+                                <strong>{d.client_ip.clone()}</strong>
+                                <span class="small" title=d.user_agent.clone()>{short_user_agent(&d.user_agent)}</span>
+                                <time class="muted small" datetime=at.to_rfc3339() title=date_time(at)>
+                                    {move || ago(now.get(), at)}
+                                </time>
+                            </li>
+                        }
+                    }
+                </For>
+            </ul>
+        </Show>
     }
 }
 
