@@ -95,17 +95,37 @@ pub fn to_new_target(f: &Fields) -> Result<NewTarget, String> {
     Ok(target)
 }
 
-#[component]
-pub fn TargetForm(actions: Actions) -> impl IntoView {
-    let fields = RwSignal::new(Fields::default());
-    let error = RwSignal::new(None::<String>);
-    // The input the client-side error is about; `None` for the agent's errors.
-    let bad_field = RwSignal::new(None::<Field>);
-    let busy = RwSignal::new(false);
-    let cors_open = RwSignal::new(false);
+/// The form's state, shared by the submit handler and the view.
+#[derive(Clone, Copy)]
+struct FormState {
+    fields: RwSignal<Fields>,
+    error: RwSignal<Option<String>>,
+    /// The input the client-side error is about; `None` for the agent's errors.
+    bad_field: RwSignal<Option<Field>>,
+    busy: RwSignal<bool>,
+    cors_open: RwSignal<bool>,
+}
 
-    let on_submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
+impl FormState {
+    fn new() -> Self {
+        Self {
+            fields: RwSignal::new(Fields::default()),
+            error: RwSignal::new(None),
+            bad_field: RwSignal::new(None),
+            busy: RwSignal::new(false),
+            cors_open: RwSignal::new(false),
+        }
+    }
+
+    /// Checks the fields and adds the target; a new one is probed at once.
+    fn submit(self, actions: Actions) {
+        let Self {
+            fields,
+            error,
+            bad_field,
+            busy,
+            cors_open,
+        } = self;
         if busy.get_untracked() {
             return;
         }
@@ -145,21 +165,43 @@ pub fn TargetForm(actions: Actions) -> impl IntoView {
                 }
             }
         });
+    }
+}
+
+/// Binds a text input to one field: its value, and its input handler.
+fn bind_text(
+    fields: RwSignal<Fields>,
+    get: fn(&Fields) -> &String,
+    set: fn(&mut Fields, String),
+) -> (
+    impl Fn() -> String + Clone + Send + Sync + 'static,
+    impl Fn(leptos::ev::Event) + Clone + Send + Sync + 'static,
+) {
+    (
+        move || fields.with(|f| get(f).clone()),
+        move |ev: leptos::ev::Event| fields.update(|f| set(f, event_target_value(&ev))),
+    )
+}
+
+#[component]
+pub fn TargetForm(actions: Actions) -> impl IntoView {
+    let state = FormState::new();
+    let FormState {
+        fields,
+        error,
+        bad_field,
+        busy,
+        cors_open,
+    } = state;
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        state.submit(actions);
     };
 
-    // Binds a text input to one field.
-    let text = move |get: fn(&Fields) -> &String, set: fn(&mut Fields, String)| {
-        (
-            move || fields.with(|f| get(f).clone()),
-            move |ev: leptos::ev::Event| fields.update(|f| set(f, event_target_value(&ev))),
-        )
-    };
-    let (name, on_name) = text(|f| &f.name, |f, v| f.name = v);
-    let (url, on_url) = text(|f| &f.url, |f, v| f.url = v);
-    let (status, on_status) = text(|f| &f.expected_status, |f, v| f.expected_status = v);
-    let (origin, on_origin) = text(|f| &f.cors_origin, |f, v| f.cors_origin = v);
-    let (method, on_method) = text(|f| &f.cors_method, |f, v| f.cors_method = v);
-    let (headers, on_headers) = text(|f| &f.cors_headers, |f, v| f.cors_headers = v);
+    let (name, on_name) = bind_text(fields, |f| &f.name, |f, v| f.name = v);
+    let (url, on_url) = bind_text(fields, |f| &f.url, |f, v| f.url = v);
+    let (status, on_status) =
+        bind_text(fields, |f| &f.expected_status, |f, v| f.expected_status = v);
     let invalid = move |field: Field| move || (bad_field.get() == Some(field)).then_some("true");
 
     view! {
@@ -212,80 +254,8 @@ pub fn TargetForm(actions: Actions) -> impl IntoView {
                     on:input=on_status
                 />
             </label>
-            <details
-                class="cors-options"
-                prop:open=move || cors_open.get()
-                on:toggle=move |ev| {
-                    let el: web_sys::HtmlDetailsElement = event_target(&ev);
-                    cors_open.set(el.open());
-                }
-            >
-                <summary>"CORS options"</summary>
-                <p class="muted small">
-                    "The request a web page makes to this URL, so the agent can check it the way a browser would. Leave empty for a plain GET from this dashboard's origin."
-                </p>
-                <label>
-                    <span>"Page origin"</span>
-                    <input
-                        name="cors_origin"
-                        type="text"
-                        inputmode="url"
-                        placeholder="https://shop.example"
-                        autocomplete="off"
-                        spellcheck="false"
-                        prop:value=origin
-                        on:input=on_origin
-                    />
-                </label>
-                <label>
-                    <span>"Method"</span>
-                    <input
-                        name="cors_method"
-                        type="text"
-                        placeholder="GET"
-                        autocomplete="off"
-                        spellcheck="false"
-                        prop:value=method
-                        on:input=on_method
-                    />
-                </label>
-                <label>
-                    <span>"Request headers, one per line"</span>
-                    <textarea
-                        name="cors_headers"
-                        rows="3"
-                        placeholder="Authorization: Bearer x\nContent-Type: application/json"
-                        spellcheck="false"
-                        prop:value=headers
-                        on:input=on_headers
-                    ></textarea>
-                </label>
-                <label class="check">
-                    <input
-                        name="cors_credentials"
-                        type="checkbox"
-                        prop:checked=move || fields.with(|f| f.cors_credentials)
-                        on:change=move |ev| fields.update(|f| f.cors_credentials = event_target_checked(&ev))
-                    />
-                    " Sends credentials (" <code>"credentials: \"include\""</code> ")"
-                </label>
-            </details>
-            <label>
-                <span>"Firewall rule sets that apply (optional)"</span>
-                <input
-                    name="rule_sets"
-                    type="text"
-                    placeholder="sg-0abc123, acl-0def456"
-                    autocomplete="off"
-                    spellcheck="false"
-                    aria-describedby="rule-sets-hint"
-                    prop:value=move || fields.with(|f| f.rule_sets.clone())
-                    on:input=move |ev| fields.update(|f| f.rule_sets = event_target_value(&ev))
-                />
-                <small id="rule-sets-hint" class="muted">
-                    "Ids from the Firewall page, comma-separated: each device's row then shows what these groups say. Empty: every loaded set."
-                </small>
-            </label>
+            <CorsOptions fields cors_open />
+            <RuleSetsField fields />
             <div id="target-error" aria-live="polite">
                 {move || {
                     error
@@ -303,6 +273,97 @@ pub fn TargetForm(actions: Actions) -> impl IntoView {
                 {move || if busy.get() { "Adding…" } else { "Add target" }}
             </button>
         </form>
+    }
+}
+
+/// The folded CORS options: the origin, method, headers and credentials of the page's request.
+#[component]
+fn CorsOptions(fields: RwSignal<Fields>, cors_open: RwSignal<bool>) -> impl IntoView {
+    let (origin, on_origin) = bind_text(fields, |f| &f.cors_origin, |f, v| f.cors_origin = v);
+    let (method, on_method) = bind_text(fields, |f| &f.cors_method, |f, v| f.cors_method = v);
+    let (headers, on_headers) = bind_text(fields, |f| &f.cors_headers, |f, v| f.cors_headers = v);
+    view! {
+    <details
+        class="cors-options"
+        prop:open=move || cors_open.get()
+        on:toggle=move |ev| {
+            let el: web_sys::HtmlDetailsElement = event_target(&ev);
+            cors_open.set(el.open());
+        }
+    >
+        <summary>"CORS options"</summary>
+        <p class="muted small">
+            "The request a web page makes to this URL, so the agent can check it the way a browser would. Leave empty for a plain GET from this dashboard's origin."
+        </p>
+        <label>
+            <span>"Page origin"</span>
+            <input
+                name="cors_origin"
+                type="text"
+                inputmode="url"
+                placeholder="https://shop.example"
+                autocomplete="off"
+                spellcheck="false"
+                prop:value=origin
+                on:input=on_origin
+            />
+        </label>
+        <label>
+            <span>"Method"</span>
+            <input
+                name="cors_method"
+                type="text"
+                placeholder="GET"
+                autocomplete="off"
+                spellcheck="false"
+                prop:value=method
+                on:input=on_method
+            />
+        </label>
+        <label>
+            <span>"Request headers, one per line"</span>
+            <textarea
+                name="cors_headers"
+                rows="3"
+                placeholder="Authorization: Bearer x\nContent-Type: application/json"
+                spellcheck="false"
+                prop:value=headers
+                on:input=on_headers
+            ></textarea>
+        </label>
+        <label class="check">
+            <input
+                name="cors_credentials"
+                type="checkbox"
+                prop:checked=move || fields.with(|f| f.cors_credentials)
+                on:change=move |ev| fields.update(|f| f.cors_credentials = event_target_checked(&ev))
+            />
+            " Sends credentials (" <code>"credentials: \"include\""</code> ")"
+        </label>
+    </details>
+    }
+}
+
+/// The rule sets that apply to the target, with their hint.
+#[component]
+fn RuleSetsField(fields: RwSignal<Fields>) -> impl IntoView {
+    view! {
+    <label>
+        <span>"Firewall rule sets that apply (optional)"</span>
+        <input
+            name="rule_sets"
+            type="text"
+            placeholder="sg-0abc123, acl-0def456"
+            autocomplete="off"
+            spellcheck="false"
+            aria-describedby="rule-sets-hint"
+            prop:value=move || fields.with(|f| f.rule_sets.clone())
+            on:input=move |ev| fields.update(|f| f.rule_sets = event_target_value(&ev))
+        />
+        <small id="rule-sets-hint" class="muted">
+            "Ids from the Firewall page, comma-separated: each device's row then shows what these groups say. Empty: every loaded set."
+        </small>
+    </label>
     }
 }
 

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use vantage_shared::diagnosis::Finding;
 use vantage_shared::probe::{
-    AgentProbe, DeviceResult, ReachVerdict, TargetComparison, TargetSource,
+    AgentProbe, DeviceResult, ReachVerdict, Target, TargetComparison, TargetSource,
 };
 
 use super::Actions;
@@ -55,28 +55,41 @@ pub fn TargetCard(
         Memo::new(move |_| tc.with(|t| t.as_ref().map(|t| t.devices.clone()).unwrap_or_default()));
     let findings =
         Memo::new(move |_| tc.with(|t| t.as_ref().map(all_findings).unwrap_or_default()));
-    // Kept outside the re-rendered columns, so a live update does not close it.
-    let agent_open = RwSignal::new(false);
-    let confirming = RwSignal::new(false);
 
-    let probe_id = id.clone();
-    let probing = {
-        let id = id.clone();
-        move || actions.probing.with(|p| p.contains(&id))
-    };
     let error = {
         let id = id.clone();
         move || actions.errors.with(|e| e.get(&id).cloned())
     };
-    let delete_id = id.clone();
-    let is_dashboard = move || {
-        target.with(|t| {
-            t.as_ref()
-                .is_some_and(|t| t.source == TargetSource::Dashboard)
+    let worst = move || {
+        findings.with(|f| f.first().cloned()).map(|f| {
+            view! {
+                <p class="worst-finding">
+                    <SeverityBadge severity=f.severity />
+                    " "
+                    <RichText text=f.summary />
+                </p>
+            }
         })
     };
 
-    let head = move || {
+    view! {
+        <li class="target" data-testid="reach-target" data-target-id=id.clone()>
+            <header class="target-head">
+                <TargetHead target />
+                <TargetActions id=id.clone() target actions />
+            </header>
+            <VantageRow agent devices />
+            {worst}
+            {move || error().map(|e| view! { <p class="error-box small" role="alert">{e}</p> })}
+            <CompareDetails agent devices findings now open />
+        </li>
+    }
+}
+
+/// The target's name, URL and badges (config file, expected status).
+#[component]
+fn TargetHead(target: Memo<Option<Target>>) -> impl IntoView {
+    move || {
         target.get().map(|t| {
             view! {
                 <div class="target-name">
@@ -95,7 +108,88 @@ pub fn TargetCard(
                 </div>
             }
         })
+    }
+}
+
+/// The probe button and, for targets added from the dashboard, delete with a confirm step.
+#[component]
+fn TargetActions(id: String, target: Memo<Option<Target>>, actions: Actions) -> impl IntoView {
+    let confirming = RwSignal::new(false);
+    let probe_id = id.clone();
+    let probing = {
+        let id = id.clone();
+        move || actions.probing.with(|p| p.contains(&id))
     };
+    let delete_id = id;
+    let is_dashboard = move || {
+        target.with(|t| {
+            t.as_ref()
+                .is_some_and(|t| t.source == TargetSource::Dashboard)
+        })
+    };
+    view! {
+        <div class="target-actions">
+            <button
+                type="button"
+                class="button small-button"
+                data-testid="probe-target"
+                disabled=probing.clone()
+                on:click=move |_| actions.probe(probe_id.clone())
+            >
+                {let probing = probing.clone(); move || if probing() { "Probing…" } else { "Probe" }}
+            </button>
+            <Show when=is_dashboard>
+                {
+                    let delete_id = delete_id.clone();
+                    move || {
+                        let delete_id = delete_id.clone();
+                        if confirming.get() {
+                            view! {
+                                <span class="confirm" role="group" aria-label="Confirm delete">
+                                    <button
+                                        type="button"
+                                        class="button danger small-button"
+                                        data-testid="confirm-delete"
+                                        on:click=move |_| {
+                                            confirming.set(false);
+                                            actions.delete(delete_id.clone());
+                                        }
+                                    >
+                                        "Delete"
+                                    </button>
+                                    <button
+                                        type="button"
+                                        class="button secondary small-button"
+                                        on:click=move |_| confirming.set(false)
+                                    >
+                                        "Keep"
+                                    </button>
+                                </span>
+                            }
+                                .into_any()
+                        } else {
+                            view! {
+                                <button
+                                    type="button"
+                                    class="button secondary small-button"
+                                    data-testid="delete-target"
+                                    on:click=move |_| confirming.set(true)
+                                >
+                                    "Delete…"
+                                </button>
+                            }
+                                .into_any()
+                        }
+                    }
+                }
+            </Show>
+        </div>
+    }
+}
+
+/// One chip per vantage point: the agent's verdict, then each device's.
+#[component]
+fn VantageRow(agent: Memo<Option<AgentProbe>>, devices: Memo<Vec<DeviceResult>>) -> impl IntoView {
     let agent_badge = move || {
         let (verdict, text) = match agent.get() {
             Some(a) => (a.verdict, None),
@@ -108,146 +202,86 @@ pub fn TargetCard(
             </span>
         }
     };
-    let worst = move || {
-        findings.with(|f| f.first().cloned()).map(|f| {
-            view! {
-                <p class="worst-finding">
-                    <SeverityBadge severity=f.severity />
-                    " "
-                    <RichText text=f.summary />
-                </p>
-            }
-        })
-    };
-
     view! {
-        <li class="target" data-testid="reach-target" data-target-id=id.clone()>
-            <header class="target-head">
-                {head}
-                <div class="target-actions">
-                    <button
-                        type="button"
-                        class="button small-button"
-                        data-testid="probe-target"
-                        disabled=probing.clone()
-                        on:click=move |_| actions.probe(probe_id.clone())
-                    >
-                        {let probing = probing.clone(); move || if probing() { "Probing…" } else { "Probe" }}
-                    </button>
-                    <Show when=is_dashboard>
-                        {
-                            let delete_id = delete_id.clone();
-                            move || {
-                                let delete_id = delete_id.clone();
-                                if confirming.get() {
-                                    view! {
-                                        <span class="confirm" role="group" aria-label="Confirm delete">
-                                            <button
-                                                type="button"
-                                                class="button danger small-button"
-                                                data-testid="confirm-delete"
-                                                on:click=move |_| {
-                                                    confirming.set(false);
-                                                    actions.delete(delete_id.clone());
-                                                }
-                                            >
-                                                "Delete"
-                                            </button>
-                                            <button
-                                                type="button"
-                                                class="button secondary small-button"
-                                                on:click=move |_| confirming.set(false)
-                                            >
-                                                "Keep"
-                                            </button>
-                                        </span>
-                                    }
-                                        .into_any()
-                                } else {
-                                    view! {
-                                        <button
-                                            type="button"
-                                            class="button secondary small-button"
-                                            data-testid="delete-target"
-                                            on:click=move |_| confirming.set(true)
-                                        >
-                                            "Delete…"
-                                        </button>
-                                    }
-                                        .into_any()
-                                }
-                            }
-                        }
-                    </Show>
-                </div>
-            </header>
-            <div class="vantage-row" aria-label="Verdict from each vantage point">
-                {agent_badge}
+        <div class="vantage-row" aria-label="Verdict from each vantage point">
+            {agent_badge}
+            <For
+                each=move || devices.get()
+                key=|d| (d.device_id.clone(), d.received_at, d.verdict, d.rules.as_ref().map(|r| (r.admitted, r.summary.clone())))
+                let:d
+            >
+                <span
+                    class="vp-chip"
+                    data-testid="device-verdict"
+                    data-verdict=d.verdict.as_str()
+                    data-client-ip=d.client_ip.clone()
+                    title=d.user_agent.clone()
+                >
+                    <span class="vp-name">{d.client_ip.clone()}</span>
+                    <ReachBadge verdict=d.verdict browser=true />
+                    {d.rules.clone().map(|v| view! { <DeviceRulesBadge v /> })}
+                </span>
+            </For>
+        </div>
+    }
+}
+
+/// "Compare vantage points": a column per vantage point, the agent's detail and the findings.
+#[component]
+fn CompareDetails(
+    agent: Memo<Option<AgentProbe>>,
+    devices: Memo<Vec<DeviceResult>>,
+    findings: Memo<Vec<Finding>>,
+    now: RwSignal<DateTime<Utc>>,
+    open: bool,
+) -> impl IntoView {
+    // Kept outside the re-rendered columns, so a live update does not close it.
+    let agent_open = RwSignal::new(false);
+    view! {
+        <details class="compare" open=open>
+            <summary>"Compare vantage points"</summary>
+            <div class="columns">
+                {move || view! { <AgentColumn probe=agent.get() now /> }}
                 <For
                     each=move || devices.get()
                     key=|d| (d.device_id.clone(), d.received_at, d.verdict, d.rules.as_ref().map(|r| (r.admitted, r.summary.clone())))
                     let:d
                 >
-                    <span
-                        class="vp-chip"
-                        data-testid="device-verdict"
-                        data-verdict=d.verdict.as_str()
-                        data-client-ip=d.client_ip.clone()
-                        title=d.user_agent.clone()
-                    >
-                        <span class="vp-name">{d.client_ip.clone()}</span>
-                        <ReachBadge verdict=d.verdict browser=true />
-                        {d.rules.clone().map(|v| view! { <DeviceRulesBadge v /> })}
-                    </span>
+                    <DeviceColumn d now />
                 </For>
             </div>
-            {worst}
-            {move || error().map(|e| view! { <p class="error-box small" role="alert">{e}</p> })}
-            <details class="compare" open=open>
-                <summary>"Compare vantage points"</summary>
-                <div class="columns">
-                    {move || view! { <AgentColumn probe=agent.get() now /> }}
-                    <For
-                        each=move || devices.get()
-                        key=|d| (d.device_id.clone(), d.received_at, d.verdict, d.rules.as_ref().map(|r| (r.admitted, r.summary.clone())))
-                        let:d
-                    >
-                        <DeviceColumn d now />
-                    </For>
-                </div>
-                // Full width below the columns: the tables need the room.
-                {move || {
-                    agent
-                        .get()
-                        .map(|probe| {
-                            view! {
-                                <details
-                                    class="agent-detail"
-                                    prop:open=move || agent_open.get()
-                                    on:toggle=move |ev| {
-                                        let el: web_sys::HtmlDetailsElement = event_target(&ev);
-                                        agent_open.set(el.open());
-                                    }
-                                >
-                                    <summary>"The agent's detail: DNS, TCP, TLS, HTTP and CORS"</summary>
-                                    <AgentDetail probe />
-                                </details>
-                            }
-                        })
-                }}
-                {move || {
-                    let list = findings.get();
-                    (!list.is_empty())
-                        .then(|| {
-                            view! {
-                                <div class="findings">
-                                    {list.into_iter().map(|finding| view! { <FindingCard finding /> }).collect_view()}
-                                </div>
-                            }
-                        })
-                }}
-            </details>
-        </li>
+            // Full width below the columns: the tables need the room.
+            {move || {
+                agent
+                    .get()
+                    .map(|probe| {
+                        view! {
+                            <details
+                                class="agent-detail"
+                                prop:open=move || agent_open.get()
+                                on:toggle=move |ev| {
+                                    let el: web_sys::HtmlDetailsElement = event_target(&ev);
+                                    agent_open.set(el.open());
+                                }
+                            >
+                                <summary>"The agent's detail: DNS, TCP, TLS, HTTP and CORS"</summary>
+                                <AgentDetail probe />
+                            </details>
+                        }
+                    })
+            }}
+            {move || {
+                let list = findings.get();
+                (!list.is_empty())
+                    .then(|| {
+                        view! {
+                            <div class="findings">
+                                {list.into_iter().map(|finding| view! { <FindingCard finding /> }).collect_view()}
+                            </div>
+                        }
+                    })
+            }}
+        </details>
     }
 }
 
