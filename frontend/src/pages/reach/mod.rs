@@ -280,50 +280,7 @@ fn Toolbar(rows: Memo<Option<Vec<TargetComparison>>>, actions: Actions) -> impl 
         actions.probe_all(ids);
     };
 
-    let on_test_browser = move |_| {
-        if matches!(run.get_untracked(), BrowserRun::Running { .. }) {
-            return;
-        }
-        let targets: Vec<ProbeTarget> = rows.with_untracked(|r| {
-            r.as_ref()
-                .map(|r| r.iter().map(|t| ProbeTarget::from(&t.target)).collect())
-                .unwrap_or_default()
-        });
-        let Some(page) = PageContext::current() else {
-            run.set(BrowserRun::Failed("cannot read this page's address".into()));
-            return;
-        };
-        let total = targets.len();
-        run.set(BrowserRun::Running { done: 0, total });
-        spawn_local(async move {
-            let results = probe::probe_all(
-                targets,
-                &page,
-                |_| {},
-                |_| {
-                    run.update(|r| {
-                        if let BrowserRun::Running { done, .. } = r {
-                            *done += 1;
-                        }
-                    })
-                },
-            )
-            .await;
-            let report = DeviceReportIn {
-                device_id: device_id(),
-                page_origin: page.origin.clone(),
-                results,
-            };
-            let token = session.token_untracked();
-            match session.check(api::post_report(&token, &report).await) {
-                Ok(_) => {
-                    run.set(BrowserRun::Done { at: Utc::now() });
-                    refresh.bump_reach();
-                }
-                Err(e) => run.set(BrowserRun::Failed(error_text(&e))),
-            }
-        });
-    };
+    let on_test_browser = move |_| test_from_this_browser(rows, run, session, refresh);
 
     let progress = move || {
         actions.all.get().map(|(done, total)| {
@@ -337,27 +294,7 @@ fn Toolbar(rows: Memo<Option<Vec<TargetComparison>>>, actions: Actions) -> impl 
             }
         })
     };
-    let browser_status = move || {
-        match run.get() {
-        BrowserRun::Idle => None,
-        BrowserRun::Running { done, total } => Some(
-            view! { <span class="progress" role="status">{format!("{done} / {total} tested…")}</span> }
-                .into_any(),
-        ),
-        BrowserRun::Done { at } => Some(
-            view! {
-                <span class="progress" role="status" data-testid="browser-test-status">
-                    {format!("Sent at {}: see the column for this browser", crate::format::clock(at))}
-                </span>
-            }
-            .into_any(),
-        ),
-        BrowserRun::Failed(e) => Some(
-            view! { <span class="progress bad" role="alert">{format!("Browser test failed: {e}")}</span> }
-                .into_any(),
-        ),
-    }
-    };
+    let browser_status = move || browser_status(run.get());
     view! {
         <Show when=has_targets>
             <div class="toolbar reach-toolbar">
@@ -384,5 +321,79 @@ fn Toolbar(rows: Memo<Option<Vec<TargetComparison>>>, actions: Actions) -> impl 
                 {browser_status}
             </div>
         </Show>
+    }
+}
+
+/// Runs the browser probes from this browser and sends them as this device's report.
+fn test_from_this_browser(
+    rows: Memo<Option<Vec<TargetComparison>>>,
+    run: RwSignal<BrowserRun>,
+    session: Session,
+    refresh: Refresh,
+) {
+    if matches!(run.get_untracked(), BrowserRun::Running { .. }) {
+        return;
+    }
+    let targets: Vec<ProbeTarget> = rows.with_untracked(|r| {
+        r.as_ref()
+            .map(|r| r.iter().map(|t| ProbeTarget::from(&t.target)).collect())
+            .unwrap_or_default()
+    });
+    let Some(page) = PageContext::current() else {
+        run.set(BrowserRun::Failed("cannot read this page's address".into()));
+        return;
+    };
+    let total = targets.len();
+    run.set(BrowserRun::Running { done: 0, total });
+    spawn_local(async move {
+        let results = probe::probe_all(
+            targets,
+            &page,
+            |_| {},
+            |_| {
+                run.update(|r| {
+                    if let BrowserRun::Running { done, .. } = r {
+                        *done += 1;
+                    }
+                })
+            },
+        )
+        .await;
+        let report = DeviceReportIn {
+            device_id: device_id(),
+            page_origin: page.origin.clone(),
+            results,
+        };
+        let token = session.token_untracked();
+        match session.check(api::post_report(&token, &report).await) {
+            Ok(_) => {
+                run.set(BrowserRun::Done { at: Utc::now() });
+                refresh.bump_reach();
+            }
+            Err(e) => run.set(BrowserRun::Failed(error_text(&e))),
+        }
+    });
+}
+
+/// The line after "Test from this browser": progress, when it was sent, or why it failed.
+fn browser_status(run: BrowserRun) -> Option<AnyView> {
+    match run {
+        BrowserRun::Idle => None,
+        BrowserRun::Running { done, total } => Some(
+            view! { <span class="progress" role="status">{format!("{done} / {total} tested…")}</span> }
+                .into_any(),
+        ),
+        BrowserRun::Done { at } => Some(
+            view! {
+                <span class="progress" role="status" data-testid="browser-test-status">
+                    {format!("Sent at {}: see the column for this browser", crate::format::clock(at))}
+                </span>
+            }
+            .into_any(),
+        ),
+        BrowserRun::Failed(e) => Some(
+            view! { <span class="progress bad" role="alert">{format!("Browser test failed: {e}")}</span> }
+                .into_any(),
+        ),
     }
 }
