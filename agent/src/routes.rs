@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use axum::extract::State;
@@ -57,9 +57,9 @@ impl Modify for BearerAuth {
     }
 }
 
-/// Builds the `/api` router and the OpenAPI document describing it.
-pub fn api(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    let protected = OpenApiRouter::new()
+/// Routes behind the token check (the check itself is added by [`api`]).
+fn protected() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .routes(routes!(openapi_json))
         .routes(routes!(overview))
         .routes(routes!(list_containers))
@@ -71,15 +71,82 @@ pub fn api(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(crate::reach::routes())
         .merge(crate::rules::routes())
         .merge(crate::gpu::routes())
-        .route_layer(middleware::from_fn_with_state(state, require_token));
-    // `/api/events` authenticates with a one-time ticket instead of the header.
-    let public = OpenApiRouter::new()
+}
+
+/// Routes without the token check. `/api/events` authenticates with a one-time ticket
+/// instead of the header.
+fn public() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .routes(routes!(health))
-        .routes(routes!(events));
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(public)
-        .merge(protected)
-        .split_for_parts()
+        .routes(routes!(events))
+}
+
+/// The `/api` router: [`public`] routes and the [`protected`] ones behind the token check.
+pub fn api(state: AppState) -> Router<AppState> {
+    let (protected, _) = protected().split_for_parts();
+    let (public, _) = public().split_for_parts();
+    public.merge(protected.route_layer(middleware::from_fn_with_state(state, require_token)))
+}
+
+/// The OpenAPI document describing [`api`]. It depends on the code alone (no state), so
+/// it is the same for every agent of one build; `docs/openapi.json` is a copy that
+/// `agent/tests/openapi.rs` keeps current.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(public())
+        .merge(protected())
+        .into_openapi();
+    // The request rules that field attributes cannot state (URL forms, one field
+    // depending on another).
+    if let Some(components) = doc.components.as_mut() {
+        vantage_shared::openapi::refine(components);
+    }
+    document_large_bodies(&mut doc);
+    doc
+}
+
+/// Every route that takes a body may answer `413`: the body limits (`reject_large_bodies`
+/// and `DefaultBodyLimit` in `app`) stand in front of all of them.
+fn document_large_bodies(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, ResponseBuilder};
+    let too_large = ResponseBuilder::new()
+        .description("The body is larger than the route takes")
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(utoipa::openapi::Ref::from_schema_name("ApiErrorBody")))
+                .build(),
+        )
+        .build();
+    for item in doc.paths.paths.values_mut() {
+        let ops = [&mut item.put, &mut item.post, &mut item.patch];
+        for op in ops.into_iter().flatten() {
+            if op.request_body.is_some() {
+                op.responses
+                    .responses
+                    .entry("413".into())
+                    .or_insert_with(|| too_large.clone().into());
+            }
+        }
+    }
+}
+
+/// [`openapi`] as pretty-printed JSON, generated once per process. An error when it
+/// cannot be serialised: `serve` then refuses to start and the route answers 500, so no
+/// client ever sees an empty or partial document.
+pub fn openapi_json_text() -> Result<&'static str, String> {
+    static DOC: OnceLock<Result<String, String>> = OnceLock::new();
+    DOC.get_or_init(|| {
+        openapi()
+            .to_pretty_json()
+            .map(|mut text| {
+                text.push('\n');
+                text
+            })
+            .map_err(|e| format!("generating the OpenAPI document: {e}"))
+    })
+    .as_deref()
+    .map_err(Clone::clone)
 }
 
 /// Liveness: answers without a token.
@@ -94,11 +161,9 @@ async fn health() -> Json<AgentHealth> {
 /// This document.
 #[utoipa::path(get, path = "/api/openapi.json", tag = "agent", security(("bearer" = [])),
     responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json"), (status = 401, body = ApiErrorBody)))]
-async fn openapi_json(State(state): State<AppState>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        state.openapi.get().cloned().unwrap_or_default(),
-    )
+async fn openapi_json() -> Result<impl IntoResponse, ApiError> {
+    let text = openapi_json_text().map_err(ApiError::Internal)?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], text))
 }
 
 fn require_docker(state: &AppState) -> Result<(), ApiError> {
@@ -274,9 +339,14 @@ async fn get_container(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct HistoryParams {
-    /// Only probes that started at or after this time (RFC 3339).
+    /// Only probes that started at or after this time (RFC 3339), between 1677-09-21 and
+    /// 2262-04-11 (the history's nanosecond clock); the pattern admits the years 1678–2261.
+    #[param(
+        pattern = "^(167[89]|16[89][0-9]|1[7-9][0-9]{2}|20[0-9]{2}|21[0-9]{2}|22[0-5][0-9]|226[01])-"
+    )]
     since: Option<DateTime<Utc>>,
-    /// At most this many probes (1–10000, default 500).
+    /// At most this many probes (default 500).
+    #[param(minimum = 1, maximum = 10000)]
     limit: Option<u32>,
 }
 

@@ -1,4 +1,4 @@
-//! Security-group and firewall rules (issue 4) as the agent holds them: files named in the
+//! Security-group and firewall rules as the agent holds them: files named in the
 //! config and uploads from the dashboard (kept in the database as the original text and
 //! parsed again at start), the "would this source be allowed?" route, and the lookup the
 //! reachability comparison uses for every device's address.
@@ -257,7 +257,8 @@ async fn list_rules(State(state): State<AppState>) -> Json<Vec<LoadedRules>> {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct UploadParams {
-    /// A label, e.g. the file name (`prod-sg.json`).
+    /// A label, e.g. the file name (`prod-sg.json`): not only spaces; cut to 120 characters.
+    #[param(pattern = r"[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")]
     name: String,
 }
 

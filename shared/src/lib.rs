@@ -7,6 +7,8 @@ pub mod diagnosis;
 pub mod duration;
 pub mod fingerprint;
 pub mod gpu;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod ownership;
 pub mod probe;
 pub mod rules;
