@@ -124,3 +124,19 @@ ensure_dockerd() {
   echo "dockerd did not start; see /var/log/vantage-dockerd.log" >&2
   exit 1
 }
+
+# Schemathesis, the schema-based API fuzzer that tests/tests/api_schema.rs runs against a
+# live agent (docs/api.md, "Contract"). From PyPI into a venv under .tools/ (gitignored),
+# like NVRTC: Debian's pip refuses system-wide installs. 4.x needs Python 3.9 or newer.
+SCHEMATHESIS_VERSION="4.32.5"
+SCHEMATHESIS_VENV="$ROOT/.tools/schemathesis-venv"
+
+install_schemathesis() {
+  if "$SCHEMATHESIS_VENV/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+    return 0
+  fi
+  apt_install python3-venv
+  log "pip install schemathesis==$SCHEMATHESIS_VERSION into .tools/schemathesis-venv"
+  python3 -m venv "$SCHEMATHESIS_VENV"
+  "$SCHEMATHESIS_VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+}

@@ -8,6 +8,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 setup_toolchain
 install_test_needs
+install_schemathesis
 ensure_dockerd
 cd "$ROOT"
 # The switches for the tiers that need real parts.

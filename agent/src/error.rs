@@ -1,10 +1,14 @@
 //! The API's one error type: every handler returns `Result<_, ApiError>`, and
 //! every error reaches the client as an `ApiErrorBody` JSON with a fitting status.
 
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use vantage_shared::ApiErrorBody;
 
 #[derive(Debug, thiserror::Error)]
@@ -131,7 +135,174 @@ pub struct ApiQuery<T>(pub T);
 #[from_request(via(axum::extract::Path), rejection(ApiError))]
 pub struct ApiPath<T>(pub T);
 
-/// `Json` with `ApiError` rejections, so malformed bodies get the JSON error shape.
-#[derive(Debug, axum::extract::FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// `Json` with `ApiError` rejections, so malformed bodies get the JSON error shape, and
+/// read the way the OpenAPI document describes bodies (JSON Schema's data model):
+/// * serde's derived `Deserialize` also reads a struct from a JSON array, its fields by
+///   position, so `[null, null]` would pass for a phone-link request. A body with an array
+///   where its type has an object is refused.
+/// * JSON Schema counts `1.0` and `1e3` as integers; serde refuses them for an integer
+///   field. A number with a zero fraction is read as the integer it is.
+#[derive(Debug)]
 pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned + Serialize,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        // Buffered once, then read by axum's `Json` (content type, syntax and data errors
+        // with their path and position, as before) and as a plain JSON value.
+        let (parts, body) = req.into_parts();
+        let bytes = Bytes::from_request(Request::from_parts(parts.clone(), body), state)
+            .await
+            .map_err(|e| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge
+                } else {
+                    ApiError::BadRequest(format!("bad JSON body: {}", e.body_text()))
+                }
+            })?;
+        let req = Request::from_parts(parts, Body::from(bytes.clone()));
+        let first = Json::<T>::from_request(req, state).await;
+        // Only reached with valid JSON: axum checked the syntax.
+        let sent: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::BadRequest(format!("bad JSON body: {e}")))?;
+        let value = match first {
+            Ok(Json(value)) => value,
+            Err(JsonRejection::JsonDataError(e)) => {
+                // Again with `1.0` as `1`; the first error stands if that does not help.
+                let retry = integral_numbers(&sent)
+                    .and_then(|ints| serde_json::to_vec(&ints).ok())
+                    .and_then(|ints| Json::<T>::from_bytes(&ints).ok());
+                match retry {
+                    Some(Json(value)) => value,
+                    None => return Err(JsonRejection::JsonDataError(e).into()),
+                }
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let read = serde_json::to_value(&value).map_err(|e| ApiError::Internal(e.to_string()))?;
+        if let Some(path) = array_for_object(&sent, &read) {
+            return Err(ApiError::BadRequest(format!(
+                "bad JSON body: {path} must be a JSON object, not an array"
+            )));
+        }
+        Ok(Self(value))
+    }
+}
+
+/// `value` with every number that has a zero fraction (`1.0`, `1e3`) as an integer, or
+/// `None` when it has none.
+fn integral_numbers(value: &serde_json::Value) -> Option<serde_json::Value> {
+    use serde_json::Value;
+    fn walk(v: &mut Value) -> bool {
+        match v {
+            Value::Number(n) => {
+                let Some(f) = n.as_f64().filter(|f| n.is_f64() && f.fract() == 0.0) else {
+                    return false;
+                };
+                // Within u64/i64, where the conversions below are exact.
+                let int = if (0.0..18_446_744_073_709_551_616.0).contains(&f) {
+                    serde_json::Number::from(f as u64)
+                } else if (-9_223_372_036_854_775_808.0..0.0).contains(&f) {
+                    serde_json::Number::from(f as i64)
+                } else {
+                    return false;
+                };
+                *n = int;
+                true
+            }
+            // Every element is walked, not only up to the first change.
+            Value::Array(items) => {
+                items
+                    .iter_mut()
+                    .map(walk)
+                    .filter(|changed| *changed)
+                    .count()
+                    > 0
+            }
+            Value::Object(map) => {
+                map.values_mut()
+                    .map(walk)
+                    .filter(|changed| *changed)
+                    .count()
+                    > 0
+            }
+            _ => false,
+        }
+    }
+    let mut value = value.clone();
+    walk(&mut value).then_some(value)
+}
+
+/// The first place where `sent` (the body as the client wrote it) has an array and `read`
+/// (the value it was read into, written back) has an object: a struct read from an array.
+/// As a path like `body`, `body.target`, `body.results[2].cors`.
+fn array_for_object(sent: &serde_json::Value, read: &serde_json::Value) -> Option<String> {
+    use serde_json::Value;
+    fn walk(sent: &Value, read: &Value, path: &mut String) -> Option<String> {
+        match (sent, read) {
+            (Value::Array(_), Value::Object(_)) => Some(path.clone()),
+            (Value::Object(sent), Value::Object(read)) => read.iter().find_map(|(key, r)| {
+                let s = sent.get(key)?;
+                let len = path.len();
+                path.push('.');
+                path.push_str(key);
+                let found = walk(s, r, path);
+                path.truncate(len);
+                found
+            }),
+            (Value::Array(sent), Value::Array(read)) => {
+                sent.iter().zip(read).enumerate().find_map(|(i, (s, r))| {
+                    let len = path.len();
+                    path.push_str(&format!("[{i}]"));
+                    let found = walk(s, r, path);
+                    path.truncate(len);
+                    found
+                })
+            }
+            _ => None,
+        }
+    }
+    walk(sent, read, &mut "body".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn arrays_standing_in_for_objects_are_found_at_any_depth() {
+        let read = json!({"a": 1, "inner": {"b": [{"c": 1}]}, "list": [1, 2]});
+        assert_eq!(
+            array_for_object(&json!([1, null]), &read),
+            Some("body".into())
+        );
+        assert_eq!(
+            array_for_object(&json!({"a": 1, "inner": [[{"c": 1}]]}), &read),
+            Some("body.inner".into())
+        );
+        assert_eq!(
+            array_for_object(&json!({"inner": {"b": [[1]]}}), &read),
+            Some("body.inner.b[0]".into())
+        );
+        // Arrays where the type has arrays, and fields the client left out, are fine.
+        assert_eq!(array_for_object(&json!({"list": [3]}), &read), None);
+        assert_eq!(array_for_object(&json!({}), &read), None);
+    }
+
+    #[test]
+    fn numbers_with_a_zero_fraction_become_integers() {
+        assert_eq!(
+            integral_numbers(&json!({"a": 1.0, "b": [2.5, -3e0, 1e3], "c": "1.0", "d": 4})),
+            Some(json!({"a": 1, "b": [2.5, -3, 1000], "c": "1.0", "d": 4}))
+        );
+        assert_eq!(integral_numbers(&json!({"a": 1, "b": 2.5})), None);
+        // Beyond u64 it stays a float (and an integer field refuses it).
+        assert_eq!(integral_numbers(&json!(1e20)), None);
+    }
+}

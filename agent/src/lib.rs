@@ -16,7 +16,7 @@ pub mod store;
 pub mod web;
 
 use std::os::unix::fs::PermissionsExt;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use anyhow::Context;
 use axum::extract::DefaultBodyLimit;
@@ -43,8 +43,6 @@ pub struct AppState {
     pub tickets: auth::Tickets,
     pub hostname: String,
     pub started_at: DateTime<Utc>,
-    /// The OpenAPI document, filled in once the router is built.
-    pub openapi: Arc<OnceLock<String>>,
     /// Set to `true` on shutdown: ends long-lived responses (the event stream) and tasks.
     pub shutdown: Arc<watch::Sender<bool>>,
     pub diagnoses: routes::DiagnosisCache,
@@ -71,7 +69,6 @@ impl AppState {
                 .and_then(|h| h.into_string().ok())
                 .unwrap_or_else(|| "unknown".into()),
             started_at: Utc::now(),
-            openapi: Arc::new(OnceLock::new()),
             shutdown: Arc::new(watch::channel(false).0),
             diagnoses: routes::DiagnosisCache::default(),
             reach: reach::Reach::default(),
@@ -94,9 +91,8 @@ impl AppState {
 
 /// The whole HTTP application: API, dashboard, and the Host check in front of both.
 pub fn app(state: AppState) -> Router {
-    let (api, openapi) = routes::api(state.clone());
-    let _ = state.openapi.set(openapi.to_json().unwrap_or_default());
-    api.fallback(web::static_handler)
+    routes::api(state.clone())
+        .fallback(web::static_handler)
         .method_not_allowed_fallback(|| async { error::ApiError::MethodNotAllowed })
         .layer(middleware::from_fn(reject_large_bodies))
         // gzip for the wasm bundle and JSON (phones on LTE); SSE is left alone by the default predicate.
@@ -124,9 +120,10 @@ async fn reject_large_bodies(
         .and_then(|v| v.parse::<u64>().ok());
     // Rules uploads (a big account's export) and device reports (a result per target) are
     // the routes that take more.
-    let limit = match (req.method() == axum::http::Method::POST, req.uri().path()) {
-        (true, "/api/rules") => rules::MAX_RULES_BYTES,
-        (true, "/api/reports") => reach::MAX_REPORT_BYTES,
+    let post = req.method() == axum::http::Method::POST;
+    let limit = match req.uri().path() {
+        path if post && path == vantage_shared::routes::RULES => rules::MAX_RULES_BYTES,
+        path if post && path == vantage_shared::routes::REPORTS => reach::MAX_REPORT_BYTES,
         _ => MAX_BODY_BYTES,
     };
     match announced {
@@ -154,6 +151,9 @@ pub async fn serve(
     config: Config,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    // A document that cannot be generated is a bug in this build: say so at start rather
+    // than serve a broken one.
+    routes::openapi_json_text().map_err(anyhow::Error::msg)?;
     prepare_data_dir(&config.data_dir)?;
     let (token, created) = auth::load_or_create_token(&config.data_dir)?;
     let store = Store::open(&config.data_dir).with_context(|| {

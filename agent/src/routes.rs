@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use axum::extract::State;
@@ -23,6 +23,7 @@ use utoipa::{IntoParams, Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vantage_shared::diagnosis::{connectivity, container, health_timing};
+use vantage_shared::routes;
 use vantage_shared::{
     AgentHealth, ApiErrorBody, ConnectivityReport, ContainerCounts, ContainerDetail,
     ContainerSummary, EventTicket, HealthHistory, HealthStats, NetworkSummary, Overview, Problem,
@@ -57,9 +58,9 @@ impl Modify for BearerAuth {
     }
 }
 
-/// Builds the `/api` router and the OpenAPI document describing it.
-pub fn api(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    let protected = OpenApiRouter::new()
+/// Routes behind the token check (the check itself is added by [`api`]).
+fn protected() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .routes(routes!(openapi_json))
         .routes(routes!(overview))
         .routes(routes!(list_containers))
@@ -71,19 +72,86 @@ pub fn api(state: AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(crate::reach::routes())
         .merge(crate::rules::routes())
         .merge(crate::gpu::routes())
-        .route_layer(middleware::from_fn_with_state(state, require_token));
-    // `/api/events` authenticates with a one-time ticket instead of the header.
-    let public = OpenApiRouter::new()
+}
+
+/// Routes without the token check. `/api/events` authenticates with a one-time ticket
+/// instead of the header.
+fn public() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .routes(routes!(health))
-        .routes(routes!(events));
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(public)
-        .merge(protected)
-        .split_for_parts()
+        .routes(routes!(events))
+}
+
+/// The `/api` router: [`public`] routes and the [`protected`] ones behind the token check.
+pub fn api(state: AppState) -> Router<AppState> {
+    let (protected, _) = protected().split_for_parts();
+    let (public, _) = public().split_for_parts();
+    public.merge(protected.route_layer(middleware::from_fn_with_state(state, require_token)))
+}
+
+/// The OpenAPI document describing [`api`]. It depends on the code alone (no state), so
+/// it is the same for every agent of one build; `docs/openapi.json` is a copy that
+/// `agent/tests/openapi.rs` keeps current.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(public())
+        .merge(protected())
+        .into_openapi();
+    // The request rules that field attributes cannot state (URL forms, one field
+    // depending on another).
+    if let Some(components) = doc.components.as_mut() {
+        vantage_shared::openapi::refine(components);
+    }
+    document_large_bodies(&mut doc);
+    doc
+}
+
+/// Every route that takes a body may answer `413`: the body limits (`reject_large_bodies`
+/// and `DefaultBodyLimit` in `app`) stand in front of all of them.
+fn document_large_bodies(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, ResponseBuilder};
+    let too_large = ResponseBuilder::new()
+        .description("The body is larger than the route takes")
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(utoipa::openapi::Ref::from_schema_name("ApiErrorBody")))
+                .build(),
+        )
+        .build();
+    for item in doc.paths.paths.values_mut() {
+        let ops = [&mut item.put, &mut item.post, &mut item.patch];
+        for op in ops.into_iter().flatten() {
+            if op.request_body.is_some() {
+                op.responses
+                    .responses
+                    .entry("413".into())
+                    .or_insert_with(|| too_large.clone().into());
+            }
+        }
+    }
+}
+
+/// [`openapi`] as pretty-printed JSON, generated once per process. An error when it
+/// cannot be serialised: `serve` then refuses to start and the route answers 500, so no
+/// client ever sees an empty or partial document.
+pub fn openapi_json_text() -> Result<&'static str, String> {
+    static DOC: OnceLock<Result<String, String>> = OnceLock::new();
+    DOC.get_or_init(|| {
+        openapi()
+            .to_pretty_json()
+            .map(|mut text| {
+                text.push('\n');
+                text
+            })
+            .map_err(|e| format!("generating the OpenAPI document: {e}"))
+    })
+    .as_deref()
+    .map_err(Clone::clone)
 }
 
 /// Liveness: answers without a token.
-#[utoipa::path(get, path = "/api/health", tag = "agent", responses((status = 200, body = AgentHealth)))]
+#[utoipa::path(get, path = routes::HEALTH, tag = "agent", responses((status = 200, body = AgentHealth)))]
 async fn health() -> Json<AgentHealth> {
     Json(AgentHealth {
         status: "ok".into(),
@@ -92,13 +160,11 @@ async fn health() -> Json<AgentHealth> {
 }
 
 /// This document.
-#[utoipa::path(get, path = "/api/openapi.json", tag = "agent", security(("bearer" = [])),
+#[utoipa::path(get, path = routes::OPENAPI, tag = "agent", security(("bearer" = [])),
     responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json"), (status = 401, body = ApiErrorBody)))]
-async fn openapi_json(State(state): State<AppState>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        state.openapi.get().cloned().unwrap_or_default(),
-    )
+async fn openapi_json() -> Result<impl IntoResponse, ApiError> {
+    let text = openapi_json_text().map_err(ApiError::Internal)?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], text))
 }
 
 fn require_docker(state: &AppState) -> Result<(), ApiError> {
@@ -201,7 +267,7 @@ async fn diagnose_uncached(state: &AppState, d: &ContainerSummary) -> Result<Dia
 }
 
 /// What the first screen shows: agent, Docker, counts and current problems.
-#[utoipa::path(get, path = "/api/overview", tag = "agent", security(("bearer" = [])),
+#[utoipa::path(get, path = routes::OVERVIEW, tag = "agent", security(("bearer" = [])),
     responses((status = 200, body = Overview), (status = 401, body = ApiErrorBody)))]
 async fn overview(State(state): State<AppState>) -> Result<Json<Overview>, ApiError> {
     let containers = if state.docker.is_connected() {
@@ -240,7 +306,7 @@ async fn overview(State(state): State<AppState>) -> Result<Json<Overview>, ApiEr
 }
 
 /// Every container (running or not), sorted by name.
-#[utoipa::path(get, path = "/api/containers", tag = "docker", security(("bearer" = [])),
+#[utoipa::path(get, path = routes::CONTAINERS, tag = "docker", security(("bearer" = [])),
     responses((status = 200, body = [ContainerSummary]), (status = 401, body = ApiErrorBody), (status = 503, description = "Docker is unavailable", body = ApiErrorBody)))]
 async fn list_containers(
     State(state): State<AppState>,
@@ -256,7 +322,7 @@ fn not_found(what: &str) -> ApiError {
 }
 
 /// One container with its configuration, health statistics and diagnoses.
-#[utoipa::path(get, path = "/api/containers/{id}", tag = "docker", security(("bearer" = [])),
+#[utoipa::path(get, path = routes::CONTAINER, tag = "docker", security(("bearer" = [])),
     params(("id" = String, Path, description = "Container name, id, or id prefix (≥ 4 characters)")),
     responses((status = 200, body = ContainerDetail), (status = 401, body = ApiErrorBody), (status = 404, body = ApiErrorBody), (status = 503, body = ApiErrorBody)))]
 async fn get_container(
@@ -274,15 +340,20 @@ async fn get_container(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct HistoryParams {
-    /// Only probes that started at or after this time (RFC 3339).
+    /// Only probes that started at or after this time (RFC 3339), between 1677-09-21 and
+    /// 2262-04-11 (the history's nanosecond clock); the pattern admits the years 1678–2261.
+    #[param(
+        pattern = "^(167[89]|16[89][0-9]|1[7-9][0-9]{2}|20[0-9]{2}|21[0-9]{2}|22[0-5][0-9]|226[01])-"
+    )]
     since: Option<DateTime<Utc>>,
-    /// At most this many probes (1–10000, default 500).
+    /// At most this many probes (default 500).
+    #[param(minimum = 1, maximum = 10000)]
     limit: Option<u32>,
 }
 
 /// Every recorded healthcheck probe of a container, newest first. Served from the
 /// history database, so it also answers while Docker is down or after the container is gone.
-#[utoipa::path(get, path = "/api/containers/{id}/health-history", tag = "docker", security(("bearer" = [])),
+#[utoipa::path(get, path = routes::HEALTH_HISTORY, tag = "docker", security(("bearer" = [])),
     params(("id" = String, Path, description = "Container name, id, or id prefix"), HistoryParams),
     responses((status = 200, body = HealthHistory), (status = 400, body = ApiErrorBody), (status = 401, body = ApiErrorBody), (status = 404, body = ApiErrorBody)))]
 async fn health_history(
@@ -322,7 +393,7 @@ async fn health_history(
 }
 
 /// Networks with the containers on each.
-#[utoipa::path(get, path = "/api/networks", tag = "docker", security(("bearer" = [])),
+#[utoipa::path(get, path = routes::NETWORKS, tag = "docker", security(("bearer" = [])),
     responses((status = 200, body = [NetworkSummary]), (status = 401, body = ApiErrorBody), (status = 503, body = ApiErrorBody)))]
 async fn list_networks(
     State(state): State<AppState>,
@@ -341,7 +412,7 @@ struct ConnectivityParams {
 }
 
 /// Can container `from` reach container `to` by name?
-#[utoipa::path(get, path = "/api/connectivity", tag = "docker", security(("bearer" = [])), params(ConnectivityParams),
+#[utoipa::path(get, path = routes::CONNECTIVITY, tag = "docker", security(("bearer" = [])), params(ConnectivityParams),
     responses((status = 200, body = ConnectivityReport), (status = 400, body = ApiErrorBody), (status = 401, body = ApiErrorBody), (status = 404, body = ApiErrorBody), (status = 503, body = ApiErrorBody)))]
 async fn get_connectivity(
     State(state): State<AppState>,
@@ -367,7 +438,7 @@ async fn get_connectivity(
 
 /// A one-time ticket (valid 60 s) for `GET /api/events`, because browsers'
 /// `EventSource` cannot send an `Authorization` header.
-#[utoipa::path(post, path = "/api/events/ticket", tag = "events", security(("bearer" = [])),
+#[utoipa::path(post, path = routes::EVENT_TICKET, tag = "events", security(("bearer" = [])),
     responses((status = 200, body = EventTicket), (status = 401, body = ApiErrorBody)))]
 async fn event_ticket(State(state): State<AppState>) -> Result<Json<EventTicket>, ApiError> {
     let ticket = state
@@ -388,7 +459,7 @@ struct EventParams {
 }
 
 /// Live updates as server-sent events; each event's name is its `type`.
-#[utoipa::path(get, path = "/api/events", tag = "events", params(EventParams),
+#[utoipa::path(get, path = routes::EVENTS, tag = "events", params(EventParams),
     responses((status = 200, description = "text/event-stream of AgentEvent", content_type = "text/event-stream", body = vantage_shared::AgentEvent), (status = 401, body = ApiErrorBody)))]
 async fn events(
     State(state): State<AppState>,

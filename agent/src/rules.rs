@@ -17,6 +17,7 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vantage_shared::probe::RulesVerdict;
+use vantage_shared::routes;
 use vantage_shared::rules::{self, Protocol, Question, RuleScope, Verdict};
 use vantage_shared::{AgentEvent, ApiErrorBody, HostFirewallRead, LoadedRules, RulesQuestion};
 
@@ -248,7 +249,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// Every loaded rules file with its parsed rule sets.
-#[utoipa::path(get, path = "/api/rules", tag = "rules", security(("bearer" = [])),
+#[utoipa::path(get, path = routes::RULES, tag = "rules", security(("bearer" = [])),
     responses((status = 200, body = [LoadedRules]), (status = 401, body = ApiErrorBody)))]
 async fn list_rules(State(state): State<AppState>) -> Json<Vec<LoadedRules>> {
     Json(state.rules.list())
@@ -257,14 +258,15 @@ async fn list_rules(State(state): State<AppState>) -> Json<Vec<LoadedRules>> {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct UploadParams {
-    /// A label, e.g. the file name (`prod-sg.json`).
+    /// A label, e.g. the file name (`prod-sg.json`): not only spaces; cut to 120 characters.
+    #[param(pattern = r"[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")]
     name: String,
 }
 
 /// Loads a rules file: the body is the command's output as is (`aws ec2
 /// describe-security-groups`, `describe-security-group-rules`, `describe-network-acls`,
 /// `gcloud compute firewall-rules list --format=json`, `az network nsg show`, …).
-#[utoipa::path(post, path = "/api/rules", tag = "rules", security(("bearer" = [])),
+#[utoipa::path(post, path = routes::RULES, tag = "rules", security(("bearer" = [])),
     params(UploadParams), request_body(content = String, content_type = "text/plain"),
     responses((status = 201, body = LoadedRules), (status = 400, description = "Not a supported format, or the error with its JSON path, line and column", body = ApiErrorBody), (status = 401, body = ApiErrorBody), (status = 413, body = ApiErrorBody)))]
 async fn upload_rules(
@@ -307,7 +309,7 @@ async fn upload_rules(
 }
 
 /// Removes an uploaded rules file (files from the config are removed there).
-#[utoipa::path(delete, path = "/api/rules/{id}", tag = "rules", security(("bearer" = [])),
+#[utoipa::path(delete, path = routes::RULE_SET, tag = "rules", security(("bearer" = [])),
     params(("id" = String, Path, description = "`db-…` id from GET /api/rules")),
     responses((status = 204), (status = 401, body = ApiErrorBody), (status = 404, body = ApiErrorBody), (status = 409, body = ApiErrorBody)))]
 async fn delete_rules(
@@ -334,7 +336,7 @@ async fn delete_rules(
 }
 
 /// Would this source be allowed? Evaluated against every loaded rule set.
-#[utoipa::path(post, path = "/api/rules/evaluate", tag = "rules", security(("bearer" = [])), request_body = RulesQuestion,
+#[utoipa::path(post, path = routes::RULES_EVALUATE, tag = "rules", security(("bearer" = [])), request_body = RulesQuestion,
     responses((status = 200, body = Verdict), (status = 400, body = ApiErrorBody), (status = 401, body = ApiErrorBody)))]
 async fn evaluate_rules(
     State(state): State<AppState>,
@@ -381,7 +383,7 @@ async fn evaluate_rules(
 
 /// Stops applying this host's live firewall rules (they apply to every question that
 /// names no rule sets, which is wrong for targets on other machines).
-#[utoipa::path(delete, path = "/api/rules/host", tag = "rules", security(("bearer" = [])),
+#[utoipa::path(delete, path = routes::RULES_HOST, tag = "rules", security(("bearer" = [])),
     responses((status = 204), (status = 401, body = ApiErrorBody), (status = 404, description = "Not loaded", body = ApiErrorBody)))]
 async fn forget_host(State(state): State<AppState>) -> Result<StatusCode, ApiError> {
     if !state.rules.forget_host() {
@@ -394,7 +396,7 @@ async fn forget_host(State(state): State<AppState>) -> Result<StatusCode, ApiErr
 }
 
 /// The last live read of this host's firewall (`null` before the first).
-#[utoipa::path(get, path = "/api/rules/host", tag = "rules", security(("bearer" = [])),
+#[utoipa::path(get, path = routes::RULES_HOST, tag = "rules", security(("bearer" = [])),
     responses((status = 200, body = Option<HostFirewallRead>), (status = 401, body = ApiErrorBody)))]
 async fn host_status(State(state): State<AppState>) -> Json<Option<HostFirewallRead>> {
     Json(state.rules.host_read())
@@ -402,7 +404,7 @@ async fn host_status(State(state): State<AppState>) -> Json<Option<HostFirewallR
 
 /// Reads this host's firewall now (`iptables-save`, `ip6tables-save`, `nft -j list
 /// ruleset`; needs the agent to run as root) and loads it as the rules `host`.
-#[utoipa::path(post, path = "/api/rules/host", tag = "rules", security(("bearer" = [])),
+#[utoipa::path(post, path = routes::RULES_HOST, tag = "rules", security(("bearer" = [])),
     responses((status = 200, description = "What each command gave; `loaded` is absent when nothing could be read, with the reason in `summary`", body = HostFirewallRead), (status = 401, body = ApiErrorBody)))]
 async fn read_host(State(state): State<AppState>) -> Json<HostFirewallRead> {
     let read = state.rules.read_host().await;

@@ -510,15 +510,31 @@ pub struct HostFirewallRead {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RulesQuestion {
     /// The client address, IPv4 or IPv6.
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::ip_address))]
     pub source: String,
-    /// `tcp` (default), `udp` or `icmp`.
+    /// `tcp` (default), `udp` or `icmp`, in any case.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^([tT][cC][pP]|[uU][dD][pP]|[iI][cC][mM][pP])$")
+    )]
     pub protocol: Option<String>,
-    /// Destination port (tcp/udp).
+    /// Destination port; needed for tcp and udp, ignored for icmp.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(maximum = 65535))]
     pub port: Option<u16>,
-    /// Only these rule sets apply (ids from `GET /api/rules`); empty: every loaded set.
+    /// Only these rule sets apply (ids from `GET /api/rules`; at most 64, each up to 300
+    /// characters); empty: every loaded set. An id that is not loaded, or that two loaded
+    /// files both have, is a `400` naming it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            max_items = 64,
+            max_length = 300,
+            pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+        )
+    )]
     pub sets: Vec<String>,
     /// What the destination is (GCP tags and service accounts, Azure ASGs, its address).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -9,6 +9,8 @@ pub mod duration;
 pub mod fingerprint;
 pub mod gpu;
 pub mod host;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod ownership;
 pub mod phone_link;
 pub mod probe;

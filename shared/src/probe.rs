@@ -107,20 +107,50 @@ impl From<&Target> for ProbeTarget {
     }
 }
 
-/// `POST /api/targets`.
+/// `POST /api/targets`, checked by [`validate_new_target`]. The OpenAPI document states the
+/// same checks: the field attributes here, and `openapi::refine` adds the URL's forms and
+/// what a TCP target may not have.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewTarget {
+    /// Up to 80 characters, not only spaces; the target's id is its slug.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            max_length = 80,
+            pattern = r"[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+        )
+    )]
     pub name: String,
+    /// `http://` or `https://` URL, or `host:port` for a TCP check: no user info, no
+    /// `#fragment`, no spaces or control characters.
+    #[cfg_attr(feature = "openapi", schema(max_length = 2048))]
     pub url: String,
+    /// The HTTP status that means "working" (any 2xx/3xx when absent). HTTP targets only.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 100, maximum = 599))]
     pub expected_status: Option<u16>,
+    /// The page origin to evaluate CORS for, e.g. `https://shop.example`. HTTP targets only.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 300, pattern = "^https?://"))]
     pub cors_origin: Option<String>,
+    /// The method the page uses (default `GET`). HTTP targets only.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z]{1,20}$"))]
     pub cors_method: Option<String>,
+    /// Headers the page sets, as `Name: value` (at most 20, each up to 500 characters).
+    /// HTTP targets only.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            max_items = 20,
+            max_length = 500,
+            pattern = r"^[^:]*[^:\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^:]*:"
+        )
+    )]
     pub cors_headers: Vec<String>,
+    /// Whether the page sends credentials. HTTP targets only.
     #[serde(default)]
     pub cors_credentials: bool,
     /// Which loaded rule sets apply (empty: all of them).
@@ -163,7 +193,7 @@ pub fn parse_target_url(input: &str) -> Result<TargetAddress, String> {
     if s.is_empty() {
         return Err("the URL is empty".into());
     }
-    if s.len() > MAX_TARGET_URL {
+    if s.chars().count() > MAX_TARGET_URL {
         return Err(format!(
             "the URL is longer than {MAX_TARGET_URL} characters"
         ));
@@ -303,7 +333,7 @@ pub fn validate_new_target(t: &NewTarget) -> Result<TargetAddress, String> {
     }
     if let Some(origin) = &t.cors_origin {
         let o = origin.trim();
-        if !(o.starts_with("http://") || o.starts_with("https://")) || o.len() > 300 {
+        if !(o.starts_with("http://") || o.starts_with("https://")) || o.chars().count() > 300 {
             return Err(format!(
                 "CORS origin `{o}` must look like https://shop.example"
             ));
@@ -319,7 +349,7 @@ pub fn validate_new_target(t: &NewTarget) -> Result<TargetAddress, String> {
     }
     for h in &t.cors_headers {
         match h.split_once(':') {
-            Some((n, _)) if !n.trim().is_empty() && h.len() <= 500 => {}
+            Some((n, _)) if !n.trim().is_empty() && h.chars().count() <= 500 => {}
             _ => return Err(format!("CORS header `{h}` must look like `Name: value`")),
         }
     }
@@ -622,7 +652,9 @@ pub enum FetchOutcome {
 pub struct FetchAttempt {
     pub outcome: FetchOutcome,
     /// Status for `cors` responses; `no-cors` responses are opaque (absent).
+    #[cfg_attr(feature = "openapi", schema(maximum = 65535))]
     pub status: Option<u16>,
+    #[cfg_attr(feature = "openapi", schema(format = Int64, maximum = 4294967295u32))]
     pub elapsed_ms: u32,
     /// The error message the browser gave, or why the fetch was skipped.
     pub error: Option<String>,
@@ -666,10 +698,16 @@ pub struct BrowserProbe {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeviceReportIn {
-    /// Random id the page keeps in local storage, so one phone is one row.
+    /// Random id the page keeps in local storage, so one phone is one row: 1–64 letters,
+    /// digits, `-` or `_`.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9_-]{1,64}$"))]
     pub device_id: String,
     /// The page's own URL origin (to judge mixed content and local-network access).
+    #[cfg_attr(feature = "openapi", schema(max_length = 300))]
     pub page_origin: String,
+    /// One result per target, each naming a target of the probe set (`GET
+    /// /api/phone/targets`); a target that is not there any more is a `400`.
+    #[cfg_attr(feature = "openapi", schema(max_items = 1000))]
     pub results: Vec<BrowserProbe>,
 }
 
@@ -716,15 +754,23 @@ pub fn classify_browser(p: &BrowserProbe) -> ReachVerdict {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewPhoneLink {
-    /// Lifetime in minutes (default 60, at most 1440).
+    /// Lifetime in minutes (default 60, at most 1440: a day).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1440))]
     pub ttl_minutes: Option<u32>,
-    /// Lifetime in seconds, for short-lived links (tests, demos); wins over `ttl_minutes`.
+    /// Lifetime in seconds (at most 86400: a day), for short-lived links (tests, demos);
+    /// wins over `ttl_minutes`.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 86400))]
     pub ttl_seconds: Option<u32>,
-    /// The base URL the phone will open, e.g. `http://203.0.113.5:7070`; defaults to the
-    /// address the dashboard itself was loaded from.
+    /// The base URL the phone will open: scheme, host and port, no path, no user info,
+    /// e.g. `http://203.0.113.5:7070`; defaults to the address the dashboard itself was
+    /// loaded from.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 300, pattern = r#"^https?://[!"$-.0->A-~]+/*$"#)
+    )]
     pub base_url: Option<String>,
 }
 

@@ -68,16 +68,26 @@ pub(super) async fn create_phone_link(
     headers: HeaderMap,
     ApiJson(new): ApiJson<NewPhoneLink>,
 ) -> Result<(StatusCode, Json<PhoneLink>), ApiError> {
-    let ttl = match (new.ttl_seconds, new.ttl_minutes) {
-        (Some(s), _) => Duration::from_secs(u64::from(s)),
-        (None, Some(m)) => Duration::from_secs(u64::from(m) * 60),
-        (None, None) => DEFAULT_LINK_TTL,
-    };
-    if ttl.is_zero() || ttl > MAX_LINK_TTL {
+    // Seconds win over minutes, but both are checked: a bad value is refused, not ignored.
+    let ttls = [
+        new.ttl_seconds.map(|s| Duration::from_secs(u64::from(s))),
+        new.ttl_minutes
+            .map(|m| Duration::from_secs(u64::from(m) * 60)),
+    ];
+    if ttls
+        .iter()
+        .flatten()
+        .any(|t| t.is_zero() || *t > MAX_LINK_TTL)
+    {
         return Err(ApiError::BadRequest(
             "a phone link lives between 1 second and 24 hours".into(),
         ));
     }
+    let ttl = ttls
+        .into_iter()
+        .flatten()
+        .next()
+        .unwrap_or(DEFAULT_LINK_TTL);
     let base = match new.base_url {
         Some(b) => {
             let b = b.trim().trim_end_matches('/').to_owned();
@@ -85,7 +95,10 @@ pub(super) async fn create_phone_link(
                 .strip_prefix("http://")
                 .or_else(|| b.strip_prefix("https://"))
                 .unwrap_or("");
-            if rest.is_empty() || rest.contains(['/', '?', '#', '@', ' ']) || b.len() > 300 {
+            if rest.is_empty()
+                || rest.contains(['/', '?', '#', '@', ' '])
+                || b.chars().count() > 300
+            {
                 return Err(ApiError::BadRequest(format!(
                     "base_url `{b}` must look like http://203.0.113.5:8787 (scheme, host, port; no path)"
                 )));

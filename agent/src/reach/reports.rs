@@ -119,7 +119,7 @@ fn check_report(report: &DeviceReportIn) -> Result<(), ApiError> {
             "at most {MAX_REPORT_RESULTS} results per report"
         )));
     }
-    if report.page_origin.len() > 300 {
+    if report.page_origin.chars().count() > 300 {
         return Err(ApiError::BadRequest("page_origin is too long".into()));
     }
     Ok(())

@@ -79,18 +79,29 @@ pub struct GpuBenchOptions {
     /// `vantage bench gpu`; default 4096, quick 512). The CPU part must fit a 10-minute
     /// budget (see `MAX_CPU_SECONDS`).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 64, maximum = 4096))]
     pub image_side: Option<u32>,
     /// Chain lengths N (1–64 each, at most 12; default 1,2,4,8,16,32).
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_items = 1, max_items = 12, minimum = 1, maximum = 64)
+    )]
     pub ns: Option<Vec<u32>>,
     /// Transfer sizes in bytes (4 KiB–1 GiB, at most 16; default 64 KiB … 256 MiB ×4).
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_items = 1, max_items = 16, minimum = 4096, maximum = 1073741824)
+    )]
     pub transfer_sizes: Option<Vec<u64>>,
     /// Timed repetitions per point (1–50; default 5, quick 3).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 50))]
     pub repetitions: Option<u32>,
     /// CUDA device ordinal (default 0).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(format = Int64, maximum = 4294967295u32))]
     pub device: Option<u32>,
 }
 

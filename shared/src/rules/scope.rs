@@ -23,8 +23,16 @@ pub const MAX_SET_ID: usize = 300;
 #[serde(deny_unknown_fields)]
 pub struct RuleScope {
     /// Ids of the rule sets that apply (`sg-0abc…`, `acl-…`, the GCP network, the NSG
-    /// name, `iptables:filter`); empty: every loaded set.
+    /// name, `iptables:filter`; at most 64, each up to 300 characters); empty: every loaded set.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            max_items = 64,
+            max_length = 300,
+            pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\x00-\x1f\x7f-\x9f]*$"
+        )
+    )]
     pub sets: Vec<String>,
     /// The destination: GCP network tags and service accounts, Azure application security
     /// groups, its private address, the interface traffic arrives on.
@@ -44,7 +52,8 @@ impl RuleScope {
         }
         for id in &self.sets {
             let id = id.trim();
-            if id.is_empty() || id.len() > MAX_SET_ID || id.chars().any(char::is_control) {
+            if id.is_empty() || id.chars().count() > MAX_SET_ID || id.chars().any(char::is_control)
+            {
                 return Err(format!("`{id}` is not a rule set id (e.g. sg-0abc123)"));
             }
         }
@@ -54,14 +63,14 @@ impl RuleScope {
                 || lists
                     .iter()
                     .flat_map(|l| l.iter())
-                    .any(|s| s.len() > MAX_SET_ID)
+                    .any(|s| s.chars().count() > MAX_SET_ID)
             {
                 return Err(format!(
                     "at most {MAX_SCOPE_SETS} tags, service accounts or application security \
                      groups, each at most {MAX_SET_ID} characters"
                 ));
             }
-            if t.interface.as_ref().is_some_and(|i| i.len() > 15) {
+            if t.interface.as_ref().is_some_and(|i| i.chars().count() > 15) {
                 return Err("an interface name has at most 15 characters".into());
             }
         }

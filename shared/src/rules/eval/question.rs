@@ -14,27 +14,38 @@ use crate::rules::model::{traffic_text, Direction, PortMatch, PortRange, Protoco
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TargetInfo {
     /// The resource's own (private) address, for rules restricted to a destination.
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Option<String>, schema_with = crate::openapi::optional_ip_address)
+    )]
     pub address: Option<IpAddr>,
-    /// GCP network tags of the instance.
+    /// GCP network tags of the instance (at most 64, each up to 300 characters).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 64, max_length = 300))]
     pub tags: Vec<String>,
-    /// GCP service account of the instance.
+    /// GCP service account of the instance (at most 64, each up to 300 characters).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 64, max_length = 300))]
     pub service_accounts: Vec<String>,
-    /// Azure application security groups of the NIC (resource ids or names).
+    /// Azure application security groups of the NIC (resource ids or names; at most 64,
+    /// each up to 300 characters).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 64, max_length = 300))]
     pub application_security_groups: Vec<String>,
     /// Host firewall: the interface the traffic arrives on (`eth0`), for rules that match
     /// `-i`/`iifname`. Without it such rules make the answer `Unknown` (except `lo` and
     /// Docker's bridges, which a remote source never arrives on).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 15))]
     pub interface: Option<String>,
     /// Host firewall: the question's port is a Docker published port forwarded to this
     /// container address and port (`172.17.0.2:80`). Used when the loaded rules have no
     /// DNAT rule for it (only the filter table was loaded, or nft hides the target).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Option<String>, schema_with = crate::openapi::optional_socket_address)
+    )]
     pub published_to: Option<std::net::SocketAddr>,
 }
 
