@@ -61,78 +61,28 @@ fn example_port(c: &ContainerSummary) -> String {
         .unwrap_or_default()
 }
 
+/// A verdict and the finding that explains it.
+type Outcome = (Verdict, Finding);
+
 /// Decides whether `from` can reach `to`, and explains it.
+///
+/// The checks run from the most basic (same container, not running, no network) to the
+/// most specific; the first that applies decides.
 pub fn check(from: &ContainerSummary, to: &ContainerSummary) -> (Verdict, Finding) {
     if from.id == to.id {
-        let f = Finding::new(
-            FindingCode::SameContainer,
-            Severity::Info,
-            format!("`{}` is the same container", from.name),
-            "Pick two different containers.",
-        );
-        return (Verdict::SameContainer, f);
+        return same_container(from);
     }
-    // Docker keeps a stopped container's network attachments (with no IP), so
-    // the networks alone would wrongly say "reachable".
-    for c in [from, to] {
-        if c.state != ContainerState::Running {
-            let f = Finding::new(
-                FindingCode::ContainerNotRunning,
-                Severity::Critical,
-                format!("`{}` is not running ({})", c.name, c.state),
-                format!(
-                    "A stopped container neither answers nor calls anyone; its network settings are kept but unused. Start `{}` first, then check again.",
-                    c.name
-                ),
-            );
-            return (
-                Verdict::NotRunning {
-                    container: c.name.clone(),
-                },
-                f,
-            );
-        }
+    if let Some(o) = not_running(from, to) {
+        return o;
     }
     let from_nets = network_names(from);
     let to_nets = network_names(to);
-
-    for (c, nets) in [(from, &from_nets), (to, &to_nets)] {
-        if nets.is_empty() {
-            let f = Finding::new(
-                FindingCode::ContainerWithoutNetwork,
-                Severity::Critical,
-                format!("`{}` is on no network", c.name),
-                format!("`{}` has no network attachment (it runs with `--network none`), so it can neither reach nor be reached.", c.name),
-            );
-            return (
-                Verdict::NoNetwork {
-                    container: c.name.clone(),
-                },
-                f,
-            );
-        }
+    if let Some(o) = without_network(from, &from_nets, to, &to_nets) {
+        return o;
     }
-
-    let host: Vec<String> = [(from, &from_nets), (to, &to_nets)]
-        .iter()
-        .filter(|(_, nets)| nets.iter().any(|n| n == "host"))
-        .map(|(c, _)| c.name.clone())
-        .collect();
-    if !host.is_empty() {
-        let f = Finding::new(
-            FindingCode::HostNetwork,
-            Severity::Info,
-            format!("{} use{} the host's network stack", list(&host), if host.len() == 1 { "s" } else { "" }),
-            format!(
-                "A container on the host network has no Docker DNS name. `{}` reaches `{}` only through ports published on the host (e.g. http://localhost{} from the host network, or the bridge gateway IP from a bridge container).",
-                from.name,
-                to.name,
-                example_port(to)
-            ),
-        );
-        return (Verdict::HostNetwork { containers: host }, f);
+    if let Some(o) = host_network(from, &from_nets, to, &to_nets) {
+        return o;
     }
-
     let shared: Vec<String> = from_nets
         .iter()
         .filter(|n| to_nets.contains(n))
@@ -140,64 +90,172 @@ pub fn check(from: &ContainerSummary, to: &ContainerSummary) -> (Verdict, Findin
         .collect();
     let shared_user: Vec<String> = shared.iter().filter(|n| user_defined(n)).cloned().collect();
     if !shared_user.is_empty() {
-        let aliases: Vec<String> = to
-            .networks
-            .iter()
-            .filter(|n| shared_user.contains(&n.name))
-            .flat_map(|n| n.aliases.iter().cloned())
-            .filter(|a| a != &to.name && !to.id.starts_with(a.as_str()))
-            .collect();
-        let alias_note = if aliases.is_empty() {
-            String::new()
-        } else {
-            format!(" (also as {})", list(&aliases))
-        };
-        let f = Finding::new(
-            FindingCode::SharedNetwork,
-            Severity::Ok,
-            format!("`{}` can reach `{}` by name on {}", from.name, to.name, list(&shared_user)),
-            format!(
-                "Both are on the user-defined network {}; Docker's embedded DNS resolves `{}`{alias_note}, e.g. http://{}{}.",
-                list(&shared_user),
-                to.name,
-                to.name,
-                example_port(to)
-            ),
-        );
-        return (
-            Verdict::SharedNetwork {
-                networks: shared_user,
-            },
-            f,
-        );
+        return shared_network(from, to, shared_user);
     }
-
     if !shared.is_empty() {
-        let ip = to
-            .networks
-            .iter()
-            .find(|n| n.name == "bridge")
-            .and_then(|n| n.ip_address.clone());
-        let f = Finding::new(
-            FindingCode::DefaultBridgeOnly,
-            Severity::Warning,
-            format!("`{}` and `{}` share only the default `bridge` network: the name `{}` does not resolve there", from.name, to.name, to.name),
-            format!(
-                "On Docker's default bridge, containers reach each other only by IP ({}), which changes when the container is recreated. Names resolve only on user-defined networks.",
-                ip.as_deref().unwrap_or("unknown")
-            ),
-        )
-        .with_fix(
-            "Put both on a user-defined network.",
-            Some(format!(
-                "docker network create shared-net\ndocker network connect shared-net {}\ndocker network connect shared-net {}",
-                from.name, to.name
-            )),
-            Some("shell"),
-        );
-        return (Verdict::DefaultBridgeOnly { ip }, f);
+        return default_bridge_only(from, to);
     }
+    no_shared_network(from, from_nets, to, to_nets)
+}
 
+fn same_container(from: &ContainerSummary) -> Outcome {
+    let f = Finding::new(
+        FindingCode::SameContainer,
+        Severity::Info,
+        format!("`{}` is the same container", from.name),
+        "Pick two different containers.",
+    );
+    (Verdict::SameContainer, f)
+}
+
+/// Docker keeps a stopped container's network attachments (with no IP), so
+/// the networks alone would wrongly say "reachable".
+fn not_running(from: &ContainerSummary, to: &ContainerSummary) -> Option<Outcome> {
+    let c = [from, to]
+        .into_iter()
+        .find(|c| c.state != ContainerState::Running)?;
+    let f = Finding::new(
+        FindingCode::ContainerNotRunning,
+        Severity::Critical,
+        format!("`{}` is not running ({})", c.name, c.state),
+        format!(
+            "A stopped container neither answers nor calls anyone; its network settings are kept but unused. Start `{}` first, then check again.",
+            c.name
+        ),
+    );
+    Some((
+        Verdict::NotRunning {
+            container: c.name.clone(),
+        },
+        f,
+    ))
+}
+
+/// A container with no network attachment (`--network none`).
+fn without_network(
+    from: &ContainerSummary,
+    from_nets: &[String],
+    to: &ContainerSummary,
+    to_nets: &[String],
+) -> Option<Outcome> {
+    let (c, _) = [(from, from_nets), (to, to_nets)]
+        .into_iter()
+        .find(|(_, nets)| nets.is_empty())?;
+    let f = Finding::new(
+        FindingCode::ContainerWithoutNetwork,
+        Severity::Critical,
+        format!("`{}` is on no network", c.name),
+        format!("`{}` has no network attachment (it runs with `--network none`), so it can neither reach nor be reached.", c.name),
+    );
+    Some((
+        Verdict::NoNetwork {
+            container: c.name.clone(),
+        },
+        f,
+    ))
+}
+
+/// One or both on the host's network stack: no Docker DNS name, only published ports.
+fn host_network(
+    from: &ContainerSummary,
+    from_nets: &[String],
+    to: &ContainerSummary,
+    to_nets: &[String],
+) -> Option<Outcome> {
+    let host: Vec<String> = [(from, from_nets), (to, to_nets)]
+        .iter()
+        .filter(|(_, nets)| nets.iter().any(|n| n == "host"))
+        .map(|(c, _)| c.name.clone())
+        .collect();
+    if host.is_empty() {
+        return None;
+    }
+    let f = Finding::new(
+        FindingCode::HostNetwork,
+        Severity::Info,
+        format!("{} use{} the host's network stack", list(&host), if host.len() == 1 { "s" } else { "" }),
+        format!(
+            "A container on the host network has no Docker DNS name. `{}` reaches `{}` only through ports published on the host (e.g. http://localhost{} from the host network, or the bridge gateway IP from a bridge container).",
+            from.name,
+            to.name,
+            example_port(to)
+        ),
+    );
+    Some((Verdict::HostNetwork { containers: host }, f))
+}
+
+/// They share a user-defined network (`shared_user`, not empty): names resolve there.
+fn shared_network(
+    from: &ContainerSummary,
+    to: &ContainerSummary,
+    shared_user: Vec<String>,
+) -> Outcome {
+    let aliases: Vec<String> = to
+        .networks
+        .iter()
+        .filter(|n| shared_user.contains(&n.name))
+        .flat_map(|n| n.aliases.iter().cloned())
+        .filter(|a| a != &to.name && !to.id.starts_with(a.as_str()))
+        .collect();
+    let alias_note = if aliases.is_empty() {
+        String::new()
+    } else {
+        format!(" (also as {})", list(&aliases))
+    };
+    let f = Finding::new(
+        FindingCode::SharedNetwork,
+        Severity::Ok,
+        format!("`{}` can reach `{}` by name on {}", from.name, to.name, list(&shared_user)),
+        format!(
+            "Both are on the user-defined network {}; Docker's embedded DNS resolves `{}`{alias_note}, e.g. http://{}{}.",
+            list(&shared_user),
+            to.name,
+            to.name,
+            example_port(to)
+        ),
+    );
+    (
+        Verdict::SharedNetwork {
+            networks: shared_user,
+        },
+        f,
+    )
+}
+
+/// They share only a predefined network, the default `bridge`: IP only, no names.
+fn default_bridge_only(from: &ContainerSummary, to: &ContainerSummary) -> Outcome {
+    let ip = to
+        .networks
+        .iter()
+        .find(|n| n.name == "bridge")
+        .and_then(|n| n.ip_address.clone());
+    let f = Finding::new(
+        FindingCode::DefaultBridgeOnly,
+        Severity::Warning,
+        format!("`{}` and `{}` share only the default `bridge` network: the name `{}` does not resolve there", from.name, to.name, to.name),
+        format!(
+            "On Docker's default bridge, containers reach each other only by IP ({}), which changes when the container is recreated. Names resolve only on user-defined networks.",
+            ip.as_deref().unwrap_or("unknown")
+        ),
+    )
+    .with_fix(
+        "Put both on a user-defined network.",
+        Some(format!(
+            "docker network create shared-net\ndocker network connect shared-net {}\ndocker network connect shared-net {}",
+            from.name, to.name
+        )),
+        Some("shell"),
+    );
+    (Verdict::DefaultBridgeOnly { ip }, f)
+}
+
+/// No network in common (`to_nets` is not empty): how to attach `from` to one of `to`'s.
+fn no_shared_network(
+    from: &ContainerSummary,
+    from_nets: Vec<String>,
+    to: &ContainerSummary,
+    to_nets: Vec<String>,
+) -> Outcome {
     let target_net = to_nets
         .iter()
         .find(|n| user_defined(n))

@@ -134,131 +134,176 @@ pub fn compose_snippet(
 
 /// Runs the timing diagnosis. An empty list means nothing to report yet.
 pub fn diagnose(input: &Input<'_>) -> Vec<Finding> {
-    let cfg = input.config;
     let t = measure(input);
-    let mut findings = Vec::new();
     if t.probes == 0 {
-        return findings;
+        return Vec::new();
     }
-    let new_timeout = match t.max_pass_duration_ms {
-        Some(d) if d.saturating_mul(2) > cfg.timeout_ms => recommended_timeout_ms(d),
-        _ => cfg.timeout_ms,
-    };
-    let timeout_note = if t.timed_out > 0 {
-        format!(
-            " {} of the failed probes ran into the {} timeout.",
-            t.timed_out,
-            human_ms(cfg.timeout_ms)
+    let m = Measured::new(input, t);
+    [startup(&m), timeout_too_short(&m), after_ready(&m)]
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// The measurements and what follows from them, shared by every finding.
+struct Measured<'a> {
+    input: &'a Input<'a>,
+    cfg: &'a HealthcheckConfig,
+    t: Timing,
+    /// The timeout to recommend: the configured one unless passing probes come close to it.
+    new_timeout: u64,
+    /// " N of the failed probes ran into the T timeout." or empty.
+    timeout_note: String,
+}
+
+impl<'a> Measured<'a> {
+    fn new(input: &'a Input<'a>, t: Timing) -> Self {
+        let cfg = input.config;
+        let new_timeout = match t.max_pass_duration_ms {
+            Some(d) if d.saturating_mul(2) > cfg.timeout_ms => recommended_timeout_ms(d),
+            _ => cfg.timeout_ms,
+        };
+        let timeout_note = if t.timed_out > 0 {
+            format!(
+                " {} of the failed probes ran into the {} timeout.",
+                t.timed_out,
+                human_ms(cfg.timeout_ms)
+            )
+        } else {
+            String::new()
+        };
+        Self {
+            input,
+            cfg,
+            t,
+            new_timeout,
+            timeout_note,
+        }
+    }
+}
+
+/// How the run started: ready later than start_period allows, or never passed at all.
+fn startup(m: &Measured<'_>) -> Option<Finding> {
+    match m.t.time_to_ready_ms {
+        Some(ready) if m.t.startup_failures > 0 && ready > m.cfg.start_period_ms => {
+            Some(start_period_too_short(m, ready))
+        }
+        None if m.t.failures == m.t.probes => Some(never_passed(m)),
+        _ => None,
+    }
+}
+
+/// Probes failed while the app was still loading, past the start period.
+fn start_period_too_short(m: &Measured<'_>, ready: u64) -> Finding {
+    let (input, cfg, t, timeout_note) = (m.input, m.cfg, &m.t, &m.timeout_note);
+    let start_period = recommended_start_period_ms(ready);
+    let counted = counted_startup_failures(input, t);
+    let (severity, consequence) = if counted >= cfg.retries {
+        (
+            Severity::Critical,
+            format!(
+                "{counted} failures counted after the start period, so Docker marked it unhealthy (retries = {}) before it was ready; an orchestrator or autoheal would restart or drain it.",
+                cfg.retries
+            ),
         )
     } else {
-        String::new()
-    };
-
-    match t.time_to_ready_ms {
-        Some(ready) if t.startup_failures > 0 && ready > cfg.start_period_ms => {
-            let start_period = recommended_start_period_ms(ready);
-            let counted = counted_startup_failures(input, &t);
-            let (severity, consequence) = if counted >= cfg.retries {
-                (
-                    Severity::Critical,
-                    format!(
-                        "{counted} failures counted after the start period, so Docker marked it unhealthy (retries = {}) before it was ready; an orchestrator or autoheal would restart or drain it.",
-                        cfg.retries
-                    ),
-                )
-            } else {
-                (
-                    Severity::Warning,
-                    format!(
-                        "{counted} failures counted towards the {} retries; a slightly slower start marks it unhealthy.",
-                        cfg.retries
-                    ),
-                )
-            };
-            let summary = format!(
-                "Probes fail for the first ~{} after start; start_period is {} and timeout {}: set start_period ≥ {}",
-                human_ms(ready),
-                human_ms(cfg.start_period_ms),
-                human_ms(cfg.timeout_ms),
-                human_ms(start_period),
-            );
-            let explanation = format!(
-                "The first {} probe(s) after the container started failed, and the first passing probe finished {} after start. \
-                 Docker counts failures only after start_period ({}), and it is shorter than the time this app needs to load. {consequence}{timeout_note} \
-                 The app itself is fine once loaded: the healthcheck timing does not fit its startup time.",
-                t.startup_failures,
-                human_ms(ready),
-                human_ms(cfg.start_period_ms),
-            );
-            let retries = cfg.retries.max(3);
-            findings.push(
-                Finding::new(FindingCode::HealthcheckStartPeriodTooShort, severity, summary, explanation).with_fix(
-                    format!(
-                        "Give the app {} to start before failures count (start_period), keep the probe interval.",
-                        human_ms(start_period)
-                    ),
-                    Some(compose_snippet(input.service, cfg, new_timeout, start_period, retries)),
-                    Some("yaml"),
-                ),
-            );
-        }
-        None if t.failures == t.probes => {
-            // Failures inside start_period do not count in Docker either: while they
-            // are all that happened, the app may simply still be loading.
-            let counted = counted_startup_failures(input, &t);
-            let severity = if counted >= cfg.retries {
-                Severity::Critical
-            } else if counted > 0 {
-                Severity::Warning
-            } else {
-                Severity::Info
-            };
-            let last = input.probes.iter().max_by_key(|p| p.start);
-            let out = last.map(|p| p.output.trim().to_owned()).unwrap_or_default();
-            findings.push(
-                Finding::new(
-                    FindingCode::HealthcheckNeverPassed,
-                    severity,
-                    format!("The healthcheck has not passed once since start ({} probes failed)", t.probes),
-                    format!(
-                        "Every probe of `{}` failed.{timeout_note} Last output: {}",
-                        cfg.command_display(),
-                        if out.is_empty() { "(none)".to_owned() } else { out }
-                    ),
-                )
-                .with_fix(
-                    "Run the probe command inside the container (`docker exec <name> sh -c '<command>'`) to see why it fails; if the app is still loading, raise start_period.",
-                    None,
-                    None,
-                ),
-            );
-        }
-        _ => {}
-    }
-
-    if t.timed_out > 0 && new_timeout > cfg.timeout_ms && t.time_to_ready_ms.is_some() {
-        findings.push(
-            Finding::new(
-                FindingCode::HealthcheckTimeoutTooShort,
-                Severity::Warning,
-                format!(
-                    "Passing probes take up to {}, close to the {} timeout: set timeout ≥ {}",
-                    human_ms(t.max_pass_duration_ms.unwrap_or(0)),
-                    human_ms(cfg.timeout_ms),
-                    human_ms(new_timeout)
-                ),
-                format!("{} probe(s) were cut off by the timeout; a busy moment turns a slow pass into a failure.", t.timed_out),
-            )
-            .with_fix(
-                "Raise the timeout to twice the slowest passing probe.",
-                Some(compose_snippet(input.service, cfg, new_timeout, cfg.start_period_ms.max(recommended_start_period_ms(t.time_to_ready_ms.unwrap_or(0))), cfg.retries)),
-                Some("yaml"),
+        (
+            Severity::Warning,
+            format!(
+                "{counted} failures counted towards the {} retries; a slightly slower start marks it unhealthy.",
+                cfg.retries
             ),
-        );
-    }
+        )
+    };
+    let summary = format!(
+        "Probes fail for the first ~{} after start; start_period is {} and timeout {}: set start_period ≥ {}",
+        human_ms(ready),
+        human_ms(cfg.start_period_ms),
+        human_ms(cfg.timeout_ms),
+        human_ms(start_period),
+    );
+    let explanation = format!(
+        "The first {} probe(s) after the container started failed, and the first passing probe finished {} after start. \
+         Docker counts failures only after start_period ({}), and it is shorter than the time this app needs to load. {consequence}{timeout_note} \
+         The app itself is fine once loaded: the healthcheck timing does not fit its startup time.",
+        t.startup_failures,
+        human_ms(ready),
+        human_ms(cfg.start_period_ms),
+    );
+    let retries = cfg.retries.max(3);
+    Finding::new(FindingCode::HealthcheckStartPeriodTooShort, severity, summary, explanation).with_fix(
+        format!(
+            "Give the app {} to start before failures count (start_period), keep the probe interval.",
+            human_ms(start_period)
+        ),
+        Some(compose_snippet(input.service, cfg, m.new_timeout, start_period, retries)),
+        Some("yaml"),
+    )
+}
 
+/// Every probe of the run failed.
+fn never_passed(m: &Measured<'_>) -> Finding {
+    let (input, cfg, t, timeout_note) = (m.input, m.cfg, &m.t, &m.timeout_note);
+    // Failures inside start_period do not count in Docker either: while they
+    // are all that happened, the app may simply still be loading.
+    let counted = counted_startup_failures(input, t);
+    let severity = if counted >= cfg.retries {
+        Severity::Critical
+    } else if counted > 0 {
+        Severity::Warning
+    } else {
+        Severity::Info
+    };
+    let last = input.probes.iter().max_by_key(|p| p.start);
+    let out = last.map(|p| p.output.trim().to_owned()).unwrap_or_default();
+    Finding::new(
+        FindingCode::HealthcheckNeverPassed,
+        severity,
+        format!("The healthcheck has not passed once since start ({} probes failed)", t.probes),
+        format!(
+            "Every probe of `{}` failed.{timeout_note} Last output: {}",
+            cfg.command_display(),
+            if out.is_empty() { "(none)".to_owned() } else { out }
+        ),
+    )
+    .with_fix(
+        "Run the probe command inside the container (`docker exec <name> sh -c '<command>'`) to see why it fails; if the app is still loading, raise start_period.",
+        None,
+        None,
+    )
+}
+
+/// Probes ran into the timeout while passing ones come close to it.
+fn timeout_too_short(m: &Measured<'_>) -> Option<Finding> {
+    let (input, cfg, t, new_timeout) = (m.input, m.cfg, &m.t, m.new_timeout);
+    if !(t.timed_out > 0 && new_timeout > cfg.timeout_ms && t.time_to_ready_ms.is_some()) {
+        return None;
+    }
+    Some(
+        Finding::new(
+            FindingCode::HealthcheckTimeoutTooShort,
+            Severity::Warning,
+            format!(
+                "Passing probes take up to {}, close to the {} timeout: set timeout ≥ {}",
+                human_ms(t.max_pass_duration_ms.unwrap_or(0)),
+                human_ms(cfg.timeout_ms),
+                human_ms(new_timeout)
+            ),
+            format!("{} probe(s) were cut off by the timeout; a busy moment turns a slow pass into a failure.", t.timed_out),
+        )
+        .with_fix(
+            "Raise the timeout to twice the slowest passing probe.",
+            Some(compose_snippet(input.service, cfg, new_timeout, cfg.start_period_ms.max(recommended_start_period_ms(t.time_to_ready_ms.unwrap_or(0))), cfg.retries)),
+            Some("yaml"),
+        ),
+    )
+}
+
+/// Failures after the container became ready: flapping, or failing right now.
+fn after_ready(m: &Measured<'_>) -> Option<Finding> {
+    let (input, cfg, t, timeout_note) = (m.input, m.cfg, &m.t, &m.timeout_note);
     if t.relapses >= 2 {
-        findings.push(
+        Some(
             Finding::new(
                 FindingCode::HealthcheckFlapping,
                 Severity::Warning,
@@ -274,19 +319,20 @@ pub fn diagnose(input: &Input<'_>) -> Vec<Finding> {
             )
             .with_fix(
                 "If failures are timeouts, raise timeout; if they are brief blips, raise retries so one miss does not flip the status.",
-                Some(compose_snippet(input.service, cfg, new_timeout, cfg.start_period_ms, cfg.retries.max(3) + 2)),
+                Some(compose_snippet(input.service, cfg, m.new_timeout, cfg.start_period_ms, cfg.retries.max(3) + 2)),
                 Some("yaml"),
             ),
-        );
+        )
     } else if t.time_to_ready_ms.is_some() && t.trailing_failures > 0 && t.relapses >= 1 {
-        findings.push(Finding::new(
+        Some(Finding::new(
             FindingCode::HealthcheckFailingNow,
             if t.trailing_failures as u64 >= cfg.retries { Severity::Critical } else { Severity::Warning },
             format!("The last {} probe(s) failed after the container had been healthy", t.trailing_failures),
             "The app passed its healthcheck earlier in this run and now fails it: look at the probe output and the app's logs.",
-        ));
+        ))
+    } else {
+        None
     }
-    findings
 }
 
 /// Failures before the first pass that Docker counted (they started after start_period).

@@ -63,243 +63,318 @@ pub fn compare(
     devices: &[DeviceResult],
     rules: RulesLookup<'_>,
 ) -> Vec<Finding> {
-    let mut out = Vec::new();
-    // What the browser tried: the URL's host and port (the agent may have reached a
-    // different, e.g. private, address for the same name).
-    let addr = parse_target_url(&target.url)
-        .map(|a| a.authority())
-        .unwrap_or_else(|_| target.url.clone());
-    let agent_addr = target_address(target, agent);
-    let port = parse_target_url(&target.url).map(|a| a.port).unwrap_or(443);
-    let agent_ok = agent.is_some_and(|a| a.verdict.network_ok());
-    // An agent answer slower than the browser's patience is not a firewall.
-    let agent_slow_ms = agent
-        .and_then(|a| a.http.as_ref())
-        .map(|h| h.timing.total_ms)
-        .filter(|ms| *ms >= f64::from(BROWSER_TIMEOUT_MS));
-    let agent_reachable = agent.is_some_and(|a| a.verdict == ReachVerdict::Reachable);
-
-    for d in devices {
-        let ip = d.client_ip.as_str();
-        match d.verdict {
-            _ if agent.is_none()
-                && matches!(
-                    d.verdict,
-                    ReachVerdict::TimedOut | ReachVerdict::FailedBeforeHttp | ReachVerdict::Refused
-                ) =>
-            {
-                out.push(Finding::new(
-                    FindingCode::DeviceFailedAgentNotProbed,
-                    Severity::Critical,
-                    format!(
-                        "From {ip} the request to {addr} failed before any HTTP answer ({}); the \
-                         agent has not probed it yet.",
-                        if d.verdict == ReachVerdict::TimedOut {
-                            "timed out"
-                        } else {
-                            "failed"
-                        }
-                    ),
-                    "Probe the target from the agent to tell a firewall in front of this \
-                     device's network from a service that is down for everyone.",
-                ))
-            }
-            ReachVerdict::TimedOut if agent_ok && agent_slow_ms.is_some() => {
-                out.push(Finding::new(
-                    FindingCode::DeviceTimeoutSlowService,
-                    Severity::Warning,
-                    format!(
-                    "From {ip} the request to {addr} timed out, but the agent's answer also took \
-                     {:.1} s: the service is slow rather than blocked.",
-                    agent_slow_ms.unwrap_or_default() / 1000.0
-                ),
-                    format!(
-                        "The browser gives up after {:.0} s; the agent waited longer and got an \
-                     answer. Speed the endpoint up before suspecting a firewall.",
-                        f64::from(BROWSER_TIMEOUT_MS) / 1000.0
-                    ),
-                ))
-            }
-            ReachVerdict::TimedOut if agent_ok => out.push(
-                Finding::new(
-                    FindingCode::DeviceBlockedTimeout,
-                    Severity::Critical,
-                    format!(
-                        "Reachable from the agent; from {ip} the connection to {addr} timed \
-                         out: an inbound firewall or security group is dropping this source."
-                    ),
-                    format!(
-                        "{}, at {agent_addr}. The browser at {ip} got no answer at all within \
-                         {:.1} s: no HTTP status, so the server never logged the request. Silence \
-                         rather than a refusal is the signature of a firewall or security group \
-                         that admits other sources (the agent's) but drops {ip}. If {agent_addr} \
-                         is a private address and {ip} is not, also check that the name resolves \
-                         to a public address outside your network. {}",
-                        agent_line(agent),
-                        f64::from(d.probe.no_cors.elapsed_ms) / 1000.0,
-                        rules_text(rules, ip)
-                    ),
-                )
-                .with_fix(
-                    format!(
-                        "Admit tcp/{port} from {ip} (or the network it belongs to, e.g. the \
-                         guest Wi-Fi's or the mobile carrier's public range) in the security \
-                         group or firewall in front of {addr}."
-                    ),
-                    Some(format!(
-                        "aws ec2 authorize-security-group-ingress --group-id <sg-id> \
-                         --protocol tcp --port {port} --cidr {ip}/32"
-                    )),
-                    Some("shell"),
-                ),
-            ),
-            ReachVerdict::TimedOut | ReachVerdict::Refused | ReachVerdict::FailedBeforeHttp
-                if !agent_ok =>
-            {
-                out.push(Finding::new(
-                    FindingCode::UnreachableEverywhere,
-                    Severity::Critical,
-                    format!("Neither the agent nor {ip} can reach {addr}."),
-                    format!(
-                        "{}. From {ip} the browser's request failed before any HTTP answer. The \
-                     service is down or blocked for every source.",
-                        agent_line(agent)
-                    ),
-                ))
-            }
-            ReachVerdict::Refused | ReachVerdict::FailedBeforeHttp => out.push(Finding::new(
-                FindingCode::DeviceFailedBeforeHttp,
-                Severity::Critical,
-                format!(
-                    "Reachable from the agent; from {ip} the request failed before any HTTP \
-                     answer (name lookup, refused connection or TLS)."
-                ),
-                format!(
-                    "{}. Browsers do not say which step failed. A failure this quick (after \
-                     {} ms) is usually a refused connection or a name that does not resolve \
-                     from that network (split-horizon DNS, a private address); a certificate \
-                     that this device does not trust also fails this way. {}",
-                    agent_line(agent),
-                    d.probe.no_cors.elapsed_ms,
-                    rules_text(rules, ip)
-                ),
-            )),
-            ReachVerdict::CorsBlocked => {
-                let mut f = cors_finding(ip, agent);
-                if !agent_ok {
-                    f.explanation.push_str(&format!(" {}.", agent_line(agent)));
-                }
-                out.push(f);
-            }
-            ReachVerdict::HttpError => {
-                let theirs = d
-                    .probe
-                    .cors
-                    .status
-                    .map_or("an error".to_owned(), |s| format!("HTTP {s}"));
-                let agent_status = agent.and_then(|a| a.http.as_ref()).map(|h| h.status);
-                let summary = match agent_status {
-                    Some(s) if Some(s) != d.probe.cors.status => format!(
-                        "The agent gets HTTP {s}; {ip} gets {theirs}: the two take different paths \
-                         (a proxy, a CDN or a different backend answers {ip})."
-                    ),
-                    _ => format!("From {ip} the server answers {theirs}."),
-                };
-                out.push(Finding::new(
-                    FindingCode::DeviceHttpError,
-                    Severity::Warning,
-                    summary,
-                    format!("{}.", agent_line(agent)),
-                ));
-            }
-            ReachVerdict::NotAttempted => {
-                let (why, fix) = match d.probe.blocked_by {
-                    Some(BrowserBlock::MixedContent) => (
-                        crate::browser::MIXED_CONTENT,
-                        crate::browser::MIXED_CONTENT_FIX,
-                    ),
-                    Some(BrowserBlock::LocalNetworkAccess) => (
-                        "the page is public and the target is a private or loopback address: \
-                         the request failed, and Chrome's Local Network Access rules block or \
-                         ask before such requests, so the failure may be the browser, not the \
-                         network",
-                        "Use the target's public address, or allow local network access for \
-                         the page when Chrome asks.",
-                    ),
-                    None => (
-                        "browsers cannot open raw TCP connections, only HTTP(S)",
-                        "Give the target an http:// or https:// URL to test it from browsers.",
-                    ),
-                };
-                out.push(
-                    Finding::new(
-                        FindingCode::DeviceNotAttempted,
-                        Severity::Info,
-                        format!("The browser at {ip} could not test {}.", target.name),
-                        format!("The result says nothing about the network: {why}."),
-                    )
-                    .with_fix(fix, None, None),
-                );
-            }
-            ReachVerdict::Reachable if !agent_ok && agent.is_some() => out.push(Finding::new(
-                FindingCode::AgentOnlyBlocked,
-                Severity::Warning,
-                format!("{ip} reaches {} but the agent cannot.", target.name),
-                format!(
-                    "{}. The agent's host has a different path: its DNS may answer differently \
-                     (split-horizon), its outbound traffic may be filtered, or the address may \
-                     need hairpin NAT from inside.",
-                    agent_line(agent)
-                ),
-            )),
-            _ => {}
-        }
-    }
-
+    let view = AgentView::new(target, agent, rules);
+    let mut out: Vec<Finding> = devices
+        .iter()
+        .filter_map(|d| device_finding(&view, d))
+        .collect();
     if out.is_empty() {
-        let reachable = devices
-            .iter()
-            .filter(|d| d.verdict == ReachVerdict::Reachable)
-            .count();
-        match agent {
-            None if devices.is_empty() => {}
-            None => out.push(Finding::new(
-                FindingCode::AgentNotProbed,
-                Severity::Info,
-                "The agent has not probed this target yet.",
-                "Run a probe to compare the agent's view with the devices'.",
-            )),
-            Some(a) if devices.is_empty() && !agent_reachable => {
-                out.push(Finding::new(
-                    FindingCode::AgentProbeFailed,
-                    if a.verdict.network_ok() {
-                        Severity::Warning
-                    } else {
-                        Severity::Critical
-                    },
-                    a.summary.clone(),
-                    "No other device has reported yet: open the phone link on a device on the \
-                     network in question to compare.",
-                ));
-            }
-            Some(_) if agent_reachable => out.push(Finding::new(
-                FindingCode::ReachableEverywhere,
-                Severity::Ok,
-                if devices.is_empty() {
-                    "Reachable from the agent; no other device has reported yet.".to_owned()
-                } else {
-                    format!(
-                        "Reachable from the agent and from {reachable} of {} device(s).",
-                        devices.len()
-                    )
-                },
-                "Every vantage point that reported got an answer.",
-            )),
-            Some(_) => {}
-        }
+        out.extend(overall_finding(&view, devices));
     }
     sort_findings(&mut out);
     out
+}
+
+/// What every device's result is compared against: the target, the agent's view of it and
+/// the loaded rules, worked out once per target.
+struct AgentView<'a> {
+    target: &'a Target,
+    agent: Option<&'a AgentProbe>,
+    rules: RulesLookup<'a>,
+    /// What the browser tried: the URL's host and port (the agent may have reached a
+    /// different, e.g. private, address for the same name).
+    addr: String,
+    agent_addr: String,
+    port: u16,
+    agent_ok: bool,
+    /// An agent answer slower than the browser's patience is not a firewall.
+    agent_slow_ms: Option<f64>,
+    agent_reachable: bool,
+}
+
+impl<'a> AgentView<'a> {
+    fn new(target: &'a Target, agent: Option<&'a AgentProbe>, rules: RulesLookup<'a>) -> Self {
+        let addr = parse_target_url(&target.url)
+            .map(|a| a.authority())
+            .unwrap_or_else(|_| target.url.clone());
+        let agent_addr = target_address(target, agent);
+        let port = parse_target_url(&target.url).map(|a| a.port).unwrap_or(443);
+        let agent_ok = agent.is_some_and(|a| a.verdict.network_ok());
+        let agent_slow_ms = agent
+            .and_then(|a| a.http.as_ref())
+            .map(|h| h.timing.total_ms)
+            .filter(|ms| *ms >= f64::from(BROWSER_TIMEOUT_MS));
+        let agent_reachable = agent.is_some_and(|a| a.verdict == ReachVerdict::Reachable);
+        Self {
+            target,
+            agent,
+            rules,
+            addr,
+            agent_addr,
+            port,
+            agent_ok,
+            agent_slow_ms,
+            agent_reachable,
+        }
+    }
+}
+
+/// The finding for one device's result, if it says anything the agent's does not.
+fn device_finding(v: &AgentView<'_>, d: &DeviceResult) -> Option<Finding> {
+    let ip = d.client_ip.as_str();
+    let finding = match d.verdict {
+        _ if v.agent.is_none()
+            && matches!(
+                d.verdict,
+                ReachVerdict::TimedOut | ReachVerdict::FailedBeforeHttp | ReachVerdict::Refused
+            ) =>
+        {
+            failed_agent_not_probed(v, d, ip)
+        }
+        ReachVerdict::TimedOut if v.agent_ok => match v.agent_slow_ms {
+            Some(slow_ms) => timeout_slow_service(v, ip, slow_ms),
+            None => blocked_timeout(v, d, ip),
+        },
+        ReachVerdict::TimedOut | ReachVerdict::Refused | ReachVerdict::FailedBeforeHttp
+            if !v.agent_ok =>
+        {
+            unreachable_everywhere(v, ip)
+        }
+        ReachVerdict::Refused | ReachVerdict::FailedBeforeHttp => failed_before_http(v, d, ip),
+        ReachVerdict::CorsBlocked => {
+            let mut f = cors_finding(ip, v.agent);
+            if !v.agent_ok {
+                f.explanation
+                    .push_str(&format!(" {}.", agent_line(v.agent)));
+            }
+            f
+        }
+        ReachVerdict::HttpError => http_error(v, d, ip),
+        ReachVerdict::NotAttempted => not_attempted(v, d, ip),
+        ReachVerdict::Reachable if !v.agent_ok && v.agent.is_some() => agent_only_blocked(v, ip),
+        _ => return None,
+    };
+    Some(finding)
+}
+
+/// The device failed before HTTP and the agent has no result to compare it with.
+fn failed_agent_not_probed(v: &AgentView<'_>, d: &DeviceResult, ip: &str) -> Finding {
+    let addr = &v.addr;
+    Finding::new(
+        FindingCode::DeviceFailedAgentNotProbed,
+        Severity::Critical,
+        format!(
+            "From {ip} the request to {addr} failed before any HTTP answer ({}); the \
+             agent has not probed it yet.",
+            if d.verdict == ReachVerdict::TimedOut {
+                "timed out"
+            } else {
+                "failed"
+            }
+        ),
+        "Probe the target from the agent to tell a firewall in front of this \
+         device's network from a service that is down for everyone.",
+    )
+}
+
+/// The device timed out, but the agent's answer came slower than the browser waits.
+fn timeout_slow_service(v: &AgentView<'_>, ip: &str, slow_ms: f64) -> Finding {
+    let addr = &v.addr;
+    Finding::new(
+        FindingCode::DeviceTimeoutSlowService,
+        Severity::Warning,
+        format!(
+            "From {ip} the request to {addr} timed out, but the agent's answer also took \
+             {:.1} s: the service is slow rather than blocked.",
+            slow_ms / 1000.0
+        ),
+        format!(
+            "The browser gives up after {:.0} s; the agent waited longer and got an \
+             answer. Speed the endpoint up before suspecting a firewall.",
+            f64::from(BROWSER_TIMEOUT_MS) / 1000.0
+        ),
+    )
+}
+
+/// The agent connects, the device hears nothing: a firewall drops this source.
+fn blocked_timeout(v: &AgentView<'_>, d: &DeviceResult, ip: &str) -> Finding {
+    let (addr, agent_addr, port) = (&v.addr, &v.agent_addr, v.port);
+    Finding::new(
+        FindingCode::DeviceBlockedTimeout,
+        Severity::Critical,
+        format!(
+            "Reachable from the agent; from {ip} the connection to {addr} timed \
+             out: an inbound firewall or security group is dropping this source."
+        ),
+        format!(
+            "{}, at {agent_addr}. The browser at {ip} got no answer at all within \
+             {:.1} s: no HTTP status, so the server never logged the request. Silence \
+             rather than a refusal is the signature of a firewall or security group \
+             that admits other sources (the agent's) but drops {ip}. If {agent_addr} \
+             is a private address and {ip} is not, also check that the name resolves \
+             to a public address outside your network. {}",
+            agent_line(v.agent),
+            f64::from(d.probe.no_cors.elapsed_ms) / 1000.0,
+            rules_text(v.rules, ip)
+        ),
+    )
+    .with_fix(
+        format!(
+            "Admit tcp/{port} from {ip} (or the network it belongs to, e.g. the \
+             guest Wi-Fi's or the mobile carrier's public range) in the security \
+             group or firewall in front of {addr}."
+        ),
+        Some(format!(
+            "aws ec2 authorize-security-group-ingress --group-id <sg-id> \
+             --protocol tcp --port {port} --cidr {ip}/32"
+        )),
+        Some("shell"),
+    )
+}
+
+/// Neither the agent nor the device gets through.
+fn unreachable_everywhere(v: &AgentView<'_>, ip: &str) -> Finding {
+    let addr = &v.addr;
+    Finding::new(
+        FindingCode::UnreachableEverywhere,
+        Severity::Critical,
+        format!("Neither the agent nor {ip} can reach {addr}."),
+        format!(
+            "{}. From {ip} the browser's request failed before any HTTP answer. The \
+             service is down or blocked for every source.",
+            agent_line(v.agent)
+        ),
+    )
+}
+
+/// The agent gets through; the device fails quickly before any HTTP answer.
+fn failed_before_http(v: &AgentView<'_>, d: &DeviceResult, ip: &str) -> Finding {
+    Finding::new(
+        FindingCode::DeviceFailedBeforeHttp,
+        Severity::Critical,
+        format!(
+            "Reachable from the agent; from {ip} the request failed before any HTTP \
+             answer (name lookup, refused connection or TLS)."
+        ),
+        format!(
+            "{}. Browsers do not say which step failed. A failure this quick (after \
+             {} ms) is usually a refused connection or a name that does not resolve \
+             from that network (split-horizon DNS, a private address); a certificate \
+             that this device does not trust also fails this way. {}",
+            agent_line(v.agent),
+            d.probe.no_cors.elapsed_ms,
+            rules_text(v.rules, ip)
+        ),
+    )
+}
+
+/// The device got an HTTP error; say so, and whether the agent saw a different status.
+fn http_error(v: &AgentView<'_>, d: &DeviceResult, ip: &str) -> Finding {
+    let theirs = d
+        .probe
+        .cors
+        .status
+        .map_or("an error".to_owned(), |s| format!("HTTP {s}"));
+    let agent_status = v.agent.and_then(|a| a.http.as_ref()).map(|h| h.status);
+    let summary = match agent_status {
+        Some(s) if Some(s) != d.probe.cors.status => format!(
+            "The agent gets HTTP {s}; {ip} gets {theirs}: the two take different paths \
+             (a proxy, a CDN or a different backend answers {ip})."
+        ),
+        _ => format!("From {ip} the server answers {theirs}."),
+    };
+    Finding::new(
+        FindingCode::DeviceHttpError,
+        Severity::Warning,
+        summary,
+        format!("{}.", agent_line(v.agent)),
+    )
+}
+
+/// The browser could not test the target at all, and why.
+fn not_attempted(v: &AgentView<'_>, d: &DeviceResult, ip: &str) -> Finding {
+    let (why, fix) = match d.probe.blocked_by {
+        Some(BrowserBlock::MixedContent) => (
+            crate::browser::MIXED_CONTENT,
+            crate::browser::MIXED_CONTENT_FIX,
+        ),
+        Some(BrowserBlock::LocalNetworkAccess) => (
+            "the page is public and the target is a private or loopback address: \
+             the request failed, and Chrome's Local Network Access rules block or \
+             ask before such requests, so the failure may be the browser, not the \
+             network",
+            "Use the target's public address, or allow local network access for \
+             the page when Chrome asks.",
+        ),
+        None => (
+            "browsers cannot open raw TCP connections, only HTTP(S)",
+            "Give the target an http:// or https:// URL to test it from browsers.",
+        ),
+    };
+    Finding::new(
+        FindingCode::DeviceNotAttempted,
+        Severity::Info,
+        format!("The browser at {ip} could not test {}.", v.target.name),
+        format!("The result says nothing about the network: {why}."),
+    )
+    .with_fix(fix, None, None)
+}
+
+/// The device gets through where the agent cannot.
+fn agent_only_blocked(v: &AgentView<'_>, ip: &str) -> Finding {
+    Finding::new(
+        FindingCode::AgentOnlyBlocked,
+        Severity::Warning,
+        format!("{ip} reaches {} but the agent cannot.", v.target.name),
+        format!(
+            "{}. The agent's host has a different path: its DNS may answer differently \
+             (split-horizon), its outbound traffic may be filtered, or the address may \
+             need hairpin NAT from inside.",
+            agent_line(v.agent)
+        ),
+    )
+}
+
+/// When no device result stood out: the overall picture from the agent and the devices.
+fn overall_finding(v: &AgentView<'_>, devices: &[DeviceResult]) -> Option<Finding> {
+    let reachable = devices
+        .iter()
+        .filter(|d| d.verdict == ReachVerdict::Reachable)
+        .count();
+    match v.agent {
+        None if devices.is_empty() => None,
+        None => Some(Finding::new(
+            FindingCode::AgentNotProbed,
+            Severity::Info,
+            "The agent has not probed this target yet.",
+            "Run a probe to compare the agent's view with the devices'.",
+        )),
+        Some(a) if devices.is_empty() && !v.agent_reachable => Some(Finding::new(
+            FindingCode::AgentProbeFailed,
+            if a.verdict.network_ok() {
+                Severity::Warning
+            } else {
+                Severity::Critical
+            },
+            a.summary.clone(),
+            "No other device has reported yet: open the phone link on a device on the \
+             network in question to compare.",
+        )),
+        Some(_) if v.agent_reachable => Some(Finding::new(
+            FindingCode::ReachableEverywhere,
+            Severity::Ok,
+            if devices.is_empty() {
+                "Reachable from the agent; no other device has reported yet.".to_owned()
+            } else {
+                format!(
+                    "Reachable from the agent and from {reachable} of {} device(s).",
+                    devices.len()
+                )
+            },
+            "Every vantage point that reported got an answer.",
+        )),
+        Some(_) => None,
+    }
 }
 
 /// The network path works but the page may not read the answer: say which CORS rule, or

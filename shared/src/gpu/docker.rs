@@ -156,130 +156,150 @@ fn is_nvidia_cdi(name: &str) -> bool {
 /// Decides how (or whether) a container has GPU access; the first matching rule wins,
 /// most explicit first.
 pub fn classify_container(c: &ContainerGpuFields) -> GpuAccess {
-    for r in &c.device_requests {
-        if r.driver == "cdi" {
-            let names: Vec<&str> = r
-                .device_ids
-                .iter()
-                .map(String::as_str)
-                .filter(|n| is_nvidia_cdi(n))
-                .collect();
-            if !names.is_empty() {
-                return GpuAccess {
-                    kind: GpuAccessKind::Cdi,
-                    has_gpu: true,
-                    gpus: names.join(","),
-                    detail: format!(
-                        "CDI devices {} (Docker ≥ 25 with CDI enabled)",
-                        names.join(", ")
-                    ),
-                };
-            }
-            continue;
-        }
-        if r.count == 0 && r.device_ids.is_empty() {
-            // A request for zero devices grants none.
-            continue;
-        }
-        if r.driver == "nvidia" {
-            return GpuAccess {
-                kind: GpuAccessKind::NvidiaDriver,
-                has_gpu: true,
-                gpus: selection(r),
-                detail: format!(
-                    "device request with driver nvidia for {} GPU(s)",
-                    selection(r)
-                ),
-            };
-        }
-        if r.driver.is_empty() && wants_gpu(r) {
-            return GpuAccess {
-                kind: GpuAccessKind::GpusFlag,
-                has_gpu: true,
-                gpus: selection(r),
-                detail: format!(
-                    "device request with capability gpu (`--gpus {}`)",
-                    match selection(r).as_str() {
-                        "all" => "all".to_owned(),
-                        s if r.device_ids.is_empty() => s.to_owned(),
-                        s => format!("\"device={s}\""),
-                    }
-                ),
-            };
-        }
+    c.device_requests
+        .iter()
+        .find_map(from_device_request)
+        .or_else(|| from_cdi_devices(c))
+        .or_else(|| from_nvidia_runtime(c))
+        .or_else(|| from_device_nodes(c))
+        .unwrap_or_else(|| no_gpu("no GPU device request, CDI device or nvidia runtime".into()))
+}
+
+fn no_gpu(detail: String) -> GpuAccess {
+    GpuAccess {
+        kind: GpuAccessKind::None,
+        has_gpu: false,
+        gpus: String::new(),
+        detail,
     }
+}
+
+/// A device request that grants a GPU: CDI names, driver `nvidia`, or `--gpus`.
+fn from_device_request(r: &DeviceRequestFields) -> Option<GpuAccess> {
+    if r.driver == "cdi" {
+        let names: Vec<&str> = r
+            .device_ids
+            .iter()
+            .map(String::as_str)
+            .filter(|n| is_nvidia_cdi(n))
+            .collect();
+        if names.is_empty() {
+            return None;
+        }
+        return Some(GpuAccess {
+            kind: GpuAccessKind::Cdi,
+            has_gpu: true,
+            gpus: names.join(","),
+            detail: format!(
+                "CDI devices {} (Docker ≥ 25 with CDI enabled)",
+                names.join(", ")
+            ),
+        });
+    }
+    if r.count == 0 && r.device_ids.is_empty() {
+        // A request for zero devices grants none.
+        return None;
+    }
+    if r.driver == "nvidia" {
+        return Some(GpuAccess {
+            kind: GpuAccessKind::NvidiaDriver,
+            has_gpu: true,
+            gpus: selection(r),
+            detail: format!(
+                "device request with driver nvidia for {} GPU(s)",
+                selection(r)
+            ),
+        });
+    }
+    if r.driver.is_empty() && wants_gpu(r) {
+        return Some(GpuAccess {
+            kind: GpuAccessKind::GpusFlag,
+            has_gpu: true,
+            gpus: selection(r),
+            detail: format!(
+                "device request with capability gpu (`--gpus {}`)",
+                match selection(r).as_str() {
+                    "all" => "all".to_owned(),
+                    s if r.device_ids.is_empty() => s.to_owned(),
+                    s => format!("\"device={s}\""),
+                }
+            ),
+        });
+    }
+    None
+}
+
+/// CDI device names in `HostConfig.Devices`.
+fn from_cdi_devices(c: &ContainerGpuFields) -> Option<GpuAccess> {
     let cdi: Vec<&str> = c
         .devices
         .iter()
         .map(String::as_str)
         .filter(|d| is_nvidia_cdi(d))
         .collect();
-    if !cdi.is_empty() {
-        return GpuAccess {
-            kind: GpuAccessKind::Cdi,
+    if cdi.is_empty() {
+        return None;
+    }
+    Some(GpuAccess {
+        kind: GpuAccessKind::Cdi,
+        has_gpu: true,
+        gpus: cdi.join(","),
+        detail: format!("CDI devices {} in HostConfig.Devices", cdi.join(", ")),
+    })
+}
+
+/// The `nvidia` runtime decides on its own: `NVIDIA_VISIBLE_DEVICES` says which GPUs.
+fn from_nvidia_runtime(c: &ContainerGpuFields) -> Option<GpuAccess> {
+    if c.runtime.as_deref() != Some("nvidia") {
+        return None;
+    }
+    let visible = c.env_value("NVIDIA_VISIBLE_DEVICES").map(str::trim);
+    Some(match visible {
+        Some(v) if !v.is_empty() && v != "void" && v != "none" => GpuAccess {
+            kind: GpuAccessKind::NvidiaRuntime,
             has_gpu: true,
-            gpus: cdi.join(","),
-            detail: format!("CDI devices {} in HostConfig.Devices", cdi.join(", ")),
-        };
-    }
-    if c.runtime.as_deref() == Some("nvidia") {
-        let visible = c.env_value("NVIDIA_VISIBLE_DEVICES").map(str::trim);
-        return match visible {
-            Some(v) if !v.is_empty() && v != "void" && v != "none" => GpuAccess {
-                kind: GpuAccessKind::NvidiaRuntime,
-                has_gpu: true,
-                gpus: v.to_owned(),
-                detail: format!("runtime nvidia with NVIDIA_VISIBLE_DEVICES={v}"),
-            },
-            Some("none") => GpuAccess {
-                kind: GpuAccessKind::None,
-                has_gpu: false,
-                gpus: String::new(),
-                detail: "runtime nvidia, but NVIDIA_VISIBLE_DEVICES=none: driver libraries without a GPU".into(),
-            },
-            Some(v) => GpuAccess {
-                kind: GpuAccessKind::None,
-                has_gpu: false,
-                gpus: String::new(),
-                detail: format!(
-                    "runtime nvidia, but NVIDIA_VISIBLE_DEVICES={} gives no GPU",
-                    if v.is_empty() { "(empty)" } else { v }
-                ),
-            },
-            None => GpuAccess {
-                kind: GpuAccessKind::None,
-                has_gpu: false,
-                gpus: String::new(),
-                detail: "runtime nvidia, but NVIDIA_VISIBLE_DEVICES is not set: no GPU (set it or use --gpus)".into(),
-            },
-        };
-    }
+            gpus: v.to_owned(),
+            detail: format!("runtime nvidia with NVIDIA_VISIBLE_DEVICES={v}"),
+        },
+        Some("none") => no_gpu(
+            "runtime nvidia, but NVIDIA_VISIBLE_DEVICES=none: driver libraries without a GPU"
+                .into(),
+        ),
+        Some(v) => no_gpu(format!(
+            "runtime nvidia, but NVIDIA_VISIBLE_DEVICES={} gives no GPU",
+            if v.is_empty() { "(empty)" } else { v }
+        )),
+        None => no_gpu(
+            "runtime nvidia, but NVIDIA_VISIBLE_DEVICES is not set: no GPU (set it or use --gpus)"
+                .into(),
+        ),
+    })
+}
+
+/// `/dev/nvidiaN` device nodes passed by hand.
+fn from_device_nodes(c: &ContainerGpuFields) -> Option<GpuAccess> {
     let nodes: Vec<&str> = c
         .devices
         .iter()
         .map(String::as_str)
         .filter(|d| d.starts_with("/dev/nvidia") && !d.starts_with("/dev/nvidia-caps"))
         .collect();
-    if nodes.iter().any(|d| {
+    let has_gpu_node = nodes.iter().any(|d| {
         d.strip_prefix("/dev/nvidia")
             .is_some_and(|n| !n.is_empty() && n.chars().all(|ch| ch.is_ascii_digit()))
-    }) {
-        return GpuAccess {
-            kind: GpuAccessKind::DeviceNodes,
-            has_gpu: true,
-            gpus: nodes.join(","),
-            detail: format!(
-                "device nodes {} passed by hand: the driver libraries are not injected, use --gpus for CUDA",
-                nodes.join(", ")
-            ),
-        };
+    });
+    if !has_gpu_node {
+        return None;
     }
-    GpuAccess {
-        kind: GpuAccessKind::None,
-        has_gpu: false,
-        gpus: String::new(),
-        detail: "no GPU device request, CDI device or nvidia runtime".into(),
-    }
+    Some(GpuAccess {
+        kind: GpuAccessKind::DeviceNodes,
+        has_gpu: true,
+        gpus: nodes.join(","),
+        detail: format!(
+            "device nodes {} passed by hand: the driver libraries are not injected, use --gpus for CUDA",
+            nodes.join(", ")
+        ),
+    })
 }
 
 /// The fields of `docker info` that say whether the engine can hand out GPUs.

@@ -98,108 +98,12 @@ fn label(number: u32) -> String {
 }
 
 fn entry_rule(text: &str, e: &Entry, path: &[Seg]) -> Result<Rule, RulesError> {
-    let at = |field: &str| {
-        let mut p = path.to_vec();
-        p.push(Seg::key(field));
-        p
-    };
-    let number = u32::try_from(e.rule_number)
-        .ok()
-        .filter(|n| (1..=DEFAULT_RULE_NUMBER_V6).contains(n))
-        .ok_or_else(|| {
-            RulesError::at(
-                text,
-                &at("RuleNumber"),
-                format!(
-                    "rule number {} is outside 1-32766 (32767 and 32768 are the built-in `*` \
-                     rules)",
-                    e.rule_number
-                ),
-            )
-        })?;
-    let action = match e.rule_action.to_ascii_lowercase().as_str() {
-        "allow" => Action::Allow,
-        "deny" => Action::Deny,
-        _ => {
-            return Err(RulesError::at(
-                text,
-                &at("RuleAction"),
-                format!(
-                    "RuleAction \"{}\" is neither \"allow\" nor \"deny\"",
-                    e.rule_action
-                ),
-            ))
-        }
-    };
-    let protocol =
-        parse_protocol(&e.protocol).map_err(|m| RulesError::at(text, &at("Protocol"), m))?;
-    // TCP/UDP without a PortRange, or ICMP without IcmpTypeCode, cannot be created; if a
-    // hand-edited file has one, reading it as "all" is what the entry literally says.
-    let ports = match protocol {
-        Protocol::Tcp | Protocol::Udp => match &e.port_range {
-            None => PortMatch::Any,
-            Some(r) => {
-                let mut p = at("PortRange");
-                let from = r.from.unwrap_or(0);
-                let to = r.to.unwrap_or(from);
-                p.push(Seg::key("From"));
-                let f = port(from, "From").map_err(|m| RulesError::at(text, &p, m))?;
-                p.pop();
-                p.push(Seg::key("To"));
-                let t = port(to, "To").map_err(|m| RulesError::at(text, &p, m))?;
-                if t < f {
-                    return Err(RulesError::at(
-                        text,
-                        &p,
-                        format!("PortRange.To {t} is below PortRange.From {f}"),
-                    ));
-                }
-                PortMatch::ports(vec![PortRange::new(f, t)])
-            }
-        },
-        Protocol::Icmp | Protocol::Icmpv6 => match &e.icmp_type_code {
-            None => PortMatch::Icmp {
-                icmp_type: None,
-                code: None,
-            },
-            Some(tc) => {
-                let mut p = at("IcmpTypeCode");
-                p.push(Seg::key("Type"));
-                let icmp_type = match tc.icmp_type {
-                    None => None,
-                    Some(t) => icmp_field(t, "type").map_err(|m| RulesError::at(text, &p, m))?,
-                };
-                p.pop();
-                p.push(Seg::key("Code"));
-                let code = match (icmp_type, tc.code) {
-                    (None, _) | (_, None) => None,
-                    (Some(_), Some(c)) => {
-                        icmp_field(c, "code").map_err(|m| RulesError::at(text, &p, m))?
-                    }
-                };
-                PortMatch::Icmp { icmp_type, code }
-            }
-        },
-        Protocol::All | Protocol::Number(_) => PortMatch::Any,
-    };
-    let cidr = match (&e.cidr_block, &e.ipv6_cidr_block) {
-        (Some(c), _) => (c, "CidrBlock"),
-        (None, Some(c)) => (c, "Ipv6CidrBlock"),
-        (None, None) => {
-            return Err(RulesError::at(
-                text,
-                path,
-                "the entry has neither \"CidrBlock\" nor \"Ipv6CidrBlock\"",
-            ))
-        }
-    };
-    let c: Cidr = cidr.0.parse().map_err(|m: String| {
-        RulesError::at(
-            text,
-            &at(cidr.1),
-            format!("\"{}\" is not a CIDR: {m}", cidr.0),
-        )
-    })?;
+    let number = entry_number(text, e, path)?;
+    let action = entry_action(text, e, path)?;
+    let protocol = parse_protocol(&e.protocol)
+        .map_err(|m| RulesError::at(text, &field_path(path, "Protocol"), m))?;
+    let ports = entry_ports(text, e, path, protocol)?;
+    let c = entry_cidr(text, e, path)?;
     let direction = if e.egress.unwrap_or(false) {
         Direction::Outbound
     } else {
@@ -217,6 +121,125 @@ fn entry_rule(text: &str, e: &Entry, path: &[Seg]) -> Result<Rule, RulesError> {
     rule.implicit = number >= DEFAULT_RULE_NUMBER;
     rule.path = path_string(path);
     Ok(rule)
+}
+
+fn field_path(path: &[Seg], field: &str) -> Vec<Seg> {
+    let mut p = path.to_vec();
+    p.push(Seg::key(field));
+    p
+}
+
+fn entry_number(text: &str, e: &Entry, path: &[Seg]) -> Result<u32, RulesError> {
+    u32::try_from(e.rule_number)
+        .ok()
+        .filter(|n| (1..=DEFAULT_RULE_NUMBER_V6).contains(n))
+        .ok_or_else(|| {
+            RulesError::at(
+                text,
+                &field_path(path, "RuleNumber"),
+                format!(
+                    "rule number {} is outside 1-32766 (32767 and 32768 are the built-in `*` \
+                     rules)",
+                    e.rule_number
+                ),
+            )
+        })
+}
+
+fn entry_action(text: &str, e: &Entry, path: &[Seg]) -> Result<Action, RulesError> {
+    match e.rule_action.to_ascii_lowercase().as_str() {
+        "allow" => Ok(Action::Allow),
+        "deny" => Ok(Action::Deny),
+        _ => Err(RulesError::at(
+            text,
+            &field_path(path, "RuleAction"),
+            format!(
+                "RuleAction \"{}\" is neither \"allow\" nor \"deny\"",
+                e.rule_action
+            ),
+        )),
+    }
+}
+
+/// TCP/UDP without a PortRange, or ICMP without IcmpTypeCode, cannot be created; if a
+/// hand-edited file has one, reading it as "all" is what the entry literally says.
+fn entry_ports(
+    text: &str,
+    e: &Entry,
+    path: &[Seg],
+    protocol: Protocol,
+) -> Result<PortMatch, RulesError> {
+    Ok(match protocol {
+        Protocol::Tcp | Protocol::Udp => match &e.port_range {
+            None => PortMatch::Any,
+            Some(r) => port_range_match(text, r, path)?,
+        },
+        Protocol::Icmp | Protocol::Icmpv6 => match &e.icmp_type_code {
+            None => PortMatch::Icmp {
+                icmp_type: None,
+                code: None,
+            },
+            Some(tc) => icmp_match(text, tc, path)?,
+        },
+        Protocol::All | Protocol::Number(_) => PortMatch::Any,
+    })
+}
+
+fn port_range_match(text: &str, r: &NaclPortRange, path: &[Seg]) -> Result<PortMatch, RulesError> {
+    let mut p = field_path(path, "PortRange");
+    let from = r.from.unwrap_or(0);
+    let to = r.to.unwrap_or(from);
+    p.push(Seg::key("From"));
+    let f = port(from, "From").map_err(|m| RulesError::at(text, &p, m))?;
+    p.pop();
+    p.push(Seg::key("To"));
+    let t = port(to, "To").map_err(|m| RulesError::at(text, &p, m))?;
+    if t < f {
+        return Err(RulesError::at(
+            text,
+            &p,
+            format!("PortRange.To {t} is below PortRange.From {f}"),
+        ));
+    }
+    Ok(PortMatch::ports(vec![PortRange::new(f, t)]))
+}
+
+fn icmp_match(text: &str, tc: &IcmpTypeCode, path: &[Seg]) -> Result<PortMatch, RulesError> {
+    let mut p = field_path(path, "IcmpTypeCode");
+    p.push(Seg::key("Type"));
+    let icmp_type = match tc.icmp_type {
+        None => None,
+        Some(t) => icmp_field(t, "type").map_err(|m| RulesError::at(text, &p, m))?,
+    };
+    p.pop();
+    p.push(Seg::key("Code"));
+    let code = match (icmp_type, tc.code) {
+        (None, _) | (_, None) => None,
+        (Some(_), Some(c)) => icmp_field(c, "code").map_err(|m| RulesError::at(text, &p, m))?,
+    };
+    Ok(PortMatch::Icmp { icmp_type, code })
+}
+
+/// The entry's IPv4 block, else its IPv6 one.
+fn entry_cidr(text: &str, e: &Entry, path: &[Seg]) -> Result<Cidr, RulesError> {
+    let cidr = match (&e.cidr_block, &e.ipv6_cidr_block) {
+        (Some(c), _) => (c, "CidrBlock"),
+        (None, Some(c)) => (c, "Ipv6CidrBlock"),
+        (None, None) => {
+            return Err(RulesError::at(
+                text,
+                path,
+                "the entry has neither \"CidrBlock\" nor \"Ipv6CidrBlock\"",
+            ))
+        }
+    };
+    cidr.0.parse().map_err(|m: String| {
+        RulesError::at(
+            text,
+            &field_path(path, cidr.1),
+            format!("\"{}\" is not a CIDR: {m}", cidr.0),
+        )
+    })
 }
 
 /// The `*` entry for one direction and family, added when the input lacks it.

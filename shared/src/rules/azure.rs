@@ -150,154 +150,29 @@ fn required<'a>(
         .ok_or_else(|| RulesError::at(text, path, format!("missing field \"{field}\"")))
 }
 
+/// One rule (flat CLI form or REST form with `properties`), read field by field.
 fn rule(text: &str, r: &AzRule, path: &[Seg], implicit: bool) -> Result<Rule, RulesError> {
     let (e, fpath) = match &r.properties {
         Some(p) => (p.as_ref(), with(path, &[Seg::key("properties")])),
         None => (r, path.to_vec()),
     };
-    let at = |field: &str| with(&fpath, &[Seg::key(field)]);
+    let f = Fields {
+        text,
+        e,
+        fpath: &fpath,
+    };
     let name = r
         .name
         .clone()
         .or_else(|| e.name.clone())
         .unwrap_or_else(|| path_string(path));
-    // Custom rules take 100-4096; the defaults sit at 65000-65500.
-    let allowed = if implicit { 0..=65535 } else { 100..=4096 };
-    let priority = match e.priority {
-        None => return Err(RulesError::at(text, &fpath, "missing field \"priority\"")),
-        Some(p) => u32::try_from(p)
-            .ok()
-            .filter(|p| allowed.contains(p))
-            .ok_or_else(|| {
-                RulesError::at(
-                    text,
-                    &at("priority"),
-                    format!(
-                        "priority {p} is outside {}-{}",
-                        allowed.start(),
-                        allowed.end()
-                    ),
-                )
-            })?,
-    };
-    let direction_text = required(text, &fpath, &e.direction, "direction")?;
-    let direction = match direction_text.to_ascii_lowercase().as_str() {
-        "inbound" => Direction::Inbound,
-        "outbound" => Direction::Outbound,
-        _ => {
-            let other = direction_text;
-            return Err(RulesError::at(
-                text,
-                &at("direction"),
-                format!("direction \"{other}\" is neither \"Inbound\" nor \"Outbound\""),
-            ));
-        }
-    };
-    let access_text = required(text, &fpath, &e.access, "access")?;
-    let action = match access_text.to_ascii_lowercase().as_str() {
-        "allow" => Action::Allow,
-        "deny" => Action::Deny,
-        _ => {
-            let other = access_text;
-            return Err(RulesError::at(
-                text,
-                &at("access"),
-                format!("access \"{other}\" is neither \"Allow\" nor \"Deny\""),
-            ));
-        }
-    };
-    let protocol_text = e.protocol.as_deref().unwrap_or("*");
-    let protocol = match protocol_text.to_ascii_lowercase().as_str() {
-        "*" | "any" => Protocol::All,
-        "tcp" => Protocol::Tcp,
-        "udp" => Protocol::Udp,
-        "icmp" => Protocol::Icmp,
-        "esp" => Protocol::Number(50),
-        "ah" => Protocol::Number(51),
-        _ => {
-            let other = protocol_text;
-            return Err(RulesError::at(
-                text,
-                &at("protocol"),
-                format!("protocol \"{other}\" is not one of *, Tcp, Udp, Icmp, Esp, Ah"),
-            ));
-        }
-    };
-    let dports = both(
-        &fpath,
-        "destinationPortRange",
-        &e.destination_port_range,
-        "destinationPortRanges",
-        &e.destination_port_ranges,
-    );
-    let ports = if protocol.has_ports() {
-        match port_ranges(text, &dports)? {
-            None => PortMatch::Any,
-            Some(r) => PortMatch::ports(r),
-        }
-    } else if protocol.is_icmp() {
-        PortMatch::Icmp {
-            icmp_type: None,
-            code: None,
-        }
-    } else {
-        PortMatch::Any
-    };
-    let sports = both(
-        &fpath,
-        "sourcePortRange",
-        &e.source_port_range,
-        "sourcePortRanges",
-        &e.source_port_ranges,
-    );
-    let source_ports = if protocol == Protocol::All || protocol.has_ports() {
-        port_ranges(text, &sports)?.filter(|r| !r.iter().any(|x| x.is_all()))
-    } else {
-        None
-    };
-    let addresses =
-        |one_key: &str, one: &Option<String>, many_key: &str, many: &Option<Vec<String>>| {
-            both(&fpath, one_key, one, many_key, many)
-                .into_iter()
-                .map(|(s, p)| address(text, s, &p))
-                .collect::<Result<Vec<_>, _>>()
-        };
-    let asgs = |list: &Option<Vec<AsgRef>>| -> Vec<Peer> {
-        list.iter()
-            .flatten()
-            .filter_map(|a| a.id.clone())
-            .map(|id| Peer::AzureAsg { id })
-            .collect()
-    };
-    let sources = addresses(
-        "sourceAddressPrefix",
-        &e.source_address_prefix,
-        "sourceAddressPrefixes",
-        &e.source_address_prefixes,
-    )?;
-    let destinations = addresses(
-        "destinationAddressPrefix",
-        &e.destination_address_prefix,
-        "destinationAddressPrefixes",
-        &e.destination_address_prefixes,
-    )?;
-    let source_asgs = asgs(&e.source_application_security_groups);
-    let destination_asgs = asgs(&e.destination_application_security_groups);
-    let (mut peers, local, targets) = match direction {
-        Direction::Inbound => (
-            [sources, source_asgs].concat(),
-            destinations,
-            destination_asgs,
-        ),
-        Direction::Outbound => (
-            [destinations, destination_asgs].concat(),
-            sources,
-            source_asgs,
-        ),
-    };
-    if peers.is_empty() {
-        peers.push(Peer::Any);
-    }
+    let priority = f.priority(implicit)?;
+    let direction = f.direction()?;
+    let action = f.action()?;
+    let protocol = f.protocol()?;
+    let ports = f.ports(protocol)?;
+    let source_ports = f.source_ports(protocol)?;
+    let (peers, local, targets) = f.sides(direction)?;
     let mut out = Rule::new(name, direction, action, protocol, ports, peers);
     out.id = r.id.clone().or_else(|| e.id.clone());
     out.priority = Some(priority);
@@ -313,6 +188,197 @@ fn rule(text: &str, r: &AzRule, path: &[Seg], implicit: bool) -> Result<Rule, Ru
     out.description = e.description.clone().filter(|d| !d.is_empty());
     out.path = path_string(path);
     Ok(out)
+}
+
+/// A rule's addresses sorted by role: (peers, local side, target ASGs).
+type Sides = (Vec<Peer>, Vec<Peer>, Vec<Peer>);
+
+/// A rule's fields (`e`) at `fpath` in `text`, for errors that point at the field.
+struct Fields<'a> {
+    text: &'a str,
+    e: &'a AzRule,
+    fpath: &'a [Seg],
+}
+
+impl Fields<'_> {
+    fn at(&self, field: &str) -> Vec<Seg> {
+        with(self.fpath, &[Seg::key(field)])
+    }
+
+    fn priority(&self, implicit: bool) -> Result<u32, RulesError> {
+        // Custom rules take 100-4096; the defaults sit at 65000-65500.
+        let allowed = if implicit { 0..=65535 } else { 100..=4096 };
+        match self.e.priority {
+            None => Err(RulesError::at(
+                self.text,
+                self.fpath,
+                "missing field \"priority\"",
+            )),
+            Some(p) => u32::try_from(p)
+                .ok()
+                .filter(|p| allowed.contains(p))
+                .ok_or_else(|| {
+                    RulesError::at(
+                        self.text,
+                        &self.at("priority"),
+                        format!(
+                            "priority {p} is outside {}-{}",
+                            allowed.start(),
+                            allowed.end()
+                        ),
+                    )
+                }),
+        }
+    }
+
+    fn direction(&self) -> Result<Direction, RulesError> {
+        let direction_text = required(self.text, self.fpath, &self.e.direction, "direction")?;
+        match direction_text.to_ascii_lowercase().as_str() {
+            "inbound" => Ok(Direction::Inbound),
+            "outbound" => Ok(Direction::Outbound),
+            _ => {
+                let other = direction_text;
+                Err(RulesError::at(
+                    self.text,
+                    &self.at("direction"),
+                    format!("direction \"{other}\" is neither \"Inbound\" nor \"Outbound\""),
+                ))
+            }
+        }
+    }
+
+    fn action(&self) -> Result<Action, RulesError> {
+        let access_text = required(self.text, self.fpath, &self.e.access, "access")?;
+        match access_text.to_ascii_lowercase().as_str() {
+            "allow" => Ok(Action::Allow),
+            "deny" => Ok(Action::Deny),
+            _ => {
+                let other = access_text;
+                Err(RulesError::at(
+                    self.text,
+                    &self.at("access"),
+                    format!("access \"{other}\" is neither \"Allow\" nor \"Deny\""),
+                ))
+            }
+        }
+    }
+
+    fn protocol(&self) -> Result<Protocol, RulesError> {
+        let protocol_text = self.e.protocol.as_deref().unwrap_or("*");
+        match protocol_text.to_ascii_lowercase().as_str() {
+            "*" | "any" => Ok(Protocol::All),
+            "tcp" => Ok(Protocol::Tcp),
+            "udp" => Ok(Protocol::Udp),
+            "icmp" => Ok(Protocol::Icmp),
+            "esp" => Ok(Protocol::Number(50)),
+            "ah" => Ok(Protocol::Number(51)),
+            _ => {
+                let other = protocol_text;
+                Err(RulesError::at(
+                    self.text,
+                    &self.at("protocol"),
+                    format!("protocol \"{other}\" is not one of *, Tcp, Udp, Icmp, Esp, Ah"),
+                ))
+            }
+        }
+    }
+
+    /// The destination ports, as far as the protocol has any.
+    fn ports(&self, protocol: Protocol) -> Result<PortMatch, RulesError> {
+        let e = self.e;
+        let dports = both(
+            self.fpath,
+            "destinationPortRange",
+            &e.destination_port_range,
+            "destinationPortRanges",
+            &e.destination_port_ranges,
+        );
+        Ok(if protocol.has_ports() {
+            match port_ranges(self.text, &dports)? {
+                None => PortMatch::Any,
+                Some(r) => PortMatch::ports(r),
+            }
+        } else if protocol.is_icmp() {
+            PortMatch::Icmp {
+                icmp_type: None,
+                code: None,
+            }
+        } else {
+            PortMatch::Any
+        })
+    }
+
+    /// The source ports; `None` when they restrict nothing.
+    fn source_ports(&self, protocol: Protocol) -> Result<Option<Vec<PortRange>>, RulesError> {
+        let e = self.e;
+        let sports = both(
+            self.fpath,
+            "sourcePortRange",
+            &e.source_port_range,
+            "sourcePortRanges",
+            &e.source_port_ranges,
+        );
+        Ok(if protocol == Protocol::All || protocol.has_ports() {
+            port_ranges(self.text, &sports)?.filter(|r| !r.iter().any(|x| x.is_all()))
+        } else {
+            None
+        })
+    }
+
+    fn addresses(
+        &self,
+        one_key: &str,
+        one: &Option<String>,
+        many_key: &str,
+        many: &Option<Vec<String>>,
+    ) -> Result<Vec<Peer>, RulesError> {
+        both(self.fpath, one_key, one, many_key, many)
+            .into_iter()
+            .map(|(s, p)| address(self.text, s, &p))
+            .collect::<Result<Vec<_>, _>>()
+    }
+
+    /// Which side is the peer depends on the direction. No peer at all means any.
+    fn sides(&self, direction: Direction) -> Result<Sides, RulesError> {
+        let e = self.e;
+        let asgs = |list: &Option<Vec<AsgRef>>| -> Vec<Peer> {
+            list.iter()
+                .flatten()
+                .filter_map(|a| a.id.clone())
+                .map(|id| Peer::AzureAsg { id })
+                .collect()
+        };
+        let sources = self.addresses(
+            "sourceAddressPrefix",
+            &e.source_address_prefix,
+            "sourceAddressPrefixes",
+            &e.source_address_prefixes,
+        )?;
+        let destinations = self.addresses(
+            "destinationAddressPrefix",
+            &e.destination_address_prefix,
+            "destinationAddressPrefixes",
+            &e.destination_address_prefixes,
+        )?;
+        let source_asgs = asgs(&e.source_application_security_groups);
+        let destination_asgs = asgs(&e.destination_application_security_groups);
+        let (mut peers, local, targets) = match direction {
+            Direction::Inbound => (
+                [sources, source_asgs].concat(),
+                destinations,
+                destination_asgs,
+            ),
+            Direction::Outbound => (
+                [destinations, destination_asgs].concat(),
+                sources,
+                source_asgs,
+            ),
+        };
+        if peers.is_empty() {
+            peers.push(Peer::Any);
+        }
+        Ok((peers, local, targets))
+    }
 }
 
 /// Azure's six default rules, as `az network nsg show` lists them.

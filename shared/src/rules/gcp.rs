@@ -130,41 +130,122 @@ fn everything() -> Vec<Peer> {
 /// The rules one firewall resource expands to: one per protocol entry of `allowed` or
 /// `denied`, sharing name, priority, sources and targets.
 fn expand_firewall(text: &str, f: &Firewall, path: &[Seg]) -> Result<Vec<Rule>, RulesError> {
-    let at = |field: &str| {
-        let mut p = path.to_vec();
-        p.push(Seg::key(field));
-        p
-    };
-    let direction = match f
+    let shared = Shared::read(text, f, path)?;
+    let mut out = Vec::new();
+    for (action, key, list) in [
+        (Action::Allow, "allowed", &f.allowed),
+        (Action::Deny, "denied", &f.denied),
+    ] {
+        for (i, pp) in list.iter().flatten().enumerate() {
+            let mut epath = path.to_vec();
+            epath.extend([Seg::key(key), Seg::Idx(i)]);
+            out.push(entry_rule(text, f, &shared, action, pp, &epath)?);
+        }
+    }
+    if out.is_empty() {
+        return Err(RulesError::at(
+            text,
+            path,
+            format!(
+                "firewall rule \"{}\" has neither \"allowed\" nor \"denied\" entries",
+                f.name
+            ),
+        ));
+    }
+    Ok(out)
+}
+
+/// What every rule of one firewall resource shares.
+struct Shared {
+    direction: Direction,
+    priority: u32,
+    peers: Vec<Peer>,
+    local: Vec<Peer>,
+    targets: Vec<Peer>,
+    id: Option<String>,
+}
+
+impl Shared {
+    fn read(text: &str, f: &Firewall, path: &[Seg]) -> Result<Self, RulesError> {
+        let direction = firewall_direction(text, f, path)?;
+        let priority = firewall_priority(text, f, path)?;
+        let (peers, local) = firewall_sides(text, f, path, direction)?;
+        let targets: Vec<Peer> = f
+            .target_tags
+            .iter()
+            .flatten()
+            .map(|t| Peer::GcpTag { tag: t.clone() })
+            .chain(
+                f.target_service_accounts
+                    .iter()
+                    .flatten()
+                    .map(|a| Peer::GcpServiceAccount { account: a.clone() }),
+            )
+            .collect();
+        let id = f.id.as_ref().map(|v| match v {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        });
+        Ok(Self {
+            direction,
+            priority,
+            peers,
+            local,
+            targets,
+            id,
+        })
+    }
+}
+
+fn field_path(path: &[Seg], field: &str) -> Vec<Seg> {
+    let mut p = path.to_vec();
+    p.push(Seg::key(field));
+    p
+}
+
+fn firewall_direction(text: &str, f: &Firewall, path: &[Seg]) -> Result<Direction, RulesError> {
+    match f
         .direction
         .as_deref()
         .map(str::to_ascii_uppercase)
         .as_deref()
     {
-        None | Some("INGRESS") => Direction::Inbound,
-        Some("EGRESS") => Direction::Outbound,
+        None | Some("INGRESS") => Ok(Direction::Inbound),
+        Some("EGRESS") => Ok(Direction::Outbound),
         Some(_) => {
             let other = f.direction.as_deref().unwrap_or_default();
-            return Err(RulesError::at(
+            Err(RulesError::at(
                 text,
-                &at("direction"),
+                &field_path(path, "direction"),
                 format!("direction \"{other}\" is neither \"INGRESS\" nor \"EGRESS\""),
-            ));
+            ))
         }
-    };
-    let priority = match f.priority {
-        None => DEFAULT_PRIORITY,
+    }
+}
+
+fn firewall_priority(text: &str, f: &Firewall, path: &[Seg]) -> Result<u32, RulesError> {
+    match f.priority {
+        None => Ok(DEFAULT_PRIORITY),
         Some(p) => u32::try_from(p)
             .ok()
             .filter(|p| *p <= IMPLIED_PRIORITY)
             .ok_or_else(|| {
                 RulesError::at(
                     text,
-                    &at("priority"),
+                    &field_path(path, "priority"),
                     format!("priority {p} is outside 0-65535"),
                 )
-            })?,
-    };
+            }),
+    }
+}
+
+/// (peers, local side): which ranges are the peer's depends on the direction.
+fn firewall_sides(
+    text: &str,
+    f: &Firewall,
+    path: &[Seg],
+    direction: Direction,
+) -> Result<(Vec<Peer>, Vec<Peer>), RulesError> {
     let (mut peers, local) = match direction {
         Direction::Inbound => {
             let mut peers = cidrs(text, path, "sourceRanges", &f.source_ranges)?;
@@ -197,87 +278,62 @@ fn expand_firewall(text: &str, f: &Firewall, path: &[Seg]) -> Result<Vec<Rule>, 
             prefix: 0,
         })];
     }
-    let targets: Vec<Peer> = f
-        .target_tags
-        .iter()
-        .flatten()
-        .map(|t| Peer::GcpTag { tag: t.clone() })
-        .chain(
-            f.target_service_accounts
-                .iter()
-                .flatten()
-                .map(|a| Peer::GcpServiceAccount { account: a.clone() }),
-        )
-        .collect();
-    let id = f.id.as_ref().map(|v| match v {
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    });
-    let mut out = Vec::new();
-    for (action, key, list) in [
-        (Action::Allow, "allowed", &f.allowed),
-        (Action::Deny, "denied", &f.denied),
-    ] {
-        for (i, pp) in list.iter().flatten().enumerate() {
-            let mut epath = path.to_vec();
-            epath.extend([Seg::key(key), Seg::Idx(i)]);
-            let protocol = parse_protocol(&pp.ip_protocol).map_err(|m| {
-                let mut p = epath.clone();
-                p.push(Seg::key("IPProtocol"));
-                RulesError::at(text, &p, m)
-            })?;
-            let ports = if protocol.has_ports() || protocol == Protocol::Number(132) {
-                let ranges = pp
-                    .ports
-                    .iter()
-                    .flatten()
-                    .enumerate()
-                    .map(|(k, s)| {
-                        parse_port_range(s).map_err(|m| {
-                            let mut p = epath.clone();
-                            p.extend([Seg::key("ports"), Seg::Idx(k)]);
-                            RulesError::at(text, &p, m)
-                        })
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                PortMatch::ports(ranges)
-            } else if protocol.is_icmp() {
-                PortMatch::Icmp {
-                    icmp_type: None,
-                    code: None,
-                }
-            } else {
-                PortMatch::Any
-            };
-            let mut r = Rule::new(
-                f.name.clone(),
-                direction,
-                action,
-                protocol,
-                ports,
-                peers.clone(),
-            );
-            r.id = id.clone();
-            r.priority = Some(priority);
-            r.local = local.clone();
-            r.targets = targets.clone();
-            r.disabled = f.disabled.unwrap_or(false);
-            r.description = f.description.clone().filter(|d| !d.is_empty());
-            r.path = path_string(&epath);
-            out.push(r);
+    Ok((peers, local))
+}
+
+/// The rule for one `allowed` or `denied` entry at `epath`.
+fn entry_rule(
+    text: &str,
+    f: &Firewall,
+    shared: &Shared,
+    action: Action,
+    pp: &ProtoPorts,
+    epath: &[Seg],
+) -> Result<Rule, RulesError> {
+    let protocol = parse_protocol(&pp.ip_protocol).map_err(|m| {
+        let mut p = epath.to_vec();
+        p.push(Seg::key("IPProtocol"));
+        RulesError::at(text, &p, m)
+    })?;
+    let ports = if protocol.has_ports() || protocol == Protocol::Number(132) {
+        let ranges = pp
+            .ports
+            .iter()
+            .flatten()
+            .enumerate()
+            .map(|(k, s)| {
+                parse_port_range(s).map_err(|m| {
+                    let mut p = epath.to_vec();
+                    p.extend([Seg::key("ports"), Seg::Idx(k)]);
+                    RulesError::at(text, &p, m)
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        PortMatch::ports(ranges)
+    } else if protocol.is_icmp() {
+        PortMatch::Icmp {
+            icmp_type: None,
+            code: None,
         }
-    }
-    if out.is_empty() {
-        return Err(RulesError::at(
-            text,
-            path,
-            format!(
-                "firewall rule \"{}\" has neither \"allowed\" nor \"denied\" entries",
-                f.name
-            ),
-        ));
-    }
-    Ok(out)
+    } else {
+        PortMatch::Any
+    };
+    let mut r = Rule::new(
+        f.name.clone(),
+        shared.direction,
+        action,
+        protocol,
+        ports,
+        shared.peers.clone(),
+    );
+    r.id = shared.id.clone();
+    r.priority = Some(shared.priority);
+    r.local = shared.local.clone();
+    r.targets = shared.targets.clone();
+    r.disabled = f.disabled.unwrap_or(false);
+    r.description = f.description.clone().filter(|d| !d.is_empty());
+    r.path = path_string(epath);
+    Ok(r)
 }
 
 fn implied(direction: Direction) -> Rule {
