@@ -79,7 +79,7 @@ const SCHEMATHESIS_CONFIG: &str = r#"
 expected-statuses = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429", "5xx"]
 
 [[operations]]
-include-path-regex = "^/api/(containers|containers/\\{id\\}|networks|reachability)$"
+include-path-regex = "^/api/(containers|containers/\\{id\\}|networks|connectivity)$"
 checks.not_a_server_error.expected-statuses = ["2xx", "3xx", "4xx", "503"]
 
 [[operations]]
