@@ -1,0 +1,53 @@
+//! The comparison: every vantage point's result for a target side by side, with what the
+//! loaded firewall rules say about each device's address.
+
+use serde::{Deserialize, Serialize};
+
+use super::*;
+use crate::diagnosis::Finding;
+
+/// One vantage point's result for a target, in the comparison.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeviceResult {
+    pub device_id: String,
+    pub client_ip: String,
+    pub user_agent: String,
+    pub received_at: chrono::DateTime<chrono::Utc>,
+    pub verdict: ReachVerdict,
+    pub probe: BrowserProbe,
+    /// What the loaded security-group/firewall rules say about `client_ip` on the target's
+    /// port; filled in when the comparison is built, absent when no rules are loaded.
+    #[serde(default)]
+    pub rules: Option<RulesVerdict>,
+}
+
+/// Hook for the security-group and firewall verdicts: what the loaded rules say about one
+/// source address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RulesVerdict {
+    pub source_ip: String,
+    pub admitted: bool,
+    /// "no inbound rule admits 203.0.113.7 on tcp/443; rules admit only 198.51.100.0/24".
+    pub summary: String,
+}
+
+/// One target's row in the comparison: the agent's view next to every device's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TargetComparison {
+    pub target: Target,
+    pub agent: Option<AgentProbe>,
+    pub devices: Vec<DeviceResult>,
+    pub findings: Vec<Finding>,
+}
+
+/// `GET /api/comparison` (admin), and the phone's own view in `POST /api/reports`'s answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Comparison {
+    pub targets: Vec<TargetComparison>,
+    /// Whether security-group/firewall rules are loaded.
+    pub rules_loaded: bool,
+}

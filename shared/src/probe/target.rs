@@ -1,0 +1,365 @@
+//! Targets: what may be probed (from the config file or the dashboard), what a phone-link
+//! holder sees of one, and the checks every new target passes.
+
+use serde::{Deserialize, Serialize};
+
+use crate::rules::RuleScope;
+
+/// Longest target name accepted.
+pub const MAX_TARGET_NAME: usize = 80;
+/// Longest target URL accepted.
+pub const MAX_TARGET_URL: usize = 2048;
+/// How many targets the agent keeps (config and dashboard together).
+pub const MAX_TARGETS: usize = 1000;
+/// How many browser results one device report may carry.
+pub const MAX_REPORT_RESULTS: usize = MAX_TARGETS;
+
+/// Where a target was defined. Config targets are read-only in the dashboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum TargetSource {
+    Config,
+    Dashboard,
+}
+
+/// A URL (`http://`, `https://`) or `host:port` that may be probed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Target {
+    /// Stable slug derived from the name, used in URLs.
+    pub id: String,
+    pub name: String,
+    /// `https://api.example.com/health` or `db.internal:5432` (TCP only).
+    pub url: String,
+    /// The HTTP status that means "working" (any 2xx/3xx when absent).
+    pub expected_status: Option<u16>,
+    /// The page origin to evaluate CORS for; absent means the dashboard's own origin.
+    pub cors_origin: Option<String>,
+    /// The request the page makes, for the CORS evaluation: method (default `GET`)…
+    #[serde(default)]
+    pub cors_method: Option<String>,
+    /// …the headers it sets, as `Name: value` (e.g. `Authorization: Bearer x`)…
+    #[serde(default)]
+    pub cors_headers: Vec<String>,
+    /// …and whether it sends credentials (`credentials: "include"`).
+    #[serde(default)]
+    pub cors_credentials: bool,
+    /// Which loaded security groups / ACLs / firewalls apply to this target.
+    #[serde(default, skip_serializing_if = "RuleScope::is_empty")]
+    pub firewall: RuleScope,
+    pub source: TargetSource,
+}
+
+impl Target {
+    /// A target from checked input (see [`validate_new_target`]), with its id from the name.
+    pub fn from_new(t: NewTarget, source: TargetSource) -> Self {
+        let headers = t.cors_headers.iter().map(|h| h.trim().to_owned()).collect();
+        Self {
+            id: slug(&t.name),
+            name: t.name.trim().to_owned(),
+            url: t.url.trim().to_owned(),
+            expected_status: t.expected_status,
+            cors_origin: t
+                .cors_origin
+                .map(|o| o.trim().to_owned())
+                .filter(|o| !o.is_empty()),
+            cors_method: t.cors_method.filter(|m| !m.is_empty()),
+            cors_headers: headers,
+            cors_credentials: t.cors_credentials,
+            firewall: RuleScope {
+                sets: t
+                    .firewall
+                    .sets
+                    .iter()
+                    .map(|s| s.trim().to_owned())
+                    .collect(),
+                target: t.firewall.target,
+            },
+            source,
+        }
+    }
+}
+
+/// What a phone-link holder sees of a target: enough to probe it, nothing else.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ProbeTarget {
+    pub id: String,
+    pub name: String,
+    pub url: String,
+}
+
+impl From<&Target> for ProbeTarget {
+    fn from(t: &Target) -> Self {
+        Self {
+            id: t.id.clone(),
+            name: t.name.clone(),
+            url: t.url.clone(),
+        }
+    }
+}
+
+/// `POST /api/targets`, checked by [`validate_new_target`]. The OpenAPI document states the
+/// same checks: the field attributes here, and `openapi::refine` adds the URL's forms and
+/// what a TCP target may not have.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NewTarget {
+    /// Up to 80 characters, not only spaces; the target's id is its slug.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            max_length = 80,
+            pattern = r"[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+        )
+    )]
+    pub name: String,
+    /// `http://` or `https://` URL, or `host:port` for a TCP check: no user info, no
+    /// `#fragment`, no spaces or control characters.
+    #[cfg_attr(feature = "openapi", schema(max_length = 2048))]
+    pub url: String,
+    /// The HTTP status that means "working" (any 2xx/3xx when absent). HTTP targets only.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 100, maximum = 599))]
+    pub expected_status: Option<u16>,
+    /// The page origin to evaluate CORS for, e.g. `https://shop.example`. HTTP targets only.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 300, pattern = "^https?://"))]
+    pub cors_origin: Option<String>,
+    /// The method the page uses (default `GET`). HTTP targets only.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z]{1,20}$"))]
+    pub cors_method: Option<String>,
+    /// Headers the page sets, as `Name: value` (at most 20, each up to 500 characters).
+    /// HTTP targets only.
+    #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            max_items = 20,
+            max_length = 500,
+            pattern = r"^[^:]*[^:\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^:]*:"
+        )
+    )]
+    pub cors_headers: Vec<String>,
+    /// Whether the page sends credentials. HTTP targets only.
+    #[serde(default)]
+    pub cors_credentials: bool,
+    /// Which loaded rule sets apply (empty: all of them).
+    #[serde(default)]
+    pub firewall: RuleScope,
+}
+
+/// What a target's URL means once parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetAddress {
+    /// `http`, `https` or `tcp`.
+    pub scheme: String,
+    /// Host name or IP literal, without IPv6 brackets.
+    pub host: String,
+    pub port: u16,
+    /// Path and query for HTTP targets (`/` when absent); empty for TCP.
+    pub path: String,
+}
+
+impl TargetAddress {
+    pub fn is_http(&self) -> bool {
+        self.scheme != "tcp"
+    }
+
+    /// `host:port` with IPv6 literals bracketed.
+    pub fn authority(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// Parses and checks a target URL. Accepts `http://`, `https://` and bare `host:port`.
+/// Rejects user info (credentials do not belong in a URL everyone with the phone link
+/// can see), fragments, control characters and anything longer than [`MAX_TARGET_URL`].
+pub fn parse_target_url(input: &str) -> Result<TargetAddress, String> {
+    let s = input.trim();
+    if s.is_empty() {
+        return Err("the URL is empty".into());
+    }
+    if s.chars().count() > MAX_TARGET_URL {
+        return Err(format!(
+            "the URL is longer than {MAX_TARGET_URL} characters"
+        ));
+    }
+    if s.chars().any(|c| c.is_control() || c == ' ') {
+        return Err("the URL contains spaces or control characters".into());
+    }
+    let (scheme, rest) = match s.split_once("://") {
+        Some((scheme, rest)) => {
+            let scheme = scheme.to_ascii_lowercase();
+            if scheme != "http" && scheme != "https" {
+                return Err(format!(
+                    "unsupported scheme `{scheme}`: use http://, https:// or host:port"
+                ));
+            }
+            (scheme, rest)
+        }
+        None => ("tcp".to_owned(), s),
+    };
+    if rest.contains('#') {
+        return Err("remove the #fragment: it is never sent to the server".into());
+    }
+    let (authority, path) = match rest.find(['/', '?']) {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    if authority.contains('@') {
+        return Err(
+            "remove the user:password@ part: credentials do not belong in a target URL".into(),
+        );
+    }
+    let (host, port) = split_host_port(authority)?;
+    let port = match (port, scheme.as_str()) {
+        (Some(p), _) => p,
+        (None, "http") => 80,
+        (None, "https") => 443,
+        (None, _) => return Err("a bare target needs a port: host:port".into()),
+    };
+    if scheme == "tcp" && !path.is_empty() {
+        return Err("a path needs a scheme: write http://… or https://…".into());
+    }
+    let path = if scheme == "tcp" {
+        String::new()
+    } else if path.is_empty() {
+        "/".to_owned()
+    } else if path.starts_with('?') {
+        format!("/{path}")
+    } else {
+        path.to_owned()
+    };
+    Ok(TargetAddress {
+        scheme,
+        host: host.to_ascii_lowercase(),
+        port,
+        path,
+    })
+}
+
+fn split_host_port(authority: &str) -> Result<(&str, Option<u16>), String> {
+    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
+        let (host, after) = rest
+            .split_once(']')
+            .ok_or_else(|| "unclosed [ in an IPv6 address".to_owned())?;
+        if host.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(format!("`{host}` is not an IPv6 address"));
+        }
+        match after {
+            "" => (host, None),
+            p => (host, Some(p.strip_prefix(':').ok_or("junk after ]")?)),
+        }
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, _)) if h.contains(':') => {
+                return Err("write IPv6 addresses in brackets: [2001:db8::1]:443".into())
+            }
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() {
+        return Err("the host is empty".into());
+    }
+    if host.len() > 253
+        || !host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':'))
+    {
+        return Err(format!("`{host}` is not a valid host name"));
+    }
+    let port = match port {
+        None => None,
+        Some(p) => match p.parse::<u16>() {
+            Ok(0) | Err(_) => return Err(format!("`{p}` is not a port (1–65535)")),
+            Ok(p) => Some(p),
+        },
+    };
+    Ok((host, port))
+}
+
+/// Turns a name into a URL-safe id: lower-case ASCII letters, digits and `-`.
+pub fn slug(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    while out.ends_with('-') {
+        out.pop();
+    }
+    if out.is_empty() {
+        "target".to_owned()
+    } else {
+        out.chars().take(MAX_TARGET_NAME).collect()
+    }
+}
+
+/// Checks a new target's fields; returns the error a person can act on.
+pub fn validate_new_target(t: &NewTarget) -> Result<TargetAddress, String> {
+    let name = t.name.trim();
+    if name.is_empty() {
+        return Err("give the target a name".into());
+    }
+    if name.chars().count() > MAX_TARGET_NAME {
+        return Err(format!(
+            "the name is longer than {MAX_TARGET_NAME} characters"
+        ));
+    }
+    if let Some(s) = t.expected_status {
+        if !(100..=599).contains(&s) {
+            return Err(format!(
+                "expected status {s} is not an HTTP status (100–599)"
+            ));
+        }
+    }
+    if let Some(origin) = &t.cors_origin {
+        let o = origin.trim();
+        if !(o.starts_with("http://") || o.starts_with("https://")) || o.chars().count() > 300 {
+            return Err(format!(
+                "CORS origin `{o}` must look like https://shop.example"
+            ));
+        }
+    }
+    if let Some(m) = &t.cors_method {
+        if m.is_empty() || m.len() > 20 || !m.chars().all(|c| c.is_ascii_alphabetic()) {
+            return Err(format!("`{m}` is not an HTTP method"));
+        }
+    }
+    if t.cors_headers.len() > 20 {
+        return Err("at most 20 CORS request headers".into());
+    }
+    for h in &t.cors_headers {
+        match h.split_once(':') {
+            Some((n, _)) if !n.trim().is_empty() && h.chars().count() <= 500 => {}
+            _ => return Err(format!("CORS header `{h}` must look like `Name: value`")),
+        }
+    }
+    t.firewall.validate()?;
+    let addr = parse_target_url(&t.url)?;
+    if !addr.is_http()
+        && (t.expected_status.is_some()
+            || t.cors_origin.is_some()
+            || t.cors_method.is_some()
+            || !t.cors_headers.is_empty()
+            || t.cors_credentials)
+    {
+        return Err("expected status and CORS origin need an http:// or https:// URL".into());
+    }
+    Ok(addr)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Agent-side observations
+// ---------------------------------------------------------------------------------------------

@@ -1,0 +1,240 @@
+//! Target URLs, slugs and new-target checks, the CNAME chain, and a mutation fuzz of the
+//! URL parser.
+
+use super::*;
+use crate::rules::RuleScope;
+
+fn cname(name: &str, target: &str) -> CnameRecord {
+    CnameRecord {
+        name: name.to_owned(),
+        target: target.to_owned(),
+        ttl: 300,
+    }
+}
+
+#[test]
+fn cname_chain_follows_the_records_from_the_host() {
+    let mut dns = DnsResult {
+        host: "shop.example".to_owned(),
+        resolver: "system".to_owned(),
+        cnames: Vec::new(),
+        answers: Vec::new(),
+        errors: Vec::new(),
+        elapsed_ms: 1.0,
+    };
+    assert_eq!(dns.cname_chain(), ["shop.example"]);
+    // Out of order, with DNS's trailing dots and case, and an unrelated record.
+    dns.cnames = vec![
+        cname("Shop.Example.cdn.net.", "edge.cdn.net."),
+        cname("other.example.", "x.example."),
+        cname("shop.example.", "shop.example.cdn.net."),
+    ];
+    assert_eq!(
+        dns.cname_chain(),
+        ["shop.example", "shop.example.cdn.net.", "edge.cdn.net."]
+    );
+    // A loop ends the chain instead of running forever.
+    dns.cnames = vec![
+        cname("shop.example", "a.example"),
+        cname("a.example", "shop.example"),
+    ];
+    assert_eq!(dns.cname_chain(), ["shop.example", "a.example"]);
+}
+
+#[test]
+fn target_urls_parse_with_defaults_and_clear_errors() {
+    let a = parse_target_url("https://API.Shop.example/products?page=2").unwrap();
+    assert_eq!(
+        (a.scheme.as_str(), a.host.as_str(), a.port, a.path.as_str()),
+        ("https", "api.shop.example", 443, "/products?page=2")
+    );
+    let a = parse_target_url("http://[2001:db8::1]:8080").unwrap();
+    assert_eq!(
+        (a.host.as_str(), a.port, a.path.as_str()),
+        ("2001:db8::1", 8080, "/")
+    );
+    assert_eq!(a.authority(), "[2001:db8::1]:8080");
+    let a = parse_target_url("db.internal:5432").unwrap();
+    assert!(!a.is_http());
+    assert_eq!(a.authority(), "db.internal:5432");
+    assert_eq!(parse_target_url("http://h?x=1").unwrap().path, "/?x=1");
+
+    for (bad, needle) in [
+        ("", "empty"),
+        ("ftp://h/", "unsupported scheme"),
+        ("http://u:p@h/", "credentials"),
+        ("http://h/#top", "fragment"),
+        ("db.internal", "needs a port"),
+        ("h:0", "not a port"),
+        ("h:70000", "not a port"),
+        ("2001:db8::1:443", "brackets"),
+        ("http://[::1/", "unclosed"),
+        ("http://[nope]:1/", "IPv6"),
+        ("http:///x", "host is empty"),
+        ("http://a b/", "spaces"),
+        ("http://ex\u{e4}mple.com/", "not a valid host"),
+        ("h:1/path", "needs a scheme"),
+    ] {
+        let err = parse_target_url(bad).unwrap_err();
+        assert!(err.contains(needle), "{bad:?}: {err}");
+    }
+    assert!(parse_target_url(&format!("http://h/{}", "a".repeat(MAX_TARGET_URL))).is_err());
+}
+
+#[test]
+fn the_url_parser_never_panics_on_mangled_input() {
+    // A cheap deterministic fuzz: every prefix and every single-byte mutation of URLs
+    // that exercise each branch (brackets, ports, paths, multi-byte characters).
+    let seeds = [
+        "https://[2001:db8::1]:443/a?b#c",
+        "http://user@h\u{e9}:80/p",
+        "[::1]:x",
+        "h:1:2",
+        "http://\u{1F600}/",
+    ];
+    let alphabet = [
+        '[', ']', ':', '/', '?', '#', '@', '%', '\u{e9}', '0', ' ', '\u{0}',
+    ];
+    for seed in seeds {
+        let chars: Vec<char> = seed.chars().collect();
+        for i in 0..=chars.len() {
+            let prefix: String = chars[..i].iter().collect();
+            let _ = parse_target_url(&prefix);
+            for c in alphabet {
+                let mut m = chars.clone();
+                if i < m.len() {
+                    m[i] = c;
+                } else {
+                    m.push(c);
+                }
+                let _ = parse_target_url(&m.iter().collect::<String>());
+            }
+        }
+    }
+}
+
+#[test]
+fn slugs_and_validation() {
+    assert_eq!(slug("Shop API (public)"), "shop-api-public");
+    assert_eq!(slug("  ***  "), "target");
+    let ok = NewTarget {
+        name: "x".into(),
+        url: "https://h/".into(),
+        expected_status: Some(200),
+        cors_origin: Some("https://shop.example".into()),
+        cors_method: Some("POST".into()),
+        cors_headers: vec!["Content-Type: application/json".into()],
+        cors_credentials: true,
+        firewall: RuleScope::default(),
+    };
+    assert!(validate_new_target(&ok).is_ok());
+    for (bad, needle) in [
+        (
+            NewTarget {
+                expected_status: Some(700),
+                ..ok.clone()
+            },
+            "not an HTTP status",
+        ),
+        (
+            NewTarget {
+                cors_origin: Some("shop.example".into()),
+                ..ok.clone()
+            },
+            "CORS origin",
+        ),
+        (
+            NewTarget {
+                cors_method: Some("GE T".into()),
+                ..ok.clone()
+            },
+            "not an HTTP method",
+        ),
+        (
+            NewTarget {
+                cors_headers: vec!["nocolon".into()],
+                ..ok.clone()
+            },
+            "Name: value",
+        ),
+        (
+            NewTarget {
+                name: "n".repeat(81),
+                ..ok.clone()
+            },
+            "longer than",
+        ),
+        (
+            NewTarget {
+                url: "h:1".into(),
+                ..ok.clone()
+            },
+            "need an http",
+        ),
+        (
+            NewTarget {
+                firewall: RuleScope {
+                    sets: vec![String::new()],
+                    target: None,
+                },
+                ..ok.clone()
+            },
+            "not a rule set id",
+        ),
+    ] {
+        let err = validate_new_target(&bad).unwrap_err();
+        assert!(err.contains(needle), "{err}");
+    }
+}
+
+fn attempt(outcome: FetchOutcome, status: Option<u16>) -> FetchAttempt {
+    FetchAttempt {
+        outcome,
+        status,
+        elapsed_ms: 10,
+        error: None,
+    }
+}
+
+#[test]
+fn the_browser_matrix() {
+    use FetchOutcome::*;
+    let p = |nc, c, status| BrowserProbe {
+        target_id: "t".into(),
+        no_cors: attempt(nc, None),
+        cors: attempt(c, status),
+        blocked_by: None,
+        timing: None,
+    };
+    assert_eq!(
+        classify_browser(&p(Ok, Ok, Some(200))),
+        ReachVerdict::Reachable
+    );
+    assert_eq!(
+        classify_browser(&p(Ok, Ok, Some(503))),
+        ReachVerdict::HttpError
+    );
+    assert_eq!(
+        classify_browser(&p(Ok, NetworkError, None)),
+        ReachVerdict::CorsBlocked
+    );
+    assert_eq!(
+        classify_browser(&p(Timeout, Timeout, None)),
+        ReachVerdict::TimedOut
+    );
+    assert_eq!(
+        classify_browser(&p(NetworkError, NetworkError, None)),
+        ReachVerdict::FailedBeforeHttp
+    );
+    assert_eq!(
+        classify_browser(&p(Ok, Timeout, None)),
+        ReachVerdict::TimedOut
+    );
+    assert_eq!(
+        classify_browser(&p(Skipped, Skipped, None)),
+        ReachVerdict::NotAttempted
+    );
+    let mut mixed = p(Ok, Ok, Some(200));
+    mixed.blocked_by = Some(BrowserBlock::MixedContent);
+    assert_eq!(classify_browser(&mixed), ReachVerdict::NotAttempted);
+}
