@@ -62,9 +62,9 @@ pub fn classify(status: u16, body: &str) -> ApiError {
     }
 }
 
-/// Percent-encodes one path segment or query value.
+/// Percent-encodes one query value, the same way `routes::fill` encodes path segments.
 fn enc(s: &str) -> String {
-    String::from(js_sys::encode_uri_component(s))
+    routes::encode_component(s)
 }
 
 async fn decode<T: DeserializeOwned>(resp: Response) -> Result<T, ApiError> {

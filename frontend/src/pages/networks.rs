@@ -97,8 +97,8 @@ pub fn NetworksPage() -> impl IntoView {
         }
         let url = format!(
             "/networks?from={}&to={}",
-            js_sys::encode_uri_component(&f),
-            js_sys::encode_uri_component(&t)
+            vantage_shared::routes::encode_component(&f),
+            vantage_shared::routes::encode_component(&t)
         );
         navigate(
             &url,
