@@ -1,5 +1,5 @@
-//! History query time for one container with 1 million stored probes (BENCHMARKS.md,
-//! "History query with 1 million stored probes"): the page the dashboard asks for,
+//! History query time for one container with 1 million stored runs (BENCHMARKS.md,
+//! "History query with 1 million stored healthcheck runs"): the page the dashboard asks for,
 //! newest first, with its total.
 
 // Test code: a failed unwrap is a failed test with its location.
@@ -10,7 +10,7 @@ use std::hint::black_box;
 use chrono::{TimeZone, Utc};
 use criterion::{criterion_group, criterion_main, Criterion};
 use vantage_agent::store::Store;
-use vantage_shared::{HealthProbe, HealthStatus};
+use vantage_shared::{HealthcheckRun, HealthStatus};
 
 const RECORDS: i64 = 1_000_000;
 const ID: &str = "4f2a9c0e7b1d4f2a9c0e7b1d4f2a9c0e7b1d4f2a9c0e7b1d4f2a9c0e7b1d1234";
@@ -23,13 +23,13 @@ fn bench(c: &mut Criterion) {
         .with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
         .single()
         .expect("date");
-    // One probe every 2 s: a million probes are ~23 days of one container.
+    // One run every 2 s: a million runs are ~23 days of one container.
     rt.block_on(async {
         for chunk in 0..(RECORDS / 100_000) {
-            let probes: Vec<HealthProbe> = (chunk * 100_000..(chunk + 1) * 100_000)
+            let runs: Vec<HealthcheckRun> = (chunk * 100_000..(chunk + 1) * 100_000)
                 .map(|i| {
                     let start = t0 + chrono::Duration::seconds(i * 2);
-                    HealthProbe {
+                    HealthcheckRun {
                         start,
                         end: start + chrono::Duration::milliseconds(40),
                         duration_ms: 40,
@@ -40,7 +40,7 @@ fn bench(c: &mut Criterion) {
                 })
                 .collect();
             store
-                .insert_probes(ID.into(), "inference".into(), probes)
+                .insert_runs(ID.into(), "inference".into(), runs)
                 .await
                 .expect("insert");
         }
@@ -61,11 +61,11 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("insert_5_dupes", |b| {
         // What every inspect does: re-offer Docker's 5-entry log, all already stored.
-        let (probes, _) = rt
+        let (runs, _) = rt
             .block_on(store.history(ID.into(), None, 5))
             .expect("query");
         b.iter(|| {
-            rt.block_on(store.insert_probes(ID.into(), "inference".into(), probes.clone()))
+            rt.block_on(store.insert_runs(ID.into(), "inference".into(), runs.clone()))
                 .expect("insert")
         })
     });

@@ -176,7 +176,7 @@ pub struct FileConfig {
 
 /// One `[[targets]]` entry of the config file: the API's [`NewTarget`] (`POST
 /// /api/targets`), so the keys are declared once, in `vantage_shared::probe`, and
-/// `[targets.firewall]` (`sets = ["sg-…"]`, `target = { tags = ["web"] }`) is its
+/// `[targets.firewall]` (`sets = ["sg-…"]`, `destination = { tags = ["web"] }`) is its
 /// `RuleScope`, which rejects unknown keys itself.
 ///
 /// Read strictly: the API tolerates keys it does not know, but a misspelt key in a config

@@ -33,7 +33,7 @@ use crate::auth::{require_token, TICKET_TTL};
 use crate::error::{ApiError, ApiPath, ApiQuery};
 use crate::AppState;
 
-/// Most probes one history request returns.
+/// Most runs one history request returns.
 pub const MAX_HISTORY_LIMIT: u32 = 10_000;
 /// Probes looked at for a container's diagnoses.
 const DIAGNOSIS_WINDOW: u32 = 2_000;
@@ -180,14 +180,14 @@ fn require_docker(state: &AppState) -> Result<(), ApiError> {
 type Diagnosis = (Vec<vantage_shared::diagnosis::Finding>, HealthStats);
 
 /// Diagnoses per container, reused while neither the container nor its number of
-/// recorded probes changed: the overview diagnoses every container on each call.
+/// recorded runs changed: the overview diagnoses every container on each call.
 #[derive(Clone, Default)]
 pub struct DiagnosisCache {
     inner: Arc<Mutex<HashMap<String, (CacheKey, Diagnosis)>>>,
 }
 
 /// What a diagnosis depends on: the container (without its clock-dependent status
-/// text) and how many probes it has.
+/// text) and how many runs it has.
 type CacheKey = (ContainerSummary, u64);
 
 impl DiagnosisCache {
@@ -225,33 +225,34 @@ async fn diagnose_container(state: &AppState, d: &ContainerSummary) -> Result<Di
     Ok(fresh)
 }
 
-/// Recorded probes of the container's current run, and the findings they support.
+/// Recorded healthcheck runs since the container's latest start, and the findings they
+/// support.
 async fn diagnose_uncached(state: &AppState, d: &ContainerSummary) -> Result<Diagnosis, ApiError> {
-    // The newest probes show flapping now; the first ones of the run show the
-    // startup, which a newest-first window loses after an hour of 2 s probes.
-    let (mut probes, total) = state
+    // The newest runs show flapping now; the first ones since the start show the
+    // startup, which a newest-first window loses after an hour of 2 s runs.
+    let (mut runs, total) = state
         .store
         .history(d.id.clone(), None, DIAGNOSIS_WINDOW)
         .await?;
     // Only when the newest window does not already reach back to the start of the run.
-    let window_full = probes.len() >= DIAGNOSIS_WINDOW as usize;
+    let window_full = runs.len() >= DIAGNOSIS_WINDOW as usize;
     let started = d
         .started_at
-        .filter(|s| window_full && probes.last().is_some_and(|oldest| oldest.start > *s));
+        .filter(|s| window_full && runs.last().is_some_and(|oldest| oldest.start > *s));
     if let Some(started) = started {
         let early = state
             .store
             .history_from(d.id.clone(), started, DIAGNOSIS_WINDOW)
             .await?;
-        let known: HashSet<_> = probes.iter().map(|p| p.start).collect();
-        probes.extend(early.into_iter().filter(|p| !known.contains(&p.start)));
+        let known: HashSet<_> = runs.iter().map(|p| p.start).collect();
+        runs.extend(early.into_iter().filter(|p| !known.contains(&p.start)));
     }
-    let findings = container::diagnose(d, &probes);
+    let findings = container::diagnose(d, &runs);
     let mut stats = HealthStats {
         recorded: total,
-        passes: probes.iter().filter(|p| p.passed()).count() as u64,
-        failures: probes.iter().filter(|p| !p.passed()).count() as u64,
-        first_recorded: probes.iter().map(|p| p.start).min(),
+        passes: runs.iter().filter(|p| p.passed()).count() as u64,
+        failures: runs.iter().filter(|p| !p.passed()).count() as u64,
+        first_recorded: runs.iter().map(|p| p.start).min(),
         time_to_ready_ms: None,
     };
     if let Some(cfg) = &d.healthcheck {
@@ -259,7 +260,7 @@ async fn diagnose_uncached(state: &AppState, d: &ContainerSummary) -> Result<Dia
             service: &d.name,
             config: cfg,
             started_at: d.started_at,
-            probes: &probes,
+            runs: &runs,
         })
         .time_to_ready_ms;
     }
@@ -340,18 +341,18 @@ async fn get_container(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct HistoryParams {
-    /// Only probes that started at or after this time (RFC 3339), between 1677-09-21 and
+    /// Only runs that started at or after this time (RFC 3339), between 1677-09-21 and
     /// 2262-04-11 (the history's nanosecond clock); the pattern admits the years 1678–2261.
     #[param(
         pattern = "^(167[89]|16[89][0-9]|1[7-9][0-9]{2}|20[0-9]{2}|21[0-9]{2}|22[0-5][0-9]|226[01])-"
     )]
     since: Option<DateTime<Utc>>,
-    /// At most this many probes (default 500).
+    /// At most this many runs (default 500).
     #[param(minimum = 1, maximum = 10000)]
     limit: Option<u32>,
 }
 
-/// Every recorded healthcheck probe of a container, newest first. Served from the
+/// Every recorded healthcheck run of a container, newest first. Served from the
 /// history database, so it also answers while Docker is down or after the container is gone.
 #[utoipa::path(get, path = routes::HEALTH_HISTORY, tag = "docker", security(("bearer" = [])),
     params(("id" = String, Path, description = "Container name, id, or id prefix"), HistoryParams),
@@ -380,14 +381,14 @@ async fn health_history(
             .await?
             .ok_or_else(|| not_found(&id))?,
     };
-    let (probes, total) = state
+    let (runs, total) = state
         .store
         .history(container_id.clone(), q.since, limit)
         .await?;
     Ok(Json(HealthHistory {
         container_id,
         container_name,
-        probes,
+        runs,
         total,
     }))
 }
@@ -510,7 +511,7 @@ mod tests {
         assert_eq!(
             cache.get("abc", &(c.clone(), 11)),
             None,
-            "a new probe invalidates"
+            "a new run invalidates"
         );
         let mut restarted = c.clone();
         restarted.restart_count = 1;

@@ -81,8 +81,8 @@ impl Rules {
         let (sets, missing) = scope.select(all());
         let ambiguous = scope.ambiguous(all());
         let mut q = question.clone();
-        if q.target.is_none() {
-            q.target = scope.target.clone();
+        if q.destination.is_none() {
+            q.destination = scope.destination.clone();
         }
         let verdict = rules::evaluate_refs(&sets, &q);
         if !missing.is_empty() {
@@ -367,10 +367,10 @@ async fn evaluate_rules(
         Protocol::Icmp => Question::ping(source),
         p => Question::new(source, p, q.port),
     };
-    question.target = q.target.clone();
+    question.destination = q.destination.clone();
     let scope = RuleScope {
         sets: q.sets,
-        target: q.target,
+        destination: q.destination,
     };
     scope.validate().map_err(ApiError::BadRequest)?;
     match state.rules.evaluate_scoped(&question, &scope) {

@@ -222,7 +222,7 @@ async fn bad_input_gets_json_errors() {
 async fn history_is_served_from_the_store_without_docker() {
     let (app, state) = test_app();
     let start = chrono::Utc::now() - chrono::Duration::seconds(10);
-    let probe = vantage_shared::HealthProbe {
+    let run = vantage_shared::HealthcheckRun {
         start,
         end: start + chrono::Duration::milliseconds(30),
         duration_ms: 30,
@@ -232,7 +232,7 @@ async fn history_is_served_from_the_store_without_docker() {
     };
     state
         .store
-        .insert_probes("f00dbabe".repeat(8), "web".into(), vec![probe])
+        .insert_runs("f00dbabe".repeat(8), "web".into(), vec![run])
         .await
         .unwrap();
     let (status, body) = send(
@@ -246,7 +246,7 @@ async fn history_is_served_from_the_store_without_docker() {
     assert_eq!(status, StatusCode::OK);
     let h: vantage_shared::HealthHistory = serde_json::from_slice(&body).unwrap();
     assert_eq!(h.total, 1);
-    assert_eq!(h.probes[0].output, "not ready");
+    assert_eq!(h.runs[0].output, "not ready");
     assert_eq!(h.container_name, "web");
 }
 

@@ -313,7 +313,7 @@ pub const EVENT_NAMES: [&str; 11] = [
     "docker",
     "container_changed",
     "container_removed",
-    "health_probe",
+    "healthcheck_run",
     "networks_changed",
     "targets_changed",
     "agent_probed",

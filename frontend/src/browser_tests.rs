@@ -4,7 +4,7 @@
 use chrono::{Duration, TimeZone, Utc};
 use leptos::prelude::*;
 use vantage_shared::{
-    ContainerState, ContainerSummary, HealthProbe, HealthStatus, HealthcheckConfig,
+    ContainerState, ContainerSummary, HealthcheckRun, HealthStatus, HealthcheckConfig,
 };
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
@@ -20,7 +20,7 @@ use crate::components::rules_table::{RuleMarks, RuleSetTable};
 use crate::components::rules_verdict::VerdictPanel;
 use crate::components::timeline::HealthTimeline;
 use crate::pages::firewall::LoadForm;
-use crate::probe::{self, PageContext};
+use crate::check::{self, PageContext};
 use vantage_shared::cors::{CorsCheck, CorsReport, CorsStage, CorsVerdict};
 use vantage_shared::diagnosis::{Finding, FindingCode, Severity};
 use vantage_shared::probe::{
@@ -46,13 +46,13 @@ fn mount<V: IntoView + 'static>(f: impl FnOnce() -> V + 'static) -> web_sys::Htm
     div
 }
 
-fn probe(start_s: i64, duration_ms: i64, exit_code: i64) -> HealthProbe {
+fn run(start_s: i64, duration_ms: i64, exit_code: i64) -> HealthcheckRun {
     let t0 = Utc
         .with_ymd_and_hms(2026, 11, 22, 10, 0, 0)
         .single()
         .unwrap_or_default();
     let start = t0 + Duration::seconds(start_s);
-    HealthProbe {
+    HealthcheckRun {
         start,
         end: start + Duration::milliseconds(duration_ms),
         duration_ms: duration_ms as u64,
@@ -63,8 +63,8 @@ fn probe(start_s: i64, duration_ms: i64, exit_code: i64) -> HealthProbe {
 }
 
 #[wasm_bindgen_test]
-fn timeline_is_svg_with_one_bar_per_probe() {
-    let probes = vec![probe(1, 3000, -1), probe(3, 3000, -1), probe(5, 150, 0)];
+fn timeline_is_svg_with_one_bar_per_run() {
+    let runs = vec![run(1, 3000, -1), run(3, 3000, -1), run(5, 150, 0)];
     let config = HealthcheckConfig {
         test: vec!["CMD-SHELL".into(), "true".into()],
         interval_ms: 2000,
@@ -74,7 +74,7 @@ fn timeline_is_svg_with_one_bar_per_probe() {
     };
     let started = Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).single();
     let root =
-        mount(move || view! { <HealthTimeline probes started_at=started config=Some(config) /> });
+        mount(move || view! { <HealthTimeline runs started_at=started config=Some(config) /> });
 
     let svg = root
         .query_selector("[data-testid=health-timeline]")
@@ -262,11 +262,11 @@ fn target(url: &str) -> ProbeTarget {
     }
 }
 
-// The browser probe: a URL nothing listens on fails before HTTP, which no-cors reports as a
+// The browser check: a URL nothing listens on fails before HTTP, which no-cors reports as a
 // network error (not a timeout, not a CORS error).
 #[wasm_bindgen_test]
 async fn engine_reports_a_network_error_for_a_closed_port() {
-    let result = probe::probe(&target("http://127.0.0.1:9/"), &page()).await;
+    let result = check::check(&target("http://127.0.0.1:9/"), &page()).await;
     assert_eq!(
         result.no_cors.outcome,
         FetchOutcome::NetworkError,
@@ -275,7 +275,7 @@ async fn engine_reports_a_network_error_for_a_closed_port() {
     assert!(result.no_cors.error.is_some());
     assert_eq!(result.cors.outcome, FetchOutcome::Skipped);
     assert_eq!(result.blocked_by, None);
-    assert_eq!(probe::verdict(&result), ReachVerdict::FailedBeforeHttp);
+    assert_eq!(check::verdict(&result), ReachVerdict::FailedBeforeHttp);
 }
 
 // The test runner's own page: same origin, so both fetches succeed, cors sees the
@@ -284,24 +284,24 @@ async fn engine_reports_a_network_error_for_a_closed_port() {
 async fn engine_reaches_its_own_origin() {
     let page = page();
     let url = format!("{}/", page.origin);
-    let result = probe::probe(&target(&url), &page).await;
+    let result = check::check(&target(&url), &page).await;
     assert_eq!(result.no_cors.outcome, FetchOutcome::Ok, "{result:?}");
     assert_eq!(result.cors.outcome, FetchOutcome::Ok, "{result:?}");
     assert_eq!(result.cors.status, Some(200));
-    assert_eq!(probe::verdict(&result), ReachVerdict::Reachable);
+    assert_eq!(check::verdict(&result), ReachVerdict::Reachable);
     let timing = result.timing.as_ref();
     assert!(timing.is_some_and(|t| t.total_ms > 0.0), "{result:?}");
 }
 
 #[wasm_bindgen_test]
 async fn engine_skips_tcp_targets() {
-    let result = probe::probe(&target("db.internal:5432"), &page()).await;
+    let result = check::check(&target("db.internal:5432"), &page()).await;
     assert_eq!(result.no_cors.outcome, FetchOutcome::Skipped);
     assert_eq!(
         result.no_cors.error.as_deref(),
         Some("browsers cannot open raw TCP connections")
     );
-    assert_eq!(probe::verdict(&result), ReachVerdict::NotAttempted);
+    assert_eq!(check::verdict(&result), ReachVerdict::NotAttempted);
 }
 
 #[wasm_bindgen_test]

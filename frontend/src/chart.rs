@@ -2,9 +2,9 @@
 //! marks are unit-tested natively; `components::timeline` only draws it.
 
 use chrono::{DateTime, Duration, Utc};
-use vantage_shared::diagnosis::health_timing::probe_timed_out;
+use vantage_shared::diagnosis::health_timing::run_timed_out;
 use vantage_shared::duration::human_ms;
-use vantage_shared::{HealthProbe, HealthcheckConfig};
+use vantage_shared::{HealthcheckRun, HealthcheckConfig};
 
 use crate::format::clock;
 
@@ -15,7 +15,7 @@ const LEFT: f64 = 60.0;
 const RIGHT: f64 = 16.0;
 const TOP: f64 = 30.0;
 const BOTTOM: f64 = 44.0;
-/// Bars never get thinner or shorter than this, so fast probes stay visible.
+/// Bars never get thinner or shorter than this, so fast runs stay visible.
 const MIN_BAR_W: f64 = 2.0;
 const MAX_BAR_W: f64 = 14.0;
 const MIN_BAR_H: f64 = 3.0;
@@ -23,13 +23,13 @@ const MIN_BAR_H: f64 = 3.0;
 /// What the timeline is drawn from.
 #[derive(Debug, Clone)]
 pub struct Input<'a> {
-    /// Probes in any order.
-    pub probes: &'a [HealthProbe],
+    /// Runs in any order.
+    pub runs: &'a [HealthcheckRun],
     pub started_at: Option<DateTime<Utc>>,
     pub config: Option<&'a HealthcheckConfig>,
 }
 
-/// Pass, fail, or fail because Docker's timeout cut the probe off.
+/// Pass, fail, or fail because Docker's timeout cut the run off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BarKind {
     Pass,
@@ -47,10 +47,10 @@ impl BarKind {
     }
 }
 
-/// One probe's mark: x = start time, height = duration.
+/// One run's mark: x = start time, height = duration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bar {
-    /// Start time in ms since the epoch: unique per probe, a stable key.
+    /// Start time in ms since the epoch: unique per run, a stable key.
     pub key: i64,
     pub x: f64,
     pub y: f64,
@@ -68,7 +68,7 @@ pub struct Tick {
     pub label: String,
 }
 
-/// A vertical marker (container start, first passing probe).
+/// A vertical marker (container start, first passing run).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Marker {
     pub x: f64,
@@ -167,12 +167,12 @@ pub fn layout(input: &Input<'_>) -> Timeline {
     let plot_top = TOP;
     let plot_bottom = HEIGHT - BOTTOM;
 
-    let mut probes: Vec<&HealthProbe> = input.probes.iter().collect();
-    probes.sort_by_key(|p| p.start);
+    let mut runs: Vec<&HealthcheckRun> = input.runs.iter().collect();
+    runs.sort_by_key(|p| p.start);
     let timeout_ms = input.config.map(|c| c.timeout_ms);
     let start_period_ms = input.config.map(|c| c.start_period_ms).unwrap_or(0);
 
-    let (Some(first), Some(last)) = (probes.first(), probes.last()) else {
+    let (Some(first), Some(last)) = (runs.first(), runs.last()) else {
         return Timeline {
             plot_left,
             plot_right,
@@ -186,33 +186,33 @@ pub fn layout(input: &Input<'_>) -> Timeline {
             start_period: None,
             start: None,
             ready: None,
-            description: "No probes recorded yet.".to_owned(),
+            description: "No healthcheck runs recorded yet.".to_owned(),
         };
     };
-    let probe_end = probes.iter().map(|p| p.end).max().unwrap_or(last.end);
-    let probe_span = ms(probe_end - first.start);
+    let run_end = runs.iter().map(|p| p.end).max().unwrap_or(last.end);
+    let run_span = ms(run_end - first.start);
 
-    // The container start belongs on the chart when it is near the probes; a start
-    // days before the first recorded probe would squash them into a sliver.
+    // The container start belongs on the chart when it is near the runs; a start
+    // days before the first recorded run would squash them into a sliver.
     let started = input
         .started_at
-        .filter(|s| *s <= probe_end && ms(first.start - *s) <= probe_span.max(60_000.0));
+        .filter(|s| *s <= run_end && ms(first.start - *s) <= run_span.max(60_000.0));
     let origin = started.unwrap_or(first.start);
 
-    let first_pass_end = probes
+    let first_pass_end = runs
         .iter()
         .find(|p| p.passed() && started.is_none_or(|s| p.start >= s))
         .map(|p| p.end);
 
     let (x, span) = time_scale(
         first.start,
-        probe_end,
+        run_end,
         started,
         start_period_ms,
         plot_left,
         plot_right,
     );
-    let max_duration = probes.iter().map(|p| p.duration_ms).max().unwrap_or(0);
+    let max_duration = runs.iter().map(|p| p.duration_ms).max().unwrap_or(0);
     let y_top = (max_duration.max(timeout_ms.unwrap_or(0)).max(100) as f64) * 1.15;
     let y = Scale {
         d0: 0.0,
@@ -221,10 +221,10 @@ pub fn layout(input: &Input<'_>) -> Timeline {
         r1: plot_top,
     };
 
-    let bar_w = bar_width(&probes, x);
-    let bars = probes
+    let bar_w = bar_width(&runs, x);
+    let bars = runs
         .iter()
-        .map(|p| probe_bar(p, input.config, origin, started.is_some(), x, y, bar_w))
+        .map(|p| run_bar(p, input.config, origin, started.is_some(), x, y, bar_w))
         .collect();
 
     let timeout = timeout_ms.map(|t| Tick {
@@ -246,7 +246,7 @@ pub fn layout(input: &Input<'_>) -> Timeline {
         }
         _ => None,
     };
-    let description = describe(&probes, input.config, ready.as_ref());
+    let description = describe(&runs, input.config, ready.as_ref());
 
     Timeline {
         plot_left,
@@ -259,7 +259,7 @@ pub fn layout(input: &Input<'_>) -> Timeline {
         x_title: if started.is_some() {
             "time since container start".to_owned()
         } else {
-            "time since first recorded probe".to_owned()
+            "time since first recorded run".to_owned()
         },
         timeout,
         start_period,
@@ -269,19 +269,19 @@ pub fn layout(input: &Input<'_>) -> Timeline {
     }
 }
 
-/// The time axis: from the first probe (or the container start, and the end of its
-/// start_period) to the last probe's end, at least 5 s, padded at both ends; with its
+/// The time axis: from the first run (or the container start, and the end of its
+/// start_period) to the last run's end, at least 5 s, padded at both ends; with its
 /// span in ms.
 fn time_scale(
     first_start: DateTime<Utc>,
-    probe_end: DateTime<Utc>,
+    run_end: DateTime<Utc>,
     started: Option<DateTime<Utc>>,
     start_period_ms: u64,
     plot_left: f64,
     plot_right: f64,
 ) -> (Scale, f64) {
     let mut lo = first_start.min(started.unwrap_or(first_start));
-    let mut hi = probe_end;
+    let mut hi = run_end;
     if let Some(s) = started {
         hi = hi.max(s + Duration::milliseconds(i64::try_from(start_period_ms).unwrap_or(0)));
         lo = lo.min(s);
@@ -300,9 +300,9 @@ fn time_scale(
     (x, span)
 }
 
-/// Bar width from the closest pair of probes, so neighbours do not overlap.
-fn bar_width(probes: &[&HealthProbe], x: Scale) -> f64 {
-    let min_gap_px = probes
+/// Bar width from the closest pair of runs, so neighbours do not overlap.
+fn bar_width(runs: &[&HealthcheckRun], x: Scale) -> f64 {
+    let min_gap_px = runs
         .windows(2)
         .map(|w| {
             x.map(w[1].start.timestamp_millis() as f64)
@@ -316,9 +316,9 @@ fn bar_width(probes: &[&HealthProbe], x: Scale) -> f64 {
     }
 }
 
-/// One probe's bar, centred on its start, with its tooltip.
-fn probe_bar(
-    p: &HealthProbe,
+/// One run's bar, centred on its start, with its tooltip.
+fn run_bar(
+    p: &HealthcheckRun,
     config: Option<&HealthcheckConfig>,
     origin: DateTime<Utc>,
     origin_is_start: bool,
@@ -329,7 +329,7 @@ fn probe_bar(
     let plot_bottom = y.r0;
     let kind = if p.passed() {
         BarKind::Pass
-    } else if config.map_or(p.exit_code == -1, |c| probe_timed_out(p, c)) {
+    } else if config.map_or(p.exit_code == -1, |c| run_timed_out(p, c)) {
         BarKind::TimedOut
     } else {
         BarKind::Fail
@@ -418,12 +418,12 @@ fn start_period_band(
 
 /// The one-sentence description for screen readers.
 fn describe(
-    probes: &[&HealthProbe],
+    runs: &[&HealthcheckRun],
     config: Option<&HealthcheckConfig>,
     ready: Option<&Marker>,
 ) -> String {
-    let failed = probes.iter().filter(|p| !p.passed()).count();
-    let mut description = format!("{} probes, {failed} failed", probes.len());
+    let failed = runs.iter().filter(|p| !p.passed()).count();
+    let mut description = format!("{} runs, {failed} failed", runs.len());
     if let Some(c) = config {
         description.push_str(&format!(
             "; timeout {}, start_period {}",
@@ -452,9 +452,9 @@ mod tests {
             .unwrap_or_default()
     }
 
-    fn probe(start_ms: i64, duration_ms: i64, exit_code: i64) -> HealthProbe {
+    fn run(start_ms: i64, duration_ms: i64, exit_code: i64) -> HealthcheckRun {
         let start = t0() + Duration::milliseconds(start_ms);
-        HealthProbe {
+        HealthcheckRun {
             start,
             end: start + Duration::milliseconds(duration_ms),
             duration_ms: duration_ms as u64,
@@ -513,21 +513,21 @@ mod tests {
     }
 
     /// docs/incidents.md, "Unhealthy while the app is fine": a model loading for ~12 s,
-    /// probes every 2 s with a 3 s timeout.
+    /// runs every 2 s with a 3 s timeout.
     #[test]
     fn slow_start_is_laid_out_with_timeout_start_and_ready_marks() {
-        let probes: Vec<HealthProbe> = (0..10)
+        let runs: Vec<HealthcheckRun> = (0..10)
             .map(|i| {
                 if i < 4 {
-                    probe(i * 3000 + 500, 3000, -1)
+                    run(i * 3000 + 500, 3000, -1)
                 } else {
-                    probe(i * 3000 + 500, 200, 0)
+                    run(i * 3000 + 500, 200, 0)
                 }
             })
             .collect();
         let config = cfg(3000, 0);
         let t = layout(&Input {
-            probes: &probes,
+            runs: &runs,
             started_at: Some(t0()),
             config: Some(&config),
         });
@@ -541,7 +541,7 @@ mod tests {
             .bars
             .iter()
             .all(|b| b.x >= t.plot_left - MAX_BAR_W && b.x + b.w <= t.plot_right + MAX_BAR_W));
-        // Timed-out probes reach the timeout line; fast passes are short but visible.
+        // Timed-out runs reach the timeout line; fast passes are short but visible.
         let timeout = t.timeout.clone().map(|m| m.pos).unwrap_or_default();
         assert!((t.bars[0].y - timeout).abs() < 0.01);
         assert!(t.bars[5].h >= MIN_BAR_H && t.bars[5].h < t.bars[0].h);
@@ -553,15 +553,15 @@ mod tests {
         assert_eq!(ready, "first pass +12.7 s");
         assert_eq!(t.x_ticks.first().map(|k| k.label.as_str()), Some("start"));
         assert_eq!(t.x_title, "time since container start");
-        assert!(t.description.contains("10 probes, 4 failed"));
+        assert!(t.description.contains("10 runs, 4 failed"));
     }
 
     #[test]
     fn start_period_band_and_far_away_start() {
-        let probes = vec![probe(1000, 100, 0), probe(3000, 100, 0)];
+        let runs = vec![run(1000, 100, 0), run(3000, 100, 0)];
         let config = cfg(3000, 30_000);
         let t = layout(&Input {
-            probes: &probes,
+            runs: &runs,
             started_at: Some(t0()),
             config: Some(&config),
         });
@@ -569,26 +569,26 @@ mod tests {
         assert!(x1 > x0);
         assert_eq!(label, "start_period 30 s");
 
-        // A start a day before the first recorded probe is left off the chart.
-        let late = vec![probe(86_400_000, 100, 0), probe(86_402_000, 100, 1)];
+        // A start a day before the first recorded run is left off the chart.
+        let late = vec![run(86_400_000, 100, 0), run(86_402_000, 100, 1)];
         let t = layout(&Input {
-            probes: &late,
+            runs: &late,
             started_at: Some(t0()),
             config: Some(&config),
         });
         assert!(t.start.is_none());
-        assert_eq!(t.x_title, "time since first recorded probe");
+        assert_eq!(t.x_title, "time since first recorded run");
         assert_eq!(t.bars[1].kind, BarKind::Fail);
     }
 
     #[test]
-    fn no_probes_gives_an_empty_chart() {
+    fn no_runs_gives_an_empty_chart() {
         let t = layout(&Input {
-            probes: &[],
+            runs: &[],
             started_at: None,
             config: None,
         });
         assert!(t.bars.is_empty());
-        assert_eq!(t.description, "No probes recorded yet.");
+        assert_eq!(t.description, "No healthcheck runs recorded yet.");
     }
 }

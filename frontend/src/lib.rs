@@ -8,7 +8,7 @@ pub mod format;
 pub mod gpu_chart;
 pub mod live;
 pub mod pages;
-pub mod probe;
+pub mod check;
 pub mod state;
 
 #[cfg(all(test, target_arch = "wasm32"))]

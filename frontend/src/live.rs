@@ -248,7 +248,7 @@ mod tests {
         assert!(is_reach_event("agent_probed"));
         assert!(is_reach_event("device_reported"));
         assert!(is_reach_event("targets_changed"));
-        assert!(!is_reach_event("health_probe"));
+        assert!(!is_reach_event("healthcheck_run"));
         assert!(!is_reach_event("message"));
         // Loading rules changes every device's rules verdict in the comparison too.
         assert!(is_reach_event("rules_changed"));

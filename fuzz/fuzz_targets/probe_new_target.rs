@@ -5,7 +5,7 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use vantage_shared::probe::{slug, validate_new_target, NewTarget, Target, TargetSource};
-use vantage_shared::rules::{RuleScope, TargetInfo};
+use vantage_shared::rules::{RuleScope, DestinationInfo};
 
 #[derive(Debug, Arbitrary)]
 struct Input {
@@ -31,9 +31,9 @@ fuzz_target!(|input: Input| {
         cors_credentials: input.cors_credentials,
         firewall: RuleScope {
             sets: input.firewall_sets,
-            target: input.firewall_tags.map(|tags| TargetInfo {
+            destination: input.firewall_tags.map(|tags| DestinationInfo {
                 tags,
-                ..TargetInfo::default()
+                ..DestinationInfo::default()
             }),
         },
     };

@@ -11,7 +11,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use arbitrary::{Arbitrary, Unstructured};
 use vantage_shared::cors::{CorsRequest, ObservedResponse};
 use vantage_shared::rules::{
-    Direction, Outcome, PortMatch, Protocol, Question, RuleSet, RulesError, TargetInfo, Verdict,
+    Direction, Outcome, PortMatch, Protocol, Question, RuleSet, RulesError, DestinationInfo, Verdict,
 };
 
 /// The name hint every rules target passes (kept as each set's `origin`).
@@ -75,7 +75,7 @@ pub fn check_sets(sets: &[RuleSet]) {
                     assert!(r.from <= r.to, "backwards source ports {r:?} in {}", set.id);
                 }
             }
-            for peer in rule.peers.iter().chain(&rule.local).chain(&rule.targets) {
+            for peer in rule.peers.iter().chain(&rule.local).chain(&rule.applies_to) {
                 if let vantage_shared::rules::Peer::Cidr { cidr } = peer {
                     let max = if cidr.is_ipv4() { 32 } else { 128 };
                     assert!(
@@ -162,13 +162,13 @@ struct QuestionSpec {
     icmp_type: Option<u8>,
     icmp_code: Option<u8>,
     outbound: bool,
-    target: Option<TargetSpec>,
+    destination: Option<DestinationSpec>,
     /// Which sets to pass (bit i = set i); 0 = all.
     set_mask: u16,
 }
 
 #[derive(Debug, Arbitrary)]
-struct TargetSpec {
+struct DestinationSpec {
     address: Option<[u8; 4]>,
     /// Indexes into the tags/accounts/ASGs the rules mention.
     tags: Vec<u8>,
@@ -194,7 +194,7 @@ pub fn question_from(header: &[u8], sets: &[RuleSet]) -> (Question, Vec<usize>) 
         icmp_type: None,
         icmp_code: None,
         outbound: false,
-        target: None,
+        destination: None,
         set_mask: 0,
     });
     let mut cidrs = Vec::new();
@@ -202,7 +202,7 @@ pub fn question_from(header: &[u8], sets: &[RuleSet]) -> (Question, Vec<usize>) 
     let mut accounts = Vec::new();
     let mut asgs = Vec::new();
     for rule in sets.iter().flat_map(|s| &s.rules) {
-        for peer in rule.peers.iter().chain(&rule.local).chain(&rule.targets) {
+        for peer in rule.peers.iter().chain(&rule.local).chain(&rule.applies_to) {
             use vantage_shared::rules::Peer;
             match peer {
                 Peer::Cidr { cidr } => cidrs.push(*cidr),
@@ -250,7 +250,7 @@ pub fn question_from(header: &[u8], sets: &[RuleSet]) -> (Question, Vec<usize>) 
             .map(|&i| from[usize::from(i) % from.len()].clone())
             .collect()
     };
-    let target = spec.target.map(|t| TargetInfo {
+    let destination = spec.destination.map(|t| DestinationInfo {
         address: t.address.map(|a| IpAddr::V4(Ipv4Addr::from(a))),
         tags: pick(&t.tags, &tags),
         service_accounts: pick(&t.accounts, &accounts),
@@ -273,7 +273,7 @@ pub fn question_from(header: &[u8], sets: &[RuleSet]) -> (Question, Vec<usize>) 
         } else {
             Direction::Inbound
         },
-        target,
+        destination,
     };
     let chosen = (0..sets.len())
         .filter(|&i| spec.set_mask == 0 || (i < 16 && spec.set_mask & (1 << i) != 0))

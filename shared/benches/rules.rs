@@ -16,7 +16,7 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion};
-use vantage_shared::rules::{evaluate, parse_rules, Question, RuleSet, TargetInfo};
+use vantage_shared::rules::{evaluate, parse_rules, Question, RuleSet, DestinationInfo};
 
 const RULES: usize = 10_000;
 const FILE_BYTES: usize = 5_000_000;
@@ -236,9 +236,9 @@ fn main() {
         b.iter(|| evaluate(std::hint::black_box(&acl), &acl_q));
     });
     let gcp = big_gcp(RULES);
-    let tagged = phone.clone().with_target(TargetInfo {
+    let tagged = phone.clone().with_destination(DestinationInfo {
         tags: vec!["api-lb".to_owned()],
-        ..TargetInfo::default()
+        ..DestinationInfo::default()
     });
     c.bench_function("evaluate_gcp_10000_rules_denied", |b| {
         b.iter(|| evaluate(std::hint::black_box(&gcp), &tagged));

@@ -246,7 +246,7 @@ impl HealthcheckConfig {
         }
     }
 
-    /// The probe command as a person would type it.
+    /// The check command as a person would type it.
     pub fn command_display(&self) -> String {
         match self.test.split_first() {
             Some((kind, rest)) if kind == "CMD-SHELL" => rest.join(" "),
@@ -270,7 +270,7 @@ pub struct ContainerSummary {
     /// Docker's human status, e.g. `Up 3 minutes (healthy)`.
     pub status: String,
     pub health: HealthStatus,
-    /// Consecutive failed probes right now.
+    /// Consecutive failed healthcheck runs right now.
     pub failing_streak: u64,
     pub created: Option<DateTime<Utc>>,
     pub started_at: Option<DateTime<Utc>>,
@@ -297,14 +297,14 @@ impl ContainerSummary {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HealthStats {
-    /// Probes stored for this container in all.
+    /// Healthcheck runs stored for this container in all.
     pub recorded: u64,
-    /// Passes and failures among the probes diagnosed (the start of the latest run
-    /// and the newest 2000), not necessarily all recorded ones.
+    /// Passes and failures among the runs diagnosed (those since the latest container
+    /// start, and the newest 2000), not necessarily all recorded ones.
     pub passes: u64,
     pub failures: u64,
     pub first_recorded: Option<DateTime<Utc>>,
-    /// Time from the latest container start to its first passing probe.
+    /// Time from the latest container start to its first passing run.
     pub time_to_ready_ms: Option<u64>,
 }
 
@@ -323,22 +323,22 @@ pub struct ContainerDetail {
     pub findings: Vec<Finding>,
 }
 
-/// One healthcheck probe as Docker ran it.
+/// One run of a container's healthcheck, as Docker ran it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct HealthProbe {
+pub struct HealthcheckRun {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
     pub duration_ms: u64,
     /// 0 = pass, 1 = fail, -1 = Docker could not run it (e.g. timeout).
     pub exit_code: i64,
-    /// Probe output; Docker keeps at most 4 KiB of it.
+    /// The check's output; Docker keeps at most 4 KiB of it.
     pub output: String,
-    /// The container's health right after this probe, as far as the agent saw it.
+    /// The container's health right after this run, as far as the agent saw it.
     pub status: HealthStatus,
 }
 
-impl HealthProbe {
+impl HealthcheckRun {
     pub fn passed(&self) -> bool {
         self.exit_code == 0
     }
@@ -351,8 +351,8 @@ pub struct HealthHistory {
     pub container_id: String,
     pub container_name: String,
     /// Newest first.
-    pub probes: Vec<HealthProbe>,
-    /// How many probes match the query in all (the page may hold fewer).
+    pub runs: Vec<HealthcheckRun>,
+    /// How many runs match the query in all (the page may hold fewer).
     pub total: u64,
 }
 
@@ -395,7 +395,7 @@ pub struct Overview {
     pub docker: DockerStatus,
     pub counts: ContainerCounts,
     pub networks: u64,
-    /// Healthcheck probes stored in the history database.
+    /// Healthcheck runs stored in the history database.
     pub history_records: u64,
     /// Current problems, most severe first.
     pub problems: Vec<Problem>,
@@ -538,7 +538,7 @@ pub struct RulesQuestion {
     pub sets: Vec<String>,
     /// What the destination is (GCP tags and service accounts, Azure ASGs, its address).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target: Option<crate::rules::TargetInfo>,
+    pub destination: Option<crate::rules::DestinationInfo>,
 }
 
 /// One server-sent event on `GET /api/events`; the SSE `event:` name is the `type`.
@@ -559,11 +559,11 @@ pub enum AgentEvent {
         id: String,
         name: String,
     },
-    /// A new healthcheck probe result was recorded.
-    HealthProbe {
+    /// A new healthcheck run was recorded.
+    HealthcheckRun {
         container_id: String,
         container_name: String,
-        probe: HealthProbe,
+        run: HealthcheckRun,
     },
     NetworksChanged,
     /// A target was added or removed.
@@ -598,7 +598,7 @@ impl AgentEvent {
             Self::Docker { .. } => "docker",
             Self::ContainerChanged { .. } => "container_changed",
             Self::ContainerRemoved { .. } => "container_removed",
-            Self::HealthProbe { .. } => "health_probe",
+            Self::HealthcheckRun { .. } => "healthcheck_run",
             Self::NetworksChanged => "networks_changed",
             Self::TargetsChanged => "targets_changed",
             Self::RulesChanged => "rules_changed",

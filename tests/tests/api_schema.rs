@@ -138,7 +138,7 @@ fn at<'a>(doc: &'a mut Value, pointer: &str) -> &'a mut Value {
 /// Pins the values that must name what the agent has.
 fn pin_state(doc: &mut Value) {
     // A device report's results name targets of the probe set.
-    *at(doc, "/components/schemas/BrowserProbe/properties/target_id") =
+    *at(doc, "/components/schemas/BrowserCheck/properties/target_id") =
         json!({"type": "string", "enum": [TARGET_ID]});
     // The rule sets a question names must be loaded: the fuzzer names none (every loaded
     // set applies). Naming any is then schema-violating, and refused as it should be.

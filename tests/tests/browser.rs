@@ -217,7 +217,7 @@ async fn containers_page_and_detail_timeline_show_the_real_container() {
     agent
         .wait_for(&history, Duration::from_secs(30), |s, b| {
             s == 200
-                && b["probes"]
+                && b["runs"]
                     .as_array()
                     .is_some_and(|p| p.len() >= 5 && p[0]["exit_code"] == 0)
         })
@@ -252,10 +252,10 @@ async fn containers_page_and_detail_timeline_show_the_real_container() {
     click_fresh(&c, &format!("{row_css} a")).await;
     wait_css(&c, "[data-testid=health-timeline]", Duration::from_secs(20)).await;
     let rows = c
-        .find_all(Locator::Css("[data-testid=probe-row]"))
+        .find_all(Locator::Css("[data-testid=run-row]"))
         .await
         .unwrap();
-    assert!(rows.len() >= 5, "only {} probe rows", rows.len());
+    assert!(rows.len() >= 5, "only {} run rows", rows.len());
     let findings = c
         .find_all(Locator::Css(
             "[data-testid=finding][data-code=healthcheck_start_period_too_short]",

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use support::{require_docker, Agent, Container, Network};
 
-/// Container whose "service" is ready only after `ready_after` seconds, probed every second.
+/// Container whose "service" is ready only after `ready_after` seconds, checked every second.
 fn slow_starter(ready_after: u32) -> Container {
     let script = format!("sleep {ready_after}; touch /tmp/ready; exec sleep 3600");
     Container::run(
@@ -31,8 +31,8 @@ fn slow_starter(ready_after: u32) -> Container {
     )
 }
 
-fn probes(body: &serde_json::Value) -> Vec<serde_json::Value> {
-    body["probes"].as_array().cloned().unwrap_or_default()
+fn runs(body: &serde_json::Value) -> Vec<serde_json::Value> {
+    body["runs"].as_array().cloned().unwrap_or_default()
 }
 
 fn passed(p: &serde_json::Value) -> bool {
@@ -40,7 +40,7 @@ fn passed(p: &serde_json::Value) -> bool {
 }
 
 #[tokio::test]
-async fn records_more_than_five_probes_and_diagnoses_slow_start() {
+async fn records_more_than_five_runs_and_diagnoses_slow_start() {
     require_docker();
     let data = tempfile::tempdir().unwrap();
     let agent = Agent::start(data.path(), &[]);
@@ -50,11 +50,11 @@ async fn records_more_than_five_probes_and_diagnoses_slow_start() {
     // Wait for several passes after the early failures: well past Docker's 5-entry log.
     let history = agent
         .wait_for(&path, Duration::from_secs(60), |s, b| {
-            s == 200 && probes(b).iter().filter(|p| passed(p)).count() >= 4
+            s == 200 && runs(b).iter().filter(|p| passed(p)).count() >= 4
         })
         .await;
-    let list = probes(&history);
-    assert!(list.len() > 5, "only {} probes recorded", list.len());
+    let list = runs(&history);
+    assert!(list.len() > 5, "only {} runs recorded", list.len());
     assert_eq!(history["total"].as_u64(), Some(list.len() as u64));
     // Newest first, and each has start, end, exit code and output.
     for w in list.windows(2) {
@@ -65,7 +65,7 @@ async fn records_more_than_five_probes_and_diagnoses_slow_start() {
     }
     for p in &list {
         for key in ["start", "end", "exit_code", "output"] {
-            assert!(p.get(key).is_some(), "probe lacks {key}: {p}");
+            assert!(p.get(key).is_some(), "run lacks {key}: {p}");
         }
     }
     let oldest_first: Vec<bool> = list.iter().rev().map(passed).collect();
@@ -129,10 +129,10 @@ async fn history_survives_restart_and_kill_9() {
     let agent = Agent::start(data.path(), &[]);
     let before = agent
         .wait_for(&path, Duration::from_secs(30), |s, b| {
-            s == 200 && probes(b).len() >= 8
+            s == 200 && runs(b).len() >= 8
         })
         .await;
-    let first_start = probes(&before).last().unwrap()["start"].clone();
+    let first_start = runs(&before).last().unwrap()["start"].clone();
     agent.kill9();
     let killed_at = chrono::Utc::now();
 
@@ -143,19 +143,19 @@ async fn history_survives_restart_and_kill_9() {
     let agent = Agent::start(data.path(), &[]);
     let after = agent
         .wait_for(&path, Duration::from_secs(30), |s, b| {
-            s == 200 && probes(b).len() > probes(&before).len()
+            s == 200 && runs(b).len() > runs(&before).len()
         })
         .await;
-    let after_list = probes(&after);
+    let after_list = runs(&after);
     assert_eq!(
         after_list.last().unwrap()["start"],
         first_start,
-        "the oldest probe from before kill -9 is still there"
+        "the oldest run from before kill -9 is still there"
     );
-    for p in probes(&before) {
+    for p in runs(&before) {
         assert!(
             after_list.iter().any(|q| q["start"] == p["start"]),
-            "lost probe {p}"
+            "lost run {p}"
         );
     }
     // Probes that ran while no agent was running can only come from the backfill
@@ -168,7 +168,7 @@ async fn history_survives_restart_and_kill_9() {
         .count();
     assert!(
         in_gap >= 4,
-        "only {in_gap} probes from while the agent was down were backfilled"
+        "only {in_gap} runs from while the agent was down were backfilled"
     );
     let status = agent.stop();
     assert!(status.success(), "graceful stop failed: {status:?}");
@@ -176,7 +176,7 @@ async fn history_survives_restart_and_kill_9() {
     // A third start after a graceful stop still has all of it.
     let agent = Agent::start(data.path(), &[]);
     let (_, again) = agent.get(&path).await;
-    assert!(probes(&again).len() >= after_list.len());
+    assert!(runs(&again).len() >= after_list.len());
 }
 
 #[tokio::test]

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use support::netns::{Lab, Netns, PREFIX};
 use support::nginx::Nginx;
 use vantage_shared::rules::{
-    evaluate, parse_rules, summary, HostDenial, HostPath, Outcome, Question, RuleSet, TargetInfo,
+    evaluate, parse_rules, summary, HostDenial, HostPath, Outcome, Question, RuleSet, DestinationInfo,
     Verdict,
 };
 
@@ -251,9 +251,9 @@ fn compare(
             "office" => &lab.office_net.host,
             _ => &lab.guest_net.host,
         };
-        let q = Question::tcp(source.parse().unwrap(), r.port).with_target(TargetInfo {
+        let q = Question::tcp(source.parse().unwrap(), r.port).with_destination(DestinationInfo {
             address: Some(server.parse().unwrap()),
-            ..TargetInfo::default()
+            ..DestinationInfo::default()
         });
         let v = evaluate(sets, &q);
         let line = format!(
@@ -616,7 +616,7 @@ async fn the_agent_reads_its_hosts_firewall_live() {
         let (s, v) = agent
             .post_json(
                 "/api/rules/evaluate",
-                &serde_json::json!({"source": source, "port": port, "sets": [], "target": {"address": server}}),
+                &serde_json::json!({"source": source, "port": port, "sets": [], "destination": {"address": server}}),
             )
             .await;
         let ns_name = ns.name.clone();

@@ -238,7 +238,7 @@ async fn open_phone_link(lab: &Lab, ns: &Netns, ip: &str, url: &str, shot: &str)
     let driver = Webdriver::start(Some(ns), ip, &lab.root_net.host);
     let c = driver.client(390, 844).await;
     c.goto(url).await.unwrap();
-    // The browser probe gives up after 8 s; the guest's connect never completes.
+    // The browser check gives up after 8 s; the guest's connect never completes.
     wait_until(
         &c,
         "[data-testid=phone-status]",

@@ -8,7 +8,7 @@ use bollard::models::{
 };
 use chrono::{DateTime, Utc};
 use vantage_shared::{
-    ContainerDetail, ContainerState, ContainerSummary, HealthProbe, HealthStats, HealthStatus,
+    ContainerDetail, ContainerState, ContainerSummary, HealthcheckRun, HealthStats, HealthStatus,
     HealthcheckConfig, NetworkAttachment, PortMapping,
 };
 
@@ -168,14 +168,14 @@ fn convert_networks(networks: HashMap<String, EndpointSettings>) -> Vec<NetworkA
     networks
 }
 
-/// Turns Docker's health log into probes. Docker does not record the status each
-/// probe led to; we replay its rule (a pass makes it healthy, `retries`
+/// Turns Docker's health log into runs. Docker does not record the status each
+/// run led to; we replay its rule (a pass makes it healthy, `retries`
 /// consecutive failures outside the start period make it unhealthy) and take the
 /// newest entry's status from Docker itself.
 pub(super) fn convert_health_log(
     detail: &ContainerDetail,
     log: &[HealthcheckResult],
-) -> Vec<HealthProbe> {
+) -> Vec<HealthcheckRun> {
     let s = &detail.summary;
     let cfg = s.healthcheck.as_ref();
     let retries = cfg.map_or(3, |c| c.retries);
@@ -184,7 +184,7 @@ pub(super) fn convert_health_log(
     );
     let mut streak = 0u64;
     let mut status = HealthStatus::Starting;
-    let mut probes: Vec<HealthProbe> = log
+    let mut runs: Vec<HealthcheckRun> = log
         .iter()
         .filter_map(|r| {
             let start = r.start?;
@@ -202,7 +202,7 @@ pub(super) fn convert_health_log(
                     }
                 }
             }
-            Some(HealthProbe {
+            Some(HealthcheckRun {
                 start,
                 end,
                 duration_ms: u64::try_from((end - start).num_milliseconds()).unwrap_or(0),
@@ -213,13 +213,13 @@ pub(super) fn convert_health_log(
             })
         })
         .collect();
-    probes.sort_by_key(|p| p.start);
-    if let Some(last) = probes.last_mut() {
+    runs.sort_by_key(|p| p.start);
+    if let Some(last) = runs.last_mut() {
         if s.health != HealthStatus::None {
             last.status = s.health;
         }
     }
-    probes
+    runs
 }
 
 /// A network from `docker network ls`; `None` without an id or name.

@@ -1,6 +1,6 @@
 //! The only module that talks to Docker (bollard). It keeps an in-memory copy of
 //! containers and networks, updated from Docker's event stream and a periodic
-//! full re-read, records every healthcheck probe into the history store, and
+//! full re-read, records every healthcheck run into the history store, and
 //! reconnects by itself when the daemon goes away and comes back.
 //!
 //! Read-only towards Docker: it lists, inspects and subscribes to events; it

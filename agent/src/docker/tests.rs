@@ -66,17 +66,17 @@ fn converts_inspect_output() {
     assert_eq!(s.networks[0].ipv6_address, None);
 
     let log = raw.state.unwrap().health.unwrap().log.unwrap();
-    let probes = convert_health_log(&d, &log);
-    assert_eq!(probes.len(), 2);
-    assert_eq!(probes[0].exit_code, -1);
-    assert_eq!(probes[0].duration_ms, 3000);
+    let runs = convert_health_log(&d, &log);
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0].exit_code, -1);
+    assert_eq!(runs[0].duration_ms, 3000);
     assert_eq!(
-        probes[0].status,
+        runs[0].status,
         HealthStatus::Starting,
         "one failure < 3 retries"
     );
-    assert_eq!(probes[1].status, HealthStatus::Healthy);
-    assert_eq!(probes[1].duration_ms, 50);
+    assert_eq!(runs[1].status, HealthStatus::Healthy);
+    assert_eq!(runs[1].duration_ms, 50);
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! The long-lived task that keeps `DockerHandle` current: it follows Docker's event
-//! stream, re-reads everything periodically, records new healthcheck probes into the
+//! stream, re-reads everything periodically, records new healthcheck runs into the
 //! history store, and reconnects with backoff when the daemon goes away.
 
 use std::collections::{HashMap, HashSet};
@@ -248,7 +248,7 @@ impl DockerWatcher {
         Ok(())
     }
 
-    /// Inspects one container, updates the inventory and records new probe results.
+    /// Inspects one container, updates the inventory and records new healthcheck runs.
     async fn refresh_container(
         &self,
         docker: &Docker,
@@ -280,7 +280,7 @@ impl DockerWatcher {
             .and_then(|s| s.health.as_ref())
             .and_then(|h| h.log.clone())
             .unwrap_or_default();
-        let probes = convert_health_log(&detail, &log);
+        let runs = convert_health_log(&detail, &log);
         let (id, name) = (detail.summary.id.clone(), detail.summary.name.clone());
         // bollard serializes with Docker's own field names, so the GPU classification
         // reads the same shape as `docker inspect` fixtures.
@@ -305,15 +305,15 @@ impl DockerWatcher {
         }
         match self
             .store
-            .insert_probes(id.clone(), name.clone(), probes)
+            .insert_runs(id.clone(), name.clone(), runs)
             .await
         {
             Ok(new) => {
-                for probe in new {
-                    self.handle.publish(AgentEvent::HealthProbe {
+                for run in new {
+                    self.handle.publish(AgentEvent::HealthcheckRun {
                         container_id: id.clone(),
                         container_name: name.clone(),
-                        probe,
+                        run,
                     });
                 }
             }

@@ -12,7 +12,7 @@ use axum::{Extension, Json};
 use chrono::Utc;
 use vantage_shared::diagnosis::vantage_points::compare;
 use vantage_shared::probe::{
-    classify_browser, AgentProbe, BrowserProbe, Comparison, DeviceReportIn, DeviceResult, Target,
+    classify_browser, AgentProbe, BrowserCheck, Comparison, DeviceReportIn, DeviceResult, Target,
     TargetComparison, MAX_REPORT_RESULTS,
 };
 use vantage_shared::routes;
@@ -129,7 +129,7 @@ fn check_report(report: &DeviceReportIn) -> Result<(), ApiError> {
 /// from, its user agent and its verdict.
 fn device_results(
     device_id: &str,
-    results: Vec<BrowserProbe>,
+    results: Vec<BrowserCheck>,
     ip: IpAddr,
     headers: &HeaderMap,
 ) -> Vec<DeviceResult> {
@@ -143,9 +143,9 @@ fn device_results(
     let now = Utc::now();
     results
         .into_iter()
-        .map(|mut probe| {
+        .map(|mut check| {
             // Error texts come from the browser: keep them short.
-            for a in [&mut probe.no_cors, &mut probe.cors] {
+            for a in [&mut check.no_cors, &mut check.cors] {
                 if let Some(e) = &mut a.error {
                     *e = e.chars().take(300).collect();
                 }
@@ -155,8 +155,8 @@ fn device_results(
                 client_ip: ip.to_string(),
                 user_agent: user_agent.clone(),
                 received_at: now,
-                verdict: classify_browser(&probe),
-                probe,
+                verdict: classify_browser(&check),
+                check,
                 rules: None,
             }
         })
@@ -195,7 +195,7 @@ fn device_comparison(
     let targets = results
         .into_iter()
         .filter_map(|d| {
-            let t = targets.iter().find(|t| t.id == d.probe.target_id)?;
+            let t = targets.iter().find(|t| t.id == d.check.target_id)?;
             let mut agent = agents.remove(&t.id);
             if phone {
                 // The diagnosis is worded from what the phone may see, so it does not quote

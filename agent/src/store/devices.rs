@@ -26,7 +26,7 @@ impl Store {
         let mut rows = Vec::with_capacity(results.len());
         for r in &results {
             rows.push((
-                r.probe.target_id.clone(),
+                r.check.target_id.clone(),
                 to_ns(r.received_at)?,
                 serde_json::to_string(r)?,
             ));
@@ -99,7 +99,7 @@ mod tests {
     use chrono::{TimeZone, Utc};
 
     use super::*;
-    use vantage_shared::probe::{BrowserProbe, FetchAttempt, FetchOutcome, ReachVerdict};
+    use vantage_shared::probe::{BrowserCheck, FetchAttempt, FetchOutcome, ReachVerdict};
 
     fn result(device: &str, target: &str, at_s: i64) -> DeviceResult {
         let attempt = FetchAttempt {
@@ -114,7 +114,7 @@ mod tests {
             user_agent: "phone".into(),
             received_at: Utc.timestamp_opt(1_700_000_000 + at_s, 0).unwrap(),
             verdict: ReachVerdict::Reachable,
-            probe: BrowserProbe {
+            check: BrowserCheck {
                 target_id: target.into(),
                 no_cors: attempt.clone(),
                 cors: attempt,

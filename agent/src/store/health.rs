@@ -1,21 +1,21 @@
-//! Healthcheck history: every probe result Docker reported, per container, with
+//! Healthcheck history: every healthcheck run Docker reported, per container, with
 //! per-container totals kept by triggers (see `migrations`, step 2).
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
-use vantage_shared::{HealthProbe, HealthStatus};
+use vantage_shared::{HealthcheckRun, HealthStatus};
 
 use super::{from_ns, to_ns, Store, StoreError};
 
-/// Docker keeps at most 4096 bytes of probe output; we store no more than that.
+/// Docker keeps at most 4096 bytes of a check's output; we store no more than that.
 pub const MAX_OUTPUT_BYTES: usize = 4096;
 
 /// Reads `start_ns, end_ns, exit_code, output, status`.
-fn probe_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HealthProbe> {
+fn run_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HealthcheckRun> {
     let start = from_ns(r.get(0)?);
     let end = from_ns(r.get(1)?);
     let status: String = r.get(4)?;
-    Ok(HealthProbe {
+    Ok(HealthcheckRun {
         start,
         end,
         duration_ms: u64::try_from((end - start).num_milliseconds()).unwrap_or(0),
@@ -38,15 +38,15 @@ pub fn truncate_utf8(s: &str, max: usize) -> &str {
 }
 
 impl Store {
-    /// Stores probes, ignoring those already stored (same container and start time).
+    /// Stores healthcheck runs, ignoring those already stored (same container and start time).
     /// Returns the ones that were new, in the order given.
-    pub async fn insert_probes(
+    pub async fn insert_runs(
         &self,
         container_id: String,
         container_name: String,
-        probes: Vec<HealthProbe>,
-    ) -> Result<Vec<HealthProbe>, StoreError> {
-        if probes.is_empty() {
+        runs: Vec<HealthcheckRun>,
+    ) -> Result<Vec<HealthcheckRun>, StoreError> {
+        if runs.is_empty() {
             return Ok(Vec::new());
         }
         self.with_conn(move |conn| {
@@ -54,11 +54,11 @@ impl Store {
             let mut new = Vec::new();
             {
                 let mut stmt = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO health_probes
+                    "INSERT OR IGNORE INTO healthcheck_runs
                      (container_id, container_name, start_ns, end_ns, exit_code, output, status)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )?;
-                for p in probes {
+                for p in runs {
                     let output = truncate_utf8(&p.output, MAX_OUTPUT_BYTES);
                     let changed = stmt.execute(params![
                         container_id,
@@ -80,58 +80,59 @@ impl Store {
         .await
     }
 
-    /// Probes of one container, newest first, and how many match in all.
+    /// Runs of one container, newest first, and how many match in all.
     pub async fn history(
         &self,
         container_id: String,
         since: Option<DateTime<Utc>>,
         limit: u32,
-    ) -> Result<(Vec<HealthProbe>, u64), StoreError> {
+    ) -> Result<(Vec<HealthcheckRun>, u64), StoreError> {
         let since_ns = since.map(to_ns).transpose()?.unwrap_or(i64::MIN);
         self.with_conn(move |conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT start_ns, end_ns, exit_code, output, status FROM health_probes
+                "SELECT start_ns, end_ns, exit_code, output, status FROM healthcheck_runs
                  WHERE container_id = ?1 AND start_ns >= ?2
                  ORDER BY start_ns DESC LIMIT ?3",
             )?;
-            let probes = stmt
-                .query_map(params![container_id, since_ns, limit], probe_from_row)?
+            let runs = stmt
+                .query_map(params![container_id, since_ns, limit], run_from_row)?
                 .collect::<Result<Vec<_>, _>>()?;
             let total: i64 = if since_ns == i64::MIN {
-                conn.prepare_cached("SELECT n FROM probe_counts WHERE container_id = ?1")?
+                conn.prepare_cached("SELECT n FROM healthcheck_run_counts WHERE container_id = ?1")?
                     .query_row(params![container_id], |r| r.get(0))
                     .optional()?
                     .unwrap_or(0)
             } else {
                 conn.prepare_cached(
-                    "SELECT COUNT(*) FROM health_probes WHERE container_id = ?1 AND start_ns >= ?2",
+                    "SELECT COUNT(*) FROM healthcheck_runs WHERE container_id = ?1 AND start_ns >= ?2",
                 )?
                 .query_row(params![container_id, since_ns], |r| r.get(0))?
             };
-            Ok((probes, u64::try_from(total).unwrap_or(0)))
+            Ok((runs, u64::try_from(total).unwrap_or(0)))
         })
         .await
     }
 
-    /// The first `limit` probes of one container at or after `from`, oldest first:
-    /// the start of a run, which the newest-first page loses on long-running containers.
+    /// The first `limit` runs of one container at or after `from`, oldest first:
+    /// the runs after a container start, which the newest-first page loses on
+    /// long-running containers.
     pub async fn history_from(
         &self,
         container_id: String,
         from: DateTime<Utc>,
         limit: u32,
-    ) -> Result<Vec<HealthProbe>, StoreError> {
+    ) -> Result<Vec<HealthcheckRun>, StoreError> {
         let from_ns = to_ns(from)?;
         self.with_conn(move |conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT start_ns, end_ns, exit_code, output, status FROM health_probes
+                "SELECT start_ns, end_ns, exit_code, output, status FROM healthcheck_runs
                  WHERE container_id = ?1 AND start_ns >= ?2
                  ORDER BY start_ns ASC LIMIT ?3",
             )?;
-            let probes = stmt
-                .query_map(params![container_id, from_ns, limit], probe_from_row)?
+            let runs = stmt
+                .query_map(params![container_id, from_ns, limit], run_from_row)?
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok(probes)
+            Ok(runs)
         })
         .await
     }
@@ -145,7 +146,7 @@ impl Store {
         self.with_conn(move |conn| {
             let by_name = conn
                 .prepare_cached(
-                    "SELECT container_id, container_name FROM health_probes WHERE container_name = ?1
+                    "SELECT container_id, container_name FROM healthcheck_runs WHERE container_name = ?1
                      ORDER BY start_ns DESC LIMIT 1",
                 )?
                 .query_row(params![id_or_name], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -160,7 +161,7 @@ impl Store {
             let upper = format!("{id_or_name}g");
             Ok(conn
                 .prepare_cached(
-                    "SELECT container_id, container_name FROM health_probes
+                    "SELECT container_id, container_name FROM healthcheck_runs
                      WHERE container_id >= ?1 AND container_id < ?2 ORDER BY start_ns DESC LIMIT 1",
                 )?
                 .query_row(params![id_or_name, upper], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -169,11 +170,11 @@ impl Store {
         .await
     }
 
-    /// How many probes are stored for one container (kept by triggers: no scan).
+    /// How many runs are stored for one container (kept by triggers: no scan).
     pub async fn count_for(&self, container_id: String) -> Result<u64, StoreError> {
         self.with_conn(move |conn| {
             let n: Option<i64> = conn
-                .prepare_cached("SELECT n FROM probe_counts WHERE container_id = ?1")?
+                .prepare_cached("SELECT n FROM healthcheck_run_counts WHERE container_id = ?1")?
                 .query_row(params![container_id], |r| r.get(0))
                 .optional()?;
             Ok(n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
@@ -181,11 +182,11 @@ impl Store {
         .await
     }
 
-    /// How many probes are stored in all.
+    /// How many runs are stored in all.
     pub async fn count(&self) -> Result<u64, StoreError> {
         self.with_conn(|conn| {
             let n: i64 =
-                conn.query_row("SELECT COALESCE(SUM(n), 0) FROM probe_counts", [], |r| {
+                conn.query_row("SELECT COALESCE(SUM(n), 0) FROM healthcheck_run_counts", [], |r| {
                     r.get(0)
                 })?;
             Ok(u64::try_from(n).unwrap_or(0))
@@ -200,11 +201,11 @@ pub(super) mod tests {
 
     use super::*;
 
-    /// A probe `offset_s` seconds into a fixed morning, 25 ms long.
-    pub(in crate::store) fn probe(offset_s: i64, exit_code: i64) -> HealthProbe {
+    /// A healthcheck run `offset_s` seconds into a fixed morning, 25 ms long.
+    pub(in crate::store) fn run(offset_s: i64, exit_code: i64) -> HealthcheckRun {
         let start = Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap()
             + chrono::Duration::seconds(offset_s);
-        HealthProbe {
+        HealthcheckRun {
             start,
             end: start + chrono::Duration::milliseconds(25),
             duration_ms: 25,
@@ -218,31 +219,31 @@ pub(super) mod tests {
     async fn insert_dedupes_by_start_and_queries_newest_first() {
         let s = Store::in_memory().unwrap();
         let new = s
-            .insert_probes(
+            .insert_runs(
                 "abc123".into(),
                 "web".into(),
-                vec![probe(0, 1), probe(1, 0)],
+                vec![run(0, 1), run(1, 0)],
             )
             .await
             .unwrap();
         assert_eq!(new.len(), 2);
         // Docker's log overlaps with what we already have: only the new one is new.
         let new = s
-            .insert_probes(
+            .insert_runs(
                 "abc123".into(),
                 "web".into(),
-                vec![probe(1, 0), probe(2, 0)],
+                vec![run(1, 0), run(2, 0)],
             )
             .await
             .unwrap();
-        assert_eq!(new, vec![probe(2, 0)]);
+        assert_eq!(new, vec![run(2, 0)]);
         let (h, total) = s.history("abc123".into(), None, 2).await.unwrap();
         assert_eq!(total, 3);
         assert_eq!(h.len(), 2);
-        assert_eq!(h[0].start, probe(2, 0).start);
+        assert_eq!(h[0].start, run(2, 0).start);
         assert_eq!(h[0].duration_ms, 25);
         let (h, total) = s
-            .history("abc123".into(), Some(probe(1, 0).start), 10)
+            .history("abc123".into(), Some(run(1, 0).start), 10)
             .await
             .unwrap();
         assert_eq!((h.len(), total), (2, 2));
@@ -252,23 +253,23 @@ pub(super) mod tests {
     }
 
     #[tokio::test]
-    async fn history_from_reads_the_start_of_a_run_oldest_first() {
+    async fn history_from_reads_the_runs_after_a_start_oldest_first() {
         let s = Store::in_memory().unwrap();
-        let probes: Vec<_> = (0..10).map(|i| probe(i, 0)).collect();
-        s.insert_probes("a".into(), "a".into(), probes)
+        let runs: Vec<_> = (0..10).map(|i| run(i, 0)).collect();
+        s.insert_runs("a".into(), "a".into(), runs)
             .await
             .unwrap();
         let early = s
-            .history_from("a".into(), probe(3, 0).start, 2)
+            .history_from("a".into(), run(3, 0).start, 2)
             .await
             .unwrap();
-        assert_eq!(early, vec![probe(3, 0), probe(4, 0)]);
+        assert_eq!(early, vec![run(3, 0), run(4, 0)]);
     }
 
     #[tokio::test]
     async fn finds_containers_by_name_and_id_prefix() {
         let s = Store::in_memory().unwrap();
-        s.insert_probes("abc123def".into(), "web".into(), vec![probe(0, 0)])
+        s.insert_runs("abc123def".into(), "web".into(), vec![run(0, 0)])
             .await
             .unwrap();
         assert_eq!(

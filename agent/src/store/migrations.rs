@@ -135,6 +135,29 @@ pub(super) const MIGRATIONS: &[Migration] = &[
                  );
                  CREATE INDEX IF NOT EXISTS gpu_runs_by_start ON gpu_runs (started_ns);",
     },
+    Migration {
+        version: 7,
+        // "Probe" now means only the agent's network probe; a healthcheck execution is a
+        // run. Renaming keeps every row and takes no time; the indexes and triggers are
+        // made again under the new names.
+        description: "healthcheck history renamed to healthcheck runs",
+        prepare: None,
+        sql: "DROP TRIGGER IF EXISTS probe_counts_insert;
+                 DROP TRIGGER IF EXISTS probe_counts_delete;
+                 DROP INDEX IF EXISTS health_probes_by_name;
+                 DROP INDEX IF EXISTS health_probes_by_start;
+                 ALTER TABLE health_probes RENAME TO healthcheck_runs;
+                 ALTER TABLE probe_counts RENAME TO healthcheck_run_counts;
+                 CREATE INDEX healthcheck_runs_by_name ON healthcheck_runs (container_name, start_ns);
+                 CREATE INDEX healthcheck_runs_by_start ON healthcheck_runs (start_ns);
+                 CREATE TRIGGER healthcheck_run_counts_insert AFTER INSERT ON healthcheck_runs BEGIN
+                    INSERT INTO healthcheck_run_counts VALUES (NEW.container_id, 1)
+                    ON CONFLICT (container_id) DO UPDATE SET n = n + 1;
+                 END;
+                 CREATE TRIGGER healthcheck_run_counts_delete AFTER DELETE ON healthcheck_runs BEGIN
+                    UPDATE healthcheck_run_counts SET n = n - 1 WHERE container_id = OLD.container_id;
+                 END;",
+    },
 ];
 
 /// The version a database has once every step is applied.

@@ -1,9 +1,9 @@
-//! The history database: every healthcheck probe result, in SQLite (WAL) in the data dir,
+//! The history database: every healthcheck run, in SQLite (WAL) in the data dir,
 //! with the reachability, rules and GPU records kept beside it.
 //!
 //! WAL with `synchronous = NORMAL` keeps every committed transaction across a
 //! `kill -9` of the agent (only an OS crash may lose the last ones), which is the
-//! durability the history needs without an fsync per probe.
+//! durability the history needs without an fsync per run.
 //!
 //! This module holds the handle (one connection, used from the blocking pool) and
 //! pruning; each table group has its own module with its `impl Store` block, and
@@ -90,13 +90,13 @@ impl Store {
         .await?
     }
 
-    /// Deletes probes that started before `before`, device results received before it
-    /// and phone links that expired before it; returns how many probes.
+    /// Deletes runs that started before `before`, device results received before it
+    /// and phone links that expired before it; returns how many runs.
     pub async fn prune(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         let before_ns = to_ns(before)?;
         self.with_conn(move |conn| {
             let n = conn.execute(
-                "DELETE FROM health_probes WHERE start_ns < ?1",
+                "DELETE FROM healthcheck_runs WHERE start_ns < ?1",
                 params![before_ns],
             )?;
             conn.execute(
@@ -115,16 +115,16 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use super::health::tests::probe;
+    use super::health::tests::run;
     use super::*;
 
     #[tokio::test]
     async fn prune_drops_old_rows() {
         let s = Store::in_memory().unwrap();
-        s.insert_probes("a".into(), "a".into(), vec![probe(0, 0), probe(100, 0)])
+        s.insert_runs("a".into(), "a".into(), vec![run(0, 0), run(100, 0)])
             .await
             .unwrap();
-        assert_eq!(s.prune(probe(50, 0).start).await.unwrap(), 1);
+        assert_eq!(s.prune(run(50, 0).start).await.unwrap(), 1);
         assert_eq!(s.count().await.unwrap(), 1);
         let total = s.history("a".into(), None, 10).await.unwrap().1;
         assert_eq!(total, 1, "the kept total follows deletes");
@@ -135,7 +135,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let s = Store::open(dir.path()).unwrap();
-            s.insert_probes("a".into(), "a".into(), vec![probe(0, 0)])
+            s.insert_runs("a".into(), "a".into(), vec![run(0, 0)])
                 .await
                 .unwrap();
         }

@@ -8,7 +8,7 @@ pub mod finding;
 pub mod loaded;
 pub mod nav;
 pub mod probe_detail;
-pub mod probe_table;
+pub mod run_table;
 pub mod qr;
 pub mod rules_table;
 pub mod rules_verdict;

@@ -9,7 +9,7 @@ use vantage_shared::browser::{LOCAL_NETWORK_ACCESS, MIXED_CONTENT, MIXED_CONTENT
 use vantage_shared::cors::{CorsCheck, CorsReport, CorsVerdict};
 use vantage_shared::fingerprint::Generator;
 use vantage_shared::probe::{
-    AddressFamily, AgentProbe, BrowserBlock, BrowserProbe, DnsResult, FetchAttempt, FetchOutcome,
+    AddressFamily, AgentProbe, BrowserBlock, BrowserCheck, DnsResult, FetchAttempt, FetchOutcome,
     HttpResult, TcpAttempt, TcpOutcome, TlsResult,
 };
 
@@ -457,8 +457,8 @@ fn Attempt(label: &'static str, a: FetchAttempt) -> impl IntoView {
 
 /// A browser's two fetches, what stopped it, and its Resource Timing when exposed.
 #[component]
-pub fn BrowserDetail(probe: BrowserProbe) -> impl IntoView {
-    let block = probe.blocked_by.map(|b| match b {
+pub fn BrowserDetail(check: BrowserCheck) -> impl IntoView {
+    let block = check.blocked_by.map(|b| match b {
         BrowserBlock::MixedContent => {
             format!("Not attempted: {MIXED_CONTENT}. {MIXED_CONTENT_FIX}")
         }
@@ -468,10 +468,10 @@ pub fn BrowserDetail(probe: BrowserProbe) -> impl IntoView {
         <div class="probe-detail browser-detail">
             {block.map(|b| view! { <p class="note info">{b}</p> })}
             <dl class="kv">
-                <Attempt label="no-cors fetch" a=probe.no_cors />
-                <Attempt label="cors fetch" a=probe.cors />
+                <Attempt label="no-cors fetch" a=check.no_cors />
+                <Attempt label="cors fetch" a=check.cors />
             </dl>
-            {match probe.timing {
+            {match check.timing {
                 Some(t) => view! { <TimingBar phases=Phases::from(&t) /> }.into_any(),
                 None => {
                     view! {

@@ -110,9 +110,9 @@ pub fn peers_text(rule: &Rule) -> String {
         s.push_str(word);
         s.push_str(&join(&rule.local));
     }
-    if !rule.targets.is_empty() {
+    if !rule.applies_to.is_empty() {
         s.push_str(" on ");
-        s.push_str(&join(&rule.targets));
+        s.push_str(&join(&rule.applies_to));
     }
     s
 }

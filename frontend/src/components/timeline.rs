@@ -1,20 +1,20 @@
-//! The healthcheck timeline: every recorded probe as a bar over time, drawn as inline SVG.
+//! The healthcheck timeline: every recorded healthcheck run as a bar over time, drawn as inline SVG.
 
 use leptos::prelude::*;
-use vantage_shared::{HealthProbe, HealthcheckConfig};
+use vantage_shared::{HealthcheckRun, HealthcheckConfig};
 
 use crate::chart::{self, Timeline, HEIGHT, WIDTH};
 
-/// Draws probes (x = start, height = duration, colour = outcome) with the timeout
+/// Draws runs (x = start, height = duration, colour = outcome) with the timeout
 /// line, the start_period band and the container start.
 #[component]
 pub fn HealthTimeline(
-    probes: Vec<HealthProbe>,
+    runs: Vec<HealthcheckRun>,
     started_at: Option<chrono::DateTime<chrono::Utc>>,
     config: Option<HealthcheckConfig>,
 ) -> impl IntoView {
     let t: Timeline = chart::layout(&chart::Input {
-        probes: &probes,
+        runs: &runs,
         started_at,
         config: config.as_ref(),
     });
@@ -50,7 +50,7 @@ pub fn HealthTimeline(
                 role="img"
                 aria-labelledby="timeline-title timeline-desc"
                 data-testid="health-timeline"
-                data-probes=n_bars
+                data-runs=n_bars
             >
                 <title id="timeline-title">"Healthcheck timeline"</title>
                 <desc id="timeline-desc">{description}</desc>
@@ -103,7 +103,7 @@ pub fn HealthTimeline(
                         y=mid_y
                         transform=format!("rotate(-90 14 {mid_y})")
                     >
-                        "probe duration"
+                        "run duration"
                     </text>
                 </g>
                 <g class="bars">
@@ -138,7 +138,7 @@ pub fn HealthTimeline(
                                     y=plot_top - 18.0
                                 >
                                     {m.label}
-                                    // The slow-start tell: no grace period, failures count from the first probe.
+                                    // The slow-start tell: no grace period, failures count from the first run.
                                     {(!has_start_period && zero_start_period)
                                         .then(|| view! { <tspan class="no-start-period">" · start_period 0 s"</tspan> })}
                                 </text>
@@ -180,8 +180,8 @@ pub fn HealthTimeline(
                     {has_start_period
                         .then(|| view! { <li><span class="swatch band"></span>"start_period (failures not counted)"</li> })}
                     {has_start.then(|| view! { <li><span class="swatch line-start"></span>"container start"</li> })}
-                    {has_ready.then(|| view! { <li><span class="swatch line-ready"></span>"first passing probe"</li> })}
-                    <li class="legend-note">"bar height = probe duration"</li>
+                    {has_ready.then(|| view! { <li><span class="swatch line-ready"></span>"first passing run"</li> })}
+                    <li class="legend-note">"bar height = run duration"</li>
                 </ul>
             </figcaption>
         </figure>

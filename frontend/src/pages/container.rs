@@ -1,11 +1,11 @@
-//! `/containers/:id`: findings, the healthcheck timeline and probe table, configuration
+//! `/containers/:id`: findings, the healthcheck timeline and the table of its runs, configuration
 //! and networks of one container.
 
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 use vantage_shared::duration::human_ms;
-use vantage_shared::{ContainerDetail, HealthHistory, HealthProbe, NetworkAttachment};
+use vantage_shared::{ContainerDetail, HealthHistory, HealthcheckRun, NetworkAttachment};
 
 use super::Live;
 use crate::api::{self, HISTORY_LIMIT};
@@ -13,7 +13,7 @@ use crate::components::badges::{HealthBadge, StateBadge};
 use crate::components::data_table::{Column, DataTable};
 use crate::components::finding::FindingCard;
 use crate::components::loaded::Loaded;
-use crate::components::probe_table::ProbeTable;
+use crate::components::run_table::RunTable;
 use crate::components::status::Empty;
 use crate::components::timeline::HealthTimeline;
 use crate::format::{ago, date_time};
@@ -37,7 +37,7 @@ pub fn ContainerPage() -> impl IntoView {
         async move { session.check(api::health_history(&token, &id, HISTORY_LIMIT).await) }
     });
     // View choices live outside the loaded bodies so live refreshes keep them.
-    let show_all_probes = RwSignal::new(false);
+    let show_all_runs = RwSignal::new(false);
     let whole_history = RwSignal::new(false);
 
     view! {
@@ -53,7 +53,7 @@ pub fn ContainerPage() -> impl IntoView {
             // The history is kept while Docker is down; it is drawn even when the
             // container's config cannot be read.
             <Loaded outcome=history.outcome() what="the healthcheck history">
-                <History history detail show_all_probes whole_history />
+                <History history detail show_all_runs whole_history />
             </Loaded>
         </section>
 
@@ -89,7 +89,7 @@ fn Header(detail: Live<ContainerDetail>) -> impl IntoView {
                 fallback=|| {
                     view! {
                         <Empty title="Nothing to report.">
-                            <p>"Vantage checks healthcheck timing against every recorded probe."</p>
+                            <p>"Vantage checks healthcheck timing against every recorded run."</p>
                         </Empty>
                     }
                 }
@@ -108,19 +108,19 @@ fn Header(detail: Live<ContainerDetail>) -> impl IntoView {
     }
 }
 
-/// Probes of the latest run (since `started_at`), or all when asked or when the
-/// latest run has none yet.
-fn probes_to_draw(
-    probes: &[HealthProbe],
+/// Healthcheck runs since the latest start (`started_at`), or all when asked or when
+/// there are none since then yet.
+fn runs_to_draw(
+    runs: &[HealthcheckRun],
     started_at: Option<chrono::DateTime<chrono::Utc>>,
     all: bool,
-) -> Vec<HealthProbe> {
-    let latest: Vec<HealthProbe> = match started_at {
-        Some(s) if !all => probes.iter().filter(|p| p.start >= s).cloned().collect(),
-        _ => probes.to_vec(),
+) -> Vec<HealthcheckRun> {
+    let latest: Vec<HealthcheckRun> = match started_at {
+        Some(s) if !all => runs.iter().filter(|p| p.start >= s).cloned().collect(),
+        _ => runs.to_vec(),
     };
     if latest.is_empty() {
-        probes.to_vec()
+        runs.to_vec()
     } else {
         latest
     }
@@ -130,10 +130,10 @@ fn probes_to_draw(
 fn History(
     history: Live<HealthHistory>,
     detail: Live<ContainerDetail>,
-    show_all_probes: RwSignal<bool>,
+    show_all_runs: RwSignal<bool>,
     whole_history: RwSignal<bool>,
 ) -> impl IntoView {
-    let probes = history.select(|h| h.probes.clone());
+    let runs = history.select(|h| h.runs.clone());
     let total = history.select(|h| h.total);
     let started_at = detail.select(|d| d.summary.started_at);
     let config = detail.select(|d| d.summary.healthcheck.clone());
@@ -141,20 +141,20 @@ fn History(
 
     let started = move || started_at.get().flatten();
     let config_now = move || config.get().flatten();
-    let has_probes = move || probes.with(|p| p.as_ref().is_some_and(|p| !p.is_empty()));
-    let earlier_runs = move || {
+    let has_runs = move || runs.with(|p| p.as_ref().is_some_and(|p| !p.is_empty()));
+    let runs_before_start = move || {
         let s = started();
-        probes.with(|p| {
+        runs.with(|p| {
             p.as_ref()
                 .is_some_and(|p| s.is_some_and(|s| p.iter().any(|p| p.start < s)))
         })
     };
     let summary = move || {
-        probes.with(|p| {
+        runs.with(|p| {
             let p = p.as_deref().unwrap_or_default();
             let failures = p.iter().filter(|p| !p.passed()).count();
             let all = total.get().unwrap_or(0);
-            let mut s = format!("{all} probes recorded");
+            let mut s = format!("{all} healthcheck runs recorded");
             if u64::try_from(p.len()).unwrap_or(0) < all {
                 s.push_str(&format!(" (latest {} shown)", p.len()));
             }
@@ -166,7 +166,7 @@ fn History(
         ready_ms.get().flatten().map(|ms| {
             view! {
                 <p class="ready" data-testid="time-to-ready">
-                    "First passing probe " <strong>{human_ms(ms)}</strong> " after the latest container start."
+                    "First passing run " <strong>{human_ms(ms)}</strong> " after the latest container start."
                 </p>
             }
         })
@@ -189,27 +189,27 @@ fn History(
     };
     // The SVG has no state worth keeping, so it is simply redrawn when its inputs change.
     let chart = move || {
-        let all = probes.get().unwrap_or_default();
-        let drawn = probes_to_draw(&all, started(), whole_history.get());
-        view! { <HealthTimeline probes=drawn started_at=started() config=config_now() /> }
+        let all = runs.get().unwrap_or_default();
+        let drawn = runs_to_draw(&all, started(), whole_history.get());
+        view! { <HealthTimeline runs=drawn started_at=started() config=config_now() /> }
     };
     let empty_title = move || {
         // `Some(None)`: the container is known and has no healthcheck.
         if config.get() == Some(None) {
             "This container has no healthcheck."
         } else {
-            "No probes recorded yet."
+            "No healthcheck runs recorded yet."
         }
     };
-    let table_rows = Signal::derive(move || probes.get().unwrap_or_default());
+    let table_rows = Signal::derive(move || runs.get().unwrap_or_default());
     view! {
         <Show
-            when=has_probes
+            when=has_runs
             fallback=move || {
                 view! {
                     <Empty title=empty_title()>
                         <p>
-                            "Vantage records every probe Docker runs from now on. Add a healthcheck with "
+                            "Vantage records every healthcheck run from now on. Add a healthcheck with "
                             <code>"--health-cmd"</code> " or a compose " <code>"healthcheck:"</code> " block."
                         </p>
                     </Empty>
@@ -219,14 +219,14 @@ fn History(
             <p>{summary}</p>
             {ready}
             {config_line}
-            <Show when=earlier_runs>
+            <Show when=runs_before_start>
                 <div class="segmented" role="group" aria-label="Timeline range">
                     <button
                         type="button"
                         aria-pressed=move || (!whole_history.get()).to_string()
                         on:click=move |_| whole_history.set(false)
                     >
-                        "Latest run"
+                        "Since latest start"
                     </button>
                     <button
                         type="button"
@@ -238,8 +238,8 @@ fn History(
                 </div>
             </Show>
             {chart}
-            <h3>"Probes (newest first)"</h3>
-            <ProbeTable probes=table_rows show_all=show_all_probes />
+            <h3>"Healthcheck runs (newest first)"</h3>
+            <RunTable runs=table_rows show_all=show_all_runs />
         </Show>
     }
 }
@@ -248,7 +248,7 @@ fn History(
 #[component]
 fn Config(detail: Live<ContainerDetail>) -> impl IntoView {
     let shown = detail.select(|d| {
-        // Blank what this section does not show, so status text and probe counts
+        // Blank what this section does not show, so status text and run counts
         // changing every few seconds do not redraw it.
         let mut d = d.clone();
         d.summary.status.clear();

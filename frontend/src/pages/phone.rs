@@ -1,5 +1,5 @@
 //! `/p/:code`: the page a phone opens from a phone link. No navigation and no admin
-//! token: the code is the (scoped, expiring) token. It probes every target from this
+//! token: the code is the (scoped, expiring) token. It checks every target from this
 //! browser as soon as it loads, sends the results, and shows the agent's view next to
 //! this phone's. It stores nothing but a random device id.
 
@@ -9,7 +9,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_params_map;
 use vantage_shared::probe::{
-    AgentProbe, BrowserProbe, Comparison, DeviceReportIn, ProbeSet, ProbeTarget, ReachVerdict,
+    AgentProbe, BrowserCheck, Comparison, DeviceReportIn, ProbeSet, ProbeTarget, ReachVerdict,
 };
 
 use crate::api::{self, ApiError};
@@ -17,7 +17,7 @@ use crate::components::finding::FindingCard;
 use crate::components::verdict::ReachBadge;
 use crate::format::clock;
 use crate::pages::reach::AGENT_CONCURRENCY;
-use crate::probe::{self, bounded, browser_summary, PageContext};
+use crate::check::{self, bounded, browser_summary, PageContext};
 use crate::state::device_id;
 
 /// Where a run is.
@@ -25,7 +25,7 @@ use crate::state::device_id;
 enum Phase {
     /// Fetching the probe set.
     Loading,
-    Probing,
+    Checking,
     /// Sending the results.
     Sending,
     Done,
@@ -67,7 +67,7 @@ pub fn PhonePage() -> impl IntoView {
     let phase = RwSignal::new(Phase::Loading);
     let set = RwSignal::new(None::<ProbeSet>);
     let running = RwSignal::new(HashSet::<String>::new());
-    let results = RwSignal::new(HashMap::<String, BrowserProbe>::new());
+    let results = RwSignal::new(HashMap::<String, BrowserCheck>::new());
     let answer = RwSignal::new(None::<Comparison>);
     // The agent's (redacted) probes as they finish, before the report's answer arrives.
     let agent = RwSignal::new(HashMap::<String, AgentProbe>::new());
@@ -75,7 +75,7 @@ pub fn PhonePage() -> impl IntoView {
     let run = {
         let code = code.clone();
         move || {
-            if matches!(phase.get_untracked(), Phase::Probing | Phase::Sending) {
+            if matches!(phase.get_untracked(), Phase::Checking | Phase::Sending) {
                 return;
             }
             let code = code.clone();
@@ -109,7 +109,7 @@ pub fn PhonePage() -> impl IntoView {
     };
     let status_line = move || match phase.get() {
         Phase::Loading => "Loading the targets…".to_owned(),
-        Phase::Probing => {
+        Phase::Checking => {
             let total = set.with(|s| s.as_ref().map_or(0, |s| s.targets.len()));
             format!(
                 "Testing from this phone: {} / {total}",
@@ -123,7 +123,7 @@ pub fn PhonePage() -> impl IntoView {
     let busy = move || {
         matches!(
             phase.get(),
-            Phase::Loading | Phase::Probing | Phase::Sending
+            Phase::Loading | Phase::Checking | Phase::Sending
         )
     };
 
@@ -197,19 +197,19 @@ pub fn PhonePage() -> impl IntoView {
     }
 }
 
-/// One run: the probe set, the probes, the report. Returns the agent's answer.
+/// One round: the probe set, the checks, the report. Returns the agent's answer.
 async fn run_once(
     code: &str,
     phase: RwSignal<Phase>,
     set: RwSignal<Option<ProbeSet>>,
     running: RwSignal<HashSet<String>>,
-    results: RwSignal<HashMap<String, BrowserProbe>>,
+    results: RwSignal<HashMap<String, BrowserCheck>>,
     agent: RwSignal<HashMap<String, AgentProbe>>,
 ) -> Result<Comparison, Failure> {
     let probe_set = api::phone_targets(code).await.map_err(|e| failure(&e))?;
     let targets: Vec<ProbeTarget> = probe_set.targets.clone();
     set.set(Some(probe_set));
-    phase.set(Phase::Probing);
+    phase.set(Phase::Checking);
     let page = PageContext::current().ok_or_else(|| Failure::Other {
         title: "Cannot read this page's address".into(),
         detail: "Reload the page.".into(),
@@ -225,7 +225,7 @@ async fn run_once(
             });
         }
     });
-    let browser_side = probe::probe_all(
+    let browser_side = check::check_all(
         targets,
         &page,
         |id| {
@@ -242,12 +242,12 @@ async fn run_once(
             });
         },
     );
-    let (_, probes) = futures_util::future::join(agent_side, browser_side).await;
+    let (_, checks) = futures_util::future::join(agent_side, browser_side).await;
     phase.set(Phase::Sending);
     let report = DeviceReportIn {
         device_id: device_id(),
         page_origin: page.origin,
-        results: probes,
+        results: checks,
     };
     api::post_report(code, &report)
         .await
@@ -258,7 +258,7 @@ async fn run_once(
 fn PhoneTarget(
     t: ProbeTarget,
     running: RwSignal<HashSet<String>>,
-    results: RwSignal<HashMap<String, BrowserProbe>>,
+    results: RwSignal<HashMap<String, BrowserCheck>>,
     agent: RwSignal<HashMap<String, AgentProbe>>,
     answer: RwSignal<Option<Comparison>>,
 ) -> impl IntoView {
@@ -313,7 +313,7 @@ fn PhoneTarget(
                 let target_id = target_id.clone();
                 move || match mine.get() {
                     Some(p) => {
-                        let verdict = probe::verdict(&p);
+                        let verdict = check::verdict(&p);
                         view! {
                             <p
                                 class="from"

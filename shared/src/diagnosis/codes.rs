@@ -48,15 +48,15 @@ finding_codes! {
     ContainerUnhealthy => "container_unhealthy",
 
     // The healthcheck's timing (diagnosis/health_timing.rs).
-    /// Probes fail while the app starts because `start_period` is shorter than its startup.
+    /// The healthcheck fails while the app starts because `start_period` is shorter than its startup.
     HealthcheckStartPeriodTooShort => "healthcheck_start_period_too_short",
     /// The healthcheck has not passed once since the container started.
     HealthcheckNeverPassed => "healthcheck_never_passed",
-    /// Passing probes come close to the probe timeout, and some were cut off by it.
+    /// Passing healthcheck runs come close to the check's timeout, and some were cut off by it.
     HealthcheckTimeoutTooShort => "healthcheck_timeout_too_short",
-    /// The healthcheck failed again, in separate runs, after the container became ready.
+    /// The healthcheck failed again, in separate streaks, after the container became ready.
     HealthcheckFlapping => "healthcheck_flapping",
-    /// The latest probes fail after the container had been healthy.
+    /// The latest healthcheck runs fail after the container had been healthy.
     HealthcheckFailingNow => "healthcheck_failing_now",
 
     // Connectivity between two containers (diagnosis/connectivity.rs).

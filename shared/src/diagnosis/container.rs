@@ -1,10 +1,10 @@
 //! Everything Vantage concludes about one container: its state and its healthcheck timing.
 
 use super::{health_timing, sort_findings, Finding, FindingCode, Severity};
-use crate::api::{ContainerState, ContainerSummary, HealthProbe, HealthStatus};
+use crate::api::{ContainerState, ContainerSummary, HealthcheckRun, HealthStatus};
 
-/// Findings for one container, worst first. `probes` is its recorded history.
-pub fn diagnose(c: &ContainerSummary, probes: &[HealthProbe]) -> Vec<Finding> {
+/// Findings for one container, worst first. `runs` is its recorded healthcheck history.
+pub fn diagnose(c: &ContainerSummary, runs: &[HealthcheckRun]) -> Vec<Finding> {
     let mut findings = Vec::new();
     match c.state {
         ContainerState::Restarting => findings.push(Finding::new(
@@ -32,7 +32,7 @@ pub fn diagnose(c: &ContainerSummary, probes: &[HealthProbe]) -> Vec<Finding> {
         _ => {}
     }
     if c.health == HealthStatus::Unhealthy {
-        let last = probes
+        let last = runs
             .iter()
             .max_by_key(|p| p.start)
             .map(|p| p.output.trim().to_owned())
@@ -41,7 +41,7 @@ pub fn diagnose(c: &ContainerSummary, probes: &[HealthProbe]) -> Vec<Finding> {
             FindingCode::ContainerUnhealthy,
             Severity::Critical,
             format!(
-                "`{}` is unhealthy ({} failed probes in a row)",
+                "`{}` is unhealthy ({} failed healthcheck runs in a row)",
                 c.name, c.failing_streak
             ),
             if last.is_empty() {
@@ -57,7 +57,7 @@ pub fn diagnose(c: &ContainerSummary, probes: &[HealthProbe]) -> Vec<Finding> {
             service,
             config: cfg,
             started_at: c.started_at,
-            probes,
+            runs,
         }));
     }
     sort_findings(&mut findings);

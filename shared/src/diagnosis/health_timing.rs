@@ -1,11 +1,12 @@
 //! Startup vs healthcheck timing (docs/incidents.md, "Unhealthy while the app is fine"):
-//! probes that fail while an app is still loading, timeouts too short for the real probe,
-//! and flapping checks.
+//! healthcheck runs that fail while an app is still loading, timeouts too short for the
+//! real check, and flapping checks. "Since start" means since the container's latest start:
+//! runs before it belong to an earlier life of the container.
 
 use chrono::{DateTime, Utc};
 
 use super::{Finding, FindingCode, Severity};
-use crate::api::{HealthProbe, HealthcheckConfig};
+use crate::api::{HealthcheckRun, HealthcheckConfig};
 use crate::duration::{compose_duration, human_ms};
 
 /// Everything the timing diagnosis looks at for one container.
@@ -14,27 +15,27 @@ pub struct Input<'a> {
     /// Compose service name (or container name) used in the snippet.
     pub service: &'a str,
     pub config: &'a HealthcheckConfig,
-    /// When the container last started; probes before it belong to an earlier run.
+    /// When the container last started; runs before it belong to an earlier start.
     pub started_at: Option<DateTime<Utc>>,
-    /// Recorded probes in any order.
-    pub probes: &'a [HealthProbe],
+    /// Recorded healthcheck runs in any order.
+    pub runs: &'a [HealthcheckRun],
 }
 
-/// What the history says about the latest run, before any judgement.
+/// What the history says since the latest start, before any judgement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Timing {
-    /// Probes of the latest run.
-    pub probes: usize,
+    /// Healthcheck runs since the latest start.
+    pub runs: usize,
     pub failures: usize,
     /// Failures before the first pass.
     pub startup_failures: usize,
-    /// From container start (or the first probe) to the end of the first passing probe.
+    /// From container start (or the first run) to the end of the first passing run.
     pub time_to_ready_ms: Option<u64>,
-    /// Slowest passing probe.
+    /// Slowest passing run.
     pub max_pass_duration_ms: Option<u64>,
-    /// Failed probes that ran into the timeout.
+    /// Failed runs that ran into the timeout.
     pub timed_out: usize,
-    /// Fail runs that started after the container had become ready.
+    /// Streaks of failures that started after the container had become ready.
     pub relapses: usize,
     /// Consecutive failures at the end of the history.
     pub trailing_failures: usize,
@@ -44,57 +45,57 @@ fn ms_between(a: DateTime<Utc>, b: DateTime<Utc>) -> u64 {
     u64::try_from((b - a).num_milliseconds()).unwrap_or(0)
 }
 
-/// True when a failed probe was cut off by Docker's timeout rather than failing on its own.
-pub fn probe_timed_out(probe: &HealthProbe, config: &HealthcheckConfig) -> bool {
-    if probe.passed() {
+/// True when a failed run was cut off by Docker's timeout rather than failing on its own.
+pub fn run_timed_out(run: &HealthcheckRun, config: &HealthcheckConfig) -> bool {
+    if run.passed() {
         return false;
     }
-    let out = probe.output.to_ascii_lowercase();
+    let out = run.output.to_ascii_lowercase();
     // Docker writes "Health check exceeded timeout (3s)" with exit code -1.
     out.contains("exceeded timeout")
         || out.contains("timed out")
-        || (probe.exit_code == -1 && probe.duration_ms * 10 >= config.timeout_ms * 9)
+        || (run.exit_code == -1 && run.duration_ms * 10 >= config.timeout_ms * 9)
 }
 
-/// Measures the latest run. Probes are sorted by start time here.
+/// Measures the runs since the latest start, sorted by start time here.
 pub fn measure(input: &Input<'_>) -> Timing {
-    let mut run: Vec<&HealthProbe> = input
-        .probes
+    let mut since_start: Vec<&HealthcheckRun> = input
+        .runs
         .iter()
         .filter(|p| input.started_at.is_none_or(|s| p.start >= s))
         .collect();
-    run.sort_by_key(|p| p.start);
+    since_start.sort_by_key(|p| p.start);
 
-    let origin = input.started_at.or_else(|| run.first().map(|p| p.start));
-    let first_pass = run.iter().position(|p| p.passed());
+    let origin = input.started_at.or_else(|| since_start.first().map(|p| p.start));
+    let first_pass = since_start.iter().position(|p| p.passed());
     let time_to_ready_ms = match (first_pass, origin) {
-        (Some(i), Some(o)) => Some(ms_between(o, run[i].end)),
+        (Some(i), Some(o)) => Some(ms_between(o, since_start[i].end)),
         _ => None,
     };
     let mut relapses = 0;
     if let Some(i) = first_pass {
-        for w in run[i..].windows(2) {
+        for w in since_start[i..].windows(2) {
             if w[0].passed() && !w[1].passed() {
                 relapses += 1;
             }
         }
     }
     Timing {
-        probes: run.len(),
-        failures: run.iter().filter(|p| !p.passed()).count(),
-        startup_failures: first_pass.unwrap_or(run.len()),
+        runs: since_start.len(),
+        failures: since_start.iter().filter(|p| !p.passed()).count(),
+        startup_failures: first_pass.unwrap_or(since_start.len()),
         time_to_ready_ms,
-        max_pass_duration_ms: run
+        max_pass_duration_ms: since_start
             .iter()
             .filter(|p| p.passed())
             .map(|p| p.duration_ms)
             .max(),
-        timed_out: run
+        timed_out: since_start
             .iter()
-            .filter(|p| probe_timed_out(p, input.config))
+            .filter(|p| run_timed_out(p, input.config))
             .count(),
         relapses,
-        trailing_failures: run.iter().rev().take_while(|p| !p.passed()).count(),
+        trailing_failures: since_start.iter().rev().take_while(|p| !p.passed()).count(),
     }
 }
 
@@ -110,7 +111,7 @@ pub fn recommended_start_period_ms(time_to_ready_ms: u64) -> u64 {
     round_up(time_to_ready_ms.saturating_mul(2), 10_000).max(10_000)
 }
 
-/// A timeout with headroom over the slowest passing probe: twice it, whole seconds, at least 3 s.
+/// A timeout with headroom over the slowest passing run: twice it, whole seconds, at least 3 s.
 pub fn recommended_timeout_ms(max_pass_duration_ms: u64) -> u64 {
     round_up(max_pass_duration_ms.saturating_mul(2), 1000).max(3000)
 }
@@ -135,7 +136,7 @@ pub fn compose_snippet(
 /// Runs the timing diagnosis. An empty list means nothing to report yet.
 pub fn diagnose(input: &Input<'_>) -> Vec<Finding> {
     let t = measure(input);
-    if t.probes == 0 {
+    if t.runs == 0 {
         return Vec::new();
     }
     let m = Measured::new(input, t);
@@ -150,9 +151,9 @@ struct Measured<'a> {
     input: &'a Input<'a>,
     cfg: &'a HealthcheckConfig,
     t: Timing,
-    /// The timeout to recommend: the configured one unless passing probes come close to it.
+    /// The timeout to recommend: the configured one unless passing runs come close to it.
     new_timeout: u64,
-    /// " N of the failed probes ran into the T timeout." or empty.
+    /// " N of the failed runs ran into the T timeout." or empty.
     timeout_note: String,
 }
 
@@ -165,7 +166,7 @@ impl<'a> Measured<'a> {
         };
         let timeout_note = if t.timed_out > 0 {
             format!(
-                " {} of the failed probes ran into the {} timeout.",
+                " {} of the failed runs ran into the {} timeout.",
                 t.timed_out,
                 human_ms(cfg.timeout_ms)
             )
@@ -182,18 +183,18 @@ impl<'a> Measured<'a> {
     }
 }
 
-/// How the run started: ready later than start_period allows, or never passed at all.
+/// How the container started: ready later than start_period allows, or never passed at all.
 fn startup(m: &Measured<'_>) -> Option<Finding> {
     match m.t.time_to_ready_ms {
         Some(ready) if m.t.startup_failures > 0 && ready > m.cfg.start_period_ms => {
             Some(start_period_too_short(m, ready))
         }
-        None if m.t.failures == m.t.probes => Some(never_passed(m)),
+        None if m.t.failures == m.t.runs => Some(never_passed(m)),
         _ => None,
     }
 }
 
-/// Probes failed while the app was still loading, past the start period.
+/// Runs failed while the app was still loading, past the start period.
 fn start_period_too_short(m: &Measured<'_>, ready: u64) -> Finding {
     let (input, cfg, t, timeout_note) = (m.input, m.cfg, &m.t, &m.timeout_note);
     let start_period = recommended_start_period_ms(ready);
@@ -216,14 +217,14 @@ fn start_period_too_short(m: &Measured<'_>, ready: u64) -> Finding {
         )
     };
     let summary = format!(
-        "Probes fail for the first ~{} after start; start_period is {} and timeout {}: set start_period ≥ {}",
+        "The healthcheck fails for the first ~{} after start; start_period is {} and timeout {}: set start_period ≥ {}",
         human_ms(ready),
         human_ms(cfg.start_period_ms),
         human_ms(cfg.timeout_ms),
         human_ms(start_period),
     );
     let explanation = format!(
-        "The first {} probe(s) after the container started failed, and the first passing probe finished {} after start. \
+        "The first {} healthcheck run(s) after the container started failed, and the first passing run finished {} after start. \
          Docker counts failures only after start_period ({}), and it is shorter than the time this app needs to load. {consequence}{timeout_note} \
          The app itself is fine once loaded: the healthcheck timing does not fit its startup time.",
         t.startup_failures,
@@ -233,7 +234,7 @@ fn start_period_too_short(m: &Measured<'_>, ready: u64) -> Finding {
     let retries = cfg.retries.max(3);
     Finding::new(FindingCode::HealthcheckStartPeriodTooShort, severity, summary, explanation).with_fix(
         format!(
-            "Give the app {} to start before failures count (start_period), keep the probe interval.",
+            "Give the app {} to start before failures count (start_period), keep the check interval.",
             human_ms(start_period)
         ),
         Some(compose_snippet(input.service, cfg, m.new_timeout, start_period, retries)),
@@ -241,7 +242,7 @@ fn start_period_too_short(m: &Measured<'_>, ready: u64) -> Finding {
     )
 }
 
-/// Every probe of the run failed.
+/// Every run since start failed.
 fn never_passed(m: &Measured<'_>) -> Finding {
     let (input, cfg, t, timeout_note) = (m.input, m.cfg, &m.t, &m.timeout_note);
     // Failures inside start_period do not count in Docker either: while they
@@ -254,26 +255,26 @@ fn never_passed(m: &Measured<'_>) -> Finding {
     } else {
         Severity::Info
     };
-    let last = input.probes.iter().max_by_key(|p| p.start);
+    let last = input.runs.iter().max_by_key(|p| p.start);
     let out = last.map(|p| p.output.trim().to_owned()).unwrap_or_default();
     Finding::new(
         FindingCode::HealthcheckNeverPassed,
         severity,
-        format!("The healthcheck has not passed once since start ({} probes failed)", t.probes),
+        format!("The healthcheck has not passed once since start ({} runs failed)", t.runs),
         format!(
-            "Every probe of `{}` failed.{timeout_note} Last output: {}",
+            "Every run of `{}` failed.{timeout_note} Last output: {}",
             cfg.command_display(),
             if out.is_empty() { "(none)".to_owned() } else { out }
         ),
     )
     .with_fix(
-        "Run the probe command inside the container (`docker exec <name> sh -c '<command>'`) to see why it fails; if the app is still loading, raise start_period.",
+        "Run the check command inside the container (`docker exec <name> sh -c '<command>'`) to see why it fails; if the app is still loading, raise start_period.",
         None,
         None,
     )
 }
 
-/// Probes ran into the timeout while passing ones come close to it.
+/// Runs hit the timeout while passing ones come close to it.
 fn timeout_too_short(m: &Measured<'_>) -> Option<Finding> {
     let (input, cfg, t, new_timeout) = (m.input, m.cfg, &m.t, m.new_timeout);
     if !(t.timed_out > 0 && new_timeout > cfg.timeout_ms && t.time_to_ready_ms.is_some()) {
@@ -284,15 +285,15 @@ fn timeout_too_short(m: &Measured<'_>) -> Option<Finding> {
             FindingCode::HealthcheckTimeoutTooShort,
             Severity::Warning,
             format!(
-                "Passing probes take up to {}, close to the {} timeout: set timeout ≥ {}",
+                "Passing runs take up to {}, close to the {} timeout: set timeout ≥ {}",
                 human_ms(t.max_pass_duration_ms.unwrap_or(0)),
                 human_ms(cfg.timeout_ms),
                 human_ms(new_timeout)
             ),
-            format!("{} probe(s) were cut off by the timeout; a busy moment turns a slow pass into a failure.", t.timed_out),
+            format!("{} run(s) were cut off by the timeout; a busy moment turns a slow pass into a failure.", t.timed_out),
         )
         .with_fix(
-            "Raise the timeout to twice the slowest passing probe.",
+            "Raise the timeout to twice the slowest passing run.",
             Some(compose_snippet(input.service, cfg, new_timeout, cfg.start_period_ms.max(recommended_start_period_ms(t.time_to_ready_ms.unwrap_or(0))), cfg.retries)),
             Some("yaml"),
         ),
@@ -312,9 +313,9 @@ fn after_ready(m: &Measured<'_>) -> Option<Finding> {
                     t.relapses
                 ),
                 format!(
-                    "{} of {} probes in this run failed, in separate runs of failures.{timeout_note}",
+                    "{} of {} runs since start failed, in separate streaks of failures.{timeout_note}",
                     t.failures - t.startup_failures,
-                    t.probes
+                    t.runs
                 ),
             )
             .with_fix(
@@ -327,8 +328,8 @@ fn after_ready(m: &Measured<'_>) -> Option<Finding> {
         Some(Finding::new(
             FindingCode::HealthcheckFailingNow,
             if t.trailing_failures as u64 >= cfg.retries { Severity::Critical } else { Severity::Warning },
-            format!("The last {} probe(s) failed after the container had been healthy", t.trailing_failures),
-            "The app passed its healthcheck earlier in this run and now fails it: look at the probe output and the app's logs.",
+            format!("The last {} run(s) failed after the container had been healthy", t.trailing_failures),
+            "The app passed its healthcheck earlier since start and now fails it: look at the check's output and the app's logs.",
         ))
     } else {
         None
@@ -339,13 +340,15 @@ fn after_ready(m: &Measured<'_>) -> Option<Finding> {
 fn counted_startup_failures(input: &Input<'_>, t: &Timing) -> u64 {
     let Some(origin) = input
         .started_at
-        .or_else(|| input.probes.iter().map(|p| p.start).min())
+        .or_else(|| input.runs.iter().map(|p| p.start).min())
     else {
         return 0;
     };
-    let mut run: Vec<&HealthProbe> = input.probes.iter().filter(|p| p.start >= origin).collect();
-    run.sort_by_key(|p| p.start);
-    run.iter()
+    let mut since_start: Vec<&HealthcheckRun> =
+        input.runs.iter().filter(|p| p.start >= origin).collect();
+    since_start.sort_by_key(|p| p.start);
+    since_start
+        .iter()
         .take(t.startup_failures)
         .filter(|p| ms_between(origin, p.start) >= input.config.start_period_ms)
         .count() as u64
@@ -364,9 +367,9 @@ mod tests {
             .expect("valid date")
     }
 
-    fn probe(start_ms: i64, duration_ms: i64, exit_code: i64, output: &str) -> HealthProbe {
+    fn run(start_ms: i64, duration_ms: i64, exit_code: i64, output: &str) -> HealthcheckRun {
         let start = t0() + chrono::Duration::milliseconds(start_ms);
-        HealthProbe {
+        HealthcheckRun {
             start,
             end: start + chrono::Duration::milliseconds(duration_ms),
             duration_ms: duration_ms as u64,
@@ -389,11 +392,11 @@ mod tests {
         }
     }
 
-    /// The slow-loading model server: it needs ~12 s, probed every 2 s with a 3 s timeout.
-    fn inference_history() -> Vec<HealthProbe> {
+    /// The slow-loading model server: it needs ~12 s, checked every 2 s with a 3 s timeout.
+    fn inference_history() -> Vec<HealthcheckRun> {
         let mut v = Vec::new();
         for i in 0..6 {
-            v.push(probe(
+            v.push(run(
                 i * 2000 + 100,
                 3000,
                 -1,
@@ -401,7 +404,7 @@ mod tests {
             ));
         }
         for i in 6..12 {
-            v.push(probe(i * 2000 + 100, 40, 0, "ok"));
+            v.push(run(i * 2000 + 100, 40, 0, "ok"));
         }
         v
     }
@@ -409,12 +412,12 @@ mod tests {
     #[test]
     fn slow_start_recommends_start_period_with_snippet() {
         let c = cfg(2000, 3000, 0, 3);
-        let probes = inference_history();
+        let runs = inference_history();
         let f = diagnose(&Input {
             service: "inference",
             config: &c,
             started_at: Some(t0()),
-            probes: &probes,
+            runs: &runs,
         });
         let first = &f[0];
         assert_eq!(first.code, "healthcheck_start_period_too_short");
@@ -441,7 +444,7 @@ mod tests {
         assert!(
             first
                 .explanation
-                .contains("6 of the failed probes ran into the 3 s timeout"),
+                .contains("6 of the failed runs ran into the 3 s timeout"),
             "{}",
             first.explanation
         );
@@ -451,12 +454,12 @@ mod tests {
     fn failures_inside_start_period_are_only_a_warning() {
         // Ready after ~12 s with start_period 10 s: only one failure counts.
         let c = cfg(2000, 3000, 10_000, 3);
-        let probes = inference_history();
+        let runs = inference_history();
         let f = diagnose(&Input {
             service: "s",
             config: &c,
             started_at: Some(t0()),
-            probes: &probes,
+            runs: &runs,
         });
         assert_eq!(f[0].code, "healthcheck_start_period_too_short");
         assert_eq!(f[0].severity, Severity::Warning);
@@ -465,12 +468,12 @@ mod tests {
     #[test]
     fn ready_within_start_period_is_fine() {
         let c = cfg(2000, 3000, 30_000, 3);
-        let probes = inference_history();
+        let runs = inference_history();
         let f = diagnose(&Input {
             service: "s",
             config: &c,
             started_at: Some(t0()),
-            probes: &probes,
+            runs: &runs,
         });
         assert!(
             f.iter()
@@ -482,35 +485,35 @@ mod tests {
     #[test]
     fn healthy_from_the_start_has_no_findings() {
         let c = cfg(2000, 3000, 0, 3);
-        let probes: Vec<_> = (0..10).map(|i| probe(i * 2000, 20, 0, "")).collect();
+        let runs: Vec<_> = (0..10).map(|i| run(i * 2000, 20, 0, "")).collect();
         assert!(diagnose(&Input {
             service: "s",
             config: &c,
             started_at: Some(t0()),
-            probes: &probes
+            runs: &runs
         })
         .is_empty());
         assert!(diagnose(&Input {
             service: "s",
             config: &c,
             started_at: Some(t0()),
-            probes: &[]
+            runs: &[]
         })
         .is_empty());
     }
 
     #[test]
-    fn probes_of_an_earlier_run_are_ignored() {
+    fn runs_before_the_latest_start_are_ignored() {
         let c = cfg(2000, 3000, 0, 3);
-        let mut probes = inference_history();
-        // The container restarted at +60 s and has passed every probe since.
+        let mut runs = inference_history();
+        // The container restarted at +60 s and has passed every run since.
         let restart = t0() + chrono::Duration::seconds(60);
-        probes.extend((0..3).map(|i| probe(60_500 + i * 2000, 20, 0, "")));
+        runs.extend((0..3).map(|i| run(60_500 + i * 2000, 20, 0, "")));
         let f = diagnose(&Input {
             service: "s",
             config: &c,
             started_at: Some(restart),
-            probes: &probes,
+            runs: &runs,
         });
         assert!(f.is_empty(), "{f:?}");
     }
@@ -518,14 +521,14 @@ mod tests {
     #[test]
     fn never_passing_is_critical_and_quotes_output() {
         let c = cfg(1000, 1000, 0, 3);
-        let probes: Vec<_> = (0..5)
-            .map(|i| probe(i * 1000, 5, 1, "connection refused"))
+        let runs: Vec<_> = (0..5)
+            .map(|i| run(i * 1000, 5, 1, "connection refused"))
             .collect();
         let f = diagnose(&Input {
             service: "s",
             config: &c,
             started_at: Some(t0()),
-            probes: &probes,
+            runs: &runs,
         });
         assert_eq!(f[0].code, "healthcheck_never_passed");
         assert_eq!(f[0].severity, Severity::Critical);
@@ -535,12 +538,12 @@ mod tests {
     #[test]
     fn failing_inside_the_start_period_is_only_info() {
         let c = cfg(1000, 1000, 60_000, 3);
-        let probes: Vec<_> = (0..5).map(|i| probe(i * 1000, 5, 1, "loading")).collect();
+        let runs: Vec<_> = (0..5).map(|i| run(i * 1000, 5, 1, "loading")).collect();
         let f = diagnose(&Input {
             service: "s",
             config: &c,
             started_at: Some(t0()),
-            probes: &probes,
+            runs: &runs,
         });
         assert_eq!(f[0].code, "healthcheck_never_passed");
         assert_eq!(f[0].severity, Severity::Info);
@@ -550,30 +553,30 @@ mod tests {
     fn flapping_is_detected() {
         let c = cfg(1000, 3000, 0, 3);
         let pattern = [0, 0, 1, 0, 1, 1, 0, 1, 0];
-        let probes: Vec<_> = pattern
+        let runs: Vec<_> = pattern
             .iter()
             .enumerate()
-            .map(|(i, &e)| probe(i as i64 * 1000, 10, e, ""))
+            .map(|(i, &e)| run(i as i64 * 1000, 10, e, ""))
             .collect();
         let f = diagnose(&Input {
             service: "s",
             config: &c,
             started_at: Some(t0()),
-            probes: &probes,
+            runs: &runs,
         });
         assert!(f.iter().any(|f| f.code == "healthcheck_flapping"), "{f:?}");
     }
 
     #[test]
-    fn slow_passing_probes_raise_the_timeout() {
+    fn slow_passing_runs_raise_the_timeout() {
         let c = cfg(5000, 3000, 0, 3);
-        let mut probes = vec![probe(0, 3000, -1, "Health check exceeded timeout (3s)")];
-        probes.extend((1..5).map(|i| probe(i * 5000, 2600, 0, "")));
+        let mut runs = vec![run(0, 3000, -1, "Health check exceeded timeout (3s)")];
+        runs.extend((1..5).map(|i| run(i * 5000, 2600, 0, "")));
         let f = diagnose(&Input {
             service: "s",
             config: &c,
             started_at: Some(t0()),
-            probes: &probes,
+            runs: &runs,
         });
         let tf = f
             .iter()
@@ -594,14 +597,14 @@ mod tests {
     #[test]
     fn measure_counts_phases() {
         let c = cfg(2000, 3000, 0, 3);
-        let probes = inference_history();
+        let runs = inference_history();
         let t = measure(&Input {
             service: "s",
             config: &c,
             started_at: Some(t0()),
-            probes: &probes,
+            runs: &runs,
         });
-        assert_eq!(t.probes, 12);
+        assert_eq!(t.runs, 12);
         assert_eq!(t.startup_failures, 6);
         assert_eq!(t.timed_out, 6);
         assert_eq!(t.time_to_ready_ms, Some(12_140));

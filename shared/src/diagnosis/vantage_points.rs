@@ -13,7 +13,7 @@ use crate::probe::{
 /// when no rules are loaded. The agent builds it from the rule sets it holds.
 pub type RulesLookup<'a> = &'a dyn Fn(&str) -> Option<RulesVerdict>;
 
-/// How long the dashboard's browser probe waits for an answer (`frontend/src/probe.rs`).
+/// How long the dashboard's browser check waits for an answer (`frontend/src/check.rs`).
 pub const BROWSER_TIMEOUT_MS: u32 = 8_000;
 
 /// The address the target answers on, as specific as the agent knows it: the address the
@@ -214,7 +214,7 @@ fn blocked_timeout(v: &AgentView<'_>, d: &DeviceResult, ip: &str) -> Finding {
              is a private address and {ip} is not, also check that the name resolves \
              to a public address outside your network. {}",
             agent_line(v.agent),
-            f64::from(d.probe.no_cors.elapsed_ms) / 1000.0,
+            f64::from(d.check.no_cors.elapsed_ms) / 1000.0,
             rules_text(v.rules, ip)
         ),
     )
@@ -262,7 +262,7 @@ fn failed_before_http(v: &AgentView<'_>, d: &DeviceResult, ip: &str) -> Finding 
              from that network (split-horizon DNS, a private address); a certificate \
              that this device does not trust also fails this way. {}",
             agent_line(v.agent),
-            d.probe.no_cors.elapsed_ms,
+            d.check.no_cors.elapsed_ms,
             rules_text(v.rules, ip)
         ),
     )
@@ -271,13 +271,13 @@ fn failed_before_http(v: &AgentView<'_>, d: &DeviceResult, ip: &str) -> Finding 
 /// The device got an HTTP error; say so, and whether the agent saw a different status.
 fn http_error(v: &AgentView<'_>, d: &DeviceResult, ip: &str) -> Finding {
     let theirs = d
-        .probe
+        .check
         .cors
         .status
         .map_or("an error".to_owned(), |s| format!("HTTP {s}"));
     let agent_status = v.agent.and_then(|a| a.http.as_ref()).map(|h| h.status);
     let summary = match agent_status {
-        Some(s) if Some(s) != d.probe.cors.status => format!(
+        Some(s) if Some(s) != d.check.cors.status => format!(
             "The agent gets HTTP {s}; {ip} gets {theirs}: the two take different paths \
              (a proxy, a CDN or a different backend answers {ip})."
         ),
@@ -293,7 +293,7 @@ fn http_error(v: &AgentView<'_>, d: &DeviceResult, ip: &str) -> Finding {
 
 /// The browser could not test the target at all, and why.
 fn not_attempted(v: &AgentView<'_>, d: &DeviceResult, ip: &str) -> Finding {
-    let (why, fix) = match d.probe.blocked_by {
+    let (why, fix) = match d.check.blocked_by {
         Some(BrowserBlock::MixedContent) => (
             crate::browser::MIXED_CONTENT,
             crate::browser::MIXED_CONTENT_FIX,
@@ -444,7 +444,7 @@ fn cors_finding(ip: &str, agent: Option<&AgentProbe>) -> Finding {
 mod tests {
     use super::*;
     use crate::probe::{
-        AddressFamily, BrowserProbe, FetchAttempt, FetchOutcome, TargetSource, TcpAttempt,
+        AddressFamily, BrowserCheck, FetchAttempt, FetchOutcome, TargetSource, TcpAttempt,
     };
 
     fn target() -> Target {
@@ -497,7 +497,7 @@ mod tests {
     }
 
     fn device(ip: &str, no_cors: FetchOutcome, cors: FetchOutcome) -> DeviceResult {
-        let probe = BrowserProbe {
+        let check = BrowserCheck {
             target_id: "api".into(),
             no_cors: attempt(no_cors, 8000),
             cors: attempt(cors, 8000),
@@ -509,8 +509,8 @@ mod tests {
             client_ip: ip.into(),
             user_agent: "phone".into(),
             received_at: chrono::Utc::now(),
-            verdict: crate::probe::classify_browser(&probe),
-            probe,
+            verdict: crate::probe::classify_browser(&check),
+            check,
             rules: None,
         }
     }
@@ -617,8 +617,8 @@ mod tests {
         assert_eq!(f[0].code, "device_cors_blocked");
 
         let mut m = device("10.78.0.2", FetchOutcome::Skipped, FetchOutcome::Skipped);
-        m.probe.blocked_by = Some(BrowserBlock::MixedContent);
-        m.verdict = crate::probe::classify_browser(&m.probe);
+        m.check.blocked_by = Some(BrowserBlock::MixedContent);
+        m.verdict = crate::probe::classify_browser(&m.check);
         let f = compare(&target(), Some(&a), &[m], &no_rules);
         assert_eq!(f[0].code, "device_not_attempted");
         assert!(f[0].explanation.contains("mixed content"));

@@ -15,7 +15,10 @@ pub struct DeviceResult {
     pub user_agent: String,
     pub received_at: chrono::DateTime<chrono::Utc>,
     pub verdict: ReachVerdict,
-    pub probe: BrowserProbe,
+    /// What the browser found. Results stored before this field had its name carry it
+    /// as `probe`.
+    #[serde(alias = "probe")]
+    pub check: BrowserCheck,
     /// What the loaded security-group/firewall rules say about `client_ip` on the target's
     /// port; filled in when the comparison is built, absent when no rules are loaded.
     #[serde(default)]

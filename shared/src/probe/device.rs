@@ -60,7 +60,7 @@ pub struct ResourceTiming {
 /// What one browser saw for one target.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct BrowserProbe {
+pub struct BrowserCheck {
     pub target_id: String,
     pub no_cors: FetchAttempt,
     pub cors: FetchAttempt,
@@ -82,7 +82,7 @@ pub struct DeviceReportIn {
     /// One result per target, each naming a target of the probe set (`GET
     /// /api/phone/targets`); a target that is not there any more is a `400`.
     #[cfg_attr(feature = "openapi", schema(max_items = 1000))]
-    pub results: Vec<BrowserProbe>,
+    pub results: Vec<BrowserCheck>,
 }
 
 /// A device report as recorded by the agent.
@@ -96,11 +96,11 @@ pub struct DeviceReport {
     pub user_agent: String,
     pub page_origin: String,
     pub received_at: chrono::DateTime<chrono::Utc>,
-    pub results: Vec<BrowserProbe>,
+    pub results: Vec<BrowserCheck>,
 }
 
 /// The verdict for one browser result, from the no-cors/cors matrix.
-pub fn classify_browser(p: &BrowserProbe) -> ReachVerdict {
+pub fn classify_browser(p: &BrowserCheck) -> ReachVerdict {
     if p.blocked_by.is_some() {
         return ReachVerdict::NotAttempted;
     }

@@ -74,7 +74,7 @@ impl Target {
                     .iter()
                     .map(|s| s.trim().to_owned())
                     .collect(),
-                target: t.firewall.target,
+                destination: t.firewall.destination,
             },
             source,
         }

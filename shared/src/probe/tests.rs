@@ -175,7 +175,7 @@ fn slugs_and_validation() {
             NewTarget {
                 firewall: RuleScope {
                     sets: vec![String::new()],
-                    target: None,
+                    destination: None,
                 },
                 ..ok.clone()
             },
@@ -199,7 +199,7 @@ fn attempt(outcome: FetchOutcome, status: Option<u16>) -> FetchAttempt {
 #[test]
 fn the_browser_matrix() {
     use FetchOutcome::*;
-    let p = |nc, c, status| BrowserProbe {
+    let p = |nc, c, status| BrowserCheck {
         target_id: "t".into(),
         no_cors: attempt(nc, None),
         cors: attempt(c, status),

@@ -172,7 +172,7 @@ fn rule(text: &str, r: &AzRule, path: &[Seg], implicit: bool) -> Result<Rule, Ru
     let protocol = f.protocol()?;
     let ports = f.ports(protocol)?;
     let source_ports = f.source_ports(protocol)?;
-    let (peers, local, targets) = f.sides(direction)?;
+    let (peers, local, applies_to) = f.sides(direction)?;
     let mut out = Rule::new(name, direction, action, protocol, ports, peers);
     out.id = r.id.clone().or_else(|| e.id.clone());
     out.priority = Some(priority);
@@ -182,7 +182,7 @@ fn rule(text: &str, r: &AzRule, path: &[Seg], implicit: bool) -> Result<Rule, Ru
     } else {
         local
     };
-    out.targets = targets;
+    out.applies_to = applies_to;
     out.source_ports = source_ports;
     out.implicit = implicit;
     out.description = e.description.clone().filter(|d| !d.is_empty());
@@ -362,7 +362,7 @@ impl Fields<'_> {
         )?;
         let source_asgs = asgs(&e.source_application_security_groups);
         let destination_asgs = asgs(&e.destination_application_security_groups);
-        let (mut peers, local, targets) = match direction {
+        let (mut peers, local, applies_to) = match direction {
             Direction::Inbound => (
                 [sources, source_asgs].concat(),
                 destinations,
@@ -377,7 +377,7 @@ impl Fields<'_> {
         if peers.is_empty() {
             peers.push(Peer::Any);
         }
-        Ok((peers, local, targets))
+        Ok((peers, local, applies_to))
     }
 }
 

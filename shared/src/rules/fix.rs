@@ -354,7 +354,7 @@ fn gcp(set: &RuleSet, w: &Want, q: &Question, deny: Option<u32>) -> RuleFix {
         Direction::Inbound => ("INGRESS", "--source-ranges", "sourceRanges"),
         Direction::Outbound => ("EGRESS", "--destination-ranges", "destinationRanges"),
     };
-    let target_tag = q.target.as_ref().and_then(|t| t.tags.first());
+    let target_tag = q.destination.as_ref().and_then(|t| t.tags.first());
     let mut args = vec![
         sh_quote(&name),
         format!("--network={}", sh_quote(&set.id)),

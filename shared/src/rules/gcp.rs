@@ -161,7 +161,7 @@ struct Shared {
     priority: u32,
     peers: Vec<Peer>,
     local: Vec<Peer>,
-    targets: Vec<Peer>,
+    applies_to: Vec<Peer>,
     id: Option<String>,
 }
 
@@ -170,7 +170,7 @@ impl Shared {
         let direction = firewall_direction(text, f, path)?;
         let priority = firewall_priority(text, f, path)?;
         let (peers, local) = firewall_sides(text, f, path, direction)?;
-        let targets: Vec<Peer> = f
+        let applies_to: Vec<Peer> = f
             .target_tags
             .iter()
             .flatten()
@@ -191,7 +191,7 @@ impl Shared {
             priority,
             peers,
             local,
-            targets,
+            applies_to,
             id,
         })
     }
@@ -329,7 +329,7 @@ fn entry_rule(
     r.id = shared.id.clone();
     r.priority = Some(shared.priority);
     r.local = shared.local.clone();
-    r.targets = shared.targets.clone();
+    r.applies_to = shared.applies_to.clone();
     r.disabled = f.disabled.unwrap_or(false);
     r.description = f.description.clone().filter(|d| !d.is_empty());
     r.path = path_string(epath);

@@ -213,11 +213,11 @@ fn fixture_details_survive_parsing() {
         .rules
         .iter()
         .filter_map(|r| r.host.as_ref())
-        .find(|h| matches!(h.target, HostTarget::Dnat { port: Some(80), .. }))
+        .find(|h| matches!(h.action, HostAction::Dnat { port: Some(80), .. }))
         .expect("Docker's DNAT");
     assert_eq!(
-        dnat.target,
-        HostTarget::Dnat {
+        dnat.action,
+        HostAction::Dnat {
             addr: Some(ip("172.17.0.2")),
             port: Some(80)
         }
@@ -721,12 +721,12 @@ fn negation_interfaces_and_conntrack() {
         ],
     );
     let mut eth0 = Question::tcp(ip("203.0.113.7"), 443);
-    eth0.target = Some(TargetInfo {
+    eth0.destination = Some(DestinationInfo {
         interface: Some("eth0".to_owned()),
-        ..TargetInfo::default()
+        ..DestinationInfo::default()
     });
     let mut eth1 = eth0.clone();
-    if let Some(t) = eth1.target.as_mut() {
+    if let Some(t) = eth1.destination.as_mut() {
         t.interface = Some("eth1".to_owned());
     }
     check(
@@ -773,7 +773,7 @@ fn negation_interfaces_and_conntrack() {
         ],
     );
     let v = evaluate(&sets, &Question::tcp(ip("203.0.113.7"), 443));
-    assert_eq!(v.explanation_code, ExplanationCode::TargetNotSpecified);
+    assert_eq!(v.explanation_code, ExplanationCode::DestinationNotSpecified);
     assert!(
         v.unknown_reasons[0].reason.contains("interface eth0"),
         "{:?}",
@@ -842,7 +842,7 @@ fn unsupported_matches_make_the_verdict_unknown() {
     assert!(
         v.unknown_reasons[0]
             .reason
-            .contains("target `NFQUEUE` is not evaluated"),
+            .contains("action `NFQUEUE` is not evaluated"),
         "{:?}",
         v.unknown_reasons
     );
@@ -1036,9 +1036,9 @@ fn a_question_can_name_the_published_container_port() {
         "{:?}",
         v.unknown_reasons
     );
-    let published = plain.clone().with_target(TargetInfo {
+    let published = plain.clone().with_destination(DestinationInfo {
         published_to: Some("172.17.0.2:80".parse().expect("socket address")),
-        ..TargetInfo::default()
+        ..DestinationInfo::default()
     });
     let iptables = load("host-iptables-save-docker.txt");
     let filter_only: Vec<RuleSet> = iptables
@@ -1147,9 +1147,9 @@ fn ufw_rulesets_evaluate_through_ufw_chains() {
 fn nft_semantics() {
     let sets = load("host-nft-ruleset.json");
     let mut via_eth0 = Question::tcp(ip("203.0.113.7"), 8080);
-    via_eth0.target = Some(TargetInfo {
+    via_eth0.destination = Some(DestinationInfo {
         interface: Some("eth0".to_owned()),
-        ..TargetInfo::default()
+        ..DestinationInfo::default()
     });
     check(
         &sets,
@@ -1512,7 +1512,7 @@ fn host_types_register_as_openapi_schemas() {
         "HostChain",
         "HostRule",
         "HostMatch",
-        "HostTarget",
+        "HostAction",
         "HostAddr",
         "CtState",
         "IcmpTypeCode",

@@ -42,11 +42,11 @@ pub use error::{RulesError, RulesErrorKind};
 pub use eval::{
     evaluate, evaluate_refs, summary, to_rules_verdict, ExplanationCode, HostDenial, HostPath,
     HostVerdict, LayerVerdict, NearestKind, NearestRule, Outcome, Question, RuleFix, RuleRef,
-    TargetInfo, UnknownReason, Verdict,
+    DestinationInfo, UnknownReason, Verdict,
 };
 pub use model::{
     Action, Cidr, CtState, Direction, HostAddr, HostBackend, HostChain, HostChainType, HostFamily,
-    HostHook, HostMatch, HostRule, HostTable, HostTarget, IcmpTypeCode, Peer, PortMatch, PortRange,
+    HostHook, HostMatch, HostRule, HostTable, HostAction, IcmpTypeCode, Peer, PortMatch, PortRange,
     Protocol, Provider, Rule, RuleSet, RuleSetKind,
 };
 pub use scope::RuleScope;

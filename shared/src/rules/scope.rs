@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::eval::TargetInfo;
+use super::eval::DestinationInfo;
 use super::model::RuleSet;
 
 /// At most this many set ids in one scope (a NIC has at most 16 security groups; host
@@ -36,13 +36,14 @@ pub struct RuleScope {
     pub sets: Vec<String>,
     /// The destination: GCP network tags and service accounts, Azure application security
     /// groups, its private address, the interface traffic arrives on.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target: Option<TargetInfo>,
+    /// Targets stored before this field had its name carry it as `target`.
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "target")]
+    pub destination: Option<DestinationInfo>,
 }
 
 impl RuleScope {
     pub fn is_empty(&self) -> bool {
-        self.sets.is_empty() && self.target.is_none()
+        self.sets.is_empty() && self.destination.is_none()
     }
 
     /// Checks sizes (ids must still be matched against what is loaded, see [`Self::select`]).
@@ -57,7 +58,7 @@ impl RuleScope {
                 return Err(format!("`{id}` is not a rule set id (e.g. sg-0abc123)"));
             }
         }
-        if let Some(t) = &self.target {
+        if let Some(t) = &self.destination {
             let lists = [&t.tags, &t.service_accounts, &t.application_security_groups];
             if lists.iter().any(|l| l.len() > MAX_SCOPE_SETS)
                 || lists
@@ -152,7 +153,7 @@ mod tests {
         let sets = parse_rules(TWO_GROUPS, "t").expect("parses");
         let scope = RuleScope {
             sets: vec!["sg-db".into(), " sg-gone ".into()],
-            target: None,
+            destination: None,
         };
         let (picked, missing) = scope.select(&sets);
         assert_eq!(
@@ -174,7 +175,7 @@ mod tests {
         sets.extend(parse_rules(TWO_GROUPS, "staging.json").expect("parses"));
         let scope = RuleScope {
             sets: vec!["sg-db".into(), "sg-db".into()],
-            target: None,
+            destination: None,
         };
         assert_eq!(
             scope.ambiguous(&sets),
@@ -190,27 +191,27 @@ mod tests {
     fn validation_bounds_sizes() {
         let ok = RuleScope {
             sets: vec!["sg-1".into()],
-            target: Some(TargetInfo {
+            destination: Some(DestinationInfo {
                 tags: vec!["web".into()],
-                ..TargetInfo::default()
+                ..DestinationInfo::default()
             }),
         };
         assert!(ok.validate().is_ok());
         let blank = RuleScope {
             sets: vec!["  ".into()],
-            target: None,
+            destination: None,
         };
         assert!(blank.validate().is_err());
         let many = RuleScope {
             sets: (0..=MAX_SCOPE_SETS).map(|i| format!("sg-{i}")).collect(),
-            target: None,
+            destination: None,
         };
         assert!(many.validate().unwrap_err().contains("at most"));
         let long_if = RuleScope {
             sets: vec![],
-            target: Some(TargetInfo {
+            destination: Some(DestinationInfo {
                 interface: Some("x".repeat(16)),
-                ..TargetInfo::default()
+                ..DestinationInfo::default()
             }),
         };
         assert!(long_if.validate().is_err());

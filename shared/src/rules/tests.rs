@@ -56,17 +56,17 @@ fn icmp(source: &str, t: u8, code: Option<u8>) -> Question {
     q
 }
 
-fn target_tags(tags: &[&str]) -> TargetInfo {
-    TargetInfo {
+fn target_tags(tags: &[&str]) -> DestinationInfo {
+    DestinationInfo {
         tags: tags.iter().map(|t| (*t).to_owned()).collect(),
-        ..TargetInfo::default()
+        ..DestinationInfo::default()
     }
 }
 
-fn target_address(a: &str) -> TargetInfo {
-    TargetInfo {
+fn destination_address(a: &str) -> DestinationInfo {
+    DestinationInfo {
         address: Some(ip(a)),
-        ..TargetInfo::default()
+        ..DestinationInfo::default()
     }
 }
 
@@ -880,7 +880,7 @@ fn gcp_firewall_semantics() {
         &[
             case(
                 "office to the LB",
-                Question::tcp(ip("198.51.100.9"), 443).with_target(lb.clone()),
+                Question::tcp(ip("198.51.100.9"), 443).with_destination(lb.clone()),
                 Allowed,
                 C::Allowed,
             ),
@@ -888,35 +888,35 @@ fn gcp_firewall_semantics() {
                 "office, target tags unknown",
                 Question::tcp(ip("198.51.100.9"), 443),
                 Unknown,
-                C::TargetNotSpecified,
+                C::DestinationNotSpecified,
             ),
             case(
                 "office, target without the tag",
-                Question::tcp(ip("198.51.100.9"), 443).with_target(target_tags(&["other"])),
+                Question::tcp(ip("198.51.100.9"), 443).with_destination(target_tags(&["other"])),
                 Denied,
                 C::GcpImpliedDenyIngress,
             ),
             case(
                 "guest wifi: only a disabled rule would",
-                Question::tcp(ip("203.0.113.7"), 443).with_target(lb.clone()),
+                Question::tcp(ip("203.0.113.7"), 443).with_destination(lb.clone()),
                 Denied,
                 C::GcpImpliedDenyIngress,
             ),
             case(
                 "blocklist at 900 beats allows at 1000",
-                Question::tcp(ip("192.0.2.5"), 443).with_target(lb.clone()),
+                Question::tcp(ip("192.0.2.5"), 443).with_destination(lb.clone()),
                 Denied,
                 C::GcpFirewallDenyRule,
             ),
             case(
                 "IPv6 office range",
-                Question::tcp(ip("2001:db8:1234::9"), 443).with_target(lb.clone()),
+                Question::tcp(ip("2001:db8:1234::9"), 443).with_destination(lb.clone()),
                 Allowed,
                 C::Allowed,
             ),
             case(
                 "health checks, port list",
-                Question::tcp(ip("35.191.3.4"), 8050).with_target(lb.clone()),
+                Question::tcp(ip("35.191.3.4"), 8050).with_destination(lb.clone()),
                 Allowed,
                 C::Allowed,
             ),
@@ -960,13 +960,13 @@ fn gcp_firewall_semantics() {
             // The tag rule might match, but a later rule allows anyway: no doubt.
             case(
                 "source tag maybe, then allow-internal",
-                Question::tcp(ip("10.128.0.5"), 5432).with_target(db.clone()),
+                Question::tcp(ip("10.128.0.5"), 5432).with_destination(db.clone()),
                 Allowed,
                 C::Allowed,
             ),
             case(
                 "source tag cannot be a public address",
-                Question::tcp(ip("203.0.113.7"), 5432).with_target(db),
+                Question::tcp(ip("203.0.113.7"), 5432).with_destination(db),
                 Denied,
                 C::GcpImpliedDenyIngress,
             ),
@@ -981,7 +981,7 @@ fn gcp_firewall_semantics() {
 
     let v = evaluate(
         &prod,
-        &Question::tcp(ip("203.0.113.7"), 443).with_target(lb.clone()),
+        &Question::tcp(ip("203.0.113.7"), 443).with_destination(lb.clone()),
     );
     assert_eq!(
         summary(&v),
@@ -994,7 +994,7 @@ fn gcp_firewall_semantics() {
          --direction=INGRESS --action=ALLOW --rules=tcp:443 --source-ranges=203.0.113.7/32 \
          --priority=1000 --target-tags=api-lb"
     );
-    let v = evaluate(&prod, &Question::tcp(ip("192.0.2.5"), 443).with_target(lb));
+    let v = evaluate(&prod, &Question::tcp(ip("192.0.2.5"), 443).with_destination(lb));
     assert!(
         v.fixes[0].command.contains("--priority=899"),
         "{}",
@@ -1027,8 +1027,8 @@ fn azure_nsg_semantics() {
     use ExplanationCode as C;
     use Outcome::*;
     let nsg = load("azure-nsg-show.json");
-    let proxy = target_address("10.1.2.10");
-    let other = target_address("10.1.2.11");
+    let proxy = destination_address("10.1.2.10");
+    let other = destination_address("10.1.2.11");
     check(
         &nsg,
         &[
@@ -1040,13 +1040,13 @@ fn azure_nsg_semantics() {
             ),
             case(
                 "Internet to the proxy address",
-                Question::tcp(ip("203.0.113.7"), 443).with_target(proxy),
+                Question::tcp(ip("203.0.113.7"), 443).with_destination(proxy),
                 Allowed,
                 C::Allowed,
             ),
             case(
                 "Internet, other address: default deny",
-                Question::tcp(ip("203.0.113.7"), 443).with_target(other.clone()),
+                Question::tcp(ip("203.0.113.7"), 443).with_destination(other.clone()),
                 Denied,
                 C::AzureNsgDefaultDeny,
             ),
@@ -1054,7 +1054,7 @@ fn azure_nsg_semantics() {
                 "Internet, address unknown",
                 Question::tcp(ip("203.0.113.7"), 443),
                 Unknown,
-                C::TargetNotSpecified,
+                C::DestinationNotSpecified,
             ),
             case(
                 "blocklist at 100 first",
@@ -1114,7 +1114,7 @@ fn azure_nsg_semantics() {
     );
     let v = evaluate(
         &nsg,
-        &Question::tcp(ip("203.0.113.7"), 443).with_target(other),
+        &Question::tcp(ip("203.0.113.7"), 443).with_destination(other),
     );
     assert_eq!(
         summary(&v),

@@ -6,7 +6,7 @@ use std::path::Path;
 use rusqlite::Connection;
 
 use super::*;
-use crate::store::health::tests::probe;
+use crate::store::health::tests::run;
 use crate::store::{from_ns, Store};
 
 type SchemaRow = (String, String, String, Option<String>);
@@ -44,8 +44,8 @@ fn versions_count_up_from_one() {
             step.description
         );
     }
-    // Databases in the field carry these numbers: a new step adds 7, never renumbers.
-    assert_eq!(SCHEMA_VERSION, 6);
+    // Databases in the field carry these numbers: a new step adds 8, never renumbers.
+    assert_eq!(SCHEMA_VERSION, 7);
 }
 
 #[tokio::test]
@@ -66,7 +66,7 @@ async fn version_1_databases_get_their_counts() {
     }
     let s = Store::open(dir.path()).unwrap();
     assert_eq!(s.count().await.unwrap(), 2);
-    s.insert_probes("a".into(), "a".into(), vec![probe(0, 0)])
+    s.insert_runs("a".into(), "a".into(), vec![run(0, 0)])
         .await
         .unwrap();
     assert_eq!(s.history("a".into(), None, 1).await.unwrap().1, 3);
@@ -150,4 +150,40 @@ async fn a_version_3_database_without_base_url_gets_it() {
         .and_then(|r| r.3.clone())
         .unwrap();
     assert!(device_results.contains("owner"), "{device_results}");
+}
+
+#[tokio::test]
+async fn a_version_6_database_keeps_its_healthcheck_runs_and_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history.sqlite3");
+    {
+        let mut conn = Connection::open(&path).unwrap();
+        migrate_to(&mut conn, 6).unwrap();
+        conn.execute_batch(
+            "INSERT INTO health_probes VALUES ('a', 'web', 1, 2, 0, 'ok', 'healthy'),
+                                              ('a', 'web', 3, 4, 1, 'down', 'unhealthy');",
+        )
+        .unwrap();
+    }
+    let s = Store::open(dir.path()).unwrap();
+    assert_eq!(s.count_for("a".into()).await.unwrap(), 2);
+    let (runs, total) = s.history("a".into(), None, 10).await.unwrap();
+    assert_eq!(total, 2);
+    assert_eq!(runs[0].output, "down");
+    // The renamed triggers still keep the totals.
+    s.insert_runs("a".into(), "web".into(), vec![run(0, 0)])
+        .await
+        .unwrap();
+    assert_eq!(s.count_for("a".into()).await.unwrap(), 3);
+    assert_eq!(s.prune(from_ns(3)).await.unwrap(), 1);
+    assert_eq!(s.count_for("a".into()).await.unwrap(), 2);
+    drop(s);
+    let (version, rows) = schema(&path);
+    assert_eq!(version, SCHEMA_VERSION);
+    assert!(
+        rows.iter()
+            .all(|r| !r.1.contains("health_probes") && !r.1.contains("probe_counts")),
+        "old names left: {rows:?}"
+    );
+    assert_eq!((version, rows), fresh_schema());
 }

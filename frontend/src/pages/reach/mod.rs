@@ -20,7 +20,7 @@ use crate::api;
 use crate::components::finding::Snippet;
 use crate::components::loaded::Loaded;
 use crate::components::status::{error_text, Empty};
-use crate::probe::{self, bounded, PageContext};
+use crate::check::{self, bounded, PageContext};
 use crate::state::{device_id, use_refresh, use_session, Refresh, Session};
 use form::TargetForm;
 use phone_link::{DeviceSeen, PhoneLinkPanel};
@@ -100,7 +100,7 @@ impl Actions {
     }
 
     /// Probes every target, [`AGENT_CONCURRENCY`] at a time, counting progress.
-    pub fn probe_all(self, ids: Vec<String>) {
+    pub fn check_all(self, ids: Vec<String>) {
         if self.all_running.get_untracked() || ids.is_empty() {
             return;
         }
@@ -277,7 +277,7 @@ fn Toolbar(rows: Memo<Option<Vec<TargetComparison>>>, actions: Actions) -> impl 
                 .map(|r| r.iter().map(|t| t.target.id.clone()).collect::<Vec<_>>())
                 .unwrap_or_default()
         });
-        actions.probe_all(ids);
+        actions.check_all(ids);
     };
 
     let on_test_browser = move |_| test_from_this_browser(rows, run, session, refresh);
@@ -314,7 +314,7 @@ fn Toolbar(rows: Memo<Option<Vec<TargetComparison>>>, actions: Actions) -> impl 
                     data-testid="test-browser"
                     on:click=on_test_browser
                     disabled=move || matches!(run.get(), BrowserRun::Running { .. })
-                    title="Runs the browser probes from this browser and adds its column"
+                    title="Runs the browser checks from this browser and adds its column"
                 >
                     "Test from this browser"
                 </button>
@@ -324,7 +324,7 @@ fn Toolbar(rows: Memo<Option<Vec<TargetComparison>>>, actions: Actions) -> impl 
     }
 }
 
-/// Runs the browser probes from this browser and sends them as this device's report.
+/// Runs the browser checks from this browser and sends them as this device's report.
 fn test_from_this_browser(
     rows: Memo<Option<Vec<TargetComparison>>>,
     run: RwSignal<BrowserRun>,
@@ -346,7 +346,7 @@ fn test_from_this_browser(
     let total = targets.len();
     run.set(BrowserRun::Running { done: 0, total });
     spawn_local(async move {
-        let results = probe::probe_all(
+        let results = check::check_all(
             targets,
             &page,
             |_| {},

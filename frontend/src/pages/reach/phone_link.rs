@@ -14,7 +14,7 @@ use crate::components::qr::QrCodeSvg;
 use crate::components::status::error_text;
 use crate::format::{ago, clock, countdown, date_time, short_user_agent};
 use crate::pages::Live;
-use crate::probe::PageContext;
+use crate::check::PageContext;
 use crate::state::{use_refresh, use_session};
 
 /// Minutes a new link lives unless the admin changes it (the agent's default too).

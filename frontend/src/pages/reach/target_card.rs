@@ -15,7 +15,7 @@ use crate::components::probe_detail::{AgentDetail, BrowserDetail};
 use crate::components::rules_verdict::DeviceRulesBadge;
 use crate::components::verdict::ReachBadge;
 use crate::format::{ago, date_time, short_user_agent};
-use crate::probe::browser_summary;
+use crate::check::browser_summary;
 
 /// The comparison's findings, then the agent's own that it does not already hold; worst first.
 /// Identical ones (two devices behind one address say the same thing) are shown once.
@@ -323,7 +323,7 @@ fn AgentColumn(probe: Option<AgentProbe>, now: RwSignal<DateTime<Utc>>) -> impl 
 fn DeviceColumn(d: DeviceResult, now: RwSignal<DateTime<Utc>>) -> impl IntoView {
     let at = d.received_at;
     let ua = short_user_agent(&d.user_agent);
-    let summary = browser_summary(&d.probe);
+    let summary = browser_summary(&d.check);
     view! {
         <section class="vp-col" aria-label=format!("Device {}", d.client_ip)>
             <header>
@@ -341,7 +341,7 @@ fn DeviceColumn(d: DeviceResult, now: RwSignal<DateTime<Utc>>) -> impl IntoView 
             {d.rules.clone().map(|v| view! { <p class="vp-rules"><DeviceRulesBadge v with_summary=true /></p> })}
             <details class="browser-detail-toggle">
                 <summary>"Browser detail"</summary>
-                <BrowserDetail probe=d.probe />
+                <BrowserDetail check=d.check />
             </details>
         </section>
     }

@@ -43,8 +43,8 @@ pub(super) fn unknown_code(pending: &[Pending]) -> ExplanationCode {
         ExplanationCode::UnresolvedReference
     } else if kinds.contains(&UnknownKind::Unsupported) {
         ExplanationCode::UnsupportedMatch
-    } else if kinds.contains(&UnknownKind::Target) {
-        ExplanationCode::TargetNotSpecified
+    } else if kinds.contains(&UnknownKind::Destination) {
+        ExplanationCode::DestinationNotSpecified
     } else if kinds.contains(&UnknownKind::Question) {
         ExplanationCode::IncompleteQuestion
     } else {

@@ -1,11 +1,11 @@
 //! Matching one rule against the traffic: protocol, ports or ICMP type, the remote
 //! address (CIDRs, and the references a rule set cannot resolve by itself: prefix lists,
 //! security groups, GCP tags and service accounts, Azure ASGs and service tags), the local
-//! side and the targets. Each answer is yes, no (and why), or maybe (and what it depends on).
+//! side and the instances they apply to. Each answer is yes, no (and why), or maybe (and what it depends on).
 
 use std::net::IpAddr;
 
-use super::{Question, TargetInfo};
+use super::{Question, DestinationInfo};
 use crate::ownership::classify;
 use crate::probe::AddressOwner;
 use crate::rules::model::{
@@ -37,7 +37,7 @@ pub(crate) struct Packet<'q> {
     pub(super) icmp_code: Option<u8>,
     pub(super) remote: IpAddr,
     pub(super) class: SourceClass,
-    pub(super) target: Option<&'q TargetInfo>,
+    pub(super) destination: Option<&'q DestinationInfo>,
 }
 
 impl<'q> Packet<'q> {
@@ -53,7 +53,7 @@ impl<'q> Packet<'q> {
                 .filter(|_| q.protocol.is_icmp() && q.icmp_type.is_some()),
             remote: q.source,
             class: source_class(q.source),
-            target: q.target.as_ref(),
+            destination: q.destination.as_ref(),
         }
     }
 }
@@ -62,11 +62,11 @@ impl<'q> Packet<'q> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum UnknownKind {
     Reference,
-    Target,
+    Destination,
     ClientPort,
     /// The question left out something the rule needs (an ICMP type).
     Question,
-    /// A host firewall match or target that is not evaluated.
+    /// A host firewall match or action that is not evaluated.
     Unsupported,
 }
 
@@ -79,7 +79,7 @@ pub(super) enum Miss {
     Port,
     Peer,
     Local,
-    Target,
+    AppliesTo,
 }
 
 #[derive(Debug)]
@@ -214,7 +214,7 @@ fn match_peer(peer: &Peer, p: &Packet, name: &dyn Fn() -> String) -> PeerMatch {
     }
 }
 
-/// Whether the rule's local-side restriction (a destination prefix) includes the target.
+/// Whether the rule's local-side restriction (a destination prefix) includes the destination.
 fn match_local(
     rule: &Rule,
     p: &Packet,
@@ -223,7 +223,7 @@ fn match_local(
     if rule.local.is_empty() {
         return Ok(true);
     }
-    let address = p.target.and_then(|t| t.address);
+    let address = p.destination.and_then(|t| t.address);
     let mut unknown = None;
     for peer in &rule.local {
         match peer {
@@ -237,9 +237,9 @@ fn match_local(
                 Some(_) => {}
                 None => {
                     unknown.get_or_insert((
-                        UnknownKind::Target,
+                        UnknownKind::Destination,
                         format!(
-                            "{} applies only to traffic to {}; the target's address was not \
+                            "{} applies only to traffic to {}; the destination's address was not \
                              given",
                             name(),
                             peers_text(&rule.local)
@@ -264,27 +264,27 @@ fn match_local(
     }
 }
 
-/// Whether the rule applies to the target (GCP target tags/service accounts, Azure ASGs).
-fn match_targets(
+/// Whether the rule applies to the destination (GCP target tags/service accounts, Azure ASGs).
+fn match_applies_to(
     rule: &Rule,
     p: &Packet,
     name: &dyn Fn() -> String,
 ) -> Result<bool, (UnknownKind, String)> {
-    if rule.targets.is_empty() {
+    if rule.applies_to.is_empty() {
         return Ok(true);
     }
-    let Some(t) = p.target else {
+    let Some(t) = p.destination else {
         return Err((
-            UnknownKind::Target,
+            UnknownKind::Destination,
             format!(
                 "{} applies only to instances with {}; the question does not say which the \
-                 target has",
+                 destination has",
                 name(),
-                peers_text(&rule.targets)
+                peers_text(&rule.applies_to)
             ),
         ));
     };
-    Ok(rule.targets.iter().any(|peer| match peer {
+    Ok(rule.applies_to.iter().any(|peer| match peer {
         Peer::GcpTag { tag } => t.tags.iter().any(|x| x == tag),
         Peer::GcpServiceAccount { account } => t.service_accounts.iter().any(|x| x == account),
         Peer::AzureAsg { id } => t
@@ -349,9 +349,9 @@ pub(super) fn match_rule(set: &RuleSet, rule: &Rule, p: &Packet) -> Match {
         Ok(false) => return Match::No(Miss::Local, Vec::new()),
         Err(u) => maybes.push(u),
     }
-    match match_targets(rule, p, &name) {
+    match match_applies_to(rule, p, &name) {
         Ok(true) => {}
-        Ok(false) => return Match::No(Miss::Target, Vec::new()),
+        Ok(false) => return Match::No(Miss::AppliesTo, Vec::new()),
         Err(u) => maybes.push(u),
     }
     if let Some(ranges) = &rule.source_ports {

@@ -27,7 +27,7 @@ pub(super) fn nearest(sets: &[&RuleSet], members: &[usize], p: &Packet) -> Vec<N
             } else {
                 match match_rule(set, rule, p) {
                     Match::No(Miss::Peer, _) => NearestKind::OtherSource,
-                    Match::No(Miss::Local | Miss::Target, _) => NearestKind::OtherDestination,
+                    Match::No(Miss::Local | Miss::AppliesTo, _) => NearestKind::OtherDestination,
                     Match::No(Miss::Port, _) => NearestKind::OtherPort,
                     _ => continue,
                 }
@@ -75,7 +75,7 @@ fn describe_nearest(kind: NearestKind, set: &RuleSet, rule: &Rule, p: &Packet) -
         }
         NearestKind::OtherDestination => {
             let mut only: Vec<String> = rule.local.iter().map(ToString::to_string).collect();
-            only.extend(rule.targets.iter().map(ToString::to_string));
+            only.extend(rule.applies_to.iter().map(ToString::to_string));
             format!(
                 "admits {} from {}, but only to {}",
                 rule.traffic(),

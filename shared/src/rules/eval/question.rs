@@ -1,5 +1,5 @@
 //! The question the evaluator answers: the traffic ("203.0.113.7 on tcp/443, inbound") and,
-//! where rules select by it, what the protected resource is ([`TargetInfo`]).
+//! where rules select by it, what the protected resource is ([`DestinationInfo`]).
 
 use std::net::IpAddr;
 
@@ -7,12 +7,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::rules::model::{traffic_text, Direction, PortMatch, PortRange, Protocol};
 
-/// What the resource is, where rules select by it (GCP target tags and service accounts,
-/// Azure destination ASGs and addresses). `None` in a question means "not known": rules
-/// that select targets then make the answer `Unknown`.
+/// What the protected resource (the destination of inbound traffic) is, where rules select
+/// by it (GCP target tags and service accounts, Azure destination ASGs and addresses).
+/// `None` in a question means "not known": rules that apply only to some resources then
+/// make the answer `Unknown`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct TargetInfo {
+#[serde(deny_unknown_fields)]
+pub struct DestinationInfo {
     /// The resource's own (private) address, for rules restricted to a destination.
     #[cfg_attr(
         feature = "openapi",
@@ -71,7 +73,7 @@ pub struct Question {
     #[serde(default)]
     pub direction: Direction,
     #[serde(default)]
-    pub target: Option<TargetInfo>,
+    pub destination: Option<DestinationInfo>,
 }
 
 impl Question {
@@ -83,7 +85,7 @@ impl Question {
             icmp_type: None,
             icmp_code: None,
             direction: Direction::Inbound,
-            target: None,
+            destination: None,
         }
     }
 
@@ -114,8 +116,8 @@ impl Question {
         self
     }
 
-    pub fn with_target(mut self, target: TargetInfo) -> Self {
-        self.target = Some(target);
+    pub fn with_destination(mut self, destination: DestinationInfo) -> Self {
+        self.destination = Some(destination);
         self
     }
 

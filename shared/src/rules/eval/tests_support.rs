@@ -16,7 +16,7 @@ pub(crate) fn reply_packet_for(q: &Question) -> Packet<'_> {
         icmp_code: q.icmp_code,
         remote: q.source,
         class: source_class(q.source),
-        target: q.target.as_ref(),
+        destination: q.destination.as_ref(),
     };
     reply_packet(&p).expect("a reply")
 }

@@ -66,7 +66,7 @@ pub enum ExplanationCode {
     UnresolvedReference,
     /// Unknown: a rule that could decide applies only to some targets (tags, ASGs,
     /// destination addresses) and the question does not say which the resource has.
-    TargetNotSpecified,
+    DestinationNotSpecified,
     /// Unknown: the answer depends on the client's port (a NACL admits replies to only
     /// part of the ephemeral range, or an NSG rule names source ports).
     DependsOnClientPort,
@@ -96,7 +96,7 @@ impl ExplanationCode {
             Self::AzureNsgDenyRule => "AZURE_NSG_DENY_RULE",
             Self::AzureNsgDefaultDeny => "AZURE_NSG_DEFAULT_DENY",
             Self::UnresolvedReference => "UNRESOLVED_REFERENCE",
-            Self::TargetNotSpecified => "TARGET_NOT_SPECIFIED",
+            Self::DestinationNotSpecified => "DESTINATION_NOT_SPECIFIED",
             Self::DependsOnClientPort => "DEPENDS_ON_CLIENT_PORT",
             Self::IncompleteQuestion => "INCOMPLETE_QUESTION",
             Self::NoRuleSets => "NO_RULE_SETS",

@@ -19,22 +19,22 @@
 //!   LOG/MARK/… family.
 //!
 //! Anything else is kept, never ignored: another match (`-m recent`, `-m limit`, `-m
-//! set`, …) becomes [`HostMatch::Unsupported`] and another target [`HostTarget::Other`],
+//! set`, …) becomes [`HostMatch::Unsupported`] and another target [`HostAction::Other`],
 //! so a verdict that depends on the rule is `Unknown` and says which match. Ignoring a
 //! match could turn a DROP into a false "allowed". Errors name the line, the column and
 //! the token.
 //!
 //! Layout: `reader` reads the lines into tables (`token` splits a line), `table` finishes
 //! one committed table, `rule` reads a rule's top-level options, `matches` the options of
-//! each match module, `values` protocols, ports and addresses, `target` the `-j` target,
-//! `fix` the command that admits a question's traffic.
+//! each match module, `values` protocols, ports and addresses, `action` the `-j` target
+//! (the rule's action), `fix` the command that admits a question's traffic.
 
 mod fix;
 mod matches;
 mod reader;
 mod rule;
 mod table;
-mod target;
+mod action;
 mod token;
 mod values;
 
@@ -45,7 +45,7 @@ pub(crate) use values::parse_protocol;
 use super::error::{RulesError, RulesErrorKind};
 use super::model::RuleSet;
 #[cfg(doc)]
-use super::model::{HostMatch, HostTarget};
+use super::model::{HostMatch, HostAction};
 use super::{parse_expecting, Format};
 use reader::strip_counters;
 

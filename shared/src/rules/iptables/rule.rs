@@ -4,11 +4,11 @@ use std::collections::BTreeSet;
 
 use super::matches::module_option;
 use super::table::Seen;
-use super::target::parse_target;
+use super::action::parse_action;
 use super::token::{bad, At, Tok};
 use super::values::{parse_addrs, parse_protocol};
 use crate::rules::error::RulesError;
-use crate::rules::model::{HostMatch, HostTarget, Protocol};
+use crate::rules::model::{HostMatch, HostAction, Protocol};
 
 /// Options that start a new top-level part of a rule (they end a match's options).
 pub(super) fn top_level(t: &str) -> bool {
@@ -61,9 +61,9 @@ pub(super) fn parse_rule(
     at: &At,
     declared: &BTreeSet<&str>,
     seen: &mut Vec<Seen>,
-) -> Result<(Vec<HostMatch>, HostTarget, Option<String>), RulesError> {
+) -> Result<(Vec<HostMatch>, HostAction, Option<String>), RulesError> {
     let mut matches: Vec<HostMatch> = Vec::new();
-    let mut target: Option<HostTarget> = None;
+    let mut action: Option<HostAction> = None;
     let mut comment: Option<String> = None;
     let mut module: Option<String> = None;
     let mut protocol: Option<Protocol> = None;
@@ -190,7 +190,7 @@ pub(super) fn parse_rule(
                 if neg {
                     return Err(bad(at, tok, "`!` cannot negate a target"));
                 }
-                if target.is_some() {
+                if action.is_some() {
                     return Err(bad(at, tok, "a rule has one target; this is a second"));
                 }
                 let v = value(i, tok)?;
@@ -201,7 +201,7 @@ pub(super) fn parse_rule(
                     j += 1;
                 }
                 let opts = &toks[i + 2..j];
-                target = Some(parse_target(at, v, goto, opts, declared, seen)?);
+                action = Some(parse_action(at, v, goto, opts, declared, seen)?);
                 i = j;
             }
             opt if opt.starts_with("--") => {
@@ -233,7 +233,7 @@ pub(super) fn parse_rule(
     }
     Ok((
         matches,
-        target.unwrap_or(HostTarget::Continue { what: None }),
+        action.unwrap_or(HostAction::Continue { what: None }),
         comment,
     ))
 }

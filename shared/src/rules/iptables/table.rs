@@ -9,7 +9,7 @@ use super::token::{bad, err, At, HINT};
 use crate::rules::error::{RulesError, RulesErrorKind};
 use crate::rules::model::{
     Action, Direction, HostBackend, HostChain, HostFamily, HostHook, HostRule, HostTable,
-    HostTarget, Rule, RuleSet, RuleSetKind,
+    HostAction, Rule, RuleSet, RuleSetKind,
 };
 
 /// An address family observed in a table, with where, for the consistency check.
@@ -60,7 +60,7 @@ pub(super) fn finish_table(
             line: *line,
             context: &ctx_rule,
         };
-        let (matches, target, comment) = parse_rule(&toks[1..], &at, &declared, &mut seen)?;
+        let (matches, action, comment) = parse_rule(&toks[1..], &at, &declared, &mut seen)?;
         let n = numbers.entry(chain_tok.text.clone()).or_default();
         *n += 1;
         parsed.push((
@@ -70,7 +70,7 @@ pub(super) fn finish_table(
                 chain: chain_tok.text.clone(),
                 number: *n,
                 matches,
-                target,
+                action,
                 text: text.clone(),
             },
             comment,
@@ -158,15 +158,15 @@ fn table_family(
 
 /// A built-in chain's policy as the chain's last rule; `decl_line` declares the chain.
 fn policy_rule(chain: &HostChain, policy: Action, direction: Direction, decl_line: usize) -> Rule {
-    let (target, word) = match policy {
-        Action::Allow => (HostTarget::Accept, "ACCEPT"),
-        Action::Deny => (HostTarget::Drop, "DROP"),
+    let (action, word) = match policy {
+        Action::Allow => (HostAction::Accept, "ACCEPT"),
+        Action::Deny => (HostAction::Drop, "DROP"),
     };
     let host = HostRule {
         chain: chain.name.clone(),
         number: 0,
         matches: Vec::new(),
-        target,
+        action,
         text: format!("-P {} {word}", chain.name),
     };
     Rule::from_host(

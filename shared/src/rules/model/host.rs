@@ -5,7 +5,7 @@
 //! families, and DNAT that moves a packet from the INPUT path to FORWARD. Both parsers
 //! (`iptables-save` and `nft -j list ruleset`) produce these types; the evaluator walks the
 //! chains. Nothing the parsers do not understand is dropped: it becomes
-//! [`HostMatch::Unsupported`] or [`HostTarget::Other`], and a verdict that depends on it
+//! [`HostMatch::Unsupported`] or [`HostAction::Other`], and a verdict that depends on it
 //! is `Unknown`.
 
 use std::fmt;
@@ -318,7 +318,7 @@ pub struct IcmpTypeCode {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum HostTarget {
+pub enum HostAction {
     Accept,
     /// Silently discarded: the client's connect times out.
     Drop,
@@ -365,7 +365,7 @@ pub enum HostTarget {
     },
 }
 
-impl HostTarget {
+impl HostAction {
     /// Whether a matching rule with this target ends the chain (for this packet).
     pub fn is_terminal(&self) -> bool {
         !matches!(self, Self::Continue { .. })
@@ -433,8 +433,8 @@ impl Rule {
         if !protocol.has_ports() && matches!(ports, PortMatch::Ports { .. }) {
             ports = PortMatch::Any;
         }
-        let action = match host.target {
-            HostTarget::Drop | HostTarget::Reject { .. } => Action::Deny,
+        let action = match host.action {
+            HostAction::Drop | HostAction::Reject { .. } => Action::Deny,
             _ => Action::Allow,
         };
         let mut r = Rule::new(label, direction, action, protocol, ports, peers);
@@ -446,7 +446,7 @@ impl Rule {
     }
 }
 
-impl fmt::Display for HostTarget {
+impl fmt::Display for HostAction {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Accept => f.write_str("ACCEPT"),
@@ -485,7 +485,7 @@ pub struct HostRule {
     /// `iptables -D CHAIN n` takes); 0 for the policy.
     pub number: usize,
     pub matches: Vec<HostMatch>,
-    pub target: HostTarget,
+    pub action: HostAction,
     /// The rule as its tool prints it: `-A INPUT -s 198.51.100.0/24 -p tcp -m tcp --dport
     /// 8080 -j ACCEPT`, `ip saddr 198.51.100.0/24 tcp dport 8080 accept`, `-P INPUT DROP`.
     pub text: String,

@@ -25,7 +25,7 @@ mod tests;
 
 pub use host::{
     CtState, HostAddr, HostBackend, HostChain, HostChainType, HostFamily, HostHook, HostMatch,
-    HostRule, HostTable, HostTarget, IcmpTypeCode,
+    HostRule, HostTable, HostAction, IcmpTypeCode,
 };
 pub use kinds::{Action, Direction, Provider, RuleSetKind};
 pub use rule::{Rule, RuleSet};

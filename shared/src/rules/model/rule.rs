@@ -36,7 +36,7 @@ pub struct Rule {
     /// Which instances the rule applies to (GCP target tags/service accounts, Azure
     /// destination ASGs); empty = every instance the set protects.
     #[serde(default)]
-    pub targets: Vec<Peer>,
+    pub applies_to: Vec<Peer>,
     /// Source ports (Azure `sourcePortRange`); `None` = any, which is the norm.
     #[serde(default)]
     pub source_ports: Option<Vec<PortRange>>,
@@ -82,7 +82,7 @@ impl Rule {
             ports,
             peers,
             local: Vec::new(),
-            targets: Vec::new(),
+            applies_to: Vec::new(),
             source_ports: None,
             disabled: false,
             implicit: false,

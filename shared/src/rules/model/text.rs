@@ -55,9 +55,9 @@ impl Rule {
             });
             s.push_str(&peers_text(&self.local));
         }
-        if !self.targets.is_empty() {
+        if !self.applies_to.is_empty() {
             s.push_str(" on ");
-            s.push_str(&peers_text(&self.targets));
+            s.push_str(&peers_text(&self.applies_to));
         }
         if let Some(d) = self.description.as_deref().filter(|d| !d.is_empty()) {
             s.push_str(&format!(" (\"{d}\")"));

@@ -12,7 +12,7 @@
 //! non-terminating statements.
 //!
 //! Anything else (a `limit`, `meta mark`, an iptables-nft `xt` match that nft cannot
-//! translate, `queue`…) is kept as [`HostMatch::Unsupported`] or [`HostTarget::Other`]:
+//! translate, `queue`…) is kept as [`HostMatch::Unsupported`] or [`HostAction::Other`]:
 //! a verdict that depends on it is `Unknown`. Tables of the `arp` and `bridge` families do
 //! not filter IP traffic to this host and are left out; `netdev` ingress chains are kept
 //! (and named as not evaluated). Errors carry the JSON path and line/column.
@@ -37,7 +37,7 @@ pub(crate) use table::ruleset;
 use super::error::{RulesError, RulesErrorKind};
 use super::model::RuleSet;
 #[cfg(doc)]
-use super::model::{HostMatch, HostTarget};
+use super::model::{HostMatch, HostAction};
 use super::{parse_expecting, Format};
 
 const COMMAND: &str = "nft -j list ruleset";

@@ -12,7 +12,7 @@ use super::table::Draft;
 use super::values::ValErr;
 use crate::rules::error::RulesError;
 use crate::rules::locate::Seg;
-use crate::rules::model::{HostMatch, HostRule, HostTarget};
+use crate::rules::model::{HostMatch, HostRule, HostAction};
 
 /// A verdict object (`{"accept": null}`, `{"jump": {"target": "x"}}`), if it is one.
 fn verdict_of(
@@ -20,15 +20,15 @@ fn verdict_of(
     v: &Value,
     draft: &Draft,
     path: &[Seg],
-) -> Result<Option<HostTarget>, RulesError> {
+) -> Result<Option<HostAction>, RulesError> {
     let Some((k, body)) = v.as_object().and_then(|o| o.iter().next()) else {
         return Ok(None);
     };
     Ok(Some(match k.as_str() {
-        "accept" => HostTarget::Accept,
-        "drop" => HostTarget::Drop,
-        "return" => HostTarget::Return,
-        "continue" => HostTarget::Continue { what: None },
+        "accept" => HostAction::Accept,
+        "drop" => HostAction::Drop,
+        "return" => HostAction::Return,
+        "continue" => HostAction::Continue { what: None },
         "jump" | "goto" => {
             let tpath = child(path, &[seg(k), seg("target")]);
             let chain = body.get("target").and_then(Value::as_str).ok_or_else(|| {
@@ -49,11 +49,11 @@ fn verdict_of(
                 ));
             }
             if k == "jump" {
-                HostTarget::Jump {
+                HostAction::Jump {
                     chain: chain.to_owned(),
                 }
             } else {
-                HostTarget::Goto {
+                HostAction::Goto {
                     chain: chain.to_owned(),
                 }
             }
@@ -77,13 +77,13 @@ pub(super) fn parse_rule(
     number: usize,
 ) -> Result<Vec<Built>, RulesError> {
     let mut matches: Vec<HostMatch> = Vec::new();
-    let mut target: Option<HostTarget> = None;
+    let mut action: Option<HostAction> = None;
     let rendered = render_rule(&r.expr, r.comment.as_deref());
-    let host = |matches: Vec<HostMatch>, target: HostTarget, text: String| HostRule {
+    let host = |matches: Vec<HostMatch>, action: HostAction, text: String| HostRule {
         chain: r.chain.clone(),
         number,
         matches,
-        target,
+        action,
         text,
     };
     for (j, e) in r.expr.iter().enumerate() {
@@ -95,12 +95,12 @@ pub(super) fn parse_rule(
                 format!("expected a statement object, got {e}"),
             ));
         };
-        if target.is_some() {
+        if action.is_some() {
             // Statements after a verdict never run.
             break;
         }
         if let Some(t) = verdict_of(text, e, draft, &epath)? {
-            target = Some(t);
+            action = Some(t);
             continue;
         }
         match k.as_str() {
@@ -123,20 +123,20 @@ pub(super) fn parse_rule(
             }
             "xt" => {
                 if let Some(t) = xt_statement(body, &mut matches) {
-                    target = Some(t);
+                    action = Some(t);
                 }
             }
             "limit" | "quota" | "ct count" | "synproxy" => matches.push(HostMatch::Unsupported {
                 what: format!("nft `{k}` (it passes only some packets)"),
             }),
             "reject" => {
-                target = Some(HostTarget::Reject {
+                action = Some(HostAction::Reject {
                     with: reject_with(body),
                 });
             }
-            "dnat" => target = Some(dnat_target(text, body, &epath)?),
+            "dnat" => action = Some(dnat_action(text, body, &epath)?),
             "redirect" => {
-                target = Some(HostTarget::Redirect {
+                action = Some(HostAction::Redirect {
                     port: body
                         .get("port")
                         .and_then(Value::as_u64)
@@ -144,7 +144,7 @@ pub(super) fn parse_rule(
                 })
             }
             "snat" | "masquerade" => {
-                target = Some(HostTarget::Snat {
+                action = Some(HostAction::Snat {
                     what: k.to_uppercase(),
                 })
             }
@@ -165,13 +165,13 @@ pub(super) fn parse_rule(
                     matches.push(HostMatch::Unsupported {
                         what: format!("nft verdict map {name} (its elements are not listed)"),
                     });
-                    target = Some(HostTarget::Other {
+                    action = Some(HostAction::Other {
                         name: format!("verdict map {name}"),
                     });
                 }
             },
             "queue" | "tproxy" | "fwd" | "notrack" => {
-                target = Some(HostTarget::Other {
+                action = Some(HostAction::Other {
                     name: format!("nft {k}"),
                 })
             }
@@ -180,14 +180,14 @@ pub(super) fn parse_rule(
             }),
         }
     }
-    let target = target.unwrap_or(HostTarget::Continue { what: None });
-    Ok(vec![(host(matches, target, rendered), None)])
+    let action = action.unwrap_or(HostAction::Continue { what: None });
+    Ok(vec![(host(matches, action, rendered), None)])
 }
 
 /// An iptables-nft `xt` statement: an untranslated match is kept as unsupported; a target
 /// is returned unless it is one of the non-terminating ones (then the rest of the rule
 /// decides).
-fn xt_statement(body: &Value, matches: &mut Vec<HostMatch>) -> Option<HostTarget> {
+fn xt_statement(body: &Value, matches: &mut Vec<HostMatch>) -> Option<HostAction> {
     let name = body.get("name").and_then(Value::as_str).unwrap_or("?");
     match body.get("type").and_then(Value::as_str) {
         Some("watcher") => None,
@@ -201,14 +201,14 @@ fn xt_statement(body: &Value, matches: &mut Vec<HostMatch>) -> Option<HostTarget
             None
         }
         _ => Some(match name {
-            "REJECT" => HostTarget::Reject {
-                with: Some("not shown by nft (iptables-nft `xt` target)".to_owned()),
+            "REJECT" => HostAction::Reject {
+                with: Some("not shown by nft (iptables-nft `xt` action)".to_owned()),
             },
-            "DNAT" => HostTarget::Dnat {
+            "DNAT" => HostAction::Dnat {
                 addr: None,
                 port: None,
             },
-            "SNAT" | "MASQUERADE" => HostTarget::Snat {
+            "SNAT" | "MASQUERADE" => HostAction::Snat {
                 what: name.to_owned(),
             },
             "LOG" | "NFLOG" | "MARK" | "CONNMARK" | "TCPMSS" | "CHECKSUM" | "CLASSIFY" | "DSCP"
@@ -216,7 +216,7 @@ fn xt_statement(body: &Value, matches: &mut Vec<HostMatch>) -> Option<HostTarget
                 // Non-terminating: the rest of the rule decides.
                 return None;
             }
-            other => HostTarget::Other {
+            other => HostAction::Other {
                 name: format!("iptables target {other}"),
             },
         }),
@@ -244,7 +244,7 @@ fn reject_with(body: &Value) -> Option<String> {
 }
 
 /// A `dnat` statement: the new address (when a literal) and port.
-fn dnat_target(text: &str, body: &Value, epath: &[Seg]) -> Result<HostTarget, RulesError> {
+fn dnat_action(text: &str, body: &Value, epath: &[Seg]) -> Result<HostAction, RulesError> {
     let addr = match body.get("addr") {
         Some(Value::String(s)) => Some(s.parse::<IpAddr>().map_err(|_| {
             RulesError::at(
@@ -259,13 +259,13 @@ fn dnat_target(text: &str, body: &Value, epath: &[Seg]) -> Result<HostTarget, Ru
         .get("port")
         .and_then(Value::as_u64)
         .and_then(|p| u16::try_from(p).ok());
-    Ok(HostTarget::Dnat { addr, port })
+    Ok(HostAction::Dnat { addr, port })
 }
 
 /// What a `vmap` statement becomes.
 enum VerdictMap {
     /// Per entry: the rule's matches plus the entry's key, its verdict, and the key as text.
-    Entries(Vec<(Vec<HostMatch>, HostTarget, String)>),
+    Entries(Vec<(Vec<HostMatch>, HostAction, String)>),
     /// A named map whose elements are not listed (`@name`): the rule cannot be evaluated.
     Unlisted(String),
 }

@@ -12,7 +12,7 @@ use crate::rules::error::RulesError;
 use crate::rules::locate::{path_string, Seg};
 use crate::rules::model::{
     Action, Direction, HostBackend, HostChain, HostChainType, HostFamily, HostHook, HostRule,
-    HostTable, HostTarget, Rule, RuleSet, RuleSetKind,
+    HostTable, HostAction, Rule, RuleSet, RuleSetKind,
 };
 
 /// A table being built: its set, and its chains' rules in order.
@@ -209,15 +209,15 @@ fn finish(mut d: Draft, origin: &str) -> RuleSet {
         set.rules
             .extend(d.rules.remove(&c.name).unwrap_or_default());
         if let Some(policy) = c.policy {
-            let (target, word) = match policy {
-                Action::Allow => (HostTarget::Accept, "accept"),
-                Action::Deny => (HostTarget::Drop, "drop"),
+            let (action, word) = match policy {
+                Action::Allow => (HostAction::Accept, "accept"),
+                Action::Deny => (HostAction::Drop, "drop"),
             };
             let host = HostRule {
                 chain: c.name.clone(),
                 number: 0,
                 matches: Vec::new(),
-                target,
+                action,
                 text: format!(
                     "chain {} {{ type {} hook {} priority {}; policy {word}; }}",
                     c.name,

@@ -7,7 +7,7 @@ use super::matching::{Addr, Pkt, Tri};
 use super::{HostEval, HostFixSpec, HostPath};
 use crate::rules::eval::{NearestKind, NearestRule, Question, RuleFix, RuleRef, MAX_NEAREST};
 use crate::rules::iptables;
-use crate::rules::model::{HostBackend, HostFamily, HostMatch, HostTarget, RuleSet};
+use crate::rules::model::{HostBackend, HostFamily, HostMatch, HostAction, RuleSet};
 use crate::rules::nft;
 
 /// ACCEPT rules near the question, for a packet that fell through to a DROP policy.
@@ -21,7 +21,7 @@ pub(super) fn host_nearest(
     for &si in members {
         for rule in &sets[si].rules {
             let Some(h) = &rule.host else { continue };
-            if h.target != HostTarget::Accept || rule.implicit {
+            if h.action != HostAction::Accept || rule.implicit {
                 continue;
             }
             let at = (si, rule.position);

@@ -8,7 +8,7 @@ use super::hooks::Branch;
 use super::matching::{Pkt, Tri};
 use super::{host_rule, At, HostEval, MAX_HOST_PATHS, MAX_JUMP_DEPTH, NO_RULE};
 use crate::rules::eval::matching::UnknownKind;
-use crate::rules::model::{Action, HostTarget};
+use crate::rules::model::{Action, HostAction};
 
 /// A maybe-rule and which way this branch took it.
 #[derive(Debug, Clone)]
@@ -75,14 +75,14 @@ impl HostEval<'_> {
                 continue;
             };
             // LOG, MARK, counters: whether they match changes nothing.
-            if !h.target.is_terminal() {
+            if !h.action.is_terminal() {
                 i += 1;
                 continue;
             }
             match self.rule_matches(h, pkt, at) {
                 Tri::No => i += 1,
                 Tri::Yes => {
-                    return self.apply(si, chain, i, at, &h.target, pkt, depth, assumed, trace)
+                    return self.apply(si, chain, i, at, &h.action, pkt, depth, assumed, trace)
                 }
                 Tri::Maybe(reasons) => {
                     self.forks += 1;
@@ -112,7 +112,7 @@ impl HostEval<'_> {
                         chain,
                         i,
                         at,
-                        &h.target,
+                        &h.action,
                         pkt,
                         depth,
                         taken,
@@ -144,7 +144,7 @@ impl HostEval<'_> {
         chain: &str,
         i: usize,
         at: At,
-        target: &HostTarget,
+        action: &HostAction,
         pkt: &Pkt,
         depth: usize,
         assumed: Vec<Assume>,
@@ -158,15 +158,15 @@ impl HostEval<'_> {
                 trace,
             }]
         };
-        match target {
-            HostTarget::Accept | HostTarget::Snat { .. } => done(End::Accept(at), assumed, trace),
-            HostTarget::Drop => done(End::Drop(at), assumed, trace),
-            HostTarget::Reject { with } => done(End::Reject(at, with.clone()), assumed, trace),
-            HostTarget::Return => done(End::Return, assumed, trace),
-            HostTarget::Dnat { addr, port } => done(End::Dnat(at, *addr, *port), assumed, trace),
-            HostTarget::Redirect { port } => done(End::Redirect(*port), assumed, trace),
-            HostTarget::Other { name } => {
-                let why = format!("{}: target `{name}` is not evaluated", self.name(at));
+        match action {
+            HostAction::Accept | HostAction::Snat { .. } => done(End::Accept(at), assumed, trace),
+            HostAction::Drop => done(End::Drop(at), assumed, trace),
+            HostAction::Reject { with } => done(End::Reject(at, with.clone()), assumed, trace),
+            HostAction::Return => done(End::Return, assumed, trace),
+            HostAction::Dnat { addr, port } => done(End::Dnat(at, *addr, *port), assumed, trace),
+            HostAction::Redirect { port } => done(End::Redirect(*port), assumed, trace),
+            HostAction::Other { name } => {
+                let why = format!("{}: action `{name}` is not evaluated", self.name(at));
                 done(
                     End::Unknown(at, UnknownKind::Unsupported, why),
                     assumed,
@@ -174,8 +174,8 @@ impl HostEval<'_> {
                 )
             }
             // Skipped before matching.
-            HostTarget::Continue { .. } => done(End::Return, assumed, trace),
-            HostTarget::Jump { chain: to } | HostTarget::Goto { chain: to } => {
+            HostAction::Continue { .. } => done(End::Return, assumed, trace),
+            HostAction::Jump { chain: to } | HostAction::Goto { chain: to } => {
                 if depth >= MAX_JUMP_DEPTH {
                     let why = format!(
                         "{}: jumps nest deeper than {MAX_JUMP_DEPTH} chains (a loop?)",
@@ -188,7 +188,7 @@ impl HostEval<'_> {
                     );
                 }
                 let sub = self.run_chain(si, to, 0, pkt, depth + 1, assumed, trace);
-                if matches!(target, HostTarget::Goto { .. }) {
+                if matches!(action, HostAction::Goto { .. }) {
                     // A return from a goto'd chain returns from this one too.
                     return sub;
                 }
@@ -228,7 +228,7 @@ impl HostEval<'_> {
                         Some(p) => {
                             let at = (si, p);
                             let drop = host_rule(self.sets, at)
-                                .is_some_and(|(_, h)| h.target == HostTarget::Drop);
+                                .is_some_and(|(_, h)| h.action == HostAction::Drop);
                             w.trace.push(at);
                             w.end = if drop { End::Drop(at) } else { End::Accept(at) };
                         }

@@ -143,14 +143,14 @@ impl HostEval<'_> {
     fn initial(&self, q: &Question) -> Pkt {
         let remote = q.source;
         let v6 = remote.is_ipv6();
-        let target = q.target.as_ref();
-        let host_addr = match target.and_then(|t| t.address) {
+        let destination = q.destination.as_ref();
+        let host_addr = match destination.and_then(|t| t.address) {
             Some(a) => Addr::Known(a.to_canonical()),
             None => Addr::Host {
                 loopback_possible: remote.is_loopback(),
             },
         };
-        let given = target.and_then(|t| t.interface.clone());
+        let given = destination.and_then(|t| t.interface.clone());
         let remote_iface = match given {
             Some(n) => Iface::Named(n),
             None if remote.is_loopback() => Iface::Named("lo".to_owned()),
@@ -276,7 +276,7 @@ fn route(ev: &mut HostEval, mut b: Branch, q: &Question) -> Route {
     if b.end.is_some() {
         return Route::Input(b);
     }
-    let published = q.target.as_ref().and_then(|t| t.published_to);
+    let published = q.destination.as_ref().and_then(|t| t.published_to);
     if b.nat.is_none() {
         if let Some(sa) = published {
             b.nat = Some(Nat::Dnat {

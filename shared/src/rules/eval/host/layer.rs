@@ -14,7 +14,7 @@ use crate::rules::eval::{
     ExplanationCode, HostDenial, HostPath, HostVerdict, NearestRule, Outcome, Question, RuleFix,
     RuleRef,
 };
-use crate::rules::model::{Action, Direction, HostHook, HostTarget, RuleSet, RuleSetKind};
+use crate::rules::model::{Action, Direction, HostHook, HostAction, RuleSet, RuleSetKind};
 
 /// A host layer's extras for [`evaluate_refs`](crate::rules::eval::evaluate_refs).
 #[derive(Debug)]
@@ -416,8 +416,8 @@ fn ingress_doubt(
                             h.chain == c.name
                                 && !r.implicit
                                 && !matches!(
-                                    h.target,
-                                    HostTarget::Accept | HostTarget::Continue { .. }
+                                    h.action,
+                                    HostAction::Accept | HostAction::Continue { .. }
                                 )
                         })
                     });

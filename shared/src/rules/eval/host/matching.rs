@@ -131,10 +131,10 @@ impl HostEval<'_> {
                     return Tri::No;
                 }
                 Tri::Maybe(vec![(
-                    UnknownKind::Target,
+                    UnknownKind::Destination,
                     format!(
                         "{} applies only to {what} {}; the host's own address was not given \
-                         (set the target address)",
+                         (set the destination address)",
                         self.name(at),
                         addrs_text(addrs)
                     ),
@@ -152,10 +152,10 @@ impl HostEval<'_> {
                     return Tri::No;
                 }
                 Tri::Maybe(vec![(
-                    UnknownKind::Target,
+                    UnknownKind::Destination,
                     format!(
                         "{} applies only to traffic {dir} interface {pattern}; the question \
-                         does not say which interface it uses (set the target interface)",
+                         does not say which interface it uses (set the destination interface)",
                         self.name(at)
                     ),
                 )])

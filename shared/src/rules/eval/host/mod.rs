@@ -36,7 +36,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use super::layer::At;
-use crate::rules::model::{HostAddr, HostMatch, HostRule, HostTarget, Rule, RuleSet};
+use crate::rules::model::{HostAddr, HostMatch, HostRule, HostAction, Rule, RuleSet};
 use chains::ChainRules;
 
 pub(in crate::rules::eval) use layer::{host_layer, HostLayer};
@@ -139,10 +139,10 @@ impl<'a> HostEval<'a> {
                 }
                 // Docker's own accept rules (`-d 172.17.0.2/32 ! -i docker0 -o docker0`) say
                 // which bridge a container is behind, when no MASQUERADE rule does.
-                if matches!(h.target, HostTarget::Accept) {
+                if matches!(h.action, HostAction::Accept) {
                     weak.extend(docker_bridges(h, Side::Destination, false));
                 }
-                if matches!(h.target, HostTarget::Snat { .. }) {
+                if matches!(h.action, HostAction::Snat { .. }) {
                     bridges.extend(docker_bridges(h, Side::Source, true));
                 }
             }

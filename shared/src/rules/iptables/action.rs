@@ -1,4 +1,4 @@
-//! The target of a rule: `-j NAME opts…` or `-g NAME`.
+//! The action of a rule, which iptables calls its target: `-j NAME opts…` or `-g NAME`.
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -7,17 +7,17 @@ use super::table::Seen;
 use super::token::{bad, At, Tok};
 use super::values::parse_ip;
 use crate::rules::error::RulesError;
-use crate::rules::model::HostTarget;
+use crate::rules::model::HostAction;
 
-/// The target of `-j NAME opts…` (or `-g NAME`).
-pub(super) fn parse_target(
+/// The action of `-j NAME opts…` (or `-g NAME`).
+pub(super) fn parse_action(
     at: &At,
     name: &Tok,
     goto: bool,
     opts: &[Tok],
     declared: &BTreeSet<&str>,
     seen: &mut Vec<Seen>,
-) -> Result<HostTarget, RulesError> {
+) -> Result<HostAction, RulesError> {
     let n = name.text.as_str();
     if goto || declared.contains(n) {
         if !declared.contains(n) {
@@ -28,11 +28,11 @@ pub(super) fn parse_target(
             ));
         }
         return Ok(if goto {
-            HostTarget::Goto {
+            HostAction::Goto {
                 chain: n.to_owned(),
             }
         } else {
-            HostTarget::Jump {
+            HostAction::Jump {
                 chain: n.to_owned(),
             }
         });
@@ -43,32 +43,32 @@ pub(super) fn parse_target(
             .and_then(|p| opts.get(p + 1))
     };
     Ok(match n {
-        "ACCEPT" => HostTarget::Accept,
-        "DROP" => HostTarget::Drop,
-        "RETURN" => HostTarget::Return,
-        "REJECT" => HostTarget::Reject {
+        "ACCEPT" => HostAction::Accept,
+        "DROP" => HostAction::Drop,
+        "RETURN" => HostAction::Return,
+        "REJECT" => HostAction::Reject {
             with: opt("--reject-with").map(|t| t.text.clone()),
         },
         "DNAT" => {
             let Some(to) = opt("--to-destination").or_else(|| opt("--to")) else {
-                return Ok(HostTarget::Dnat {
+                return Ok(HostAction::Dnat {
                     addr: None,
                     port: None,
                 });
             };
             let (addr, port) = parse_nat_to(at, to, seen)?;
-            HostTarget::Dnat { addr, port }
+            HostAction::Dnat { addr, port }
         }
-        "REDIRECT" => HostTarget::Redirect {
+        "REDIRECT" => HostAction::Redirect {
             port: opt("--to-ports").and_then(|t| t.text.split(['-', ':']).next()?.parse().ok()),
         },
-        "SNAT" | "MASQUERADE" => HostTarget::Snat { what: n.to_owned() },
+        "SNAT" | "MASQUERADE" => HostAction::Snat { what: n.to_owned() },
         "LOG" | "NFLOG" | "ULOG" | "MARK" | "CONNMARK" | "TRACE" | "AUDIT" | "CLASSIFY"
         | "DSCP" | "TOS" | "TTL" | "HL" | "TCPMSS" | "SECMARK" | "CONNSECMARK" | "CHECKSUM"
-        | "IDLETIMER" | "LED" | "SET" | "TEE" | "RATEEST" => HostTarget::Continue {
+        | "IDLETIMER" | "LED" | "SET" | "TEE" | "RATEEST" => HostAction::Continue {
             what: Some(n.to_owned()),
         },
-        _ => HostTarget::Other { name: n.to_owned() },
+        _ => HostAction::Other { name: n.to_owned() },
     })
 }
 

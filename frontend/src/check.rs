@@ -1,4 +1,4 @@
-//! The browser probe engine: what this browser can reach, measured with `fetch()`.
+//! The browser check engine: what this browser can reach, measured with `fetch()`.
 //!
 //! A page sees no DNS, TCP or TLS; it only learns whether a request got an answer. Two
 //! fetches per target tell the cases apart: `no-cors` succeeds whenever any HTTP response
@@ -26,7 +26,7 @@ use vantage_shared::duration::{fmt_limit, fmt_secs, whole_ms};
 use vantage_shared::host::{is_localhost_name, is_loopback_host};
 use vantage_shared::ownership::classify;
 use vantage_shared::probe::{
-    classify_browser, parse_target_url, AddressOwner, BrowserBlock, BrowserProbe, FetchAttempt,
+    classify_browser, parse_target_url, AddressOwner, BrowserBlock, BrowserCheck, FetchAttempt,
     FetchOutcome, ProbeTarget, ReachVerdict, ResourceTiming,
 };
 use wasm_bindgen::{JsCast, JsValue};
@@ -40,7 +40,7 @@ use web_sys::{
 /// Long enough for a slow mobile network, short enough that a dropped connection (which
 /// would otherwise hang for the OS's ~20–120 s connect timeout) does not stall the run.
 pub const FETCH_TIMEOUT_MS: u32 = 8_000;
-/// Targets probed at once. Browsers allow 6 connections per host; a few in parallel keep a
+/// Targets checked at once. Browsers allow 6 connections per host; a few in parallel keep a
 /// run of many unreachable targets from taking minutes, without skewing timings much.
 pub const CONCURRENCY: usize = 4;
 
@@ -168,12 +168,12 @@ fn skipped(reason: &str) -> FetchAttempt {
 }
 
 /// A result without any request (TCP targets, mixed content, bad URLs).
-pub fn skipped_probe(
+pub fn skipped_check(
     target_id: &str,
     blocked_by: Option<BrowserBlock>,
     reason: &str,
-) -> BrowserProbe {
-    BrowserProbe {
+) -> BrowserCheck {
+    BrowserCheck {
         target_id: target_id.to_owned(),
         no_cors: skipped(reason),
         cors: skipped(reason),
@@ -182,10 +182,10 @@ pub fn skipped_probe(
     }
 }
 
-/// Probes one target from this browser.
-pub async fn probe(target: &ProbeTarget, page: &PageContext) -> BrowserProbe {
+/// Checks one target from this browser.
+pub async fn check(target: &ProbeTarget, page: &PageContext) -> BrowserCheck {
     let (url, local_network) = match plan(page, &target.url) {
-        Plan::Skip { blocked_by, reason } => return skipped_probe(&target.id, blocked_by, &reason),
+        Plan::Skip { blocked_by, reason } => return skipped_check(&target.id, blocked_by, &reason),
         Plan::Fetch { url, local_network } => (url, local_network),
     };
     let no_cors = fetch_once(&url, RequestMode::NoCors).await;
@@ -197,7 +197,7 @@ pub async fn probe(target: &ProbeTarget, page: &PageContext) -> BrowserProbe {
     };
     let blocked_by = (local_network && no_cors.outcome != FetchOutcome::Ok)
         .then_some(BrowserBlock::LocalNetworkAccess);
-    BrowserProbe {
+    BrowserCheck {
         target_id: target.id.clone(),
         no_cors,
         cors,
@@ -206,16 +206,16 @@ pub async fn probe(target: &ProbeTarget, page: &PageContext) -> BrowserProbe {
     }
 }
 
-/// Probes every target, [`CONCURRENCY`] at a time. `on_start` and `on_done` report
+/// Checks every target, [`CONCURRENCY`] at a time. `on_start` and `on_done` report
 /// progress per target; the results come back in the targets' order.
-pub async fn probe_all(
+pub async fn check_all(
     targets: Vec<ProbeTarget>,
     page: &PageContext,
     on_start: impl Fn(&str),
-    on_done: impl Fn(&BrowserProbe),
-) -> Vec<BrowserProbe> {
+    on_done: impl Fn(&BrowserCheck),
+) -> Vec<BrowserCheck> {
     // The Resource Timing buffer holds 250 entries by default and then drops new ones;
-    // a long-open dashboard that probes repeatedly would lose its timings.
+    // a long-open dashboard that checks repeatedly would lose its timings.
     if let Some(perf) = web_sys::window().and_then(|w| w.performance()) {
         perf.clear_resource_timings();
     }
@@ -223,7 +223,7 @@ pub async fn probe_all(
         on_start(&t.id);
         let on_done = &on_done;
         async move {
-            let result = probe(&t, page).await;
+            let result = check(&t, page).await;
             on_done(&result);
             result
         }
@@ -381,7 +381,7 @@ fn read_timing(url: &str) -> Option<ResourceTiming> {
 }
 
 /// One line, in plain words, for what this browser saw.
-pub fn browser_summary(p: &BrowserProbe) -> String {
+pub fn browser_summary(p: &BrowserCheck) -> String {
     match p.blocked_by {
         Some(BrowserBlock::MixedContent) => return format!("Not attempted: {MIXED_CONTENT}."),
         Some(BrowserBlock::LocalNetworkAccess) => {
@@ -429,7 +429,7 @@ pub fn browser_summary(p: &BrowserProbe) -> String {
 }
 
 /// The verdict for this browser's result (re-exported so views need one import).
-pub fn verdict(p: &BrowserProbe) -> ReachVerdict {
+pub fn verdict(p: &BrowserCheck) -> ReachVerdict {
     classify_browser(p)
 }
 
@@ -565,8 +565,8 @@ mod tests {
         }
     }
 
-    fn result(no_cors: FetchAttempt, cors: FetchAttempt) -> BrowserProbe {
-        BrowserProbe {
+    fn result(no_cors: FetchAttempt, cors: FetchAttempt) -> BrowserCheck {
+        BrowserCheck {
             target_id: "t".into(),
             no_cors,
             cors,
@@ -605,7 +605,7 @@ mod tests {
         );
         assert!(browser_summary(&refused).contains("Failed to fetch"));
 
-        let tcp = skipped_probe("t", None, TCP_SKIP);
+        let tcp = skipped_check("t", None, TCP_SKIP);
         assert_eq!(verdict(&tcp), ReachVerdict::NotAttempted);
         assert_eq!(
             browser_summary(&tcp),
@@ -615,7 +615,7 @@ mod tests {
         let mut lna = refused.clone();
         lna.blocked_by = Some(BrowserBlock::LocalNetworkAccess);
         assert!(browser_summary(&lna).contains("Local Network Access"));
-        let mixed = skipped_probe("t", Some(BrowserBlock::MixedContent), "x");
+        let mixed = skipped_check("t", Some(BrowserBlock::MixedContent), "x");
         assert!(browser_summary(&mixed).contains("mixed content"));
     }
 

@@ -1,8 +1,8 @@
-//! The table of recorded healthcheck probes, newest first.
+//! The table of recorded healthcheck runs, newest first.
 
 use leptos::prelude::*;
 use vantage_shared::duration::human_ms;
-use vantage_shared::HealthProbe;
+use vantage_shared::HealthcheckRun;
 
 use super::data_table::{Column, DataTable, OnPhone};
 use crate::format::{clock, truncate};
@@ -13,11 +13,11 @@ const FIRST_ROWS: usize = 50;
 const OUTPUT_CHARS: usize = 80;
 
 #[component]
-pub fn ProbeTable(
-    #[prop(into)] probes: Signal<Vec<HealthProbe>>,
+pub fn RunTable(
+    #[prop(into)] runs: Signal<Vec<HealthcheckRun>>,
     show_all: RwSignal<bool>,
 ) -> impl IntoView {
-    let total = move || probes.with(Vec::len);
+    let total = move || runs.with(Vec::len);
     let columns = vec![
         Column::new("Start"),
         Column::new("Result"),
@@ -31,13 +31,13 @@ pub fn ProbeTable(
         } else {
             FIRST_ROWS
         };
-        probes.with(|p| p.iter().take(n).cloned().collect::<Vec<_>>())
+        runs.with(|p| p.iter().take(n).cloned().collect::<Vec<_>>())
     };
     view! {
         // Scrolls sideways on phones rather than wrapping the output letter by letter.
-        <DataTable columns class="probes" phone=OnPhone::Scroll>
+        <DataTable columns class="healthcheck-runs" phone=OnPhone::Scroll>
             <For each=rows key=|p| p.start.timestamp_micros() let:p>
-                <ProbeRow probe=p />
+                <RunRow run=p />
             </For>
         </DataTable>
         <Show when=move || { total() > FIRST_ROWS }>
@@ -46,7 +46,7 @@ pub fn ProbeTable(
                     if show_all.get() {
                         format!("Show the latest {FIRST_ROWS}")
                     } else {
-                        format!("Show all {} probes", total())
+                        format!("Show all {} healthcheck runs", total())
                     }
                 }}
             </button>
@@ -55,16 +55,16 @@ pub fn ProbeTable(
 }
 
 #[component]
-fn ProbeRow(probe: HealthProbe) -> impl IntoView {
-    let passed = probe.passed();
-    let (short, cut) = truncate(&probe.output, OUTPUT_CHARS);
+fn RunRow(run: HealthcheckRun) -> impl IntoView {
+    let passed = run.passed();
+    let (short, cut) = truncate(&run.output, OUTPUT_CHARS);
     let output = if cut {
         view! {
             <details>
                 <summary>
                     <code>{short}</code>
                 </summary>
-                <pre>{probe.output.clone()}</pre>
+                <pre>{run.output.clone()}</pre>
             </details>
         }
         .into_any()
@@ -74,18 +74,18 @@ fn ProbeRow(probe: HealthProbe) -> impl IntoView {
         view! { <code>{short}</code> }.into_any()
     };
     view! {
-        <tr data-testid="probe-row" data-exit-code=probe.exit_code class=if passed { "pass" } else { "fail" }>
+        <tr data-testid="run-row" data-exit-code=run.exit_code class=if passed { "pass" } else { "fail" }>
             <td data-label="Start">
-                <time datetime=probe.start.to_rfc3339()>{clock(probe.start)}</time>
+                <time datetime=run.start.to_rfc3339()>{clock(run.start)}</time>
             </td>
             <td data-label="Result">
                 <span class=if passed { "badge health-healthy" } else { "badge health-unhealthy" }>
                     {if passed { "pass" } else { "fail" }}
                 </span>
             </td>
-            <td data-label="Duration" class="num">{human_ms(probe.duration_ms)}</td>
+            <td data-label="Duration" class="num">{human_ms(run.duration_ms)}</td>
             <td data-label="Exit code" class="num">
-                <code>{probe.exit_code}</code>
+                <code>{run.exit_code}</code>
             </td>
             <td data-label="Output" class="output">{output}</td>
         </tr>
