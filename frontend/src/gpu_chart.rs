@@ -8,7 +8,7 @@
 //!   link's theoretical limit as a dashed line.
 
 use vantage_shared::gpu::{
-    BlurResult, BreakEven, HostMemory, LineFit, TransferDirection, TransferResult,
+    BlurResult, BreakEven, HostMemory, LineFit, TransferDirection, TransferPoint, TransferResult,
 };
 
 use crate::chart::Scale;
@@ -331,6 +331,34 @@ pub fn stacked_bars(blur: &BlurResult) -> Option<(Vec<StackedBar>, Vec<Tick>)> {
     Some((bars, ticks))
 }
 
+/// The bandwidth chart's host↔device series: direction, memory, legend label, CSS class.
+const HOST_SERIES: [(TransferDirection, HostMemory, &str, &str); 4] = [
+    (
+        TransferDirection::HostToDevice,
+        HostMemory::Pinned,
+        "upload, pinned",
+        "s-h2d-pin",
+    ),
+    (
+        TransferDirection::HostToDevice,
+        HostMemory::Pageable,
+        "upload, pageable",
+        "s-h2d-page",
+    ),
+    (
+        TransferDirection::DeviceToHost,
+        HostMemory::Pinned,
+        "download, pinned",
+        "s-d2h-pin",
+    ),
+    (
+        TransferDirection::DeviceToHost,
+        HostMemory::Pageable,
+        "download, pageable",
+        "s-d2h-page",
+    ),
+];
+
 /// Bandwidth against size: one series per (direction, memory), x on a log₂ axis, and the
 /// PCIe limit (and the memory's, for device-to-device) as dashed lines.
 pub fn bandwidth(t: &TransferResult) -> Option<LineChart> {
@@ -354,62 +382,13 @@ pub fn bandwidth(t: &TransferResult) -> Option<LineChart> {
         .fold(0.0_f64, f64::max);
     let y_ticks_v = nice_ticks(y_data * 1.08, 5);
     let y = plot_y(y_ticks_v.last().copied().unwrap_or(1.0));
-    let mut series = Vec::new();
-    for (dir, mem, label, class) in [
-        (
-            TransferDirection::HostToDevice,
-            HostMemory::Pinned,
-            "upload, pinned",
-            "s-h2d-pin",
-        ),
-        (
-            TransferDirection::HostToDevice,
-            HostMemory::Pageable,
-            "upload, pageable",
-            "s-h2d-page",
-        ),
-        (
-            TransferDirection::DeviceToHost,
-            HostMemory::Pinned,
-            "download, pinned",
-            "s-d2h-pin",
-        ),
-        (
-            TransferDirection::DeviceToHost,
-            HostMemory::Pageable,
-            "download, pageable",
-            "s-d2h-page",
-        ),
-    ] {
-        let mut pts: Vec<(f64, f64, u64)> = host_points()
-            .filter(|p| p.direction == dir && p.memory == mem)
-            .map(|p| ((p.bytes as f64).log2(), p.best_gbps, p.bytes))
-            .collect();
-        if pts.is_empty() {
-            continue;
-        }
-        pts.sort_by(|a, b| a.0.total_cmp(&b.0));
-        series.push(Series {
-            label: label.to_owned(),
-            class,
-            line: pts
-                .iter()
-                .map(|(lx, g, _)| format!("{:.1},{:.1}", x.map(*lx), y.map(*g)))
-                .collect::<Vec<_>>()
-                .join(" "),
-            dots: pts
-                .iter()
-                .map(|(lx, g, b)| {
-                    (
-                        x.map(*lx),
-                        y.map(*g),
-                        format!("{label}: {} at {g:.2} GB/s", size_label(*b)),
-                    )
-                })
-                .collect(),
-            dashed: false,
-        });
-    }
+    let mut series: Vec<Series> = HOST_SERIES
+        .into_iter()
+        .filter_map(|(dir, mem, label, class)| {
+            let points = host_points().filter(|p| p.direction == dir && p.memory == mem);
+            transfer_series(points, label, class, &x, &y)
+        })
+        .collect();
     if let Some(limit) = t.pcie_limit_gbps.filter(|l| l.is_finite() && *l > 0.0) {
         series.push(Series {
             label: format!("PCIe limit {limit:.1} GB/s"),
@@ -425,22 +404,8 @@ pub fn bandwidth(t: &TransferResult) -> Option<LineChart> {
             dashed: true,
         });
     }
-    let mut x_ticks: Vec<Tick> = Vec::new();
-    let mut s = sizes.clone();
-    s.sort_unstable();
-    s.dedup();
-    for b in s {
-        let pos = x.map((b as f64).log2());
-        if x_ticks.last().is_some_and(|t| pos - t.pos < 56.0) {
-            continue;
-        }
-        x_ticks.push(Tick {
-            pos,
-            label: size_label(b),
-        });
-    }
     Some(LineChart {
-        x_ticks,
+        x_ticks: size_ticks(&sizes, &x),
         y_ticks: y_ticks_v
             .iter()
             .map(|v| Tick {
@@ -453,6 +418,63 @@ pub fn bandwidth(t: &TransferResult) -> Option<LineChart> {
         x_title: "transfer size".into(),
         y_title: "GB/s".into(),
     })
+}
+
+/// One copy kind's best bandwidth joined across sizes; `None` when it was not measured.
+fn transfer_series<'a>(
+    points: impl Iterator<Item = &'a TransferPoint>,
+    label: &str,
+    class: &'static str,
+    x: &Scale,
+    y: &Scale,
+) -> Option<Series> {
+    let mut pts: Vec<(f64, f64, u64)> = points
+        .map(|p| ((p.bytes as f64).log2(), p.best_gbps, p.bytes))
+        .collect();
+    if pts.is_empty() {
+        return None;
+    }
+    pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+    Some(Series {
+        label: label.to_owned(),
+        class,
+        line: pts
+            .iter()
+            .map(|(lx, g, _)| format!("{:.1},{:.1}", x.map(*lx), y.map(*g)))
+            .collect::<Vec<_>>()
+            .join(" "),
+        dots: pts
+            .iter()
+            .map(|(lx, g, b)| {
+                (
+                    x.map(*lx),
+                    y.map(*g),
+                    format!("{label}: {} at {g:.2} GB/s", size_label(*b)),
+                )
+            })
+            .collect(),
+        dashed: false,
+    })
+}
+
+/// Size ticks on the log₂ axis, each measured size once, dropping any that would crowd
+/// the previous label.
+fn size_ticks(sizes: &[u64], x: &Scale) -> Vec<Tick> {
+    let mut x_ticks: Vec<Tick> = Vec::new();
+    let mut s = sizes.to_vec();
+    s.sort_unstable();
+    s.dedup();
+    for b in s {
+        let pos = x.map((b as f64).log2());
+        if x_ticks.last().is_some_and(|t| pos - t.pos < 56.0) {
+            continue;
+        }
+        x_ticks.push(Tick {
+            pos,
+            label: size_label(b),
+        });
+    }
+    x_ticks
 }
 
 /// The plot area's bottom and left edges, for axes.

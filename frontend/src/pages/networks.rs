@@ -5,7 +5,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::NavigateOptions;
 use vantage_shared::diagnosis::connectivity::Verdict;
-use vantage_shared::{ConnectivityReport, NetworkSummary};
+use vantage_shared::{ConnectivityReport, ContainerSummary, NetworkSummary};
 
 use super::Live;
 use crate::api;
@@ -19,7 +19,6 @@ pub fn NetworksPage() -> impl IntoView {
     let session = use_session();
     let refresh = use_refresh();
     let query = use_query_map();
-    let navigate = use_navigate();
 
     // The question is in the URL (`?from=…&to=…`), so a verdict can be linked to.
     let asked = Memo::new(move |_| {
@@ -29,9 +28,6 @@ pub fn NetworksPage() -> impl IntoView {
             _ => None,
         }
     });
-    // The pickers' current choice, outside the loaded form so refreshes keep it.
-    let from = RwSignal::new(asked.get_untracked().map(|(f, _)| f).unwrap_or_default());
-    let to = RwSignal::new(asked.get_untracked().map(|(_, t)| t).unwrap_or_default());
 
     let networks = Live::new(move || {
         refresh.track();
@@ -56,38 +52,33 @@ pub fn NetworksPage() -> impl IntoView {
         }
     });
 
+    view! {
+        <h1>"Networks"</h1>
+        <ReachPanel asked containers report />
+        <AllNetworks networks />
+    }
+}
+
+/// "Can A reach B?": two container pickers that put the question in the URL, and the
+/// verdict for the question there.
+#[component]
+fn ReachPanel(
+    asked: Memo<Option<(String, String)>>,
+    containers: Live<Vec<ContainerSummary>>,
+    report: Live<Option<ConnectivityReport>>,
+) -> impl IntoView {
+    let navigate = use_navigate();
+    // The pickers' current choice, outside the loaded form so refreshes keep it.
+    let from = RwSignal::new(asked.get_untracked().map(|(f, _)| f).unwrap_or_default());
+    let to = RwSignal::new(asked.get_untracked().map(|(_, t)| t).unwrap_or_default());
+
     let names = containers.select(|list| {
         let mut names: Vec<String> = list.iter().map(|c| c.name.clone()).collect();
         names.sort();
         names
     });
-    // Preselect two different containers so the form works at once.
-    Effect::new(move |_| {
-        if let Some(n) = names.get() {
-            if from.get_untracked().is_empty() {
-                if let Some(first) = n.first() {
-                    from.set(first.clone());
-                }
-            }
-            if to.get_untracked().is_empty() {
-                if let Some(second) = n.get(1) {
-                    to.set(second.clone());
-                }
-            }
-        }
-    });
+    preselect_two(names, from, to);
     let verdict = report.data();
-    let all_networks = networks.data();
-    let sorted_networks = Memo::new(move |_| {
-        let mut list = all_networks.get().unwrap_or_default();
-        // User-defined networks first: they are the ones with DNS names.
-        list.sort_by(|a, b| {
-            b.user_defined
-                .cmp(&a.user_defined)
-                .then_with(|| a.name.cmp(&b.name))
-        });
-        list
-    });
 
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -95,13 +86,8 @@ pub fn NetworksPage() -> impl IntoView {
         if f.is_empty() || t.is_empty() {
             return;
         }
-        let url = format!(
-            "/networks?from={}&to={}",
-            vantage_shared::routes::encode_component(&f),
-            vantage_shared::routes::encode_component(&t)
-        );
         navigate(
-            &url,
+            &reach_url(&f, &t),
             NavigateOptions {
                 replace: true,
                 scroll: false,
@@ -111,7 +97,6 @@ pub fn NetworksPage() -> impl IntoView {
     };
 
     view! {
-        <h1>"Networks"</h1>
         <section class="panel" aria-labelledby="reach-title">
             <h2 id="reach-title">"Can A reach B?"</h2>
             <p class="muted">
@@ -144,7 +129,51 @@ pub fn NetworksPage() -> impl IntoView {
                 {move || verdict.get().flatten().map(|r| view! { <VerdictCard r /> })}
             </Loaded>
         </section>
+    }
+}
 
+/// Preselects two different containers so the form works at once.
+fn preselect_two(names: Memo<Option<Vec<String>>>, from: RwSignal<String>, to: RwSignal<String>) {
+    Effect::new(move |_| {
+        if let Some(n) = names.get() {
+            if from.get_untracked().is_empty() {
+                if let Some(first) = n.first() {
+                    from.set(first.clone());
+                }
+            }
+            if to.get_untracked().is_empty() {
+                if let Some(second) = n.get(1) {
+                    to.set(second.clone());
+                }
+            }
+        }
+    });
+}
+
+/// The page's own address with the question in it.
+fn reach_url(from: &str, to: &str) -> String {
+    format!(
+        "/networks?from={}&to={}",
+        vantage_shared::routes::encode_component(from),
+        vantage_shared::routes::encode_component(to)
+    )
+}
+
+/// Every Docker network with its members.
+#[component]
+fn AllNetworks(networks: Live<Vec<NetworkSummary>>) -> impl IntoView {
+    let all_networks = networks.data();
+    let sorted_networks = Memo::new(move |_| {
+        let mut list = all_networks.get().unwrap_or_default();
+        // User-defined networks first: they are the ones with DNS names.
+        list.sort_by(|a, b| {
+            b.user_defined
+                .cmp(&a.user_defined)
+                .then_with(|| a.name.cmp(&b.name))
+        });
+        list
+    });
+    view! {
         <h2>"All networks"</h2>
         <Loaded
             outcome=networks.outcome()
@@ -300,5 +329,16 @@ fn NetworkCard(n: NetworkSummary) -> impl IntoView {
                 .into_any()
             }}
         </article>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_question_is_encoded_into_the_url() {
+        assert_eq!(reach_url("web-1", "db"), "/networks?from=web-1&to=db");
+        assert_eq!(reach_url("a&b", "c d"), "/networks?from=a%26b&to=c%20d");
     }
 }

@@ -206,7 +206,7 @@ pub fn AskForm(
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
 
-    let ask = move || {
+    let ask = Callback::new(move |()| {
         if busy.get_untracked() {
             return;
         }
@@ -228,11 +228,87 @@ pub fn AskForm(
                 Err(e) => error.set(Some(error_text(&e))),
             }
         });
-    };
+    });
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        ask();
+        ask.run(());
     };
+
+    view! {
+        <form class="ask-form" data-testid="ask-form" on:submit=on_submit novalidate=true>
+            <QuestionFields fields busy error />
+            <QuickSources sources fields ask />
+            <Show when=move || files.with(|f| !f.is_empty())>
+                <ScopeFields fields files />
+            </Show>
+            {move || error.get().map(|e| view! { <p class="error-box small" role="alert">{e}</p> })}
+        </form>
+    }
+}
+
+/// Source, protocol and port, and the button that asks.
+#[component]
+fn QuestionFields(
+    fields: RwSignal<AskFields>,
+    #[prop(into)] busy: Signal<bool>,
+    #[prop(into)] error: Signal<Option<String>>,
+) -> impl IntoView {
+    let has_port = move || fields.with(|f| f.protocol != "icmp");
+    view! {
+        <div class="ask-fields">
+            <label class="ask-source">
+                <span>"Source IP"</span>
+                <input
+                    name="source"
+                    type="text"
+                    inputmode="decimal"
+                    placeholder="203.0.113.7"
+                    autocomplete="off"
+                    spellcheck="false"
+                    aria-invalid=move || error.get().is_some().then_some("true")
+                    prop:value=move || fields.with(|f| f.source.clone())
+                    on:input=move |ev| fields.update(|f| f.source = event_target_value(&ev))
+                />
+            </label>
+            <label>
+                <span>"Protocol"</span>
+                <select
+                    name="protocol"
+                    prop:value=move || fields.with(|f| f.protocol.clone())
+                    on:change=move |ev| fields.update(|f| f.protocol = event_target_value(&ev))
+                >
+                    <option value="tcp">"tcp"</option>
+                    <option value="udp">"udp"</option>
+                    <option value="icmp">"icmp (ping)"</option>
+                </select>
+            </label>
+            <label class="ask-port">
+                <span>"Port"</span>
+                <input
+                    name="port"
+                    type="text"
+                    inputmode="numeric"
+                    autocomplete="off"
+                    disabled=move || !has_port()
+                    prop:value=move || fields.with(|f| f.port.clone())
+                    on:input=move |ev| fields.update(|f| f.port = event_target_value(&ev))
+                />
+            </label>
+            <button type="submit" class="button" disabled=move || busy.get()>
+                {move || if busy.get() { "Asking…" } else { "Ask" }}
+            </button>
+        </div>
+    }
+}
+
+/// One button per device that reported, which fills in its address and asks at once; or,
+/// before any did, how to get one.
+#[component]
+fn QuickSources(
+    sources: Signal<Vec<QuickSource>>,
+    fields: RwSignal<AskFields>,
+    ask: Callback<()>,
+) -> impl IntoView {
     let quick = move || {
         sources
             .get()
@@ -247,7 +323,7 @@ pub fn AskForm(
                         title=format!("Ask about {}", s.ip)
                         on:click=move |_| {
                             fields.update(|f| f.source = ip.clone());
-                            ask();
+                            ask.run(());
                         }
                     >
                         <span class="vp-name">{s.ip.clone()}</span>
@@ -258,71 +334,20 @@ pub fn AskForm(
             })
             .collect_view()
     };
-    let has_port = move || fields.with(|f| f.protocol != "icmp");
-
     view! {
-        <form class="ask-form" data-testid="ask-form" on:submit=on_submit novalidate=true>
-            <div class="ask-fields">
-                <label class="ask-source">
-                    <span>"Source IP"</span>
-                    <input
-                        name="source"
-                        type="text"
-                        inputmode="decimal"
-                        placeholder="203.0.113.7"
-                        autocomplete="off"
-                        spellcheck="false"
-                        aria-invalid=move || error.get().is_some().then_some("true")
-                        prop:value=move || fields.with(|f| f.source.clone())
-                        on:input=move |ev| fields.update(|f| f.source = event_target_value(&ev))
-                    />
-                </label>
-                <label>
-                    <span>"Protocol"</span>
-                    <select
-                        name="protocol"
-                        prop:value=move || fields.with(|f| f.protocol.clone())
-                        on:change=move |ev| fields.update(|f| f.protocol = event_target_value(&ev))
-                    >
-                        <option value="tcp">"tcp"</option>
-                        <option value="udp">"udp"</option>
-                        <option value="icmp">"icmp (ping)"</option>
-                    </select>
-                </label>
-                <label class="ask-port">
-                    <span>"Port"</span>
-                    <input
-                        name="port"
-                        type="text"
-                        inputmode="numeric"
-                        autocomplete="off"
-                        disabled=move || !has_port()
-                        prop:value=move || fields.with(|f| f.port.clone())
-                        on:input=move |ev| fields.update(|f| f.port = event_target_value(&ev))
-                    />
-                </label>
-                <button type="submit" class="button" disabled=move || busy.get()>
-                    {move || if busy.get() { "Asking…" } else { "Ask" }}
-                </button>
+        <Show when=move || sources.with(|s| !s.is_empty())>
+            <div class="quick-sources" role="group" aria-label="Devices that reported">
+                <span class="small muted">"From a device that reported: "</span>
+                {quick}
             </div>
-            <Show when=move || sources.with(|s| !s.is_empty())>
-                <div class="quick-sources" role="group" aria-label="Devices that reported">
-                    <span class="small muted">"From a device that reported: "</span>
-                    {quick}
-                </div>
-            </Show>
-            <Show when=move || sources.with(Vec::is_empty)>
-                <p class="small muted">
-                    "To ask about your phone's address, open a phone link from the "
-                    <a href="/reach">"Reachability"</a>
-                    " page on the phone: every device that reports shows up here as a button."
-                </p>
-            </Show>
-            <Show when=move || files.with(|f| !f.is_empty())>
-                <ScopeFields fields files />
-            </Show>
-            {move || error.get().map(|e| view! { <p class="error-box small" role="alert">{e}</p> })}
-        </form>
+        </Show>
+        <Show when=move || sources.with(Vec::is_empty)>
+            <p class="small muted">
+                "To ask about your phone's address, open a phone link from the "
+                <a href="/reach">"Reachability"</a>
+                " page on the phone: every device that reports shows up here as a button."
+            </p>
+        </Show>
     }
 }
 

@@ -10,7 +10,7 @@ use wasm_bindgen::JsCast;
 
 use crate::api;
 use crate::components::status::error_text;
-use crate::state::{use_refresh, use_session};
+use crate::state::{use_refresh, use_session, Refresh, Session};
 
 /// The agent refuses larger uploads (`POST /api/rules`).
 pub const MAX_UPLOAD_BYTES: usize = 8 * 1024 * 1024;
@@ -133,21 +133,225 @@ async fn read_file(input: &web_sys::HtmlInputElement) -> Result<Option<(String, 
     Ok(Some((file.name(), text.as_string().unwrap_or_default())))
 }
 
+/// The form's state, shared by its parts.
+#[derive(Clone, Copy)]
+struct LoadState {
+    name: RwSignal<String>,
+    text: RwSignal<String>,
+    busy: RwSignal<bool>,
+    /// The agent's refusal, or a file that could not be read.
+    other_error: RwSignal<Option<String>>,
+    done: RwSignal<Option<String>>,
+}
+
+impl LoadState {
+    fn new() -> Self {
+        Self {
+            name: RwSignal::new(String::new()),
+            text: RwSignal::new(String::new()),
+            busy: RwSignal::new(false),
+            other_error: RwSignal::new(None),
+            done: RwSignal::new(None),
+        }
+    }
+}
+
+/// Why the text cannot be sent at all (before parsing it).
+fn upload_refusal(body: &str) -> Option<&'static str> {
+    if body.trim().is_empty() {
+        Some("Paste the command's output or choose a file first.")
+    } else if body.len() > MAX_UPLOAD_BYTES {
+        Some("The agent accepts at most 8 MB per file.")
+    } else {
+        None
+    }
+}
+
+/// The label the upload is stored under: the typed name, else a generic one.
+fn upload_label(name: &str) -> String {
+    let n = name.trim();
+    if n.is_empty() {
+        "pasted rules".to_owned()
+    } else {
+        n.to_owned()
+    }
+}
+
+/// Sends the checked text to the agent and reports the outcome in the form.
+async fn upload(session: Session, refresh: Refresh, state: LoadState, label: String, body: String) {
+    let token = session.token_untracked();
+    let result = session.check(api::upload_rules(&token, &label, &body).await);
+    state.busy.set(false);
+    match result {
+        Ok(loaded) => {
+            state.text.set(String::new());
+            state.name.set(String::new());
+            state.done.set(Some(format!(
+                "Loaded {} ({} rule set{}).",
+                loaded.name,
+                loaded.sets.len(),
+                if loaded.sets.len() == 1 { "" } else { "s" }
+            )));
+            refresh.bump_rules();
+            refresh.bump_reach();
+        }
+        Err(e) => state.other_error.set(Some(error_text(&e))),
+    }
+}
+
 #[component]
 pub fn LoadForm() -> impl IntoView {
     let session = use_session();
     let refresh = use_refresh();
-    let name = RwSignal::new(String::new());
-    let text = RwSignal::new(String::new());
-    let busy = RwSignal::new(false);
-    // The agent's refusal, or a file that could not be read.
-    let other_error = RwSignal::new(None::<String>);
-    let done = RwSignal::new(None::<String>);
+    let state = LoadState::new();
+    let LoadState {
+        name,
+        text,
+        busy,
+        other_error,
+        done,
+    } = state;
     let area = NodeRef::<Textarea>::new();
 
     let checked = Memo::new(move |_| text.with(|t| check(t, "pasted")));
     let parse_error = move || checked.with(|c| c.as_ref().and_then(|r| r.as_ref().err().cloned()));
 
+    let select_line = Callback::new(move |line: usize| {
+        let Some(el) = area.get_untracked() else {
+            return;
+        };
+        if let Some((start, end)) = text.with_untracked(|t| line_span_utf16(t, line)) {
+            let _ = el.focus();
+            // Selecting scrolls the text box to the line in every current browser.
+            let _ = el.set_selection_range(start, end);
+        }
+    });
+
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if busy.get_untracked() {
+            return;
+        }
+        done.set(None);
+        let body = text.get_untracked();
+        if let Some(refusal) = upload_refusal(&body) {
+            other_error.set(Some(refusal.to_owned()));
+            return;
+        }
+        if parse_error().is_some() {
+            // Shown beside the text box already; put the cursor on the line.
+            if let Some(line) = parse_error().and_then(|e| e.line) {
+                select_line.run(line);
+            }
+            return;
+        }
+        let label = upload_label(&name.get_untracked());
+        other_error.set(None);
+        busy.set(true);
+        spawn_local(upload(session, refresh, state, label, body));
+    };
+
+    let error_view = move || {
+        if let Some(e) = parse_error() {
+            let ex = match (e.line, e.column) {
+                (Some(l), Some(c)) => text.with(|t| excerpt(t, l, c)),
+                _ => None,
+            };
+            return Some(view! { <ParseError e ex select_line /> }.into_any());
+        }
+        other_error.get().map(|e| {
+            view! {
+                <div class="error-box small rules-error" role="alert" id="rules-error" data-testid="rules-error">
+                    <p>{e}</p>
+                </div>
+            }
+            .into_any()
+        })
+    };
+    let valid_line = move || {
+        checked.with(|c| match c {
+            Some(Ok(ok)) => {
+                Some(view! { <p class="small good-text" role="status">{"✓ "}{ok.sentence()}</p> })
+            }
+            _ => None,
+        })
+    };
+
+    view! {
+        <form class="rules-form" data-testid="rules-form" on:submit=on_submit novalidate=true>
+            <NameField name />
+            <RulesText state area invalid=Signal::derive(move || parse_error().is_some()) />
+            <FilePick state />
+            {error_view}
+            {valid_line}
+            {move || done.get().map(|d| view! { <p class="small good-text" role="status">{d}</p> })}
+            <button type="submit" class="button" disabled=move || busy.get()>
+                {move || if busy.get() { "Uploading…" } else { "Check and load" }}
+            </button>
+        </form>
+    }
+}
+
+/// The label the upload is stored under.
+#[component]
+fn NameField(name: RwSignal<String>) -> impl IntoView {
+    view! {
+        <label>
+            <span>"Name"</span>
+            <input
+                name="name"
+                type="text"
+                maxlength="120"
+                placeholder="prod security groups"
+                autocomplete="off"
+                prop:value=move || name.get()
+                on:input=move |ev| name.set(event_target_value(&ev))
+            />
+        </label>
+    }
+}
+
+/// The text box the command's output is pasted into.
+#[component]
+fn RulesText(state: LoadState, area: NodeRef<Textarea>, invalid: Signal<bool>) -> impl IntoView {
+    let LoadState {
+        text,
+        other_error,
+        done,
+        ..
+    } = state;
+    view! {
+        <label>
+            <span>"The command's output (paste)"</span>
+            <textarea
+                node_ref=area
+                name="rules"
+                rows="8"
+                spellcheck="false"
+                placeholder="aws ec2 describe-security-groups, describe-network-acls, gcloud compute firewall-rules list --format=json, az network nsg show, iptables-save, nft -j list ruleset"
+                aria-invalid=move || invalid.get().then_some("true")
+                aria-describedby="rules-error"
+                prop:value=move || text.get()
+                on:input=move |ev| {
+                    done.set(None);
+                    other_error.set(None);
+                    text.set(event_target_value(&ev));
+                }
+            ></textarea>
+        </label>
+    }
+}
+
+/// "…or choose a file": reads it into the text box (and the name, if none was typed).
+#[component]
+fn FilePick(state: LoadState) -> impl IntoView {
+    let LoadState {
+        name,
+        text,
+        other_error,
+        done,
+        ..
+    } = state;
     let on_file = move |ev: leptos::ev::Event| {
         let Some(input) = ev
             .target()
@@ -170,175 +374,52 @@ pub fn LoadForm() -> impl IntoView {
             }
         });
     };
-
-    let select_line = move |line: usize| {
-        let Some(el) = area.get_untracked() else {
-            return;
-        };
-        if let Some((start, end)) = text.with_untracked(|t| line_span_utf16(t, line)) {
-            let _ = el.focus();
-            // Selecting scrolls the text box to the line in every current browser.
-            let _ = el.set_selection_range(start, end);
-        }
-    };
-
-    let on_submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        if busy.get_untracked() {
-            return;
-        }
-        done.set(None);
-        let body = text.get_untracked();
-        if body.trim().is_empty() {
-            other_error.set(Some(
-                "Paste the command's output or choose a file first.".to_owned(),
-            ));
-            return;
-        }
-        if body.len() > MAX_UPLOAD_BYTES {
-            other_error.set(Some("The agent accepts at most 8 MB per file.".to_owned()));
-            return;
-        }
-        if parse_error().is_some() {
-            // Shown beside the text box already; put the cursor on the line.
-            if let Some(line) = parse_error().and_then(|e| e.line) {
-                select_line(line);
-            }
-            return;
-        }
-        let label = {
-            let n = name.get_untracked().trim().to_owned();
-            if n.is_empty() {
-                "pasted rules".to_owned()
-            } else {
-                n
-            }
-        };
-        other_error.set(None);
-        busy.set(true);
-        spawn_local(async move {
-            let token = session.token_untracked();
-            let result = session.check(api::upload_rules(&token, &label, &body).await);
-            busy.set(false);
-            match result {
-                Ok(loaded) => {
-                    text.set(String::new());
-                    name.set(String::new());
-                    done.set(Some(format!(
-                        "Loaded {} ({} rule set{}).",
-                        loaded.name,
-                        loaded.sets.len(),
-                        if loaded.sets.len() == 1 { "" } else { "s" }
-                    )));
-                    refresh.bump_rules();
-                    refresh.bump_reach();
-                }
-                Err(e) => other_error.set(Some(error_text(&e))),
-            }
-        });
-    };
-
-    let error_view = move || {
-        if let Some(e) = parse_error() {
-            let ex = match (e.line, e.column) {
-                (Some(l), Some(c)) => text.with(|t| excerpt(t, l, c)),
-                _ => None,
-            };
-            let line = e.line;
-            return Some(
-                view! {
-                    <div class="error-box small rules-error" role="alert" id="rules-error" data-testid="rules-error">
-                        <p class="error-title">
-                            {match (e.line, e.column) {
-                                (Some(l), Some(c)) => format!("Not loadable: line {l}, column {c}"),
-                                _ => "Not loadable".to_owned(),
-                            }}
-                        </p>
-                        <p>
-                            {(!e.path.is_empty()).then(|| view! { <code>{e.path.clone()}</code> ": " })}
-                            {e.message.clone()}
-                        </p>
-                        {ex.map(|x| {
-                            let gutter = format!("{} | ", x.line);
-                            let caret = format!(
-                                "{}{}^",
-                                " ".repeat(gutter.chars().count()),
-                                " ".repeat(x.caret.saturating_sub(1)),
-                            );
-                            view! { <pre class="error-excerpt" data-testid="rules-error-line">{format!("{gutter}{}\n{caret}", x.text)}</pre> }
-                        })}
-                        {e.hint.clone().map(|h| view! { <p class="hint">{h}</p> })}
-                        {line.map(|l| view! {
-                            <button type="button" class="link-button" on:click=move |_| select_line(l)>
-                                {format!("Select line {l} in the text")}
-                            </button>
-                        })}
-                    </div>
-                }
-                .into_any(),
-            );
-        }
-        other_error.get().map(|e| {
-            view! {
-                <div class="error-box small rules-error" role="alert" id="rules-error" data-testid="rules-error">
-                    <p>{e}</p>
-                </div>
-            }
-            .into_any()
-        })
-    };
-    let valid_line = move || {
-        checked.with(|c| match c {
-            Some(Ok(ok)) => {
-                Some(view! { <p class="small good-text" role="status">{"✓ "}{ok.sentence()}</p> })
-            }
-            _ => None,
-        })
-    };
-
     view! {
-        <form class="rules-form" data-testid="rules-form" on:submit=on_submit novalidate=true>
-            <label>
-                <span>"Name"</span>
-                <input
-                    name="name"
-                    type="text"
-                    maxlength="120"
-                    placeholder="prod security groups"
-                    autocomplete="off"
-                    prop:value=move || name.get()
-                    on:input=move |ev| name.set(event_target_value(&ev))
-                />
-            </label>
-            <label>
-                <span>"The command's output (paste)"</span>
-                <textarea
-                    node_ref=area
-                    name="rules"
-                    rows="8"
-                    spellcheck="false"
-                    placeholder="aws ec2 describe-security-groups, describe-network-acls, gcloud compute firewall-rules list --format=json, az network nsg show, iptables-save, nft -j list ruleset"
-                    aria-invalid=move || parse_error().is_some().then_some("true")
-                    aria-describedby="rules-error"
-                    prop:value=move || text.get()
-                    on:input=move |ev| {
-                        done.set(None);
-                        other_error.set(None);
-                        text.set(event_target_value(&ev));
-                    }
-                ></textarea>
-            </label>
-            <label class="file-pick">
-                <span>"…or choose a file"</span>
-                <input type="file" accept=".json,.txt,application/json,text/plain" on:change=on_file />
-            </label>
-            {error_view}
-            {valid_line}
-            {move || done.get().map(|d| view! { <p class="small good-text" role="status">{d}</p> })}
-            <button type="submit" class="button" disabled=move || busy.get()>
-                {move || if busy.get() { "Uploading…" } else { "Check and load" }}
-            </button>
-        </form>
+        <label class="file-pick">
+            <span>"…or choose a file"</span>
+            <input type="file" accept=".json,.txt,application/json,text/plain" on:change=on_file />
+        </label>
+    }
+}
+
+/// The excerpt's two lines: the text behind a `N | ` gutter, and a caret under the column.
+fn excerpt_block(x: &Excerpt) -> String {
+    let gutter = format!("{} | ", x.line);
+    let caret = format!(
+        "{}{}^",
+        " ".repeat(gutter.chars().count()),
+        " ".repeat(x.caret.saturating_sub(1)),
+    );
+    format!("{gutter}{}\n{caret}", x.text)
+}
+
+/// Where the pasted text is wrong: position, JSON path, message, the line with a caret,
+/// the parser's hint, and a button that selects the line in the text box.
+#[component]
+fn ParseError(e: RulesError, ex: Option<Excerpt>, select_line: Callback<usize>) -> impl IntoView {
+    let line = e.line;
+    view! {
+        <div class="error-box small rules-error" role="alert" id="rules-error" data-testid="rules-error">
+            <p class="error-title">
+                {match (e.line, e.column) {
+                    (Some(l), Some(c)) => format!("Not loadable: line {l}, column {c}"),
+                    _ => "Not loadable".to_owned(),
+                }}
+            </p>
+            <p>
+                {(!e.path.is_empty()).then(|| view! { <code>{e.path.clone()}</code> ": " })}
+                {e.message.clone()}
+            </p>
+            {ex.map(|x| {
+                view! { <pre class="error-excerpt" data-testid="rules-error-line">{excerpt_block(&x)}</pre> }
+            })}
+            {e.hint.clone().map(|h| view! { <p class="hint">{h}</p> })}
+            {line.map(|l| view! {
+                <button type="button" class="link-button" on:click=move |_| select_line.run(l)>
+                    {format!("Select line {l} in the text")}
+                </button>
+            })}
+        </div>
     }
 }
 
@@ -389,5 +470,29 @@ mod tests {
         assert_eq!(check("  ", "x"), None);
         let bad = check(r#"{"SecurityGroups": [{"GroupId": 5}]}"#, "x");
         assert!(matches!(bad, Some(Err(e)) if e.line == Some(1)));
+    }
+
+    #[test]
+    fn the_excerpt_block_puts_the_caret_under_the_column() {
+        let x = Excerpt {
+            line: 9,
+            text: "{\"FromPort\": \"eighty\"}".into(),
+            caret: 14,
+        };
+        // The caret line skips the gutter's 4 characters, then 13 before column 14.
+        let caret = format!("{}^", " ".repeat(4 + 13));
+        assert_eq!(
+            excerpt_block(&x),
+            format!("9 | {{\"FromPort\": \"eighty\"}}\n{caret}")
+        );
+    }
+
+    #[test]
+    fn uploads_are_refused_empty_or_too_large_and_labelled() {
+        assert!(upload_refusal(" \n").is_some());
+        assert!(upload_refusal(&"x".repeat(MAX_UPLOAD_BYTES + 1)).is_some());
+        assert_eq!(upload_refusal("{}"), None);
+        assert_eq!(upload_label("  prod  "), "prod");
+        assert_eq!(upload_label(" "), "pasted rules");
     }
 }
