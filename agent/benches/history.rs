@@ -10,7 +10,7 @@ use std::hint::black_box;
 use chrono::{TimeZone, Utc};
 use criterion::{criterion_group, criterion_main, Criterion};
 use vantage_agent::store::Store;
-use vantage_shared::{HealthcheckRun, HealthStatus};
+use vantage_shared::{HealthStatus, HealthcheckRun};
 
 const RECORDS: i64 = 1_000_000;
 const ID: &str = "4f2a9c0e7b1d4f2a9c0e7b1d4f2a9c0e7b1d4f2a9c0e7b1d4f2a9c0e7b1d1234";

@@ -240,7 +240,7 @@ fn integral_numbers(value: &serde_json::Value) -> Option<serde_json::Value> {
 
 /// The first place where `sent` (the body as the client wrote it) has an array and `read`
 /// (the value it was read into, written back) has an object: a struct read from an array.
-/// As a path like `body`, `body.target`, `body.results[2].cors`.
+/// As a path like `body`, `body.destination`, `body.results[2].cors`.
 fn array_for_object(sent: &serde_json::Value, read: &serde_json::Value) -> Option<String> {
     use serde_json::Value;
     fn walk(sent: &Value, read: &Value, path: &mut String) -> Option<String> {

@@ -248,15 +248,18 @@ async fn bodies_are_read_as_the_document_describes_them() {
         body["message"].as_str().unwrap().contains("JSON object"),
         "{body}"
     );
-    // Nested too: the question's target is an object.
+    // Nested too: the question's destination is an object.
     let (status, body) = post_json(
         "/api/rules/evaluate",
-        r#"{"source": "192.0.2.1", "port": 443, "target": [null, [], [], []]}"#,
+        r#"{"source": "192.0.2.1", "port": 443, "destination": [null, [], [], []]}"#,
     )
     .await;
     assert_eq!(status, 400, "{body}");
     assert!(
-        body["message"].as_str().unwrap().contains("body.target"),
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("body.destination"),
         "{body}"
     );
     // JSON Schema counts 1.0 as an integer.

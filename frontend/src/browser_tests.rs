@@ -4,7 +4,7 @@
 use chrono::{Duration, TimeZone, Utc};
 use leptos::prelude::*;
 use vantage_shared::{
-    ContainerState, ContainerSummary, HealthcheckRun, HealthStatus, HealthcheckConfig,
+    ContainerState, ContainerSummary, HealthStatus, HealthcheckConfig, HealthcheckRun,
 };
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
@@ -12,6 +12,7 @@ use wasm_bindgen_test::*;
 use leptos_router::components::Router;
 
 use crate::api::ApiError;
+use crate::check::{self, PageContext};
 use crate::components::container_table::{ContainerTable, Sort};
 use crate::components::loaded::{Loaded, OnError};
 use crate::components::probe_detail::AgentDetail;
@@ -20,7 +21,6 @@ use crate::components::rules_table::{RuleMarks, RuleSetTable};
 use crate::components::rules_verdict::VerdictPanel;
 use crate::components::timeline::HealthTimeline;
 use crate::pages::firewall::LoadForm;
-use crate::check::{self, PageContext};
 use vantage_shared::cors::{CorsCheck, CorsReport, CorsStage, CorsVerdict};
 use vantage_shared::diagnosis::{Finding, FindingCode, Severity};
 use vantage_shared::probe::{

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 use vantage_shared::diagnosis::health_timing::run_timed_out;
 use vantage_shared::duration::human_ms;
-use vantage_shared::{HealthcheckRun, HealthcheckConfig};
+use vantage_shared::{HealthcheckConfig, HealthcheckRun};
 
 use crate::format::clock;
 

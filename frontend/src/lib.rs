@@ -3,12 +3,12 @@
 pub mod api;
 mod app;
 pub mod chart;
+pub mod check;
 pub mod components;
 pub mod format;
 pub mod gpu_chart;
 pub mod live;
 pub mod pages;
-pub mod check;
 pub mod state;
 
 #[cfg(all(test, target_arch = "wasm32"))]

@@ -16,7 +16,7 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion};
-use vantage_shared::rules::{evaluate, parse_rules, Question, RuleSet, DestinationInfo};
+use vantage_shared::rules::{evaluate, parse_rules, DestinationInfo, Question, RuleSet};
 
 const RULES: usize = 10_000;
 const FILE_BYTES: usize = 5_000_000;

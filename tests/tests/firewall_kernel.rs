@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 use support::netns::{Lab, Netns, PREFIX};
 use support::nginx::Nginx;
 use vantage_shared::rules::{
-    evaluate, parse_rules, summary, HostDenial, HostPath, Outcome, Question, RuleSet, DestinationInfo,
-    Verdict,
+    evaluate, parse_rules, summary, DestinationInfo, HostDenial, HostPath, Outcome, Question,
+    RuleSet, Verdict,
 };
 
 /// How long a connection attempt may take before it counts as timed out: a DROP answers

@@ -8,8 +8,8 @@ use bollard::models::{
 };
 use chrono::{DateTime, Utc};
 use vantage_shared::{
-    ContainerDetail, ContainerState, ContainerSummary, HealthcheckRun, HealthStats, HealthStatus,
-    HealthcheckConfig, NetworkAttachment, PortMapping,
+    ContainerDetail, ContainerState, ContainerSummary, HealthStats, HealthStatus,
+    HealthcheckConfig, HealthcheckRun, NetworkAttachment, PortMapping,
 };
 
 use super::NetworkInfo;

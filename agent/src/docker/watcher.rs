@@ -303,11 +303,7 @@ impl DockerWatcher {
                 name: name.clone(),
             });
         }
-        match self
-            .store
-            .insert_runs(id.clone(), name.clone(), runs)
-            .await
-        {
+        match self.store.insert_runs(id.clone(), name.clone(), runs).await {
             Ok(new) => {
                 for run in new {
                     self.handle.publish(AgentEvent::HealthcheckRun {

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
-use vantage_shared::{HealthcheckRun, HealthStatus};
+use vantage_shared::{HealthStatus, HealthcheckRun};
 
 use super::{from_ns, to_ns, Store, StoreError};
 
@@ -185,10 +185,11 @@ impl Store {
     /// How many runs are stored in all.
     pub async fn count(&self) -> Result<u64, StoreError> {
         self.with_conn(|conn| {
-            let n: i64 =
-                conn.query_row("SELECT COALESCE(SUM(n), 0) FROM healthcheck_run_counts", [], |r| {
-                    r.get(0)
-                })?;
+            let n: i64 = conn.query_row(
+                "SELECT COALESCE(SUM(n), 0) FROM healthcheck_run_counts",
+                [],
+                |r| r.get(0),
+            )?;
             Ok(u64::try_from(n).unwrap_or(0))
         })
         .await
@@ -219,21 +220,13 @@ pub(super) mod tests {
     async fn insert_dedupes_by_start_and_queries_newest_first() {
         let s = Store::in_memory().unwrap();
         let new = s
-            .insert_runs(
-                "abc123".into(),
-                "web".into(),
-                vec![run(0, 1), run(1, 0)],
-            )
+            .insert_runs("abc123".into(), "web".into(), vec![run(0, 1), run(1, 0)])
             .await
             .unwrap();
         assert_eq!(new.len(), 2);
         // Docker's log overlaps with what we already have: only the new one is new.
         let new = s
-            .insert_runs(
-                "abc123".into(),
-                "web".into(),
-                vec![run(1, 0), run(2, 0)],
-            )
+            .insert_runs("abc123".into(), "web".into(), vec![run(1, 0), run(2, 0)])
             .await
             .unwrap();
         assert_eq!(new, vec![run(2, 0)]);
@@ -256,9 +249,7 @@ pub(super) mod tests {
     async fn history_from_reads_the_runs_after_a_start_oldest_first() {
         let s = Store::in_memory().unwrap();
         let runs: Vec<_> = (0..10).map(|i| run(i, 0)).collect();
-        s.insert_runs("a".into(), "a".into(), runs)
-            .await
-            .unwrap();
+        s.insert_runs("a".into(), "a".into(), runs).await.unwrap();
         let early = s
             .history_from("a".into(), run(3, 0).start, 2)
             .await

@@ -1,7 +1,7 @@
 //! The healthcheck timeline: every recorded healthcheck run as a bar over time, drawn as inline SVG.
 
 use leptos::prelude::*;
-use vantage_shared::{HealthcheckRun, HealthcheckConfig};
+use vantage_shared::{HealthcheckConfig, HealthcheckRun};
 
 use crate::chart::{self, Timeline, HEIGHT, WIDTH};
 

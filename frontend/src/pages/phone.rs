@@ -13,11 +13,11 @@ use vantage_shared::probe::{
 };
 
 use crate::api::{self, ApiError};
+use crate::check::{self, bounded, browser_summary, PageContext};
 use crate::components::finding::FindingCard;
 use crate::components::verdict::ReachBadge;
 use crate::format::clock;
 use crate::pages::reach::AGENT_CONCURRENCY;
-use crate::check::{self, bounded, browser_summary, PageContext};
 use crate::state::device_id;
 
 /// Where a run is.

@@ -1,7 +1,7 @@
 //! Everything Vantage concludes about one container: its state and its healthcheck timing.
 
 use super::{health_timing, sort_findings, Finding, FindingCode, Severity};
-use crate::api::{ContainerState, ContainerSummary, HealthcheckRun, HealthStatus};
+use crate::api::{ContainerState, ContainerSummary, HealthStatus, HealthcheckRun};
 
 /// Findings for one container, worst first. `runs` is its recorded healthcheck history.
 pub fn diagnose(c: &ContainerSummary, runs: &[HealthcheckRun]) -> Vec<Finding> {

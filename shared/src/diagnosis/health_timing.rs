@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{Finding, FindingCode, Severity};
-use crate::api::{HealthcheckRun, HealthcheckConfig};
+use crate::api::{HealthcheckConfig, HealthcheckRun};
 use crate::duration::{compose_duration, human_ms};
 
 /// Everything the timing diagnosis looks at for one container.
@@ -66,7 +66,9 @@ pub fn measure(input: &Input<'_>) -> Timing {
         .collect();
     since_start.sort_by_key(|p| p.start);
 
-    let origin = input.started_at.or_else(|| since_start.first().map(|p| p.start));
+    let origin = input
+        .started_at
+        .or_else(|| since_start.first().map(|p| p.start));
     let first_pass = since_start.iter().position(|p| p.passed());
     let time_to_ready_ms = match (first_pass, origin) {
         (Some(i), Some(o)) => Some(ms_between(o, since_start[i].end)),

@@ -40,13 +40,13 @@ use serde::{Deserialize, Serialize};
 
 pub use error::{RulesError, RulesErrorKind};
 pub use eval::{
-    evaluate, evaluate_refs, summary, to_rules_verdict, ExplanationCode, HostDenial, HostPath,
-    HostVerdict, LayerVerdict, NearestKind, NearestRule, Outcome, Question, RuleFix, RuleRef,
-    DestinationInfo, UnknownReason, Verdict,
+    evaluate, evaluate_refs, summary, to_rules_verdict, DestinationInfo, ExplanationCode,
+    HostDenial, HostPath, HostVerdict, LayerVerdict, NearestKind, NearestRule, Outcome, Question,
+    RuleFix, RuleRef, UnknownReason, Verdict,
 };
 pub use model::{
-    Action, Cidr, CtState, Direction, HostAddr, HostBackend, HostChain, HostChainType, HostFamily,
-    HostHook, HostMatch, HostRule, HostTable, HostAction, IcmpTypeCode, Peer, PortMatch, PortRange,
+    Action, Cidr, CtState, Direction, HostAction, HostAddr, HostBackend, HostChain, HostChainType,
+    HostFamily, HostHook, HostMatch, HostRule, HostTable, IcmpTypeCode, Peer, PortMatch, PortRange,
     Protocol, Provider, Rule, RuleSet, RuleSetKind,
 };
 pub use scope::RuleScope;

@@ -994,7 +994,10 @@ fn gcp_firewall_semantics() {
          --direction=INGRESS --action=ALLOW --rules=tcp:443 --source-ranges=203.0.113.7/32 \
          --priority=1000 --target-tags=api-lb"
     );
-    let v = evaluate(&prod, &Question::tcp(ip("192.0.2.5"), 443).with_destination(lb));
+    let v = evaluate(
+        &prod,
+        &Question::tcp(ip("192.0.2.5"), 443).with_destination(lb),
+    );
     assert!(
         v.fixes[0].command.contains("--priority=899"),
         "{}",

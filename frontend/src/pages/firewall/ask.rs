@@ -14,8 +14,8 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use vantage_shared::probe::Comparison;
 use vantage_shared::rules::{
-    evaluate_refs, summary, Protocol, Provider, Question, RuleScope, RuleSet, RuleSetKind,
-    TargetInfo, Verdict,
+    evaluate_refs, summary, DestinationInfo, Protocol, Provider, Question, RuleScope, RuleSet,
+    RuleSetKind, Verdict,
 };
 use vantage_shared::{LoadedRules, RulesQuestion};
 
@@ -68,10 +68,10 @@ impl AskFields {
         let (tags, asgs) = (comma_list(&self.tags), comma_list(&self.asgs));
         RuleScope {
             sets: self.sets.clone(),
-            target: (!tags.is_empty() || !asgs.is_empty()).then(|| TargetInfo {
+            destination: (!tags.is_empty() || !asgs.is_empty()).then(|| DestinationInfo {
                 tags,
                 application_security_groups: asgs,
-                ..TargetInfo::default()
+                ..DestinationInfo::default()
             }),
         }
     }
@@ -110,13 +110,13 @@ pub fn to_question(f: &AskFields) -> Result<(RulesQuestion, Question), String> {
         Protocol::Icmp => Question::ping(source),
         p => Question::new(source, p, port),
     };
-    question.target = scope.target.clone();
+    question.destination = scope.destination.clone();
     let request = RulesQuestion {
         source: source.to_string(),
         protocol: Some(f.protocol.clone()),
         port,
         sets: scope.sets,
-        target: scope.target,
+        destination: scope.destination,
     };
     Ok((request, question))
 }
@@ -607,16 +607,16 @@ mod tests {
         };
         let (req, q) = to_question(&f).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(req.sets, ["sg-1"]);
-        let tags = req.target.as_ref().map(|t| t.tags.clone());
+        let tags = req.destination.as_ref().map(|t| t.tags.clone());
         assert_eq!(
             tags.as_deref(),
             Some(&["web".to_owned(), "api".to_owned()][..])
         );
-        assert_eq!(q.target, req.target);
-        // Nothing about the destination: no target at all (rules selecting one say unknown).
+        assert_eq!(q.destination, req.destination);
+        // Nothing about the destination: no destination at all (rules selecting one say unknown).
         let (req, _) =
             to_question(&fields("203.0.113.7", "tcp", "443")).unwrap_or_else(|e| panic!("{e}"));
-        assert!(req.target.is_none() && req.sets.is_empty());
+        assert!(req.destination.is_none() && req.sets.is_empty());
     }
 
     #[test]

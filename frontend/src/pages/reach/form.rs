@@ -88,7 +88,7 @@ pub fn to_new_target(f: &Fields) -> Result<NewTarget, String> {
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
                 .collect(),
-            target: None,
+            destination: None,
         },
     };
     validate_new_target(&target)?;

@@ -17,10 +17,10 @@ use vantage_shared::probe::{Comparison, DeviceReportIn, PhoneLink, ProbeTarget, 
 
 use super::Live;
 use crate::api;
+use crate::check::{self, bounded, PageContext};
 use crate::components::finding::Snippet;
 use crate::components::loaded::Loaded;
 use crate::components::status::{error_text, Empty};
-use crate::check::{self, bounded, PageContext};
 use crate::state::{device_id, use_refresh, use_session, Refresh, Session};
 use form::TargetForm;
 use phone_link::{DeviceSeen, PhoneLinkPanel};

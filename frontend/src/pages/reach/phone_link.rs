@@ -9,12 +9,12 @@ use leptos::task::spawn_local;
 use vantage_shared::probe::{NewPhoneLink, PhoneLink};
 
 use crate::api;
+use crate::check::PageContext;
 use crate::components::copy::CopyText;
 use crate::components::qr::QrCodeSvg;
 use crate::components::status::error_text;
 use crate::format::{ago, clock, countdown, date_time, short_user_agent};
 use crate::pages::Live;
-use crate::check::PageContext;
 use crate::state::{use_refresh, use_session};
 
 /// Minutes a new link lives unless the admin changes it (the agent's default too).

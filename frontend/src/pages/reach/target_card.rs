@@ -9,13 +9,13 @@ use vantage_shared::probe::{
 };
 
 use super::Actions;
+use crate::check::browser_summary;
 use crate::components::badges::{RichText, SeverityBadge};
 use crate::components::finding::FindingCard;
 use crate::components::probe_detail::{AgentDetail, BrowserDetail};
 use crate::components::rules_verdict::DeviceRulesBadge;
 use crate::components::verdict::ReachBadge;
 use crate::format::{ago, date_time, short_user_agent};
-use crate::check::browser_summary;
 
 /// The comparison's findings, then the agent's own that it does not already hold; worst first.
 /// Identical ones (two devices behind one address say the same thing) are shown once.

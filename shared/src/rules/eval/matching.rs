@@ -5,7 +5,7 @@
 
 use std::net::IpAddr;
 
-use super::{Question, DestinationInfo};
+use super::{DestinationInfo, Question};
 use crate::ownership::classify;
 use crate::probe::AddressOwner;
 use crate::rules::model::{

@@ -54,7 +54,7 @@ use matching::Packet;
 
 pub(crate) use host::HostFixSpec;
 pub use host::{HostDenial, HostPath, HostVerdict};
-pub use question::{Question, DestinationInfo};
+pub use question::{DestinationInfo, Question};
 pub use summary::{summary, to_rules_verdict};
 pub use verdict::{
     ExplanationCode, LayerVerdict, NearestKind, NearestRule, Outcome, RuleFix, RuleRef,

@@ -29,12 +29,12 @@
 //! each match module, `values` protocols, ports and addresses, `action` the `-j` target
 //! (the rule's action), `fix` the command that admits a question's traffic.
 
+mod action;
 mod fix;
 mod matches;
 mod reader;
 mod rule;
 mod table;
-mod action;
 mod token;
 mod values;
 
@@ -45,7 +45,7 @@ pub(crate) use values::parse_protocol;
 use super::error::{RulesError, RulesErrorKind};
 use super::model::RuleSet;
 #[cfg(doc)]
-use super::model::{HostMatch, HostAction};
+use super::model::{HostAction, HostMatch};
 use super::{parse_expecting, Format};
 use reader::strip_counters;
 

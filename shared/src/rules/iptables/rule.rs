@@ -2,13 +2,13 @@
 
 use std::collections::BTreeSet;
 
+use super::action::parse_action;
 use super::matches::module_option;
 use super::table::Seen;
-use super::action::parse_action;
 use super::token::{bad, At, Tok};
 use super::values::{parse_addrs, parse_protocol};
 use crate::rules::error::RulesError;
-use crate::rules::model::{HostMatch, HostAction, Protocol};
+use crate::rules::model::{HostAction, HostMatch, Protocol};
 
 /// Options that start a new top-level part of a rule (they end a match's options).
 pub(super) fn top_level(t: &str) -> bool {

@@ -8,8 +8,8 @@ use super::rule::parse_rule;
 use super::token::{bad, err, At, HINT};
 use crate::rules::error::{RulesError, RulesErrorKind};
 use crate::rules::model::{
-    Action, Direction, HostBackend, HostChain, HostFamily, HostHook, HostRule, HostTable,
-    HostAction, Rule, RuleSet, RuleSetKind,
+    Action, Direction, HostAction, HostBackend, HostChain, HostFamily, HostHook, HostRule,
+    HostTable, Rule, RuleSet, RuleSetKind,
 };
 
 /// An address family observed in a table, with where, for the consistency check.

@@ -24,8 +24,8 @@ mod traffic;
 mod tests;
 
 pub use host::{
-    CtState, HostAddr, HostBackend, HostChain, HostChainType, HostFamily, HostHook, HostMatch,
-    HostRule, HostTable, HostAction, IcmpTypeCode,
+    CtState, HostAction, HostAddr, HostBackend, HostChain, HostChainType, HostFamily, HostHook,
+    HostMatch, HostRule, HostTable, IcmpTypeCode,
 };
 pub use kinds::{Action, Direction, Provider, RuleSetKind};
 pub use rule::{Rule, RuleSet};

@@ -37,7 +37,7 @@ pub(crate) use table::ruleset;
 use super::error::{RulesError, RulesErrorKind};
 use super::model::RuleSet;
 #[cfg(doc)]
-use super::model::{HostMatch, HostAction};
+use super::model::{HostAction, HostMatch};
 use super::{parse_expecting, Format};
 
 const COMMAND: &str = "nft -j list ruleset";

@@ -12,7 +12,7 @@ use super::table::Draft;
 use super::values::ValErr;
 use crate::rules::error::RulesError;
 use crate::rules::locate::Seg;
-use crate::rules::model::{HostMatch, HostRule, HostAction};
+use crate::rules::model::{HostAction, HostMatch, HostRule};
 
 /// A verdict object (`{"accept": null}`, `{"jump": {"target": "x"}}`), if it is one.
 fn verdict_of(

@@ -11,8 +11,8 @@ use super::COMMAND;
 use crate::rules::error::RulesError;
 use crate::rules::locate::{path_string, Seg};
 use crate::rules::model::{
-    Action, Direction, HostBackend, HostChain, HostChainType, HostFamily, HostHook, HostRule,
-    HostTable, HostAction, Rule, RuleSet, RuleSetKind,
+    Action, Direction, HostAction, HostBackend, HostChain, HostChainType, HostFamily, HostHook,
+    HostRule, HostTable, Rule, RuleSet, RuleSetKind,
 };
 
 /// A table being built: its set, and its chains' rules in order.

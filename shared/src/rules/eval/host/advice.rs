@@ -7,7 +7,7 @@ use super::matching::{Addr, Pkt, Tri};
 use super::{HostEval, HostFixSpec, HostPath};
 use crate::rules::eval::{NearestKind, NearestRule, Question, RuleFix, RuleRef, MAX_NEAREST};
 use crate::rules::iptables;
-use crate::rules::model::{HostBackend, HostFamily, HostMatch, HostAction, RuleSet};
+use crate::rules::model::{HostAction, HostBackend, HostFamily, HostMatch, RuleSet};
 use crate::rules::nft;
 
 /// ACCEPT rules near the question, for a packet that fell through to a DROP policy.

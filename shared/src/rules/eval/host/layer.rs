@@ -14,7 +14,7 @@ use crate::rules::eval::{
     ExplanationCode, HostDenial, HostPath, HostVerdict, NearestRule, Outcome, Question, RuleFix,
     RuleRef,
 };
-use crate::rules::model::{Action, Direction, HostHook, HostAction, RuleSet, RuleSetKind};
+use crate::rules::model::{Action, Direction, HostAction, HostHook, RuleSet, RuleSetKind};
 
 /// A host layer's extras for [`evaluate_refs`](crate::rules::eval::evaluate_refs).
 #[derive(Debug)]

@@ -36,7 +36,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use super::layer::At;
-use crate::rules::model::{HostAddr, HostMatch, HostRule, HostAction, Rule, RuleSet};
+use crate::rules::model::{HostAction, HostAddr, HostMatch, HostRule, Rule, RuleSet};
 use chains::ChainRules;
 
 pub(in crate::rules::eval) use layer::{host_layer, HostLayer};
