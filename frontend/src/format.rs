@@ -47,7 +47,7 @@ pub fn inline_code(text: &str) -> Vec<(bool, String)> {
         .collect()
 }
 
-/// Shortens one line of probe output for a table cell.
+/// Shortens one line of a healthcheck run's output for a table cell.
 pub fn truncate(text: &str, max_chars: usize) -> (String, bool) {
     let first_line = text.trim().lines().next().unwrap_or_default();
     let multi_line = text.trim().lines().nth(1).is_some();

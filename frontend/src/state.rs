@@ -74,7 +74,7 @@ impl Session {
 /// Version numbers that live events bump; every page resource tracks one of them.
 ///
 /// Several, so that the reachability page does not refetch its (large) comparison on every
-/// healthcheck probe of a busy host, nor the Docker pages on every device report, nor the
+/// healthcheck run of a busy host, nor the Docker pages on every device report, nor the
 /// firewall page its (possibly megabytes of) rules on either.
 #[derive(Clone, Copy)]
 pub struct Refresh {

@@ -95,7 +95,7 @@ fn OverviewBody(overview: Live<Overview>) -> impl IntoView {
             />
             <Card label="No healthcheck" href="/containers?health=none" n=n(|c, _, _| c.without_healthcheck) />
             <Card label="Networks" href="/networks" n=n(|_, nets, _| nets) />
-            <Card label="Probes recorded" href="/containers" n=n(|_, _, recs| recs) />
+            <Card label="Healthcheck runs recorded" href="/containers" n=n(|_, _, recs| recs) />
         </ul>
         <h2>"Current problems"</h2>
         <Show
@@ -103,7 +103,7 @@ fn OverviewBody(overview: Live<Overview>) -> impl IntoView {
             fallback=|| {
                 view! {
                     <Empty title="No problems found.">
-                        <p>"Vantage re-checks healthcheck timing on every probe it records."</p>
+                        <p>"Vantage re-checks healthcheck timing on every run it records."</p>
                     </Empty>
                 }
             }
