@@ -86,7 +86,7 @@ pub struct GpuBenchArgs {
 }
 
 fn parse_size_arg(s: &str) -> Result<u64, String> {
-    crate::gpu::parse_size(s)
+    vantage_shared::size::parse_size(s)
 }
 
 impl GpuBenchArgs {

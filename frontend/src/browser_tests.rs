@@ -334,12 +334,6 @@ fn cors_table_highlights_the_first_failing_rule() {
         "why",
     );
     let probe = AgentProbe {
-        target_id: "t".into(),
-        at: Utc::now(),
-        dns: None,
-        tcp: vec![],
-        tls: None,
-        http: None,
         cors: Some(CorsReport {
             origin: "https://shop.example".into(),
             method: "GET".into(),
@@ -362,7 +356,7 @@ fn cors_table_highlights_the_first_failing_rule() {
         }),
         verdict: ReachVerdict::CorsBlocked,
         summary: "CORS".into(),
-        findings: vec![],
+        ..AgentProbe::empty("t", Utc::now())
     };
     let root = mount(move || view! { <AgentDetail probe /> });
     let first = root.query_selector("tr.first-fail").ok().flatten();
@@ -397,16 +391,10 @@ fn dns_section_shows_the_cname_chain_only_for_an_alias() {
         elapsed_ms: 3.0,
     };
     let probe = |d: DnsResult| AgentProbe {
-        target_id: "t".into(),
-        at: Utc::now(),
         dns: Some(d),
-        tcp: vec![],
-        tls: None,
-        http: None,
-        cors: None,
         verdict: ReachVerdict::Reachable,
         summary: "ok".into(),
-        findings: vec![],
+        ..AgentProbe::empty("t", Utc::now())
     };
     let aliased = probe(dns(vec![
         CnameRecord {

@@ -11,6 +11,8 @@ use vantage_shared::gpu::{
     BlurResult, BreakEven, HostMemory, LineFit, TransferDirection, TransferPoint, TransferResult,
 };
 
+use vantage_shared::size::human_bytes;
+
 use crate::chart::Scale;
 
 pub const WIDTH: f64 = 640.0;
@@ -80,22 +82,6 @@ pub fn short_number(v: f64) -> String {
         let s = format!("{v:.3}");
         s.trim_end_matches('0').trim_end_matches('.').to_owned()
     }
-}
-
-/// `64 KiB`, `1 MiB`, `256 MiB`.
-pub fn size_label(bytes: u64) -> String {
-    const UNITS: [(&str, u64); 3] = [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)];
-    for (unit, size) in UNITS {
-        if bytes >= size {
-            let v = bytes as f64 / size as f64;
-            return if v.fract() == 0.0 {
-                format!("{v:.0} {unit}")
-            } else {
-                format!("{v:.1} {unit}")
-            };
-        }
-    }
-    format!("{bytes} B")
 }
 
 fn plot_x(d0: f64, d1: f64) -> Scale {
@@ -449,7 +435,7 @@ fn transfer_series<'a>(
                 (
                     x.map(*lx),
                     y.map(*g),
-                    format!("{label}: {} at {g:.2} GB/s", size_label(*b)),
+                    format!("{label}: {} at {g:.2} GB/s", human_bytes(*b)),
                 )
             })
             .collect(),
@@ -471,7 +457,7 @@ fn size_ticks(sizes: &[u64], x: &Scale) -> Vec<Tick> {
         }
         x_ticks.push(Tick {
             pos,
-            label: size_label(b),
+            label: human_bytes(b),
         });
     }
     x_ticks
@@ -530,10 +516,6 @@ mod tests {
         assert_eq!(short_number(200.0), "200");
         assert_eq!(short_number(2.5), "2.5");
         assert_eq!(short_number(0.25), "0.25");
-        assert_eq!(size_label(64 << 10), "64 KiB");
-        assert_eq!(size_label(256 << 20), "256 MiB");
-        assert_eq!(size_label(1536 << 10), "1.5 MiB");
-        assert_eq!(size_label(100), "100 B");
     }
 
     #[test]

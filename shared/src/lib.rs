@@ -16,5 +16,6 @@ pub mod phone_link;
 pub mod probe;
 pub mod routes;
 pub mod rules;
+pub mod size;
 
 pub use api::*;

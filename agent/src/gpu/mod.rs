@@ -31,4 +31,4 @@ pub use plan::{check_memory, machine_identity, prepare, GpuPlan};
 pub use routes::{routes, HISTORY_LIMIT};
 pub use slot::Gpu;
 pub use status::status_blocking;
-pub use text::{human_bytes, parse_size, render_text};
+pub use text::render_text;

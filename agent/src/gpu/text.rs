@@ -1,5 +1,4 @@
-//! Sizes and runs as text for a terminal: `64K`-style sizes read and printed, and a
-//! run's tables as `vantage bench gpu` prints them.
+//! A run as text for a terminal: its tables as `vantage bench gpu` prints them.
 
 use std::fmt::Write;
 
@@ -8,42 +7,7 @@ use vantage_shared::gpu::{
     BlurResult, BreakEven, GpuBlurPoint, GpuRun, HostMemory, LineFit, TransferDirection,
     TransferResult,
 };
-
-/// Human-readable size: 64 KiB, 1 MiB, 256 MiB.
-pub fn human_bytes(b: u64) -> String {
-    match b {
-        b if b >= 1 << 30 && b.is_multiple_of(1 << 30) => format!("{} GiB", b >> 30),
-        b if b >= 1 << 20 && b.is_multiple_of(1 << 20) => format!("{} MiB", b >> 20),
-        b if b >= 1 << 10 && b.is_multiple_of(1 << 10) => format!("{} KiB", b >> 10),
-        b => format!("{b} B"),
-    }
-}
-
-/// Parses `64K`, `1M`, `256MiB`, `1G` or plain bytes (binary multiples).
-pub fn parse_size(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let lower = t.to_ascii_lowercase();
-    let digits_end = lower
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(lower.len());
-    let (num, unit) = lower.split_at(digits_end);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("`{t}` is not a size (e.g. 64K, 1M, 256M, 1G)"))?;
-    let mult: u64 = match unit.trim() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        other => {
-            return Err(format!(
-                "unknown size unit `{other}` in `{t}` (use K, M or G)"
-            ))
-        }
-    };
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("`{t}` is too large"))
-}
+use vantage_shared::size::human_bytes;
 
 /// The run as a person reads it in a terminal.
 pub fn render_text(run: &GpuRun) -> String {
@@ -231,23 +195,5 @@ fn write_blur(o: &mut String, b: &BlurResult) {
         _ => {
             let _ = writeln!(o, "\nBreak-even N*: needs the GPU part.");
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_parse_and_print() {
-        assert_eq!(parse_size("64K"), Ok(64 << 10));
-        assert_eq!(parse_size("256MiB"), Ok(256 << 20));
-        assert_eq!(parse_size("1g"), Ok(1 << 30));
-        assert_eq!(parse_size("4096"), Ok(4096));
-        assert!(parse_size("12X").is_err());
-        assert!(parse_size("M").is_err());
-        assert_eq!(human_bytes(64 << 10), "64 KiB");
-        assert_eq!(human_bytes(256 << 20), "256 MiB");
-        assert_eq!(human_bytes(1000), "1000 B");
     }
 }

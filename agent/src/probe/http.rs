@@ -8,6 +8,7 @@
 //! body at all (see [`BodyRead`]).
 
 use std::time::{Duration, Instant};
+use vantage_shared::duration::fmt_secs;
 
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
@@ -72,7 +73,7 @@ impl std::fmt::Display for ExchangeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Timeout { after_ms } => {
-                write!(f, "no HTTP response within {:.1} s", after_ms / 1000.0)
+                write!(f, "no HTTP response within {}", fmt_secs(*after_ms))
             }
             Self::BadRequest(e) => write!(f, "the request could not be built: {e}"),
             Self::Failed(e) => f.write_str(e),

@@ -16,8 +16,7 @@ use vantage_shared::diagnosis::agent_probe::{conclude, notes, ProbeStop};
 use vantage_shared::diagnosis::Finding;
 use vantage_shared::fingerprint::attribute;
 use vantage_shared::probe::{
-    parse_target_url, AgentProbe, HttpResult, HttpTiming, ReachVerdict, RedirectHop, Target,
-    TargetAddress,
+    parse_target_url, AgentProbe, HttpResult, HttpTiming, RedirectHop, Target, TargetAddress,
 };
 
 use super::cors_request::{
@@ -50,18 +49,7 @@ pub(crate) async fn probe_with_roots(
     roots: Arc<RootCertStore>,
 ) -> AgentProbe {
     let started = Instant::now();
-    let mut probe = AgentProbe {
-        target_id: target.id.clone(),
-        at: Utc::now(),
-        dns: None,
-        tcp: Vec::new(),
-        tls: None,
-        http: None,
-        cors: None,
-        verdict: ReachVerdict::Unknown,
-        summary: String::new(),
-        findings: Vec::new(),
-    };
+    let mut probe = AgentProbe::empty(target.id.clone(), Utc::now());
     let first = match parse_target_url(&target.url) {
         Ok(a) => a,
         Err(e) => {

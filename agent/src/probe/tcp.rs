@@ -4,6 +4,7 @@
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
+use vantage_shared::duration::fmt_secs;
 
 use tokio::net::TcpStream;
 use vantage_shared::probe::{AddressFamily, TcpAttempt, TcpOutcome};
@@ -83,7 +84,10 @@ pub(crate) async fn connect_one(addr: SocketAddr, timeout: Duration) -> Attempt 
             addr,
             report: report(
                 TcpOutcome::TimedOut,
-                Some(format!("no answer within {:.1} s", timeout.as_secs_f64())),
+                Some(format!(
+                    "no answer within {}",
+                    fmt_secs(timeout.as_secs_f64() * 1000.0)
+                )),
             ),
             stream: None,
         },

@@ -8,6 +8,7 @@
 
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+use vantage_shared::duration::fmt_secs;
 
 use chrono::{DateTime, Utc};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -374,8 +375,8 @@ pub(crate) async fn handshake(
             let mut hs = fail(
                 result,
                 format!(
-                    "no TLS handshake within {:.1} s (the server accepted TCP but never answered)",
-                    timeout.as_secs_f64()
+                    "no TLS handshake within {} (the server accepted TCP but never answered)",
+                    fmt_secs(timeout.as_secs_f64() * 1000.0)
                 ),
             );
             hs.timed_out = true;

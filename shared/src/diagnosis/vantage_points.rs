@@ -4,6 +4,7 @@
 //! timed out: a firewall is dropping this source".
 
 use crate::diagnosis::{sort_findings, Finding, FindingCode, Severity};
+use crate::duration::fmt_secs;
 use crate::probe::{
     parse_target_url, AgentProbe, BrowserBlock, DeviceResult, ReachVerdict, RulesVerdict, Target,
     TcpOutcome,
@@ -185,8 +186,8 @@ fn timeout_slow_service(v: &AgentView<'_>, ip: &str, slow_ms: f64) -> Finding {
         Severity::Warning,
         format!(
             "From {ip} the request to {addr} timed out, but the agent's answer also took \
-             {:.1} s: the service is slow rather than blocked.",
-            slow_ms / 1000.0
+             {}: the service is slow rather than blocked.",
+            fmt_secs(slow_ms)
         ),
         format!(
             "The browser gives up after {:.0} s; the agent waited longer and got an \
@@ -208,13 +209,13 @@ fn blocked_timeout(v: &AgentView<'_>, d: &DeviceResult, ip: &str) -> Finding {
         ),
         format!(
             "{}, at {agent_addr}. The browser at {ip} got no answer at all within \
-             {:.1} s: no HTTP status, so the server never logged the request. Silence \
+             {}: no HTTP status, so the server never logged the request. Silence \
              rather than a refusal is the signature of a firewall or security group \
              that admits other sources (the agent's) but drops {ip}. If {agent_addr} \
              is a private address and {ip} is not, also check that the name resolves \
              to a public address outside your network. {}",
             agent_line(v.agent),
-            f64::from(d.check.no_cors.elapsed_ms) / 1000.0,
+            fmt_secs(f64::from(d.check.no_cors.elapsed_ms)),
             rules_text(v.rules, ip)
         ),
     )
@@ -464,9 +465,6 @@ mod tests {
 
     fn agent(verdict: ReachVerdict) -> AgentProbe {
         AgentProbe {
-            target_id: "api".into(),
-            at: chrono::Utc::now(),
-            dns: None,
             tcp: vec![TcpAttempt {
                 address: "198.51.100.10:443".into(),
                 family: AddressFamily::Ipv4,
@@ -478,12 +476,9 @@ mod tests {
                 elapsed_ms: 1.0,
                 error: None,
             }],
-            tls: None,
-            http: None,
-            cors: None,
             verdict,
             summary: "HTTP 200 in 42 ms".into(),
-            findings: vec![],
+            ..AgentProbe::empty("api", chrono::Utc::now())
         }
     }
 

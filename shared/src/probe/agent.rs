@@ -263,6 +263,25 @@ pub struct AgentProbe {
     pub findings: Vec<Finding>,
 }
 
+impl AgentProbe {
+    /// A probe of `target_id` begun at `at` that has observed nothing yet: the pipeline
+    /// fills it in step by step, and tests set only the steps they are about.
+    pub fn empty(target_id: impl Into<String>, at: chrono::DateTime<chrono::Utc>) -> Self {
+        Self {
+            target_id: target_id.into(),
+            at,
+            dns: None,
+            tcp: Vec::new(),
+            tls: None,
+            http: None,
+            cors: None,
+            verdict: ReachVerdict::Unknown,
+            summary: String::new(),
+            findings: Vec::new(),
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Browser-side observations
 // ---------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 use vantage_shared::duration::bench_ms;
 use vantage_shared::gpu::{GpuRun, HostMemory, TransferDirection, TransferResult};
+use vantage_shared::size::human_bytes;
 
 use super::charts::{Chart, StackedBars};
 use super::Live;
@@ -184,7 +185,7 @@ fn Transfers(t: TransferResult) -> impl IntoView {
                 {points.into_iter().map(|p| view! {
                     <tr>
                         <td data-label="Copy">{transfer_label(p.direction, p.memory)}</td>
-                        <td data-label="Size">{gpu_chart::size_label(p.bytes)}</td>
+                        <td data-label="Size">{human_bytes(p.bytes)}</td>
                         <td data-label="Best">{format!("{:.2} GB/s", p.best_gbps)}</td>
                         <td data-label="Median">{format!("{:.2} GB/s", p.median_gbps)}</td>
                     </tr>

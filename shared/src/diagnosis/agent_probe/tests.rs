@@ -368,18 +368,7 @@ fn target(url: &str) -> Target {
 }
 
 fn blank(target_id: &str) -> AgentProbe {
-    AgentProbe {
-        target_id: target_id.to_owned(),
-        at: Utc::now(),
-        dns: None,
-        tcp: Vec::new(),
-        tls: None,
-        http: None,
-        cors: None,
-        verdict: ReachVerdict::Unknown,
-        summary: String::new(),
-        findings: Vec::new(),
-    }
+    AgentProbe::empty(target_id, Utc::now())
 }
 
 fn codes(p: &AgentProbe) -> Vec<&str> {
