@@ -1,7 +1,6 @@
 //! The API's one error type: every handler returns `Result<_, ApiError>`, and
 //! every error reaches the client as an `ApiErrorBody` JSON with a fitting status.
 
-use axum::body::{Body, Bytes};
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
@@ -153,36 +152,16 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        // Buffered once, then read by axum's `Json` (content type, syntax and data errors
-        // with their path and position, as before) and as a plain JSON value.
-        let (parts, body) = req.into_parts();
-        let bytes = Bytes::from_request(Request::from_parts(parts.clone(), body), state)
-            .await
-            .map_err(|e| {
-                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::PayloadTooLarge
-                } else {
-                    ApiError::BadRequest(format!("bad JSON body: {}", e.body_text()))
-                }
-            })?;
-        let req = Request::from_parts(parts, Body::from(bytes.clone()));
-        let first = Json::<T>::from_request(req, state).await;
-        // Only reached with valid JSON: axum checked the syntax.
-        let sent: serde_json::Value = serde_json::from_slice(&bytes)
-            .map_err(|e| ApiError::BadRequest(format!("bad JSON body: {e}")))?;
-        let value = match first {
-            Ok(Json(value)) => value,
-            Err(JsonRejection::JsonDataError(e)) => {
-                // Again with `1.0` as `1`; the first error stands if that does not help.
-                let retry = integral_numbers(&sent)
-                    .and_then(|ints| serde_json::to_vec(&ints).ok())
-                    .and_then(|ints| Json::<T>::from_bytes(&ints).ok());
-                match retry {
-                    Some(Json(value)) => value,
-                    None => return Err(JsonRejection::JsonDataError(e).into()),
-                }
-            }
-            Err(e) => return Err(e.into()),
+        // The text is parsed once, by axum's `Json` (content type, size limit, syntax
+        // errors with their line and column); the typed read and the checks below work on
+        // that tree.
+        let Json(sent) = Json::<serde_json::Value>::from_request(req, state).await?;
+        let value = match typed::<T>(&sent) {
+            Ok(value) => value,
+            // Again with `1.0` as `1`; the first error stands if that does not help.
+            Err(first) => integral_numbers(&sent)
+                .and_then(|ints| typed::<T>(&ints).ok())
+                .ok_or(first)?,
         };
         let read = serde_json::to_value(&value).map_err(|e| ApiError::Internal(e.to_string()))?;
         if let Some(path) = array_for_object(&sent, &read) {
@@ -192,6 +171,20 @@ where
         }
         Ok(Self(value))
     }
+}
+
+/// Reads `T` from the parsed body; an error names where in the body it is, as
+/// `body.results[2].cors: invalid type: …`.
+fn typed<T: DeserializeOwned>(body: &serde_json::Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(body).map_err(|e| {
+        let path = e.path().to_string();
+        let at = match path.as_str() {
+            "." => "body".to_owned(),
+            p if p.starts_with('[') => format!("body{p}"),
+            p => format!("body.{p}"),
+        };
+        ApiError::BadRequest(format!("bad JSON body: {at}: {}", e.inner()))
+    })
 }
 
 /// `value` with every number that has a zero fraction (`1.0`, `1e3`) as an integer, or

@@ -29,7 +29,7 @@ use crate::AppState;
 /// Largest rules upload: a `describe-security-groups` of a big account is a few MB.
 pub const MAX_RULES_BYTES: usize = 8 * 1024 * 1024;
 /// How many rules files the agent keeps.
-const MAX_RULES_FILES: usize = 100;
+pub const MAX_RULES_FILES: usize = 100;
 
 /// Loaded rules, shared by the handlers. Reads vastly outnumber writes.
 #[derive(Clone, Default)]
@@ -268,7 +268,7 @@ struct UploadParams {
 /// `gcloud compute firewall-rules list --format=json`, `az network nsg show`, …).
 #[utoipa::path(post, path = routes::RULES, tag = "rules", security(("bearer" = [])),
     params(UploadParams), request_body(content = String, content_type = "text/plain"),
-    responses((status = 201, body = LoadedRules), (status = 400, description = "Not a supported format, or the error with its JSON path, line and column", body = ApiErrorBody), (status = 401, body = ApiErrorBody), (status = 413, body = ApiErrorBody)))]
+    responses((status = 201, body = LoadedRules), (status = 400, description = "Not a supported format, or the error with its JSON path, line and column", body = ApiErrorBody), (status = 401, body = ApiErrorBody), (status = 409, description = "Already as many rules files as the agent keeps", body = ApiErrorBody), (status = 413, body = ApiErrorBody)))]
 async fn upload_rules(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<UploadParams>,
@@ -285,7 +285,8 @@ async fn upload_rules(
     let sets = rules::parse_rules(text, &name)
         .map_err(|e| ApiError::BadRequest(format!("{name}: {e}")))?;
     if state.rules.list().len() >= MAX_RULES_FILES {
-        return Err(ApiError::BadRequest(format!(
+        // The file itself is fine; the agent's state is what refuses it.
+        return Err(ApiError::Conflict(format!(
             "at most {MAX_RULES_FILES} rules files; remove some first"
         )));
     }

@@ -555,6 +555,28 @@ async fn loaded_security_groups_explain_a_device_timeout() {
     assert_eq!(v["rules_loaded"], false);
 }
 
+/// The agent keeps a bounded number of rules files: one more is a conflict with what is
+/// loaded (409), not a bad file, and loses nothing already loaded.
+#[tokio::test]
+async fn one_rules_file_too_many_is_a_conflict() {
+    let app = test_app(vec![], &[]);
+    for i in 0..vantage_agent::rules::MAX_RULES_FILES {
+        let (s, v) = upload(&app, &format!("sg-{i}.json"), OFFICE_ONLY_SG).await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+    }
+    let (s, v) = upload(&app, "one-more.json", OFFICE_ONLY_SG).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    assert!(
+        v["message"].as_str().unwrap().contains("remove some first"),
+        "{v}"
+    );
+    let (_, v) = Call::new(Method::GET, "/api/rules", TOKEN).send(&app).await;
+    assert_eq!(
+        v.as_array().map(Vec::len),
+        Some(vantage_agent::rules::MAX_RULES_FILES)
+    );
+}
+
 /// A second group that opens 443 to everyone, attached to another instance.
 const OPEN_SG: &str = r#"{"SecurityGroups": [{
   "GroupId": "sg-0ffffffffffffffff", "GroupName": "public-web", "VpcId": "vpc-1",

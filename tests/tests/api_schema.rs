@@ -72,8 +72,8 @@ const NO_DOCKER: (&str, &str) = ("DOCKER_HOST", "unix:///nonexistent/docker.sock
 /// schemathesis.toml: the statuses each check expects where the defaults do not fit.
 /// * A request refused for its size (`413`) is refused.
 /// * Without Docker the Docker routes answer `503 docker_unavailable`, as documented.
-/// * Each upload is stored and the agent keeps at most 100 rules files: a few dozen
-///   uploads test the route without reaching that limit.
+/// * Each upload is stored and the agent keeps at most 100 rules files (one more is a
+///   documented `409`): a few dozen uploads test the route without reaching that limit.
 const SCHEMATHESIS_CONFIG: &str = r#"
 [checks.negative_data_rejection]
 expected-statuses = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429", "5xx"]
