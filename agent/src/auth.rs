@@ -16,7 +16,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use subtle::ConstantTimeEq;
-use vantage_shared::host::is_localhost_name;
+use vantage_shared::host::{is_localhost_name, split_host_port};
 use vantage_shared::routes;
 
 use crate::error::ApiError;
@@ -228,12 +228,12 @@ fn canonical(ip: IpAddr) -> IpAddr {
 }
 
 /// The host part of a `Host` header value, lower-cased, without port or IPv6 brackets.
+/// A value that does not split (an unbracketed IPv6 literal, a stray bracket) is taken
+/// whole: it then names no allowed host unless it is an IP literal, which is safe to answer.
 pub fn host_name(value: &str) -> &str {
-    if let Some(rest) = value.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or(rest);
-    }
-    match value.rsplit_once(':') {
-        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+    match split_host_port(value) {
+        Ok((h, Some(port))) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+        Ok((h, None)) => h,
         _ => value,
     }
 }
@@ -313,6 +313,8 @@ mod tests {
             "127.0.0.1.nip.io",
             "vantage.example.com.evil.net",
             "",
+            "[::1]:port",
+            "[evil.example",
         ] {
             assert!(!host_allowed(bad, &allowed), "{bad}");
         }

@@ -2,6 +2,7 @@
 //! byte for byte.
 
 use super::syntax::trim_http_whitespace;
+use crate::host::split_host_port;
 
 /// The origin exactly as a browser serialises it into `Origin`: lowercase scheme and host,
 /// no default port, no path or trailing slash. A configured `https://Shop.example:443/` is
@@ -34,39 +35,28 @@ fn parse_origin(s: &str) -> Option<String> {
         .rsplit_once('@')
         .map_or(authority, |(_, host)| host)
         .to_ascii_lowercase();
-    // An IPv6 literal has colons of its own; the port follows the closing bracket.
-    let (host, port) = match authority.rfind(']') {
-        Some(end) => {
-            let (h, p) = authority.split_at(end + 1);
-            let inner = h.strip_prefix('[')?.strip_suffix(']')?;
-            if inner.is_empty()
-                || !inner
-                    .chars()
-                    .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
-            {
-                return None;
-            }
-            if !p.is_empty() && !p.starts_with(':') {
-                return None;
-            }
-            (h.to_owned(), p.strip_prefix(':'))
+    let (name, port) = split_host_port(&authority).ok()?;
+    // An IPv6 literal keeps its brackets in the serialised origin.
+    let host = if authority.starts_with('[') {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
+        {
+            return None;
         }
-        None => {
-            let (h, p) = match authority.split_once(':') {
-                Some((h, p)) => (h, Some(p)),
-                None => (authority.as_str(), None),
-            };
-            let host_ok = !h.is_empty()
-                && h.chars().all(|c| {
-                    !c.is_whitespace()
-                        && !c.is_control()
-                        && !matches!(c, ':' | '/' | '?' | '#' | '@' | '[' | ']' | '\\')
-                });
-            if !host_ok {
-                return None;
-            }
-            (h.to_owned(), p)
+        format!("[{name}]")
+    } else {
+        let name_ok = !name.is_empty()
+            && name.chars().all(|c| {
+                !c.is_whitespace()
+                    && !c.is_control()
+                    && !matches!(c, ':' | '/' | '?' | '#' | '@' | '[' | ']' | '\\')
+            });
+        if !name_ok {
+            return None;
         }
+        name.to_owned()
     };
     if port.is_some_and(|p| !p.chars().all(|c| c.is_ascii_digit())) {
         return None;

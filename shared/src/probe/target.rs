@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::host::{split_host_port as split_authority, AuthorityError};
 use crate::rules::RuleScope;
 
 /// Longest target name accepted.
@@ -246,26 +247,14 @@ pub fn parse_target_url(input: &str) -> Result<TargetAddress, String> {
 }
 
 fn split_host_port(authority: &str) -> Result<(&str, Option<u16>), String> {
-    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
-        let (host, after) = rest
-            .split_once(']')
-            .ok_or_else(|| "unclosed [ in an IPv6 address".to_owned())?;
-        if host.parse::<std::net::Ipv6Addr>().is_err() {
-            return Err(format!("`{host}` is not an IPv6 address"));
-        }
-        match after {
-            "" => (host, None),
-            p => (host, Some(p.strip_prefix(':').ok_or("junk after ]")?)),
-        }
-    } else {
-        match authority.rsplit_once(':') {
-            Some((h, _)) if h.contains(':') => {
-                return Err("write IPv6 addresses in brackets: [2001:db8::1]:443".into())
-            }
-            Some((h, p)) => (h, Some(p)),
-            None => (authority, None),
-        }
-    };
+    let (host, port) = split_authority(authority).map_err(|e| match e {
+        AuthorityError::UnclosedBracket => "unclosed [ in an IPv6 address",
+        AuthorityError::JunkAfterBracket => "junk after ]",
+        AuthorityError::UnbracketedIpv6 => "write IPv6 addresses in brackets: [2001:db8::1]:443",
+    })?;
+    if authority.starts_with('[') && host.parse::<std::net::Ipv6Addr>().is_err() {
+        return Err(format!("`{host}` is not an IPv6 address"));
+    }
     if host.is_empty() {
         return Err("the host is empty".into());
     }
