@@ -31,7 +31,6 @@ use crate::auth::client_ip;
 use crate::error::ApiError;
 use crate::AppState;
 
-pub use phone_links::{DEFAULT_LINK_TTL, MAX_LINK_TTL};
 pub use rate_limit::RateLimiter;
 pub use reports::{MAX_DEVICES_PER_LINK, MAX_REPORT_BYTES};
 

@@ -1,8 +1,6 @@
 //! Phone links: short URLs carrying a scoped, expiring token that lets another device fetch
 //! the probe set and report what it sees; created, listed and revoked by the admin.
 
-use std::time::Duration;
-
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::{Extension, Json};
@@ -16,11 +14,6 @@ use super::{request_origin, ClientIp};
 use crate::auth::{random_code, Caller};
 use crate::error::{ApiError, ApiJson, ApiPath};
 use crate::AppState;
-
-/// Default phone-link lifetime.
-pub const DEFAULT_LINK_TTL: Duration = Duration::from_secs(3600);
-/// Longest phone-link lifetime.
-pub const MAX_LINK_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// The probe set for a phone link: target names and URLs only.
 #[utoipa::path(get, path = routes::PHONE_TARGETS, tag = "reach", security(("bearer" = [])),
@@ -68,26 +61,7 @@ pub(super) async fn create_phone_link(
     headers: HeaderMap,
     ApiJson(new): ApiJson<NewPhoneLink>,
 ) -> Result<(StatusCode, Json<PhoneLink>), ApiError> {
-    // Seconds win over minutes, but both are checked: a bad value is refused, not ignored.
-    let ttls = [
-        new.ttl_seconds.map(|s| Duration::from_secs(u64::from(s))),
-        new.ttl_minutes
-            .map(|m| Duration::from_secs(u64::from(m) * 60)),
-    ];
-    if ttls
-        .iter()
-        .flatten()
-        .any(|t| t.is_zero() || *t > MAX_LINK_TTL)
-    {
-        return Err(ApiError::BadRequest(
-            "a phone link lives between 1 second and 24 hours".into(),
-        ));
-    }
-    let ttl = ttls
-        .into_iter()
-        .flatten()
-        .next()
-        .unwrap_or(DEFAULT_LINK_TTL);
+    let ttl = new.lifetime().map_err(ApiError::BadRequest)?;
     let base = match new.base_url {
         Some(b) => {
             let b = b.trim().trim_end_matches('/').to_owned();

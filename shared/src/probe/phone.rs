@@ -5,6 +5,12 @@ use serde::{Deserialize, Serialize};
 
 use super::*;
 
+/// A new phone link's lifetime when the request names none, in minutes.
+pub const DEFAULT_LINK_TTL_MINUTES: u32 = 60;
+/// The longest a phone link lives, in minutes: a day. Long enough to walk a phone to
+/// another network and back; short enough that a forgotten link stops working.
+pub const MAX_LINK_TTL_MINUTES: u32 = 1440;
+
 /// `POST /api/phone-links` body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -27,6 +33,30 @@ pub struct NewPhoneLink {
         schema(max_length = 300, pattern = r#"^https?://[!"$-.0->A-~]+/*$"#)
     )]
     pub base_url: Option<String>,
+}
+
+impl NewPhoneLink {
+    /// The lifetime asked for: seconds win over minutes, but both are checked, so a bad
+    /// value is refused rather than ignored.
+    pub fn lifetime(&self) -> Result<std::time::Duration, String> {
+        use std::time::Duration;
+        let max = Duration::from_secs(u64::from(MAX_LINK_TTL_MINUTES) * 60);
+        let asked = [
+            self.ttl_seconds.map(|s| Duration::from_secs(u64::from(s))),
+            self.ttl_minutes
+                .map(|m| Duration::from_secs(u64::from(m) * 60)),
+        ];
+        if asked.iter().flatten().any(|t| t.is_zero() || *t > max) {
+            return Err("a phone link lives between 1 second and 24 hours".into());
+        }
+        Ok(asked
+            .into_iter()
+            .flatten()
+            .next()
+            .unwrap_or(Duration::from_secs(
+                u64::from(DEFAULT_LINK_TTL_MINUTES) * 60,
+            )))
+    }
 }
 
 /// A scoped, expiring token that may only list the probe set, run it and post results.

@@ -238,3 +238,30 @@ fn the_browser_matrix() {
     mixed.blocked_by = Some(BrowserBlock::MixedContent);
     assert_eq!(classify_browser(&mixed), ReachVerdict::NotAttempted);
 }
+
+#[test]
+fn phone_link_lifetimes_are_bounded_and_seconds_win() {
+    use std::time::Duration;
+    let link = |minutes, seconds| NewPhoneLink {
+        ttl_minutes: minutes,
+        ttl_seconds: seconds,
+        base_url: None,
+    };
+    assert_eq!(link(None, None).lifetime(), Ok(Duration::from_secs(3600)));
+    assert_eq!(link(Some(5), None).lifetime(), Ok(Duration::from_secs(300)));
+    assert_eq!(
+        link(Some(5), Some(30)).lifetime(),
+        Ok(Duration::from_secs(30))
+    );
+    assert_eq!(
+        link(Some(MAX_LINK_TTL_MINUTES), None).lifetime(),
+        Ok(Duration::from_secs(86_400))
+    );
+    for bad in [
+        link(Some(0), None),
+        link(Some(1441), None),
+        link(Some(5), Some(0)),
+    ] {
+        assert!(bad.lifetime().is_err(), "{bad:?}");
+    }
+}

@@ -1,12 +1,13 @@
 //! "Test from another device": a short-lived phone link with its QR code, and the
 //! devices that reported through one (docs/incidents.md, "Blocked from the guest Wi-Fi").
 
-use std::net::IpAddr;
-
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use vantage_shared::probe::{NewPhoneLink, PhoneLink};
+use vantage_shared::host::is_loopback_host;
+use vantage_shared::probe::{
+    NewPhoneLink, PhoneLink, DEFAULT_LINK_TTL_MINUTES, MAX_LINK_TTL_MINUTES,
+};
 
 use crate::api;
 use crate::check::PageContext;
@@ -16,11 +17,6 @@ use crate::components::status::error_text;
 use crate::format::{ago, clock, countdown, date_time, short_user_agent};
 use crate::pages::Live;
 use crate::state::{use_refresh, use_session};
-
-/// Minutes a new link lives unless the admin changes it (the agent's default too).
-pub const DEFAULT_TTL_MINUTES: u32 = 60;
-/// The agent's ceiling.
-pub const MAX_TTL_MINUTES: u32 = 1440;
 
 /// One device that reported, as the panel lists it.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,18 +29,15 @@ pub struct DeviceSeen {
 
 /// Whether this dashboard was opened on an address no other device can use.
 fn page_is_loopback(page: &PageContext) -> bool {
-    match page.host.parse::<IpAddr>() {
-        Ok(ip) => ip.is_loopback(),
-        Err(_) => page.host == "localhost" || page.host.ends_with(".localhost"),
-    }
+    is_loopback_host(&page.host)
 }
 
-/// Checks the TTL field: whole minutes, 1 to [`MAX_TTL_MINUTES`].
+/// Checks the TTL field: whole minutes, 1 to [`MAX_LINK_TTL_MINUTES`].
 pub fn parse_ttl(s: &str) -> Result<u32, String> {
     match s.trim().parse::<u32>() {
-        Ok(m) if (1..=MAX_TTL_MINUTES).contains(&m) => Ok(m),
+        Ok(m) if (1..=MAX_LINK_TTL_MINUTES).contains(&m) => Ok(m),
         _ => Err(format!(
-            "the lifetime must be 1 to {MAX_TTL_MINUTES} minutes"
+            "the lifetime must be 1 to {MAX_LINK_TTL_MINUTES} minutes"
         )),
     }
 }
@@ -104,7 +97,7 @@ pub fn PhoneLinkPanel(
     let page = PageContext::current();
     let loopback = page.as_ref().is_some_and(page_is_loopback);
     let base = RwSignal::new(page.map(|p| p.origin).unwrap_or_default());
-    let ttl = RwSignal::new(DEFAULT_TTL_MINUTES.to_string());
+    let ttl = RwSignal::new(DEFAULT_LINK_TTL_MINUTES.to_string());
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
     // Set when this page created a link: shown at once, before the list refetches.
@@ -290,7 +283,7 @@ fn LinkForm(
                 <input
                     type="number"
                     min="1"
-                    max=MAX_TTL_MINUTES.to_string()
+                    max=MAX_LINK_TTL_MINUTES.to_string()
                     inputmode="numeric"
                     class="ttl"
                     prop:value=move || ttl.get()
