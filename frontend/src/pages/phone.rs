@@ -59,49 +59,145 @@ pub fn failure(e: &ApiError) -> Failure {
     }
 }
 
+/// The page's signals, handed to its parts; each is `Copy`, so this is too.
+#[derive(Clone, Copy)]
+struct PhoneState {
+    phase: RwSignal<Phase>,
+    set: RwSignal<Option<ProbeSet>>,
+    running: RwSignal<HashSet<String>>,
+    results: RwSignal<HashMap<String, BrowserCheck>>,
+    answer: RwSignal<Option<Comparison>>,
+    /// The agent's (redacted) probes as they finish, before the report's answer arrives.
+    agent: RwSignal<HashMap<String, AgentProbe>>,
+}
+
+impl PhoneState {
+    fn new() -> Self {
+        Self {
+            phase: RwSignal::new(Phase::Loading),
+            set: RwSignal::new(None),
+            running: RwSignal::new(HashSet::new()),
+            results: RwSignal::new(HashMap::new()),
+            answer: RwSignal::new(None),
+            agent: RwSignal::new(HashMap::new()),
+        }
+    }
+
+    /// Starts a run from scratch, unless one is under way. It reads signals only
+    /// untracked, so the effect that starts the first run runs once.
+    fn start(self, code: &str) {
+        let Self {
+            phase,
+            set,
+            running,
+            results,
+            answer,
+            agent,
+        } = self;
+        if matches!(phase.get_untracked(), Phase::Checking | Phase::Sending) {
+            return;
+        }
+        let code = code.to_owned();
+        phase.set(Phase::Loading);
+        running.set(HashSet::new());
+        results.set(HashMap::new());
+        agent.set(HashMap::new());
+        answer.set(None);
+        spawn_local(async move {
+            match run_once(&code, phase, set, running, results, agent).await {
+                Ok(comparison) => {
+                    answer.set(Some(comparison));
+                    phase.set(Phase::Done);
+                }
+                Err(f) => phase.set(Phase::Failed(f)),
+            }
+        });
+    }
+
+    fn busy(self) -> bool {
+        matches!(
+            self.phase.get(),
+            Phase::Loading | Phase::Checking | Phase::Sending
+        )
+    }
+}
+
 #[component]
 pub fn PhonePage() -> impl IntoView {
     let params = use_params_map();
     let code = params.read_untracked().get("code").unwrap_or_default();
+    let s = PhoneState::new();
 
-    let phase = RwSignal::new(Phase::Loading);
-    let set = RwSignal::new(None::<ProbeSet>);
-    let running = RwSignal::new(HashSet::<String>::new());
-    let results = RwSignal::new(HashMap::<String, BrowserCheck>::new());
-    let answer = RwSignal::new(None::<Comparison>);
-    // The agent's (redacted) probes as they finish, before the report's answer arrives.
-    let agent = RwSignal::new(HashMap::<String, AgentProbe>::new());
-
-    let run = {
-        let code = code.clone();
-        move || {
-            if matches!(phase.get_untracked(), Phase::Checking | Phase::Sending) {
-                return;
-            }
-            let code = code.clone();
-            phase.set(Phase::Loading);
-            running.set(HashSet::new());
-            results.set(HashMap::new());
-            agent.set(HashMap::new());
-            answer.set(None);
-            spawn_local(async move {
-                match run_once(&code, phase, set, running, results, agent).await {
-                    Ok(comparison) => {
-                        answer.set(Some(comparison));
-                        phase.set(Phase::Done);
-                    }
-                    Err(f) => phase.set(Phase::Failed(f)),
-                }
-            });
-        }
-    };
     // Start at once: the person scanned a code and expects it to just run. The effect
-    // reads no signal (run() only reads untracked), so it runs once, after mounting.
+    // reads no signal (start() only reads untracked), so it runs once, after mounting.
     {
-        let run = run.clone();
-        Effect::new(move |_| run());
+        let code = code.clone();
+        Effect::new(move |_| s.start(&code));
     }
 
+    view! {
+        <div class="phone-page">
+            <header class="phone-header">
+                <span class="brand">"Vantage"</span>
+                <span class="muted">"reachability test"</span>
+            </header>
+            <FailureBox phase=s.phase />
+            <LinkInfo set=s.set />
+            <Progress s />
+            <TargetList s />
+            <RunAgain s code />
+            <p class="muted small phone-privacy">
+                "This page keeps only a random device id in this browser, so repeated runs count as one device."
+            </p>
+        </div>
+    }
+}
+
+/// Why the run stopped, when it did.
+#[component]
+fn FailureBox(phase: RwSignal<Phase>) -> impl IntoView {
+    move || {
+        match phase.get() {
+        Phase::Failed(Failure::Expired) => Some(view! {
+            <div class="error-box phone-error" role="alert">
+                <p class="error-title">"This link expired; ask for a new one."</p>
+                <p>"Phone links work for a limited time and can be revoked. Whoever sent it can create a new one on the Reachability page."</p>
+            </div>
+        }.into_any()),
+        Phase::Failed(Failure::Other { title, detail }) => Some(view! {
+            <div class="error-box phone-error" role="alert">
+                <p class="error-title">{title}</p>
+                <p>{detail}</p>
+            </div>
+        }.into_any()),
+        _ => None,
+    }
+    }
+}
+
+/// This phone's address as the agent sees it, and how long the link lasts.
+#[component]
+fn LinkInfo(set: RwSignal<Option<ProbeSet>>) -> impl IntoView {
+    move || {
+        set.get().map(|s| view! {
+        <p class="phone-ip">
+            "Your address as the agent sees it: "
+            <strong data-testid="phone-client-ip">{s.client_ip.clone()}</strong>
+        </p>
+        <p class="muted small">{format!("This link works until {}.", clock(s.expires_at))}</p>
+    })
+    }
+}
+
+/// The run's status badge and how far it got.
+#[component]
+fn Progress(s: PhoneState) -> impl IntoView {
+    let PhoneState {
+        phase,
+        set,
+        results,
+        ..
+    } = s;
     let status_text = move || match phase.get() {
         Phase::Done => "done",
         Phase::Failed(_) => "error",
@@ -120,80 +216,63 @@ pub fn PhonePage() -> impl IntoView {
         Phase::Done => "Results sent to the agent.".to_owned(),
         Phase::Failed(_) => "Stopped.".to_owned(),
     };
-    let busy = move || {
-        matches!(
-            phase.get(),
-            Phase::Loading | Phase::Checking | Phase::Sending
-        )
-    };
-
     view! {
-        <div class="phone-page">
-            <header class="phone-header">
-                <span class="brand">"Vantage"</span>
-                <span class="muted">"reachability test"</span>
-            </header>
-            {move || match phase.get() {
-                Phase::Failed(Failure::Expired) => Some(view! {
-                    <div class="error-box phone-error" role="alert">
-                        <p class="error-title">"This link expired; ask for a new one."</p>
-                        <p>"Phone links work for a limited time and can be revoked. Whoever sent it can create a new one on the Reachability page."</p>
-                    </div>
-                }.into_any()),
-                Phase::Failed(Failure::Other { title, detail }) => Some(view! {
-                    <div class="error-box phone-error" role="alert">
-                        <p class="error-title">{title}</p>
-                        <p>{detail}</p>
-                    </div>
-                }.into_any()),
-                _ => None,
-            }}
-            {move || set.get().map(|s| view! {
-                <p class="phone-ip">
-                    "Your address as the agent sees it: "
-                    <strong data-testid="phone-client-ip">{s.client_ip.clone()}</strong>
-                </p>
-                <p class="muted small">{format!("This link works until {}.", clock(s.expires_at))}</p>
-            })}
-            <p class="phone-progress" role="status" aria-live="polite">
-                <span class=move || format!("badge phone-status-{}", status_text()) data-testid="phone-status">
-                    {status_text}
-                </span>
-                " "
-                {status_line}
-            </p>
-            <ul class="phone-targets">
-                <For
-                    each=move || set.with(|s| s.as_ref().map(|s| s.targets.clone()).unwrap_or_default())
-                    key=|t| t.id.clone()
-                    let:t
-                >
-                    <PhoneTarget t running results agent answer />
-                </For>
-            </ul>
-            {move || {
-                set.with(|s| s.as_ref().is_some_and(|s| s.targets.is_empty()))
-                    .then(|| view! { <p class="empty">"There is nothing to test yet: no targets are configured."</p> })
-            }}
-            // An expired link stays expired: offering to run again would only fail again.
-            <Show when=move || phase.with(|p| *p != Phase::Failed(Failure::Expired))>
-                <button
-                    type="button"
-                    class="button big"
-                    data-testid="run-again"
-                    disabled=busy
-                    on:click={
-                        let run = run.clone();
-                        move |_| run()
-                    }
-                >
-                    {move || if busy() { "Testing…" } else { "Run again" }}
-                </button>
-            </Show>
-            <p class="muted small phone-privacy">
-                "This page keeps only a random device id in this browser, so repeated runs count as one device."
-            </p>
-        </div>
+        <p class="phone-progress" role="status" aria-live="polite">
+            <span class=move || format!("badge phone-status-{}", status_text()) data-testid="phone-status">
+                {status_text}
+            </span>
+            " "
+            {status_line}
+        </p>
+    }
+}
+
+/// Every target with both sides' results, or a word that there are none.
+#[component]
+fn TargetList(s: PhoneState) -> impl IntoView {
+    let PhoneState {
+        set,
+        running,
+        results,
+        answer,
+        agent,
+        ..
+    } = s;
+    view! {
+        <ul class="phone-targets">
+            <For
+                each=move || set.with(|s| s.as_ref().map(|s| s.targets.clone()).unwrap_or_default())
+                key=|t| t.id.clone()
+                let:t
+            >
+                <PhoneTarget t running results agent answer />
+            </For>
+        </ul>
+        {move || {
+            set.with(|s| s.as_ref().is_some_and(|s| s.targets.is_empty()))
+                .then(|| view! { <p class="empty">"There is nothing to test yet: no targets are configured."</p> })
+        }}
+    }
+}
+
+/// Runs the checks again; hidden for an expired link, which would only fail again.
+#[component]
+fn RunAgain(s: PhoneState, code: String) -> impl IntoView {
+    view! {
+        <Show when=move || s.phase.with(|p| *p != Phase::Failed(Failure::Expired))>
+            <button
+                type="button"
+                class="button big"
+                data-testid="run-again"
+                disabled=move || s.busy()
+                on:click={
+                    let code = code.clone();
+                    move |_| s.start(&code)
+                }
+            >
+                {move || if s.busy() { "Testing…" } else { "Run again" }}
+            </button>
+        </Show>
     }
 }
 
