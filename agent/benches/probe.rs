@@ -76,6 +76,7 @@ fn target(i: usize, port: u16) -> Target {
         cors_headers: Vec::new(),
         cors_credentials: false,
         firewall: Default::default(),
+        interval_seconds: 60,
         source: TargetSource::Config,
     }
 }

@@ -132,7 +132,12 @@ pub struct ServeArgs {
     #[arg(long, env = "VANTAGE_DOCKER_HOST")]
     pub docker_host: Option<String>,
 
-    /// Days of healthcheck history to keep, at least 1 [default: 30].
+    /// Probe targets only when asked (the dashboard's buttons, `POST
+    /// /api/targets/{id}/probe`), not at their intervals.
+    #[arg(long, env = "VANTAGE_NO_SCHEDULED_PROBES")]
+    pub no_scheduled_probes: bool,
+
+    /// Days of healthcheck and target history to keep, at least 1 [default: 30].
     #[arg(long, env = "VANTAGE_RETENTION_DAYS", value_parser = clap::value_parser!(u32).range(1..))]
     pub retention_days: Option<u32>,
 
@@ -172,6 +177,8 @@ pub struct FileConfig {
     /// Read this host's firewall (iptables/nftables) at start; needs root.
     #[serde(default)]
     pub read_host_firewall: bool,
+    /// Probe every target at its interval (default true).
+    pub scheduled_probes: Option<bool>,
 }
 
 /// One `[[targets]]` entry of the config file: the API's [`NewTarget`] (`POST
@@ -338,6 +345,8 @@ pub struct Config {
     pub rules_files: Vec<PathBuf>,
     /// Read the host's own firewall at start.
     pub read_host_firewall: bool,
+    /// Probe every target at its interval.
+    pub scheduled_probes: bool,
 }
 
 /// Checks config-file targets: each valid, names unique.
@@ -445,6 +454,7 @@ impl Config {
             targets,
             rules_files: file.rules_files,
             read_host_firewall: file.read_host_firewall,
+            scheduled_probes: !args.no_scheduled_probes && file.scheduled_probes.unwrap_or(true),
         })
     }
 }

@@ -146,7 +146,8 @@ pub fn prepare_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs the agent until `shutdown` resolves: watcher, pruner and HTTP server.
+/// Runs the agent until `shutdown` resolves: watcher, pruner, probe scheduler and HTTP
+/// server.
 pub async fn serve(
     config: Config,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -203,7 +204,15 @@ pub async fn serve(
         shutdown: stop_rx.clone(),
     };
     let watcher = tokio::spawn(watcher.run());
-    let pruner = tokio::spawn(prune_loop(store, config.retention, stop_rx));
+    let pruner = tokio::spawn(prune_loop(store, config.retention, stop_rx.clone()));
+    let scheduler = tokio::spawn({
+        let (state, on) = (state.clone(), config.scheduled_probes);
+        async move {
+            if on {
+                reach::schedule::run(state, stop_rx).await;
+            }
+        }
+    });
 
     if !web::dashboard_built() {
         tracing::warn!("Dashboard bundle (dist/) is missing: the agent serves the API and a page explaining how to build it");
@@ -246,7 +255,7 @@ pub async fn serve(
     .with_graceful_shutdown(signal)
     .await
     .context("HTTP server")?;
-    let _ = tokio::join!(watcher, pruner);
+    let _ = tokio::join!(watcher, pruner, scheduler);
     // A GPU benchmark runs on the blocking pool, which the runtime waits for on exit:
     // stop it (it returns within about a second) and let it store its record.
     gpu.cancel_all();

@@ -33,6 +33,8 @@ fn config_target(name: &str, url: &str) -> Target {
             cors_headers: vec!["X-Api-Key: secret-key".into()],
             cors_credentials: false,
             firewall: Default::default(),
+            interval_seconds: None,
+            interval: None,
         },
         TargetSource::Config,
     )

@@ -1,11 +1,11 @@
 //! `probe::validate_new_target` (the `POST /api/targets` body) on arbitrary fields, then
-//! `Target::from_new` and `slug` on what it accepts.
+//! `Target::from_new` and `slug` on what it accepts (the interval text included).
 #![no_main]
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use vantage_shared::probe::{slug, validate_new_target, NewTarget, Target, TargetSource};
-use vantage_shared::rules::{RuleScope, DestinationInfo};
+use vantage_shared::rules::{DestinationInfo, RuleScope};
 
 #[derive(Debug, Arbitrary)]
 struct Input {
@@ -18,6 +18,8 @@ struct Input {
     cors_credentials: bool,
     firewall_sets: Vec<String>,
     firewall_tags: Option<Vec<String>>,
+    interval_seconds: Option<u32>,
+    interval: Option<String>,
 }
 
 fuzz_target!(|input: Input| {
@@ -36,6 +38,8 @@ fuzz_target!(|input: Input| {
                 ..DestinationInfo::default()
             }),
         },
+        interval_seconds: input.interval_seconds,
+        interval: input.interval,
     };
     let id = slug(&t.name);
     assert!(!id.is_empty());

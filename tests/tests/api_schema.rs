@@ -53,7 +53,9 @@ const EXCLUDED: &[(&str, &str, &str)] = &[
 ];
 
 /// The target in the agent's config file: device reports name it. Never probed (the probe
-/// route is excluded), and config targets cannot be deleted through the API.
+/// route is excluded, and `Agent` runs without scheduled probes, which would otherwise
+/// probe the targets the fuzzer creates), and config targets cannot be deleted through
+/// the API.
 const TARGET_ID: &str = "fuzz";
 const CONFIG: &str = "[[targets]]\nname = \"Fuzz\"\nurl = \"http://127.0.0.1:9/\"\n";
 

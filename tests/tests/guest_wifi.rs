@@ -310,7 +310,7 @@ async fn guest_wifi_is_blocked_before_http_while_office_and_agent_reach_the_api(
             args: vec!["--config".into(), config.display().to_string()],
             netns: Some(lab.server.name.clone()),
             host: Some(server_ip.clone()),
-            user: None,
+            ..AgentLaunch::default()
         },
     );
 

@@ -9,10 +9,12 @@
 //! `reports` (device results), `comparison`, `phone_links`, and `rate_limit`.
 
 mod comparison;
+mod history;
 mod phone_links;
 mod probes;
 mod rate_limit;
 mod reports;
+pub mod schedule;
 mod targets;
 
 use std::collections::HashMap;
@@ -84,6 +86,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(targets::list_targets, targets::add_target))
         .routes(routes!(targets::delete_target))
         .routes(routes!(probes::run_probe))
+        .routes(routes!(history::target_history))
+        .routes(routes!(history::target_summary))
         .routes(routes!(comparison::comparison))
         .routes(routes!(
             phone_links::list_phone_links,

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::{Extension, Json};
 use chrono::Utc;
-use vantage_shared::probe::{AgentProbe, ReachVerdict, Target};
+use vantage_shared::probe::{AgentProbe, ReachVerdict, Target, TargetResult};
 use vantage_shared::routes;
 use vantage_shared::{AgentEvent, ApiErrorBody};
 
@@ -54,7 +54,7 @@ pub(super) fn redact_probe(p: &AgentProbe) -> AgentProbe {
 }
 
 /// Runs the engine with this host's Docker networks for address ownership.
-async fn probe_with(state: &AppState, target: &Target, origin: String) -> AgentProbe {
+pub(super) async fn probe_with(state: &AppState, target: &Target, origin: String) -> AgentProbe {
     let ctx = ProbeContext {
         docker_networks: state
             .docker
@@ -69,6 +69,21 @@ async fn probe_with(state: &AppState, target: &Target, origin: String) -> AgentP
         ..ProbeContext::default()
     };
     probe_target(target, &ctx).await
+}
+
+/// Keeps a finished probe: as the target's newest full observation, as one row of its
+/// history, and as an event for the dashboards that are open.
+pub(super) async fn record(state: &AppState, probe: &AgentProbe) -> Result<(), ApiError> {
+    state.store.save_agent_probe(probe).await?;
+    state
+        .store
+        .insert_target_result(probe.target_id.clone(), TargetResult::from_probe(probe))
+        .await?;
+    state.events.publish(AgentEvent::AgentProbed {
+        target_id: probe.target_id.clone(),
+        verdict: probe.verdict,
+    });
+    Ok(())
 }
 
 /// Probes one configured target from the agent: DNS, TCP per address, TLS, HTTP, CORS.
@@ -130,11 +145,7 @@ pub(super) async fn run_probe(
             probe_with(&state, &target, origin).await
         }
     };
-    state.store.save_agent_probe(&probe).await?;
-    state.events.publish(AgentEvent::AgentProbed {
-        target_id: probe.target_id.clone(),
-        verdict: probe.verdict,
-    });
+    record(&state, &probe).await?;
     Ok(Json(match caller {
         Caller::Admin => probe,
         Caller::Phone { .. } => redact_probe(&probe),

@@ -55,6 +55,7 @@ fn redact_target(t: &Target) -> Target {
         cors_credentials: false,
         // Which security groups apply is the admin's business, not the phone's.
         firewall: Default::default(),
+        interval_seconds: t.interval_seconds,
         source: t.source,
     }
 }

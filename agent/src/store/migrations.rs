@@ -158,6 +158,33 @@ pub(super) const MIGRATIONS: &[Migration] = &[
                     UPDATE healthcheck_run_counts SET n = n - 1 WHERE container_id = OLD.container_id;
                  END;",
     },
+    Migration {
+        version: 8,
+        // One row per probe of a target, for its history, uptime and latency. The
+        // columns are what the summary reads, so it never parses JSON.
+        description: "target results: every probe of a target over time",
+        prepare: None,
+        sql: "CREATE TABLE IF NOT EXISTS target_results (
+                    target_id      TEXT    NOT NULL,
+                    at_ns          INTEGER NOT NULL,
+                    verdict        TEXT    NOT NULL,
+                    up             INTEGER NOT NULL,
+                    dns_ms         REAL,
+                    connect_ms     REAL,
+                    tls_ms         REAL,
+                    first_byte_ms  REAL,
+                    total_ms       REAL,
+                    http_status    INTEGER,
+                    body_bytes     INTEGER,
+                    fingerprint    TEXT,
+                    cors_allowed   INTEGER,
+                    cert_expiry_ns INTEGER,
+                    error          TEXT,
+                    finding        TEXT,
+                    PRIMARY KEY (target_id, at_ns)
+                 ) WITHOUT ROWID;
+                 CREATE INDEX IF NOT EXISTS target_results_by_time ON target_results (at_ns);",
+    },
 ];
 
 /// The version a database has once every step is applied.

@@ -21,6 +21,7 @@ mod health;
 mod migrations;
 mod phone_links;
 mod rule_uploads;
+mod target_results;
 mod targets;
 
 pub use health::{truncate_utf8, MAX_OUTPUT_BYTES};
@@ -90,8 +91,8 @@ impl Store {
         .await?
     }
 
-    /// Deletes runs that started before `before`, device results received before it
-    /// and phone links that expired before it; returns how many runs.
+    /// Deletes runs that started before `before`, device results and target results from
+    /// before it and phone links that expired before it; returns how many runs.
     pub async fn prune(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         let before_ns = to_ns(before)?;
         self.with_conn(move |conn| {
@@ -101,6 +102,10 @@ impl Store {
             )?;
             conn.execute(
                 "DELETE FROM device_results WHERE received_ns < ?1",
+                params![before_ns],
+            )?;
+            conn.execute(
+                "DELETE FROM target_results WHERE at_ns < ?1",
                 params![before_ns],
             )?;
             conn.execute(

@@ -45,6 +45,10 @@ impl Store {
             let n = tx.execute("DELETE FROM targets WHERE id = ?1", params![id])?;
             tx.execute("DELETE FROM agent_probes WHERE target_id = ?1", params![id])?;
             tx.execute(
+                "DELETE FROM target_results WHERE target_id = ?1",
+                params![id],
+            )?;
+            tx.execute(
                 "DELETE FROM device_results WHERE target_id = ?1",
                 params![id],
             )?;

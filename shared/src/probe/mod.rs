@@ -6,19 +6,22 @@
 //! containers that cannot talk" and "The 404 that was not a routing error".
 //!
 //! One module per side of the story: [`target`] (what may be probed, and its checks),
-//! [`agent`] (what the agent observed), [`device`] (what a browser observed and reported),
+//! [`agent`] (what the agent observed), [`history`] (its probes over time), [`device`] (what a
+//! browser observed and reported),
 //! [`phone`] (the link a phone opens) and [`comparison`] (everything side by side).
 //! Everything is re-exported here, so `vantage_shared::probe::X` names every type.
 
 pub mod agent;
 pub mod comparison;
 pub mod device;
+pub mod history;
 pub mod phone;
 pub mod target;
 
 pub use agent::*;
 pub use comparison::*;
 pub use device::*;
+pub use history::*;
 pub use phone::*;
 pub use target::*;
 

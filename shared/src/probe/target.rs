@@ -49,13 +49,24 @@ pub struct Target {
     /// Which loaded security groups / ACLs / firewalls apply to this target.
     #[serde(default, skip_serializing_if = "RuleScope::is_empty")]
     pub firewall: RuleScope,
+    /// How often the agent probes it, in seconds.
+    #[serde(default = "default_interval")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 5, maximum = 86400))]
+    pub interval_seconds: u32,
     pub source: TargetSource,
+}
+
+/// Targets stored before intervals existed are probed at the default.
+fn default_interval() -> u32 {
+    super::DEFAULT_INTERVAL_SECONDS
 }
 
 impl Target {
     /// A target from checked input (see [`validate_new_target`]), with its id from the name.
     pub fn from_new(t: NewTarget, source: TargetSource) -> Self {
         let headers = t.cors_headers.iter().map(|h| h.trim().to_owned()).collect();
+        // Checked by `validate_new_target`; a bad value cannot reach here from the API.
+        let interval_seconds = t.interval().unwrap_or(super::DEFAULT_INTERVAL_SECONDS);
         Self {
             id: slug(&t.name),
             name: t.name.trim().to_owned(),
@@ -77,6 +88,7 @@ impl Target {
                     .collect(),
                 destination: t.firewall.destination,
             },
+            interval_seconds,
             source,
         }
     }
@@ -150,6 +162,27 @@ pub struct NewTarget {
     /// Which loaded rule sets apply (empty: all of them).
     #[serde(default)]
     pub firewall: RuleScope,
+    /// How often the agent probes it, in seconds: 5 to 86400 (default 60).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 5, maximum = 86400))]
+    pub interval_seconds: Option<u32>,
+    /// The same as people write it in a config file (`interval = "30s"`, `5m`, `1h`,
+    /// `1m30s`). Not in the API's document: there the number of seconds says it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(ignore))]
+    pub interval: Option<String>,
+}
+
+impl NewTarget {
+    /// The probe interval asked for, in seconds, checked.
+    pub fn interval(&self) -> Result<u32, String> {
+        match (&self.interval, self.interval_seconds) {
+            (Some(_), Some(_)) => Err("give `interval` or `interval_seconds`, not both".into()),
+            (Some(text), None) => super::parse_interval(text),
+            (None, Some(s)) => super::parse_interval(&s.to_string()),
+            (None, None) => Ok(super::DEFAULT_INTERVAL_SECONDS),
+        }
+    }
 }
 
 /// What a target's URL means once parsed.
@@ -306,6 +339,7 @@ pub fn validate_new_target(t: &NewTarget) -> Result<TargetAddress, String> {
             "the name is longer than {MAX_TARGET_NAME} characters"
         ));
     }
+    t.interval()?;
     if let Some(s) = t.expected_status {
         if !(100..=599).contains(&s) {
             return Err(format!(

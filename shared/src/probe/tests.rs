@@ -126,6 +126,8 @@ fn slugs_and_validation() {
         cors_headers: vec!["Content-Type: application/json".into()],
         cors_credentials: true,
         firewall: RuleScope::default(),
+        interval_seconds: None,
+        interval: None,
     };
     assert!(validate_new_target(&ok).is_ok());
     for (bad, needle) in [
@@ -264,4 +266,39 @@ fn phone_link_lifetimes_are_bounded_and_seconds_win() {
     ] {
         assert!(bad.lifetime().is_err(), "{bad:?}");
     }
+}
+
+#[test]
+fn intervals_read_as_people_write_them() {
+    assert_eq!(parse_interval("60s"), Ok(60));
+    assert_eq!(parse_interval("5m"), Ok(300));
+    assert_eq!(parse_interval("1h"), Ok(3600));
+    assert_eq!(parse_interval("1m30s"), Ok(90));
+    assert_eq!(parse_interval(" 45 "), Ok(45));
+    assert_eq!(parse_interval("24h"), Ok(86_400));
+    for bad in ["", "4s", "0", "25h", "1m30", "ten", "5x", "s", "-5s"] {
+        assert!(parse_interval(bad).is_err(), "{bad}");
+    }
+    let t = |interval: Option<&str>, seconds: Option<u32>| NewTarget {
+        name: "x".into(),
+        url: "db:5432".into(),
+        expected_status: None,
+        cors_origin: None,
+        cors_method: None,
+        cors_headers: vec![],
+        cors_credentials: false,
+        firewall: RuleScope::default(),
+        interval_seconds: seconds,
+        interval: interval.map(str::to_owned),
+    };
+    assert_eq!(t(None, None).interval(), Ok(DEFAULT_INTERVAL_SECONDS));
+    assert_eq!(t(Some("2m"), None).interval(), Ok(120));
+    assert_eq!(t(None, Some(30)).interval(), Ok(30));
+    assert!(t(None, Some(4)).interval().is_err());
+    assert!(t(Some("2m"), Some(30)).interval().is_err());
+    assert!(validate_new_target(&t(None, Some(100_000))).is_err());
+    assert_eq!(
+        Target::from_new(t(Some("90s"), None), TargetSource::Config).interval_seconds,
+        90
+    );
 }

@@ -250,6 +250,7 @@ impl Agent {
         cmd.args(&argv[1..]);
         cmd.args(["serve", "--listen", &launch.listen, "--resync-secs", "5"])
             .args(&launch.args)
+            .args((!launch.scheduled_probes).then_some("--no-scheduled-probes"))
             .arg("--data-dir")
             .arg(data_dir)
             .env("VANTAGE_LOG", "info,vantage_agent=debug")
@@ -402,6 +403,11 @@ pub struct AgentLaunch {
     pub host: Option<String>,
     /// Run as this unprivileged uid and gid (`setpriv`), e.g. 65534 (nobody).
     pub user: Option<u32>,
+    /// Let the agent probe its targets at their intervals. Off by default: these tests
+    /// probe on cue, so every probe they count or compare is one they asked for (and no
+    /// generated target is ever contacted); the scheduler has its own tests in
+    /// `agent/tests/target_history.rs`.
+    pub scheduled_probes: bool,
 }
 
 impl Default for AgentLaunch {
@@ -412,6 +418,7 @@ impl Default for AgentLaunch {
             netns: None,
             host: None,
             user: None,
+            scheduled_probes: false,
         }
     }
 }

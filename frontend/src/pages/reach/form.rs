@@ -90,6 +90,8 @@ pub fn to_new_target(f: &Fields) -> Result<NewTarget, String> {
                 .collect(),
             destination: None,
         },
+        interval_seconds: None,
+        interval: None,
     };
     validate_new_target(&target)?;
     Ok(target)

@@ -363,6 +363,7 @@ fn target(url: &str) -> Target {
         cors_headers: Vec::new(),
         cors_credentials: false,
         firewall: Default::default(),
+        interval_seconds: 60,
         source: TargetSource::Config,
     }
 }
