@@ -9,6 +9,7 @@ use serde::Serialize;
 use vantage_shared::gpu::{GpuBenchOptions, GpuRun, GpuRunStarted, GpuRunSummary, GpuStatus};
 use vantage_shared::probe::{
     AgentProbe, Comparison, DeviceReportIn, NewPhoneLink, NewTarget, PhoneLink, ProbeSet, Target,
+    TargetHistory, TargetSummary,
 };
 use vantage_shared::routes;
 use vantage_shared::rules::Verdict;
@@ -195,6 +196,23 @@ pub async fn delete_target(token: &str, id: &str) -> Result<(), ApiError> {
 /// can take up to ~15 s (DNS, every address, TLS, HTTP, the CORS preflight).
 pub async fn probe_target(token: &str, id: &str) -> Result<AgentProbe, ApiError> {
     post::<(), _>(token, &routes::fill(routes::TARGET_PROBE, &[id]), None).await
+}
+
+/// `GET /api/targets/{id}/history?limit=…` (newest first).
+pub async fn target_history(token: &str, id: &str, limit: u32) -> Result<TargetHistory, ApiError> {
+    get(
+        token,
+        &format!(
+            "{}?limit={limit}",
+            routes::fill(routes::TARGET_HISTORY, &[id])
+        ),
+    )
+    .await
+}
+
+/// `GET /api/targets/{id}/summary`.
+pub async fn target_summary(token: &str, id: &str) -> Result<TargetSummary, ApiError> {
+    get(token, &routes::fill(routes::TARGET_SUMMARY, &[id])).await
 }
 
 /// `GET /api/comparison` (admin): every target, the agent's latest probe and every device's.

@@ -427,6 +427,86 @@ async fn phone_page_runs_the_probes_and_fits_a_phone() {
     c.close().await.unwrap();
 }
 
+/// How many elements match `css` once at least `want` do (or after 15 s).
+async fn count_when(c: &Client, css: &str, want: usize) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let n = c.find_all(Locator::Css(css)).await.map_or(0, |v| v.len());
+        if n >= want || Instant::now() > deadline {
+            return n;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A target's History on the Reachability page: after three good probes of one target and
+/// a refused one of another, the heartbeat bar, the uptime and the ongoing incident show, on
+/// a desktop and on a 360 px phone.
+#[tokio::test]
+async fn target_history_shows_heartbeats_uptime_and_incidents() {
+    require_dashboard();
+    let port = cors_open_server();
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("vantage.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[targets]]\nname = \"Shop API\"\nurl = \"http://127.0.0.1:{port}/items\"\n\
+             [[targets]]\nname = \"Gone\"\nurl = \"http://127.0.0.1:9/\"\n"
+        ),
+    )
+    .unwrap();
+    let agent = support::Agent::start_with(
+        data.path(),
+        &[("VANTAGE_DOCKER_HOST", "unix:///nonexistent/docker.sock")],
+        &support::AgentLaunch {
+            args: vec!["--config".into(), config.display().to_string()],
+            ..Default::default()
+        },
+    );
+    for path in ["shop-api", "shop-api", "shop-api", "gone"] {
+        let (status, v) = agent.post(&format!("/api/targets/{path}/probe")).await;
+        assert_eq!(status, 200, "{v}");
+    }
+
+    let driver = Driver::start();
+    for (width, height, shot) in [
+        (1280, 900, "reach-history.png"),
+        (360, 780, "phone-reach-history.png"),
+    ] {
+        let c = driver.client(width, height).await;
+        c.goto(&format!("{}/?token={}", agent.base, agent.token))
+            .await
+            .unwrap();
+        wait_css(&c, "main", Duration::from_secs(20)).await;
+        c.goto(&agent.url("/reach")).await.unwrap();
+        let shop = "[data-target-id=shop-api]";
+        wait_css(&c, shop, Duration::from_secs(20)).await;
+        click_fresh(&c, &format!("{shop} details.target-history > summary")).await;
+        let beats = count_when(&c, &format!("{shop} [data-testid=heartbeats] li.up"), 3).await;
+        assert_eq!(beats, 3, "one green mark per good probe");
+        let uptime = text_fresh(&c, &format!("{shop} [data-testid=uptime]")).await;
+        assert!(uptime.contains("100 % (3 of 3)"), "uptime reads {uptime:?}");
+        let gone = "[data-target-id=gone]";
+        click_fresh(&c, &format!("{gone} details.target-history > summary")).await;
+        assert_eq!(
+            count_when(&c, &format!("{gone} [data-testid=heartbeats] li.down"), 1).await,
+            1
+        );
+        let incident = text_fresh(&c, &format!("{gone} [data-testid=incidents]")).await;
+        assert!(
+            incident.contains("Down since"),
+            "incident reads {incident:?}"
+        );
+        if width == 360 {
+            check_fits(&c, "/reach with History open", shot).await;
+        } else {
+            std::fs::write(screenshot_dir().join(shot), c.screenshot().await.unwrap()).unwrap();
+        }
+        c.close().await.unwrap();
+    }
+}
+
 /// Two groups from one account export: one attached to the load balancer (office only),
 /// one to another instance (443 open to all).
 const FIREWALL_SGS: &str = r#"{"SecurityGroups": [

@@ -24,6 +24,8 @@ pub struct Fields {
     pub cors_credentials: bool,
     /// Security groups / ACLs / firewalls that apply, comma-separated ids.
     pub rule_sets: String,
+    /// How often the agent probes it, as typed (`60s`, `5m`); empty for the default.
+    pub interval: String,
 }
 
 /// Which input an error is about, so only that one is marked invalid.
@@ -32,6 +34,7 @@ pub enum Field {
     Name,
     Url,
     Status,
+    Interval,
     /// One of the fields under "CORS options" (which then opens).
     Cors,
 }
@@ -46,6 +49,8 @@ pub fn field_of(f: &Fields, message: &str) -> Field {
         Field::Url
     } else if message.contains("expected status") && !message.contains("CORS") {
         Field::Status
+    } else if message.contains("interval") {
+        Field::Interval
     } else if message.contains("CORS") {
         Field::Cors
     } else {
@@ -91,7 +96,7 @@ pub fn to_new_target(f: &Fields) -> Result<NewTarget, String> {
             destination: None,
         },
         interval_seconds: None,
-        interval: None,
+        interval: opt(&f.interval),
     };
     validate_new_target(&target)?;
     Ok(target)
@@ -204,6 +209,7 @@ pub fn TargetForm(actions: Actions) -> impl IntoView {
     let (url, on_url) = bind_text(fields, |f| &f.url, |f, v| f.url = v);
     let (status, on_status) =
         bind_text(fields, |f| &f.expected_status, |f, v| f.expected_status = v);
+    let (interval, on_interval) = bind_text(fields, |f| &f.interval, |f, v| f.interval = v);
     let invalid = move |field: Field| move || (bad_field.get() == Some(field)).then_some("true");
 
     view! {
@@ -254,6 +260,19 @@ pub fn TargetForm(actions: Actions) -> impl IntoView {
                     aria-invalid=invalid(Field::Status)
                     prop:value=status
                     on:input=on_status
+                />
+            </label>
+            <label>
+                <span>"Probe every"</span>
+                <input
+                    name="interval"
+                    type="text"
+                    placeholder="60s (5s to 24h)"
+                    autocomplete="off"
+                    spellcheck="false"
+                    aria-invalid=invalid(Field::Interval)
+                    prop:value=interval
+                    on:input=on_interval
                 />
             </label>
             <CorsOptions fields cors_open />
@@ -420,6 +439,14 @@ mod tests {
         let mut f = fields("a", "db:5432");
         f.cors_origin = "https://shop.example".into();
         assert_eq!(field_of(&f, &to_new_target(&f).unwrap_err()), Field::Cors);
+        let mut f = fields("a", "db:5432");
+        f.interval = "2s".into();
+        assert_eq!(
+            field_of(&f, &to_new_target(&f).unwrap_err()),
+            Field::Interval
+        );
+        f.interval = "5m".into();
+        assert_eq!(to_new_target(&f).unwrap().interval.as_deref(), Some("5m"));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! error").
 
 mod form;
+mod history;
 mod phone_link;
 mod target_card;
 

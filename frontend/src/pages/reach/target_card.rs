@@ -4,10 +4,12 @@
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use vantage_shared::diagnosis::Finding;
+use vantage_shared::duration::compose_duration;
 use vantage_shared::probe::{
     AgentProbe, DeviceResult, ReachVerdict, Target, TargetComparison, TargetSource,
 };
 
+use super::history::TargetHistoryPanel;
 use super::Actions;
 use crate::check::browser_summary;
 use crate::components::badges::{RichText, SeverityBadge};
@@ -82,11 +84,21 @@ pub fn TargetCard(
             {worst}
             {move || error().map(|e| view! { <p class="error-box small" role="alert">{e}</p> })}
             <CompareDetails agent devices findings now open />
+            <TargetHistoryPanel id=id.clone() />
         </li>
     }
 }
 
-/// The target's name, URL and badges (config file, expected status).
+/// `30s`, `5m`, `1m30s`, `2h`: as a config file would say it.
+fn interval_label(seconds: u32) -> String {
+    if seconds >= 3600 && seconds.is_multiple_of(3600) {
+        format!("{}h", seconds / 3600)
+    } else {
+        compose_duration(u64::from(seconds) * 1000)
+    }
+}
+
+/// The target's name, URL and badges (config file, expected status, interval).
 #[component]
 fn TargetHead(target: Memo<Option<Target>>) -> impl IntoView {
     move || {
@@ -105,6 +117,9 @@ fn TargetHead(target: Memo<Option<Target>>) -> impl IntoView {
                         })}
                     {t.expected_status
                         .map(|s| view! { <span class="badge" title="Expected HTTP status">{format!("expects {s}")}</span> })}
+                    <span class="badge" title="The agent probes it at this interval and keeps every result">
+                        {format!("every {}", interval_label(t.interval_seconds))}
+                    </span>
                 </div>
             }
         })
