@@ -216,6 +216,12 @@ finding_codes! {
     AgentProbeFailed => "agent_probe_failed",
     /// The agent and every device that reported reach the target.
     ReachableEverywhere => "reachable_everywhere",
+
+    // A target's stored results (diagnosis/target_history.rs).
+    /// The target changed between up and down several times within the last hour.
+    TargetFlapping => "target_flapping",
+    /// The target's p95 latency over 24 hours is well above its p95 over the week before.
+    LatencyRegression => "latency_regression",
 }
 
 impl fmt::Display for FindingCode {

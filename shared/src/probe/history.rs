@@ -187,6 +187,8 @@ pub struct TargetSummary {
     pub latency: Vec<PhaseLatency>,
     /// The last 30 days' incidents, newest first.
     pub incidents: Vec<Incident>,
+    /// What the results say that one probe cannot (flapping, a latency regression).
+    pub findings: Vec<crate::diagnosis::Finding>,
 }
 
 /// The summary windows, as (label, length).
@@ -223,6 +225,7 @@ pub fn summarize(target_id: &str, results: &[TargetResult], now: DateTime<Utc>) 
         uptime,
         latency: latency(&day),
         incidents: incidents(&month, now),
+        findings: crate::diagnosis::target_history::diagnose(target_id, results, now),
     }
 }
 
@@ -387,6 +390,6 @@ mod tests {
             .uptime
             .iter()
             .all(|u| u.checks == 0 && u.percent.is_none()));
-        assert!(s.latency.is_empty() && s.incidents.is_empty());
+        assert!(s.latency.is_empty() && s.incidents.is_empty() && s.findings.is_empty());
     }
 }

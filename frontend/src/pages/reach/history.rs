@@ -8,6 +8,7 @@ use vantage_shared::duration::{fmt_ms, human_ms};
 use vantage_shared::probe::{Incident, TargetHistory, TargetResult, TargetSummary, Uptime};
 
 use crate::api;
+use crate::components::finding::FindingCard;
 use crate::components::loaded::Loaded;
 use crate::format::date_time;
 use crate::pages::Live;
@@ -143,8 +144,15 @@ fn SummaryView(summary: TargetSummary) -> impl IntoView {
         .take(INCIDENTS_SHOWN)
         .map(incident_line)
         .collect_view();
+    let findings = summary
+        .findings
+        .iter()
+        .cloned()
+        .map(|finding| view! { <FindingCard finding /> })
+        .collect_view();
     view! {
         <dl class="uptime-figures" data-testid="uptime">{uptime}</dl>
+        <div class="findings">{findings}</div>
         {latency}
         <h4>"Incidents (30 days)"</h4>
         {if summary.incidents.is_empty() {
