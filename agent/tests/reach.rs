@@ -5,6 +5,8 @@
 // Test code: a failed unwrap is a failed test with its location.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::net::SocketAddr;
 
 use axum::body::Body;
@@ -405,31 +407,12 @@ async fn forwarded_for_only_from_trusted_proxies_and_reports_are_checked() {
     }
 }
 
-/// A real HTTP server on loopback answering every request with 200.
-async fn tiny_http_server() -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut s, _)) = listener.accept().await else {
-                return;
-            };
-            tokio::spawn(async move {
-                use tokio::io::{AsyncReadExt, AsyncWriteExt};
-                let mut buf = vec![0u8; 4096];
-                let _ = s.read(&mut buf).await;
-                let _ = s
-                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\nConnection: close\r\n\r\n{\"ok\":true}")
-                    .await;
-            });
-        }
-    });
-    addr
-}
-
 #[tokio::test]
 async fn the_agent_probes_a_configured_target_and_the_comparison_shows_it() {
-    let addr = tiny_http_server().await;
+    let (addr, _server) = common::http_server(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 11\r\nConnection: close\r\n\r\n{\"ok\":true}",
+    )
+    .await;
     let app = test_app(
         vec![config_target("Backend", &format!("http://{addr}/health"))],
         &[],

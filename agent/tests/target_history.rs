@@ -5,7 +5,8 @@
 // Test code: a failed unwrap is a failed test with its location.
 #![allow(clippy::unwrap_used)]
 
-use std::net::SocketAddr;
+mod common;
+
 use std::time::Duration;
 
 use axum::body::Body;
@@ -46,30 +47,8 @@ fn state(targets: Vec<Target>) -> AppState {
         .with_reach(targets, vec![])
 }
 
-/// A real HTTP server on loopback answering 200 until its task is aborted; then the port
-/// refuses connections.
-async fn server() -> (SocketAddr, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let task = tokio::spawn(async move {
-        loop {
-            let Ok((mut s, _)) = listener.accept().await else {
-                return;
-            };
-            tokio::spawn(async move {
-                use tokio::io::{AsyncReadExt, AsyncWriteExt};
-                let mut buf = vec![0u8; 4096];
-                let _ = s.read(&mut buf).await;
-                let _ = s
-                    .write_all(
-                        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
-                    )
-                    .await;
-            });
-        }
-    });
-    (addr, task)
-}
+/// 200 with a two-byte body.
+const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
 
 async fn call(app: &Router, method: Method, uri: &str) -> (StatusCode, Value) {
     let req = Request::builder()
@@ -90,7 +69,7 @@ async fn call(app: &Router, method: Method, uri: &str) -> (StatusCode, Value) {
 
 #[tokio::test]
 async fn every_probe_is_kept_and_the_summary_adds_them_up() {
-    let (addr, server_task) = server().await;
+    let (addr, server_task) = common::http_server(OK).await;
     let app = app(state(vec![target(&format!("http://{addr}/health"), "1h")]));
 
     // Before any probe: empty, not an error.
@@ -147,7 +126,7 @@ async fn every_probe_is_kept_and_the_summary_adds_them_up() {
 
 #[tokio::test]
 async fn the_scheduler_probes_each_target_at_its_interval() {
-    let (addr, _server) = server().await;
+    let (addr, _server) = common::http_server(OK).await;
     let state = state(vec![target(&format!("http://{addr}/"), "5s")]);
     let app = app(state.clone());
     let (stop, stopped) = tokio::sync::watch::channel(false);

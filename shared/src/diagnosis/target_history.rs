@@ -6,6 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::{Finding, FindingCode, Severity};
 use crate::duration::fmt_ms;
+use crate::probe::history::percentile;
 use crate::probe::TargetResult;
 
 /// Changes between up and down within the last hour that make a target flap.
@@ -73,7 +74,7 @@ fn regression(target: &str, sorted: &[&TargetResult], now: DateTime<Utc>) -> Opt
     if recent.len() < MIN_SAMPLES || before.len() < MIN_SAMPLES {
         return None;
     }
-    let (now_p95, week_p95) = (p95(&recent), p95(&before));
+    let (now_p95, week_p95) = (percentile(&recent, 95.0), percentile(&before, 95.0));
     if now_p95 < week_p95 * REGRESSION_FACTOR || now_p95 - week_p95 < REGRESSION_MIN_MS {
         return None;
     }
@@ -95,12 +96,6 @@ fn regression(target: &str, sorted: &[&TargetResult], now: DateTime<Utc>) -> Opt
             before.len()
         ),
     ))
-}
-
-/// Nearest-rank 95th percentile of sorted, non-empty values.
-fn p95(sorted: &[f64]) -> f64 {
-    let rank = (0.95 * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 #[cfg(test)]

@@ -263,7 +263,7 @@ fn latency(results: &[&TargetResult]) -> Vec<PhaseLatency> {
 }
 
 /// Nearest-rank percentile of sorted, non-empty values: always a value that was measured.
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     let rank = (p / 100.0 * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
