@@ -29,7 +29,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the agent: watch Docker, record healthchecks, serve the API and dashboard.
+    /// Run the agent: watch Docker, record healthchecks, probe targets, serve the API and dashboard.
     Serve(ServeArgs),
     /// Measure this machine (see `vantage bench gpu --help`).
     #[command(subcommand)]
