@@ -498,6 +498,13 @@ async fn target_history_shows_heartbeats_uptime_and_incidents() {
             incident.contains("Down since"),
             "incident reads {incident:?}"
         );
+        // The screenshot shows the panel, not the cards above it.
+        c.execute(
+            "document.querySelector('[data-target-id=shop-api] details.target-history').scrollIntoView()",
+            vec![],
+        )
+        .await
+        .unwrap();
         if width == 360 {
             check_fits(&c, "/reach with History open", shot).await;
         } else {

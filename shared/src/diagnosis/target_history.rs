@@ -22,9 +22,19 @@ const MIN_SAMPLES: usize = 20;
 pub fn diagnose(target: &str, results: &[TargetResult], now: DateTime<Utc>) -> Vec<Finding> {
     let mut sorted: Vec<&TargetResult> = results.iter().filter(|r| r.at <= now).collect();
     sorted.sort_by_key(|r| r.at);
+    diagnose_sorted(target, &sorted, now)
+}
+
+/// [`diagnose`] over results already sorted oldest first, none after `now` (the summary
+/// has them so; sorting a month of results twice would be waste).
+pub(crate) fn diagnose_sorted(
+    target: &str,
+    sorted: &[&TargetResult],
+    now: DateTime<Utc>,
+) -> Vec<Finding> {
     let mut out: Vec<Finding> = [
-        flapping(target, &sorted, now),
-        regression(target, &sorted, now),
+        flapping(target, sorted, now),
+        regression(target, sorted, now),
     ]
     .into_iter()
     .flatten()

@@ -225,7 +225,7 @@ pub fn summarize(target_id: &str, results: &[TargetResult], now: DateTime<Utc>) 
         uptime,
         latency: latency(&day),
         incidents: incidents(&month, now),
-        findings: crate::diagnosis::target_history::diagnose(target_id, results, now),
+        findings: crate::diagnosis::target_history::diagnose_sorted(target_id, &month, now),
     }
 }
 

@@ -4,7 +4,7 @@
 //! whenever a probe of any target lands.
 
 use leptos::prelude::*;
-use vantage_shared::duration::{fmt_ms, human_ms};
+use vantage_shared::duration::{fmt_ms, human_ms, millis};
 use vantage_shared::probe::{Incident, TargetHistory, TargetResult, TargetSummary, Uptime};
 
 use crate::api;
@@ -123,9 +123,9 @@ fn SummaryView(summary: TargetSummary) -> impl IntoView {
                 view! {
                     <tr>
                         <th scope="row">{l.phase.replace('_', " ")}</th>
-                        <td class="num">{fmt_ms(l.p50_ms)}</td>
-                        <td class="num">{fmt_ms(l.p95_ms)}</td>
-                        <td class="num">{fmt_ms(l.p99_ms)}</td>
+                        <td class="num">{millis(l.p50_ms)}</td>
+                        <td class="num">{millis(l.p95_ms)}</td>
+                        <td class="num">{millis(l.p99_ms)}</td>
                     </tr>
                 }
             })
@@ -133,7 +133,7 @@ fn SummaryView(summary: TargetSummary) -> impl IntoView {
         view! {
             <table class="latency" data-testid="latency">
                 <caption>"Latency over 24 hours"</caption>
-                <thead><tr><th scope="col">"Phase"</th><th scope="col">"p50"</th><th scope="col">"p95"</th><th scope="col">"p99"</th></tr></thead>
+                <thead><tr><th scope="col">"Phase"</th><th scope="col" class="num">"p50"</th><th scope="col" class="num">"p95"</th><th scope="col" class="num">"p99"</th></tr></thead>
                 <tbody>{rows}</tbody>
             </table>
         }
