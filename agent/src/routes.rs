@@ -352,6 +352,32 @@ struct HistoryParams {
     limit: Option<u32>,
 }
 
+/// Checks a history query's times (named `names` in the message) against the store's
+/// nanosecond clock and its page size against [`MAX_HISTORY_LIMIT`]; returns the page size
+/// (default 500). The container and target histories answer alike.
+pub(crate) fn history_query(
+    names: &str,
+    times: &[Option<DateTime<Utc>>],
+    limit: Option<u32>,
+) -> Result<u32, ApiError> {
+    if times
+        .iter()
+        .flatten()
+        .any(|t| t.timestamp_nanos_opt().is_none())
+    {
+        return Err(ApiError::BadRequest(format!(
+            "{names} must be between 1677 and 2262 (RFC 3339)"
+        )));
+    }
+    let limit = limit.unwrap_or(500);
+    if limit == 0 || limit > MAX_HISTORY_LIMIT {
+        return Err(ApiError::BadRequest(format!(
+            "limit must be between 1 and {MAX_HISTORY_LIMIT}"
+        )));
+    }
+    Ok(limit)
+}
+
 /// Every recorded healthcheck run of a container, newest first. Served from the
 /// history database, so it also answers while Docker is down or after the container is gone.
 #[utoipa::path(get, path = routes::HEALTH_HISTORY, tag = "docker", security(("bearer" = [])),
@@ -362,17 +388,7 @@ async fn health_history(
     ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<HistoryParams>,
 ) -> Result<Json<HealthHistory>, ApiError> {
-    let limit = q.limit.unwrap_or(500);
-    if q.since.is_some_and(|t| t.timestamp_nanos_opt().is_none()) {
-        return Err(ApiError::BadRequest(
-            "since must be between 1677 and 2262 (RFC 3339)".into(),
-        ));
-    }
-    if limit == 0 || limit > MAX_HISTORY_LIMIT {
-        return Err(ApiError::BadRequest(format!(
-            "limit must be between 1 and {MAX_HISTORY_LIMIT}"
-        )));
-    }
+    let limit = history_query("since", &[q.since], q.limit)?;
     let (container_id, container_name) = match state.docker.container(&id) {
         Some(d) => (d.summary.id, d.summary.name),
         None => state

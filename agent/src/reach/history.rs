@@ -13,7 +13,7 @@ use vantage_shared::ApiErrorBody;
 
 use super::targets::find_target;
 use crate::error::{ApiError, ApiPath, ApiQuery};
-use crate::routes::MAX_HISTORY_LIMIT;
+use crate::routes::history_query;
 use crate::AppState;
 
 /// The summary reads at most this many results: 30 days at the shortest interval (5 s) is
@@ -48,21 +48,7 @@ pub(super) async fn target_history(
     ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<TargetHistoryParams>,
 ) -> Result<Json<TargetHistory>, ApiError> {
-    let limit = q.limit.unwrap_or(500);
-    if [q.since, q.until]
-        .iter()
-        .flatten()
-        .any(|t| t.timestamp_nanos_opt().is_none())
-    {
-        return Err(ApiError::BadRequest(
-            "since and until must be between 1677 and 2262 (RFC 3339)".into(),
-        ));
-    }
-    if limit == 0 || limit > MAX_HISTORY_LIMIT {
-        return Err(ApiError::BadRequest(format!(
-            "limit must be between 1 and {MAX_HISTORY_LIMIT}"
-        )));
-    }
+    let limit = history_query("since and until", &[q.since, q.until], q.limit)?;
     let target = find_target(&state, &id).await?;
     let (results, total) = state
         .store

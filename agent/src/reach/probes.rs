@@ -40,16 +40,9 @@ pub(super) fn redact_probe(p: &AgentProbe) -> AgentProbe {
         _ => "The agent could not tell.".to_owned(),
     };
     AgentProbe {
-        target_id: p.target_id.clone(),
-        at: p.at,
-        dns: None,
-        tcp: Vec::new(),
-        tls: None,
-        http: None,
-        cors: None,
         verdict: p.verdict,
         summary,
-        findings: Vec::new(),
+        ..AgentProbe::empty(p.target_id.clone(), p.at)
     }
 }
 
