@@ -51,12 +51,17 @@ fn state(targets: Vec<Target>) -> AppState {
 const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
 
 async fn call(app: &Router, method: Method, uri: &str) -> (StatusCode, Value) {
+    send(app, method, uri, None).await
+}
+
+async fn send(app: &Router, method: Method, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
     let req = Request::builder()
         .method(method)
         .uri(uri)
         .header(header::HOST, "127.0.0.1:8787")
         .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
-        .body(Body::empty())
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
         .unwrap();
     let res = app.clone().oneshot(req).await.unwrap();
     let status = res.status();
@@ -155,4 +160,98 @@ async fn the_scheduler_probes_each_target_at_its_interval() {
         .await
         .expect("the scheduler stops on shutdown")
         .unwrap();
+}
+
+#[tokio::test]
+async fn a_dashboard_targets_interval_changes_in_place_and_the_scheduler_follows() {
+    let (addr, _server) = common::http_server(OK).await;
+    let state = state(vec![target(&format!("http://{addr}/config"), "1h")]);
+    let app = app(state.clone());
+    let url = format!("http://{addr}/dash");
+    let (s, v) = send(
+        &app,
+        Method::POST,
+        "/api/targets",
+        Some(serde_json::json!({"name": "Dash", "url": url, "interval": "1h"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    // One result before the change, which must survive it.
+    let (s, _) = call(&app, Method::POST, "/api/targets/dash/probe").await;
+    assert_eq!(s, StatusCode::OK);
+
+    let patch = |body: Value, id: &'static str| {
+        let app = app.clone();
+        async move {
+            send(
+                &app,
+                Method::PATCH,
+                &format!("/api/targets/{id}"),
+                Some(body),
+            )
+            .await
+        }
+    };
+    let (s, v) = patch(serde_json::json!({"interval_seconds": 2}), "dash").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(
+        v["message"].as_str().unwrap().contains("5 s to 24 h"),
+        "{v}"
+    );
+    let (s, v) = patch(
+        serde_json::json!({"interval_seconds": 5, "url": "http://x/"}),
+        "dash",
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field `url`"),
+        "{v}"
+    );
+    let (s, v) = patch(serde_json::json!({"interval_seconds": 5}), "backend").await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    assert!(
+        v["message"].as_str().unwrap().contains("config file"),
+        "{v}"
+    );
+    let (s, _) = patch(serde_json::json!({"interval_seconds": 5}), "nope").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    let (s, v) = patch(serde_json::json!({"interval_seconds": 5}), "dash").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let changed: Target = serde_json::from_value(v).unwrap();
+    assert_eq!(
+        (changed.interval_seconds, changed.url.as_str()),
+        (5, url.as_str())
+    );
+    let (_, v) = call(&app, Method::GET, "/api/targets").await;
+    let listed: Vec<Target> = serde_json::from_value(v).unwrap();
+    assert_eq!(
+        listed
+            .iter()
+            .find(|t| t.id == "dash")
+            .unwrap()
+            .interval_seconds,
+        5
+    );
+
+    // The scheduler re-reads targets: the hourly target is now probed every 5 s, and the
+    // result from before the change is still there.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let scheduler = tokio::spawn(vantage_agent::reach::schedule::run(state, stopped));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(25);
+    let history = loop {
+        let (_, v) = call(&app, Method::GET, "/api/targets/dash/history").await;
+        let h: TargetHistory = serde_json::from_value(v).unwrap();
+        if h.total >= 3 || tokio::time::Instant::now() > deadline {
+            break h;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert!(history.total >= 3, "{history:?}");
+    let _ = stop.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(5), scheduler).await;
 }

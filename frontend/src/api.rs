@@ -9,7 +9,7 @@ use serde::Serialize;
 use vantage_shared::gpu::{GpuBenchOptions, GpuRun, GpuRunStarted, GpuRunSummary, GpuStatus};
 use vantage_shared::probe::{
     AgentProbe, Comparison, DeviceReportIn, NewPhoneLink, NewTarget, PhoneLink, ProbeSet, Target,
-    TargetHistory, TargetSummary,
+    TargetHistory, TargetPatch, TargetSummary,
 };
 use vantage_shared::routes;
 use vantage_shared::rules::Verdict;
@@ -114,6 +114,21 @@ async fn post<B: Serialize, T: DeserializeOwned>(
     decode(resp).await
 }
 
+async fn patch<B: Serialize, T: DeserializeOwned>(
+    token: &str,
+    path: &str,
+    body: &B,
+) -> Result<T, ApiError> {
+    let resp = Request::patch(path)
+        .header("Authorization", &bearer(token))
+        .json(body)
+        .map_err(network)?
+        .send()
+        .await
+        .map_err(network)?;
+    decode(resp).await
+}
+
 async fn delete(token: &str, path: &str) -> Result<(), ApiError> {
     let resp = Request::delete(path)
         .header("Authorization", &bearer(token))
@@ -190,6 +205,11 @@ pub async fn add_target(token: &str, target: &NewTarget) -> Result<Target, ApiEr
 /// `DELETE /api/targets/{id}` (admin): 409 for targets from the config file.
 pub async fn delete_target(token: &str, id: &str) -> Result<(), ApiError> {
     delete(token, &routes::fill(routes::TARGET, &[id])).await
+}
+
+/// `PATCH /api/targets/{id}`: a dashboard target's new probe interval.
+pub async fn patch_target(token: &str, id: &str, change: &TargetPatch) -> Result<Target, ApiError> {
+    patch(token, &routes::fill(routes::TARGET, &[id]), change).await
 }
 
 /// `POST /api/targets/{id}/probe` (admin or phone token): the agent probes now, which

@@ -7,6 +7,7 @@ pub mod check;
 pub mod components;
 pub mod format;
 pub mod gpu_chart;
+pub mod latency_chart;
 pub mod live;
 pub mod pages;
 pub mod state;

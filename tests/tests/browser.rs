@@ -440,8 +440,9 @@ async fn count_when(c: &Client, css: &str, want: usize) -> usize {
 }
 
 /// A target's History on the Reachability page: after three good probes of one target and
-/// a refused one of another, the heartbeat bar, the uptime and the ongoing incident show, on
-/// a desktop and on a 360 px phone.
+/// a refused one of another, the heartbeat bar, the latency chart with its phases stacked,
+/// the uptime and the ongoing incident show, on a desktop and on a 360 px phone; and a
+/// dashboard target's interval is changed from its card.
 #[tokio::test]
 async fn target_history_shows_heartbeats_uptime_and_incidents() {
     require_dashboard();
@@ -468,6 +469,9 @@ async fn target_history_shows_heartbeats_uptime_and_incidents() {
         let (status, v) = agent.post(&format!("/api/targets/{path}/probe")).await;
         assert_eq!(status, 200, "{v}");
     }
+    let dash = serde_json::json!({"name": "Dash", "url": format!("http://127.0.0.1:{port}/")});
+    let (status, v) = agent.post_json("/api/targets", &dash).await;
+    assert_eq!(status, 201, "{v}");
 
     let driver = Driver::start();
     for (width, height, shot) in [
@@ -487,6 +491,11 @@ async fn target_history_shows_heartbeats_uptime_and_incidents() {
         assert_eq!(beats, 3, "one green mark per good probe");
         let uptime = text_fresh(&c, &format!("{shop} [data-testid=uptime]")).await;
         assert!(uptime.contains("100 % (3 of 3)"), "uptime reads {uptime:?}");
+        let chart = format!("{shop} [data-testid=latency-chart]");
+        wait_attr(&c, &chart, "data-columns", "3").await;
+        // Loopback HTTP measures at least connect and the wait for the first byte.
+        let phases = count_when(&c, &format!("{chart} rect.seg"), 6).await;
+        assert!(phases >= 6, "{phases} phase segments for 3 results");
         let gone = "[data-target-id=gone]";
         click_fresh(&c, &format!("{gone} details.target-history > summary")).await;
         assert_eq!(
@@ -498,6 +507,15 @@ async fn target_history_shows_heartbeats_uptime_and_incidents() {
             incident.contains("Down since"),
             "incident reads {incident:?}"
         );
+        let band = format!("{gone} [data-testid=latency-chart] rect.down-band");
+        assert_eq!(
+            count_when(&c, &band, 1).await,
+            1,
+            "the refused probe is a red band"
+        );
+        if width == 1280 {
+            change_interval(&c).await;
+        }
         // The screenshot shows the panel, not the cards above it.
         c.execute(
             "document.querySelector('[data-target-id=shop-api] details.target-history').scrollIntoView()",
@@ -511,6 +529,37 @@ async fn target_history_shows_heartbeats_uptime_and_incidents() {
             std::fs::write(screenshot_dir().join(shot), c.screenshot().await.unwrap()).unwrap();
         }
         c.close().await.unwrap();
+    }
+}
+
+/// "Interval…" on the dashboard target: a too-short interval is refused in the form, `5m`
+/// is saved and the card's badge follows.
+async fn change_interval(c: &Client) {
+    let dash = "[data-target-id=dash]";
+    click_fresh(c, &format!("{dash} [data-testid=edit-interval]")).await;
+    let input = format!("{dash} [data-testid=interval-form] input");
+    fill(c, &input, "2s").await;
+    click_fresh(
+        c,
+        &format!("{dash} [data-testid=interval-form] button[type=submit]"),
+    )
+    .await;
+    let problem = text_fresh(c, &format!("{dash} .interval-edit .field-error")).await;
+    assert!(problem.contains("5 s to 24 h"), "the form says {problem:?}");
+    fill(c, &input, "5m").await;
+    click_fresh(
+        c,
+        &format!("{dash} [data-testid=interval-form] button[type=submit]"),
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let head = text_fresh(c, &format!("{dash} .target-name")).await;
+        if head.contains("every 5m") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the card still says {head:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

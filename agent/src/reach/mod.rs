@@ -84,7 +84,7 @@ impl Reach {
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(targets::list_targets, targets::add_target))
-        .routes(routes!(targets::delete_target))
+        .routes(routes!(targets::delete_target, targets::patch_target))
         .routes(routes!(probes::run_probe))
         .routes(routes!(history::target_history))
         .routes(routes!(history::target_summary))

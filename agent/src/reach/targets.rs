@@ -1,10 +1,12 @@
-//! The probe set: config targets (read-only here) and dashboard targets, listed, added and
-//! removed; and the lookups the other handlers use.
+//! The probe set: config targets (read-only here) and dashboard targets, listed, added,
+//! changed and removed; and the lookups the other handlers use.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use vantage_shared::probe::{validate_new_target, NewTarget, Target, TargetSource, MAX_TARGETS};
+use vantage_shared::probe::{
+    validate_new_target, NewTarget, Target, TargetPatch, TargetSource, MAX_TARGETS,
+};
 use vantage_shared::routes;
 use vantage_shared::{AgentEvent, ApiErrorBody};
 
@@ -88,4 +90,34 @@ pub(super) async fn delete_target(
     }
     state.events.publish(AgentEvent::TargetsChanged);
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Changes a dashboard target's probe interval (admin); its history stays. Config targets
+/// change in the file.
+#[utoipa::path(patch, path = routes::TARGET, tag = "reach", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Target id")), request_body = TargetPatch,
+    responses((status = 200, body = Target), (status = 400, body = ApiErrorBody), (status = 401, body = ApiErrorBody), (status = 404, body = ApiErrorBody), (status = 409, body = ApiErrorBody)))]
+pub(super) async fn patch_target(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(patch): ApiJson<TargetPatch>,
+) -> Result<Json<Target>, ApiError> {
+    if state.reach.config_targets.iter().any(|t| t.id == id) {
+        return Err(ApiError::Conflict(format!(
+            "target `{id}` is defined in the config file: change it there and restart the agent"
+        )));
+    }
+    let mut target = state
+        .store
+        .targets()
+        .await?
+        .into_iter()
+        .find(|t| t.id == id)
+        .ok_or_else(|| ApiError::NotFound(format!("no dashboard target `{id}`")))?;
+    patch.apply(&mut target).map_err(ApiError::BadRequest)?;
+    if !state.store.update_target(target.clone()).await? {
+        return Err(ApiError::NotFound(format!("no dashboard target `{id}`")));
+    }
+    state.events.publish(AgentEvent::TargetsChanged);
+    Ok(Json(target))
 }

@@ -38,6 +38,19 @@ impl Store {
         .await
     }
 
+    /// Replaces a dashboard target's settings (same id); false when there is none.
+    pub async fn update_target(&self, target: Target) -> Result<bool, StoreError> {
+        let json = serde_json::to_string(&target)?;
+        self.with_conn(move |conn| {
+            let n = conn.execute(
+                "UPDATE targets SET json = ?2 WHERE id = ?1",
+                params![target.id, json],
+            )?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
     /// Removes a dashboard target with its results; false when there was none.
     pub async fn delete_target(&self, id: String) -> Result<bool, StoreError> {
         self.with_conn(move |conn| {

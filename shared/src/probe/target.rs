@@ -185,6 +185,25 @@ impl NewTarget {
     }
 }
 
+/// `PATCH /api/targets/{id}`: what changes on a dashboard target in place, keeping its
+/// history (changing its URL would make it another target: delete and add that).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TargetPatch {
+    /// How often the agent probes it, in seconds: 5 to 86400.
+    #[cfg_attr(feature = "openapi", schema(minimum = 5, maximum = 86400))]
+    pub interval_seconds: u32,
+}
+
+impl TargetPatch {
+    /// Applies the change to `target`, checked.
+    pub fn apply(&self, target: &mut Target) -> Result<(), String> {
+        target.interval_seconds = super::parse_interval(&self.interval_seconds.to_string())?;
+        Ok(())
+    }
+}
+
 /// What a target's URL means once parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetAddress {

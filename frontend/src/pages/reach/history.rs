@@ -1,12 +1,13 @@
 //! A target's record over time, under its card: uptime over 24 h, 7 d and 30 d, the
 //! heartbeat bar of its latest results (the strip Uptime Kuma and Gatus users know),
-//! latency percentiles per phase and the incidents. Fetched only while open, and again
+//! latency over time with its phases stacked, percentiles per phase and the incidents. Fetched only while open, and again
 //! whenever a probe of any target lands.
 
 use leptos::prelude::*;
 use vantage_shared::duration::{fmt_ms, human_ms, millis};
-use vantage_shared::probe::{Incident, TargetHistory, TargetResult, TargetSummary, Uptime};
+use vantage_shared::probe::{Incident, TargetResult, TargetSummary, Uptime};
 
+use super::latency::LatencyChart;
 use crate::api;
 use crate::components::finding::FindingCard;
 use crate::components::loaded::Loaded;
@@ -15,7 +16,9 @@ use crate::pages::Live;
 use crate::state::{use_refresh, use_session};
 
 /// Results in the heartbeat bar: enough to see a pattern, few enough for a phone's width.
-pub const HEARTBEATS: u32 = 60;
+pub const HEARTBEATS: usize = 60;
+/// Results in the latency chart: three hours at the default interval.
+pub const CHART_RESULTS: u32 = 180;
 /// Incidents listed; the API has the rest.
 const INCIDENTS_SHOWN: usize = 5;
 
@@ -51,7 +54,7 @@ fn HistoryBody(id: String) -> impl IntoView {
     let history = Live::new(move || {
         refresh.track_reach();
         let (token, id) = (session.token(), hid.clone());
-        async move { session.check(api::target_history(&token, &id, HEARTBEATS).await) }
+        async move { session.check(api::target_history(&token, &id, CHART_RESULTS).await) }
     });
     let empty = Signal::derive(move || {
         history
@@ -69,7 +72,11 @@ fn HistoryBody(id: String) -> impl IntoView {
                 </p>
             }
         >
-            {move || history.data().get().map(|h| view! { <Heartbeats history=h /> })}
+            {move || history.data().get().map(|h| view! {
+                <Heartbeats results=h.results.iter().take(HEARTBEATS).cloned().collect() />
+                <h4>"Latency"</h4>
+                <LatencyChart results=h.results />
+            })}
             {move || summary.data().get().map(|s| view! { <SummaryView summary=s /> })}
         </Loaded>
     }
@@ -77,12 +84,11 @@ fn HistoryBody(id: String) -> impl IntoView {
 
 /// Oldest on the left, newest on the right, one mark per result.
 #[component]
-fn Heartbeats(history: TargetHistory) -> impl IntoView {
-    let shown = history.results.len();
-    let down = history.results.iter().filter(|r| !r.up).count();
+fn Heartbeats(results: Vec<TargetResult>) -> impl IntoView {
+    let shown = results.len();
+    let down = results.iter().filter(|r| !r.up).count();
     let label = format!("The latest {shown} results, oldest first: {down} down");
-    let marks = history
-        .results
+    let marks = results
         .into_iter()
         .rev()
         .map(|r| {

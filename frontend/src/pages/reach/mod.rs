@@ -6,6 +6,8 @@
 
 mod form;
 mod history;
+mod interval_edit;
+mod latency;
 mod phone_link;
 mod target_card;
 
@@ -14,7 +16,9 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use vantage_shared::probe::{Comparison, DeviceReportIn, PhoneLink, ProbeTarget, TargetComparison};
+use vantage_shared::probe::{
+    Comparison, DeviceReportIn, PhoneLink, ProbeTarget, TargetComparison, TargetPatch,
+};
 
 use super::Live;
 use crate::api;
@@ -117,6 +121,33 @@ impl Actions {
             .await;
             self.all_running.set(false);
         });
+    }
+
+    /// Sets a dashboard target's probe interval; true when the agent took it.
+    pub async fn set_interval(self, id: String, interval_seconds: u32) -> bool {
+        let token = self.session.token_untracked();
+        let patch = TargetPatch { interval_seconds };
+        match self
+            .session
+            .check(api::patch_target(&token, &id, &patch).await)
+        {
+            Ok(_) => {
+                self.errors.update(|errs| {
+                    errs.remove(&id);
+                });
+                self.refresh.bump_reach();
+                true
+            }
+            Err(e) => {
+                self.errors.update(|errs| {
+                    errs.insert(
+                        id,
+                        format!("Changing the interval failed: {}", error_text(&e)),
+                    );
+                });
+                false
+            }
+        }
     }
 
     /// Deletes a dashboard target (the card asked for confirmation).

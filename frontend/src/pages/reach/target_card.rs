@@ -10,6 +10,7 @@ use vantage_shared::probe::{
 };
 
 use super::history::TargetHistoryPanel;
+use super::interval_edit::IntervalEdit;
 use super::Actions;
 use crate::check::browser_summary;
 use crate::components::badges::{RichText, SeverityBadge};
@@ -90,7 +91,7 @@ pub fn TargetCard(
 }
 
 /// `30s`, `5m`, `1m30s`, `2h`: as a config file would say it.
-fn interval_label(seconds: u32) -> String {
+pub(super) fn interval_label(seconds: u32) -> String {
     if seconds >= 3600 && seconds.is_multiple_of(3600) {
         format!("{}h", seconds / 3600)
     } else {
@@ -126,7 +127,8 @@ fn TargetHead(target: Memo<Option<Target>>) -> impl IntoView {
     }
 }
 
-/// The probe button and, for targets added from the dashboard, delete with a confirm step.
+/// The probe button and, for targets added from the dashboard, the interval and delete
+/// (with a confirm step).
 #[component]
 fn TargetActions(id: String, target: Memo<Option<Target>>, actions: Actions) -> impl IntoView {
     let confirming = RwSignal::new(false);
@@ -135,6 +137,15 @@ fn TargetActions(id: String, target: Memo<Option<Target>>, actions: Actions) -> 
         let id = id.clone();
         move || actions.probing.with(|p| p.contains(&id))
     };
+    let interval = Signal::derive(move || {
+        target.with(|t| {
+            t.as_ref()
+                .map_or(vantage_shared::probe::DEFAULT_INTERVAL_SECONDS, |t| {
+                    t.interval_seconds
+                })
+        })
+    });
+    let edit_id = id.clone();
     let delete_id = id;
     let is_dashboard = move || {
         target.with(|t| {
@@ -153,6 +164,9 @@ fn TargetActions(id: String, target: Memo<Option<Target>>, actions: Actions) -> 
             >
                 {let probing = probing.clone(); move || if probing() { "Probing…" } else { "Probe" }}
             </button>
+            <Show when=is_dashboard>
+                <IntervalEdit id=edit_id.clone() current=interval actions />
+            </Show>
             <Show when=is_dashboard>
                 {
                     let delete_id = delete_id.clone();
