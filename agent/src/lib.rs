@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod containers;
 pub mod docker;
 pub mod error;
 pub mod events;

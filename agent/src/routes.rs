@@ -69,6 +69,7 @@ fn protected() -> OpenApiRouter<AppState> {
         .routes(routes!(list_networks))
         .routes(routes!(get_connectivity))
         .routes(routes!(event_ticket))
+        .merge(crate::containers::routes())
         .merge(crate::reach::routes())
         .merge(crate::rules::routes())
         .merge(crate::gpu::routes())
@@ -282,6 +283,8 @@ async fn overview(State(state): State<AppState>) -> Result<Json<Overview>, ApiEr
     let mut problems = Vec::new();
     for c in &containers {
         let (findings, _) = diagnose_container(&state, c).await?;
+        let findings =
+            crate::containers::add_restart_findings(&state, &c.id, &c.name, findings).await?;
         problems.extend(
             findings
                 .into_iter()
@@ -333,7 +336,8 @@ async fn get_container(
     require_docker(&state)?;
     let mut d = state.docker.container(&id).ok_or_else(|| not_found(&id))?;
     let (findings, stats) = diagnose_container(&state, &d.summary).await?;
-    d.findings = findings;
+    let (id, name) = (&d.summary.id, &d.summary.name);
+    d.findings = crate::containers::add_restart_findings(&state, id, name, findings).await?;
     d.health_stats = stats;
     Ok(Json(d))
 }

@@ -14,8 +14,9 @@ use vantage_shared::probe::{
 use vantage_shared::routes;
 use vantage_shared::rules::Verdict;
 use vantage_shared::{
-    ApiErrorBody, ConnectivityReport, ContainerDetail, ContainerSummary, EventTicket,
-    HealthHistory, HostFirewallRead, LoadedRules, NetworkSummary, Overview, RulesQuestion,
+    ApiErrorBody, ConnectivityReport, ContainerDetail, ContainerHistorySummary, ContainerSummary,
+    ContainerTimeline, EventTicket, HealthHistory, HostFirewallRead, LoadedRules, NetworkSummary,
+    Overview, RulesQuestion,
 };
 use web_sys::EventSource;
 
@@ -160,6 +161,21 @@ pub async fn containers(token: &str) -> Result<Vec<ContainerSummary>, ApiError> 
 /// `GET /api/containers/{id}`.
 pub async fn container(token: &str, id: &str) -> Result<ContainerDetail, ApiError> {
     get(token, &routes::fill(routes::CONTAINER, &[id])).await
+}
+
+/// `GET /api/containers/{id}/events?limit=…` (newest first).
+pub async fn container_events(
+    token: &str,
+    id: &str,
+    limit: u32,
+) -> Result<ContainerTimeline, ApiError> {
+    let path = routes::fill(routes::CONTAINER_EVENTS, &[id]);
+    get(token, &format!("{path}?limit={limit}")).await
+}
+
+/// `GET /api/containers/{id}/summary`.
+pub async fn container_summary(token: &str, id: &str) -> Result<ContainerHistorySummary, ApiError> {
+    get(token, &routes::fill(routes::CONTAINER_SUMMARY, &[id])).await
 }
 
 /// `GET /api/containers/{id}/health-history?limit=…` (newest first).

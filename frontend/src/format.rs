@@ -1,5 +1,5 @@
 //! Pure text helpers for the views: coarse durations, local clock times, inline code,
-//! byte counts, countdowns and short user agents.
+//! byte counts, countdowns, uptime figures and short user agents.
 
 use chrono::{DateTime, Local, Utc};
 
@@ -131,6 +131,20 @@ pub fn short_user_agent(ua: &str) -> String {
     }
 }
 
+/// `99.93 % (1 439 of 1 440)`, or `no checks`.
+pub fn uptime_text(u: &vantage_shared::probe::Uptime) -> String {
+    match u.percent {
+        Some(p) => format!("{} % ({} of {})", trim_percent(p), u.up, u.checks),
+        None => "no checks".to_owned(),
+    }
+}
+
+/// Two decimals where they matter (99.93), none for whole numbers (100).
+fn trim_percent(p: f64) -> String {
+    let s = format!("{p:.2}");
+    s.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,5 +220,21 @@ mod tests {
         assert_eq!(truncate("abcdefghijkl", 5), ("abcde…".to_owned(), true));
         assert_eq!(truncate("line1\nline2", 50), ("line1 …".to_owned(), true));
         assert_eq!(truncate("", 5), (String::new(), false));
+    }
+
+    #[test]
+    fn uptime_reads_plainly() {
+        let u = |up, checks, percent| vantage_shared::probe::Uptime {
+            window: "24h".into(),
+            checks,
+            up,
+            percent,
+        };
+        assert_eq!(
+            uptime_text(&u(1439, 1440, Some(99.930_555))),
+            "99.93 % (1439 of 1440)"
+        );
+        assert_eq!(uptime_text(&u(10, 10, Some(100.0))), "100 % (10 of 10)");
+        assert_eq!(uptime_text(&u(0, 0, None)), "no checks");
     }
 }

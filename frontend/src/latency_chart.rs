@@ -248,7 +248,13 @@ fn time_ticks(sorted: &[&TargetResult], x: Scale) -> Vec<Tick> {
     let n = sorted.len();
     let count = n.min(X_TICKS);
     let mut picked: Vec<usize> = (0..count)
-        .map(|k| if count == 1 { 0 } else { k * (n - 1) / (count - 1) })
+        .map(|k| {
+            if count == 1 {
+                0
+            } else {
+                k * (n - 1) / (count - 1)
+            }
+        })
         .collect();
     picked.dedup();
     picked
@@ -364,7 +370,10 @@ mod tests {
         assert!((down.x - first.x - (last.x - down.x)).abs() < 1e-9);
         let ticks: Vec<&str> = chart.x_ticks.iter().map(|t| t.label.as_str()).collect();
         assert_eq!(ticks.len(), 3, "{ticks:?}");
-        assert!(ticks.iter().all(|t| t.len() == 8), "seconds for a short span: {ticks:?}");
+        assert!(
+            ticks.iter().all(|t| t.len() == 8),
+            "seconds for a short span: {ticks:?}"
+        );
     }
 
     #[test]
@@ -385,7 +394,10 @@ mod tests {
         assert_eq!(chart.columns.len(), 180);
         let labels: Vec<&str> = chart.x_ticks.iter().map(|t| t.label.as_str()).collect();
         assert_eq!(labels.len(), X_TICKS, "{labels:?}");
-        assert!(labels.iter().all(|l| l.len() == 5), "HH:MM over 3 hours: {labels:?}");
+        assert!(
+            labels.iter().all(|l| l.len() == 5),
+            "HH:MM over 3 hours: {labels:?}"
+        );
         assert!(chart.columns.windows(2).all(|w| w[0].x + w[0].w <= w[1].x));
     }
 

@@ -8,6 +8,7 @@ pub mod components;
 pub mod format;
 pub mod gpu_chart;
 pub mod latency_chart;
+pub mod lifecycle_band;
 pub mod live;
 pub mod pages;
 pub mod state;

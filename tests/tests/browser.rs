@@ -268,8 +268,31 @@ async fn containers_page_and_detail_timeline_show_the_real_container() {
         .await
         .unwrap();
     assert!(marks.len() >= 5, "timeline has {} probe marks", marks.len());
+    // Uptime and lifecycle: the healthcheck uptime, the state band (running now) and the
+    // events: its start (from `docker inspect`: it began before the agent) and the health
+    // change the agent saw.
+    let uptime = text_fresh(&c, "[data-testid=container-uptime]").await;
+    assert!(
+        uptime.contains("24h") && uptime.contains(" of "),
+        "uptime reads {uptime:?}"
+    );
+    let running = count_when(&c, "[data-testid=life-band] rect.running", 1).await;
+    assert!(running >= 1, "the band shows it running");
+    let events = text_fresh(&c, "[data-testid=life-events]").await;
+    assert!(
+        events.contains("started") && events.contains("became healthy"),
+        "events read {events:?}"
+    );
     let png = c.screenshot().await.unwrap();
     std::fs::write(screenshot_dir().join("container-detail.png"), png).unwrap();
+    c.execute(
+        "document.querySelector('.container-life').scrollIntoView()",
+        vec![],
+    )
+    .await
+    .unwrap();
+    let png = c.screenshot().await.unwrap();
+    std::fs::write(screenshot_dir().join("container-life.png"), png).unwrap();
     c.close().await.unwrap();
 }
 

@@ -23,6 +23,7 @@ use crate::events::Events;
 
 mod client;
 mod convert;
+mod lifecycle;
 mod view;
 mod watcher;
 

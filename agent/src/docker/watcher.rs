@@ -1,6 +1,6 @@
 //! The long-lived task that keeps `DockerHandle` current: it follows Docker's event
-//! stream, re-reads everything periodically, records new healthcheck runs into the
-//! history store, and reconnects with backoff when the daemon goes away.
+//! stream, re-reads everything periodically, records new healthcheck runs and lifecycle
+//! events into the history store, and reconnects with backoff when the daemon goes away.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -18,6 +18,7 @@ use vantage_shared::{AgentEvent, DockerState};
 
 use super::client::{self, describe, is_connection_error};
 use super::convert::{convert_health_log, convert_inspect, convert_network};
+use super::lifecycle;
 use super::{DockerHandle, NetworkInfo};
 use crate::store::Store;
 
@@ -111,10 +112,11 @@ impl DockerWatcher {
             vec!["container".to_owned(), "network".to_owned()],
         );
         // bollard sends `GET /events` only when the stream is first polled, after the
-        // resync below: `since` makes Docker replay what happened in between.
-        let since = (Utc::now() - chrono::Duration::seconds(1))
-            .timestamp()
-            .to_string();
+        // resync below: `since` makes Docker replay what happened in between, and what
+        // happened while the agent was away (lifecycle events are stored once).
+        let latest = self.store.latest_lifecycle_event().await.ok().flatten();
+        let replay_from = lifecycle::replay_since(latest, Utc::now());
+        let since = replay_from.timestamp().to_string();
         let mut events = docker.events(Some(EventsOptions {
             filters: Some(filters),
             since: Some(since),
@@ -123,6 +125,7 @@ impl DockerWatcher {
         if let Err(e) = self.resync_all(&docker).await {
             return SessionEnd::Lost(describe(&e, &self.endpoint));
         }
+        self.backfill_lifecycle(replay_from).await;
         let mut resync = tokio::time::interval(self.resync);
         resync.tick().await;
         // Armed when the first container turns dirty, so the inspect runs
@@ -134,7 +137,10 @@ impl DockerWatcher {
             tokio::select! {
                 ev = events.next() => {
                     match ev {
-                        Some(Ok(ev)) => self.on_event(ev, &mut dirty, &mut networks_dirty),
+                        Some(Ok(ev)) => {
+                            self.record(&ev).await;
+                            self.on_event(ev, &mut dirty, &mut networks_dirty);
+                        }
                         Some(Err(e)) => return SessionEnd::Lost(describe(&e, &self.endpoint)),
                         None => return SessionEnd::Lost(format!("{} closed the event stream (daemon stopped?)", self.endpoint)),
                     }
@@ -163,6 +169,57 @@ impl DockerWatcher {
                 }
                 _ = self.shutdown.changed() => return SessionEnd::Shutdown,
             }
+        }
+    }
+
+    /// Gives containers the agent has never seen an event of their last start (and exit)
+    /// from `docker inspect`, when it happened before `replay_from` (so the replayed
+    /// stream cannot bring it twice): their timeline starts with what Docker knows.
+    async fn backfill_lifecycle(&self, replay_from: chrono::DateTime<Utc>) {
+        let containers: Vec<_> = self
+            .handle
+            .read_inventory(|inv| inv.containers.values().map(|d| d.summary.clone()).collect());
+        for c in containers {
+            let events = lifecycle::from_inspect(&c, replay_from);
+            if events.is_empty() {
+                continue;
+            }
+            match self
+                .store
+                .lifecycle_events(c.id.clone(), None, None, 1)
+                .await
+            {
+                Ok((_, 0)) => {}
+                Ok(_) => continue,
+                Err(e) => {
+                    tracing::error!(container = %c.name, error = %e, "Could not read container events");
+                    continue;
+                }
+            }
+            for e in events {
+                if let Err(e) = self
+                    .store
+                    .insert_lifecycle_event(c.id.clone(), c.name.clone(), e)
+                    .await
+                {
+                    tracing::error!(container = %c.name, error = %e, "Could not record a container event");
+                }
+            }
+        }
+    }
+
+    /// Stores the event when it is a lifecycle event worth keeping.
+    async fn record(&self, ev: &EventMessage) {
+        let Some((id, name, event)) = lifecycle::lifecycle_event(ev) else {
+            return;
+        };
+        // A full disk must not stop the watcher; the inventory stays current without it.
+        if let Err(e) = self
+            .store
+            .insert_lifecycle_event(id, name.clone(), event)
+            .await
+        {
+            tracing::error!(container = %name, error = %e, "Could not record a container event");
         }
     }
 

@@ -185,6 +185,26 @@ pub(super) const MIGRATIONS: &[Migration] = &[
                  ) WITHOUT ROWID;
                  CREATE INDEX IF NOT EXISTS target_results_by_time ON target_results (at_ns);",
     },
+    Migration {
+        version: 9,
+        // Docker's event stream, kept: it forgets what happened to a container as soon as
+        // it is recreated, and restart loops and OOM kills are read from these rows. The
+        // key drops the events a reconnect replays twice.
+        description: "container lifecycle events: starts, exits, OOM kills, restarts, health",
+        prepare: None,
+        sql: "CREATE TABLE IF NOT EXISTS lifecycle_events (
+                    container_id   TEXT    NOT NULL,
+                    container_name TEXT    NOT NULL,
+                    at_ns          INTEGER NOT NULL,
+                    kind           TEXT    NOT NULL,
+                    exit_code      INTEGER,
+                    signal         TEXT,
+                    health         TEXT,
+                    PRIMARY KEY (container_id, at_ns, kind)
+                 ) WITHOUT ROWID;
+                 CREATE INDEX IF NOT EXISTS lifecycle_events_by_name ON lifecycle_events (container_name, at_ns);
+                 CREATE INDEX IF NOT EXISTS lifecycle_events_by_time ON lifecycle_events (at_ns);",
+    },
 ];
 
 /// The version a database has once every step is applied.

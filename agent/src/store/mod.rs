@@ -18,6 +18,7 @@ use rusqlite::{params, Connection};
 mod devices;
 mod gpu_runs;
 mod health;
+mod lifecycle;
 mod migrations;
 mod phone_links;
 mod rule_uploads;
@@ -91,8 +92,8 @@ impl Store {
         .await?
     }
 
-    /// Deletes runs that started before `before`, device results and target results from
-    /// before it and phone links that expired before it; returns how many runs.
+    /// Deletes runs that started before `before`, device results, target results and
+    /// lifecycle events from before it and phone links that expired before it; returns how many runs.
     pub async fn prune(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         let before_ns = to_ns(before)?;
         self.with_conn(move |conn| {
@@ -106,6 +107,10 @@ impl Store {
             )?;
             conn.execute(
                 "DELETE FROM target_results WHERE at_ns < ?1",
+                params![before_ns],
+            )?;
+            conn.execute(
+                "DELETE FROM lifecycle_events WHERE at_ns < ?1",
                 params![before_ns],
             )?;
             conn.execute(

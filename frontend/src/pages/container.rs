@@ -1,5 +1,5 @@
-//! `/containers/:id`: findings, the healthcheck timeline and the table of its runs, configuration
-//! and networks of one container.
+//! `/containers/:id`: findings, uptime and lifecycle, the healthcheck timeline and the table
+//! of its runs, configuration and networks of one container.
 
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -7,6 +7,7 @@ use leptos_router::hooks::use_params_map;
 use vantage_shared::duration::human_ms;
 use vantage_shared::{ContainerDetail, HealthHistory, HealthcheckRun, NetworkAttachment};
 
+use super::container_life::ContainerLife;
 use super::Live;
 use crate::api::{self, HISTORY_LIMIT};
 use crate::components::badges::{HealthBadge, StateBadge};
@@ -47,6 +48,8 @@ pub fn ContainerPage() -> impl IntoView {
         <Loaded outcome=detail.outcome() what="the container" title=id>
             <Header detail />
         </Loaded>
+        // From the database, like the history below: shown while Docker is down too.
+        <ContainerLife id />
 
         <section aria-labelledby="history-title">
             <h2 id="history-title">"Healthcheck history"</h2>

@@ -1,6 +1,7 @@
 //! One module per route; each page owns its resources and refetches on live events.
 
 pub mod container;
+pub mod container_life;
 pub mod containers;
 pub mod firewall;
 pub mod gpu;

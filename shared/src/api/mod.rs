@@ -3,6 +3,7 @@
 mod docker;
 mod events;
 mod health;
+mod lifecycle;
 mod overview;
 mod rules;
 
@@ -11,6 +12,7 @@ use serde::{Deserialize, Serialize};
 pub use docker::*;
 pub use events::*;
 pub use health::*;
+pub use lifecycle::*;
 pub use overview::*;
 pub use rules::*;
 

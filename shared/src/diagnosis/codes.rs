@@ -46,6 +46,8 @@ finding_codes! {
     ContainerExitedWithError => "container_exited_with_error",
     /// Docker marks the container unhealthy: its healthcheck fails now.
     ContainerUnhealthy => "container_unhealthy",
+    /// It restarted three or more times within ten minutes on its own (diagnosis/restarts.rs).
+    ContainerRestartLoop => "container_restart_loop",
 
     // The healthcheck's timing (diagnosis/health_timing.rs).
     /// The healthcheck fails while the app starts because `start_period` is shorter than its startup.

@@ -15,17 +15,11 @@ pub fn diagnose(c: &ContainerSummary, runs: &[HealthcheckRun]) -> Vec<Finding> {
         )),
         ContainerState::Exited | ContainerState::Dead if c.exit_code.is_some_and(|e| e != 0) => {
             let code = c.exit_code.unwrap_or(0);
-            let hint = match code {
-                137 => " (137 = killed by SIGKILL: out of memory, or `docker kill`)",
-                139 => " (139 = segmentation fault)",
-                143 => " (143 = stopped by SIGTERM)",
-                126 | 127 => " (the command could not be run or was not found)",
-                _ => "",
-            };
+            let meaning = super::restarts::exit_meaning(code, false);
             findings.push(Finding::new(
                 FindingCode::ContainerExitedWithError,
                 if code == 143 { Severity::Info } else { Severity::Warning },
-                format!("`{}` exited with code {code}{hint}", c.name),
+                format!("`{}` exited with code {code}: {meaning}", c.name),
                 "The container is not running. Its last log lines usually say why.",
             ));
         }

@@ -7,6 +7,7 @@ pub mod connectivity;
 pub mod container;
 pub(crate) mod cors;
 pub mod health_timing;
+pub mod restarts;
 pub mod target_history;
 pub mod vantage_points;
 

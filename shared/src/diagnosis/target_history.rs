@@ -1,9 +1,11 @@
 //! What a target's stored results say that one probe cannot: it flaps between up and down,
-//! or it has become slower than it was (its p95 now against its p95 over the week before).
+//! it has become slower than it was (its p95 now against its p95 over the week before), or
+//! the certificate it last presented expires soon (and since when it has been the same one).
 //! The summary of `GET /api/targets/{id}/summary` carries these findings.
 
 use chrono::{DateTime, Duration, Utc};
 
+use super::agent_probe::CERT_EXPIRY_WARNING_DAYS;
 use super::{Finding, FindingCode, Severity};
 use crate::duration::fmt_ms;
 use crate::probe::history::percentile;
@@ -35,6 +37,7 @@ pub(crate) fn diagnose_sorted(
     let mut out: Vec<Finding> = [
         flapping(target, sorted, now),
         regression(target, sorted, now),
+        certificate(target, sorted, now),
     ]
     .into_iter()
     .flatten()
@@ -108,6 +111,58 @@ fn regression(target: &str, sorted: &[&TargetResult], now: DateTime<Utc>) -> Opt
     ))
 }
 
+/// The certificate the newest result saw, if it expires within
+/// [`CERT_EXPIRY_WARNING_DAYS`] (or has expired), with how long it has been unchanged: a
+/// certificate that stays the same as its end nears means renewal is not happening.
+fn certificate(target: &str, sorted: &[&TargetResult], now: DateTime<Utc>) -> Option<Finding> {
+    let expires = sorted.iter().rev().find_map(|r| r.cert_expires)?;
+    let days = (expires - now).num_days();
+    if days >= CERT_EXPIRY_WARNING_DAYS {
+        return None;
+    }
+    let same_since = sorted
+        .iter()
+        .rev()
+        .take_while(|r| r.cert_expires.is_none_or(|e| e == expires))
+        .last()
+        .map(|r| r.at);
+    let unchanged = same_since
+        .map(|t| {
+            format!(
+                " The same certificate has been served since {}.",
+                t.format("%Y-%m-%d %H:%M UTC")
+            )
+        })
+        .unwrap_or_default();
+    let date = expires.format("%Y-%m-%d");
+    let (code, severity, summary) = if expires <= now {
+        (
+            FindingCode::TlsCertificateExpired,
+            Severity::Critical,
+            format!("`{target}`'s certificate expired on {date}"),
+        )
+    } else {
+        (
+            FindingCode::TlsCertificateExpiring,
+            Severity::Warning,
+            format!(
+                "`{target}`'s certificate expires in {days} day{} ({date})",
+                if days == 1 { "" } else { "s" }
+            ),
+        )
+    };
+    Some(Finding::new(
+        code,
+        severity,
+        summary,
+        format!(
+            "Automatic renewal (certbot, Caddy, Traefik, cert-manager) normally replaces a \
+             certificate 30 days ahead; one this close to its end means renewal fails or the \
+             server has not reloaded the new file.{unchanged}"
+        ),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
@@ -172,5 +227,42 @@ mod tests {
         fast.extend((0..30).map(|i| result(i * 30, true, 9.0, now())));
         assert!(diagnose("api", &fast, now()).is_empty());
         assert!(diagnose("api", &results[95..], now()).is_empty());
+    }
+
+    #[test]
+    fn a_certificate_near_its_end_is_named_with_how_long_it_has_been_served() {
+        let now = Utc.with_ymd_and_hms(2026, 12, 6, 12, 0, 0).unwrap();
+        let with_cert = |minutes_ago: i64, expires: DateTime<Utc>| TargetResult {
+            cert_expires: Some(expires),
+            ..result(minutes_ago, true, 10.0, now)
+        };
+        let soon = now + Duration::days(5) + Duration::hours(1);
+        let later = now + Duration::days(80);
+        // Renewed long ago, then rolled back to an old certificate an hour ago.
+        let results = vec![
+            with_cert(120, later),
+            with_cert(60, soon),
+            with_cert(1, soon),
+        ];
+        let f = diagnose("shop", &results, now);
+        let [cert] = &f[..] else { panic!("{f:?}") };
+        assert_eq!(cert.code, FindingCode::TlsCertificateExpiring);
+        assert!(
+            cert.summary.contains("expires in 5 days"),
+            "{}",
+            cert.summary
+        );
+        assert!(
+            cert.explanation.contains("since 2026-12-06 11:00 UTC"),
+            "{}",
+            cert.explanation
+        );
+
+        let expired = vec![with_cert(1, now - Duration::days(1))];
+        assert_eq!(
+            diagnose("shop", &expired, now)[0].code,
+            FindingCode::TlsCertificateExpired
+        );
+        assert!(diagnose("shop", &[with_cert(1, later)], now).is_empty());
     }
 }

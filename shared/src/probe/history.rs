@@ -191,26 +191,40 @@ pub struct TargetSummary {
     pub findings: Vec<crate::diagnosis::Finding>,
 }
 
-/// The summary windows, as (label, length).
+/// The summary windows, as (label, length in days).
 const WINDOWS: [(&str, i64); 3] = [("24h", 1), ("7d", 7), ("30d", 30)];
+
+/// The uptime windows (24 hours, 7 and 30 days) ending at `now`, as (label, start): the
+/// container summary counts healthcheck runs over the same ones.
+pub fn uptime_windows(now: DateTime<Utc>) -> Vec<(&'static str, DateTime<Utc>)> {
+    WINDOWS
+        .iter()
+        .map(|(label, days)| (*label, now - Duration::days(*days)))
+        .collect()
+}
+
+impl Uptime {
+    /// `up` of `checks` over the window `window`.
+    pub fn new(window: &str, checks: u64, up: u64) -> Self {
+        Self {
+            window: window.to_owned(),
+            checks,
+            up,
+            percent: (checks > 0).then(|| up as f64 * 100.0 / checks as f64),
+        }
+    }
+}
 
 /// Summarizes the results of the last 30 days (in any order) as of `now`.
 pub fn summarize(target_id: &str, results: &[TargetResult], now: DateTime<Utc>) -> TargetSummary {
     let mut sorted: Vec<&TargetResult> = results.iter().filter(|r| r.at <= now).collect();
     sorted.sort_by_key(|r| r.at);
-    let uptime = WINDOWS
-        .iter()
-        .map(|(label, days)| {
-            let since = now - Duration::days(*days);
+    let uptime = uptime_windows(now)
+        .into_iter()
+        .map(|(label, since)| {
             let window: Vec<_> = sorted.iter().filter(|r| r.at > since).collect();
             let up = window.iter().filter(|r| r.up).count() as u64;
-            let checks = window.len() as u64;
-            Uptime {
-                window: (*label).to_owned(),
-                checks,
-                up,
-                percent: (checks > 0).then(|| up as f64 * 100.0 / checks as f64),
-            }
+            Uptime::new(label, window.len() as u64, up)
         })
         .collect();
     let day: Vec<&TargetResult> = sorted

@@ -20,6 +20,9 @@ use std::os::unix::process::CommandExt;
 
 /// The image every test container runs: static busybox, imported (no registry here).
 pub const TEST_IMAGE: &str = "vantage-test/busybox:latest";
+/// The test image's rootfs version, as its label: a machine with an older image rebuilds
+/// it (2 added `dd`, which allocates its block size: the OOM test's memory hog).
+const ROOTFS_VERSION: &str = "2";
 
 /// Root of the workspace.
 pub fn workspace_root() -> PathBuf {
@@ -103,7 +106,10 @@ pub fn require_docker() {
             .map(|o| o.status.success())
             .unwrap_or(false);
         assert!(ok, "the Docker engine does not answer on /var/run/docker.sock: install docker.io and start dockerd (scripts/test.sh does both)");
-        let have = run(Command::new("docker").args(["image", "inspect", TEST_IMAGE])).map(|o| o.status.success()).unwrap_or(false);
+        // An image from an older rootfs (fewer applets) is rebuilt.
+        let have = run(Command::new("docker").args(["image", "inspect", "--format", "{{index .Config.Labels \"vantage-test-rootfs\"}}", TEST_IMAGE]))
+            .map(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).trim() == ROOTFS_VERSION)
+            .unwrap_or(false);
         if !have {
             build_test_image();
         }
@@ -125,7 +131,7 @@ fn build_test_image() {
     std::fs::copy(busybox, root.join("bin/busybox")).expect("copy busybox");
     for applet in [
         "sh", "sleep", "touch", "test", "wget", "httpd", "nc", "cat", "echo", "ls", "rm", "date",
-        "true", "false",
+        "true", "false", "dd",
     ] {
         std::os::unix::fs::symlink("busybox", root.join("bin").join(applet)).expect("symlink");
     }
@@ -141,7 +147,8 @@ fn build_test_image() {
         .expect("tar");
     assert!(status.success(), "tar of the test rootfs failed");
     let out = Command::new("docker")
-        .args(["import", "-c", "CMD [\"/bin/sh\"]"])
+        .args(["import", "-c", "CMD [\"/bin/sh\"]", "-c"])
+        .arg(format!("LABEL vantage-test-rootfs={ROOTFS_VERSION}"))
         .arg(&tar_path)
         .arg(TEST_IMAGE)
         .output()

@@ -5,13 +5,13 @@
 
 use leptos::prelude::*;
 use vantage_shared::duration::{fmt_ms, human_ms, millis};
-use vantage_shared::probe::{Incident, TargetResult, TargetSummary, Uptime};
+use vantage_shared::probe::{Incident, TargetResult, TargetSummary};
 
 use super::latency::LatencyChart;
 use crate::api;
 use crate::components::finding::FindingCard;
 use crate::components::loaded::Loaded;
-use crate::format::date_time;
+use crate::format::{date_time, uptime_text};
 use crate::pages::Live;
 use crate::state::{use_refresh, use_session};
 
@@ -169,20 +169,6 @@ fn SummaryView(summary: TargetSummary) -> impl IntoView {
     }
 }
 
-/// `99.93 % (1 439 of 1 440)`, or `no checks`.
-pub fn uptime_text(u: &Uptime) -> String {
-    match u.percent {
-        Some(p) => format!("{} % ({} of {})", trim_percent(p), u.up, u.checks),
-        None => "no checks".to_owned(),
-    }
-}
-
-/// Two decimals where they matter (99.93), none for whole numbers (100).
-fn trim_percent(p: f64) -> String {
-    let s = format!("{p:.2}");
-    s.trim_end_matches('0').trim_end_matches('.').to_owned()
-}
-
 fn incident_line(i: &Incident) -> impl IntoView {
     let span = match i.end {
         Some(end) => format!(
@@ -209,26 +195,5 @@ fn incident_line(i: &Incident) -> impl IntoView {
             {why}
             {i.finding.clone().map(|f| view! { " " <code class="small">{f}</code> })}
         </li>
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn uptime_reads_plainly() {
-        let u = |up, checks, percent| Uptime {
-            window: "24h".into(),
-            checks,
-            up,
-            percent,
-        };
-        assert_eq!(
-            uptime_text(&u(1439, 1440, Some(99.930_555))),
-            "99.93 % (1439 of 1440)"
-        );
-        assert_eq!(uptime_text(&u(10, 10, Some(100.0))), "100 % (10 of 10)");
-        assert_eq!(uptime_text(&u(0, 0, None)), "no checks");
     }
 }
