@@ -31,9 +31,62 @@ pub struct Cli {
 pub enum Command {
     /// Run the agent: watch Docker, record healthchecks, probe targets, serve the API and dashboard.
     Serve(ServeArgs),
+    /// Run every configured check once and exit: 0 all pass, 1 any fails, 2 the config is
+    /// bad or the checks cannot run. For cron and CI.
+    Check(CheckArgs),
+    /// Work with config files (see `vantage config check --help`).
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Measure this machine (see `vantage bench gpu --help`).
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate a config file without starting anything: errors name their line and column.
+    /// Exits 0 when it is valid, 2 when not.
+    Check {
+        /// The TOML file to check.
+        file: PathBuf,
+    },
+}
+
+/// How `vantage check` prints its report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// Readable lines, in colour on a terminal (NO_COLOR turns colour off).
+    #[default]
+    Text,
+    /// The report as JSON (docs/check.md describes it).
+    Json,
+    /// JUnit XML, for CI systems' test views.
+    Junit,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct CheckArgs {
+    /// The config file whose targets, containers and `[[checks.rules]]` to check.
+    #[arg(long, env = "VANTAGE_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+
+    /// Ask the agent at this URL (e.g. http://127.0.0.1:8787) instead of probing from here:
+    /// its targets, containers and loaded rules. Needs its token (VANTAGE_TOKEN or
+    /// --token-file).
+    #[arg(long, env = "VANTAGE_AGENT")]
+    pub agent: Option<String>,
+
+    /// File holding the agent's token (for --agent); VANTAGE_TOKEN also works.
+    #[arg(long, env = "VANTAGE_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+
+    /// Docker endpoint for the container checks [default: as for `vantage serve`].
+    #[arg(long, env = "VANTAGE_DOCKER_HOST")]
+    pub docker_host: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -168,9 +221,10 @@ pub struct FileConfig {
     pub resync_secs: Option<u64>,
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
-    /// `[[targets]]`: what the agent and phone links may probe.
+    /// `[[targets]]`: what the agent and phone links may probe (with where each stands in
+    /// the file, for errors).
     #[serde(default)]
-    pub targets: Vec<TargetConfig>,
+    pub targets: Vec<toml::Spanned<TargetConfig>>,
     /// Security-group / firewall exports to load at start (see docs/configuration.md).
     #[serde(default)]
     pub rules_files: Vec<PathBuf>,
@@ -179,6 +233,24 @@ pub struct FileConfig {
     pub read_host_firewall: bool,
     /// Probe every target at its interval (default true).
     pub scheduled_probes: Option<bool>,
+    /// `[checks]`: what `vantage check` checks beyond the targets.
+    #[serde(default)]
+    pub checks: ChecksConfig,
+    /// The file's text, so that checks after parsing can name a line and column.
+    #[serde(skip)]
+    text: String,
+}
+
+/// `[checks]` of the config file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChecksConfig {
+    /// Containers that must be running and healthy, by name. Absent: every container
+    /// Docker has (and none when Docker cannot be reached); present, a missing one fails.
+    pub containers: Option<Vec<String>>,
+    /// `[[checks.rules]]`: firewall questions and their expected answers.
+    #[serde(default)]
+    pub rules: Vec<toml::Spanned<vantage_shared::check::RuleCheck>>,
 }
 
 /// One `[[targets]]` entry of the config file: the API's [`NewTarget`] (`POST
@@ -324,7 +396,66 @@ impl FileConfig {
 
     pub fn parse(text: &str) -> anyhow::Result<Self> {
         // toml's error already names the line, column and key.
-        Ok(toml::from_str(text)?)
+        let mut file: Self = toml::from_str(text)?;
+        file.text = text.to_owned();
+        Ok(file)
+    }
+
+    /// `line 12, column 1` of a byte offset in the file.
+    pub fn position(&self, offset: usize) -> String {
+        let before = self.text.get(..offset).unwrap_or(&self.text);
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        format!("line {line}, column {column}")
+    }
+
+    /// The `[[targets]]`, checked: each valid, ids unique; an error names where the entry
+    /// is.
+    pub fn checked_targets(&self) -> anyhow::Result<Vec<Target>> {
+        if self.targets.len() > MAX_TARGETS {
+            anyhow::bail!("at most {MAX_TARGETS} [[targets]] are supported");
+        }
+        let mut out: Vec<Target> = Vec::new();
+        for spanned in &self.targets {
+            let at = self.position(spanned.span().start);
+            let TargetConfig(new) = spanned.get_ref().clone();
+            validate_new_target(&new)
+                .map_err(|e| anyhow::anyhow!("{at}: [[targets]] `{}`: {e}", new.name))?;
+            let target = Target::from_new(new, TargetSource::Config);
+            if out.iter().any(|o| o.id == target.id) {
+                anyhow::bail!(
+                    "{at}: [[targets]] `{}`: another target has the same id `{}`; rename one",
+                    target.name,
+                    target.id
+                );
+            }
+            out.push(target);
+        }
+        Ok(out)
+    }
+
+    /// The `[[checks.rules]]`, checked; an error names where the entry is.
+    pub fn checked_rule_checks(&self) -> anyhow::Result<Vec<vantage_shared::check::RuleCheck>> {
+        self.checks
+            .rules
+            .iter()
+            .map(|spanned| {
+                let at = self.position(spanned.span().start);
+                let check = spanned.get_ref();
+                check
+                    .validate()
+                    .map_err(|e| anyhow::anyhow!("{at}: [[checks.rules]] {e}"))?;
+                let q = check.question();
+                if q.source.trim().parse::<IpAddr>().is_err() {
+                    anyhow::bail!(
+                        "{at}: [[checks.rules]] `{}`: source `{}` is not an IPv4 or IPv6 address",
+                        check.display_name(),
+                        q.source
+                    );
+                }
+                Ok(check.clone())
+            })
+            .collect()
     }
 }
 
@@ -347,28 +478,6 @@ pub struct Config {
     pub read_host_firewall: bool,
     /// Probe every target at its interval.
     pub scheduled_probes: bool,
-}
-
-/// Checks config-file targets: each valid, names unique.
-fn config_targets(list: Vec<TargetConfig>) -> anyhow::Result<Vec<Target>> {
-    let mut out: Vec<Target> = Vec::new();
-    if list.len() > MAX_TARGETS {
-        anyhow::bail!("at most {MAX_TARGETS} [[targets]] are supported");
-    }
-    for TargetConfig(new) in list {
-        validate_new_target(&new)
-            .map_err(|e| anyhow::anyhow!("[[targets]] `{}`: {e}", new.name))?;
-        let target = Target::from_new(new, TargetSource::Config);
-        if out.iter().any(|o| o.id == target.id) {
-            anyhow::bail!(
-                "[[targets]] `{}`: another target has the same id `{}`; rename one",
-                target.name,
-                target.id
-            );
-        }
-        out.push(target);
-    }
-    Ok(out)
 }
 
 /// Parses `10.0.0.0/8` or a bare address (a /32 or /128).
@@ -407,8 +516,8 @@ impl Config {
                 "retention_days must be at least 1 (0 would delete all history every hour)"
             );
         }
+        let targets = file.checked_targets()?;
         let mut allowed_hosts = file.allowed_hosts;
-        let targets = config_targets(file.targets)?;
         let trusted_proxies = file
             .trusted_proxies
             .iter()
@@ -589,7 +698,7 @@ url = "db.internal:5432"
             "[[targets]]\nname = \"a\"\nurl = \"x:1\"\nexpected_status = 204\ncors_credentials = true\n[targets.firewall]\nsets = [\"sg-1\"]\n",
         )
         .unwrap();
-        let TargetConfig(t) = &ok.targets[0];
+        let TargetConfig(t) = ok.targets[0].get_ref();
         assert_eq!(t.expected_status, Some(204));
         assert!(t.cors_credentials);
         assert_eq!(t.firewall.sets, vec!["sg-1"]);
@@ -602,5 +711,29 @@ url = "db.internal:5432"
         assert!(text.contains("listen"), "{text}");
         let err = FileConfig::parse("lisen = \"127.0.0.1:1\"\n").unwrap_err();
         assert!(format!("{err:#}").contains("unknown field"), "{err:#}");
+    }
+
+    #[test]
+    fn checks_after_parsing_name_the_line_and_column() {
+        let file = FileConfig::parse(
+            "# two targets\n[[targets]]\nname = \"a\"\nurl = \"x:1\"\n\n[[targets]]\nname = \"b\"\nurl = \"ftp://x/\"\n",
+        )
+        .unwrap();
+        let e = format!("{:#}", file.checked_targets().unwrap_err());
+        assert!(e.starts_with("line 6, column 1: [[targets]] `b`"), "{e}");
+        let file = FileConfig::parse(
+            "[checks]\ncontainers = [\"api\"]\n\n[[checks.rules]]\nsource = \"10.0.0.1\"\nport = 443\nexpect = \"allowed\"\n\n[[checks.rules]]\nsource = \"guest\"\nport = 443\nexpect = \"denied\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            file.checks.containers.as_deref(),
+            Some(&["api".to_owned()][..])
+        );
+        let e = format!("{:#}", file.checked_rule_checks().unwrap_err());
+        assert!(e.starts_with("line 9, column 1:"), "{e}");
+        assert!(e.contains("`guest` is not an IPv4 or IPv6 address"), "{e}");
+        let e = FileConfig::parse("[[checks.rules]]\nsource = \"10.0.0.1\"\nexpect = \"maybe\"\n")
+            .unwrap_err();
+        assert!(format!("{e:#}").contains("line 3"), "{e:#}");
     }
 }

@@ -2,6 +2,7 @@
 //! tests can drive the router directly and `main` stays a thin shell.
 
 pub mod auth;
+pub mod check;
 pub mod config;
 pub mod containers;
 pub mod docker;

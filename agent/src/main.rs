@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
-use vantage_agent::config::{BenchCommand, Cli, Command, Config};
+use vantage_agent::config::{BenchCommand, Cli, Command, Config, ConfigCommand};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -21,6 +21,11 @@ async fn main() -> std::process::ExitCode {
         },
         Command::Bench(BenchCommand::Gpu(args)) => {
             vantage_agent::gpu::bench_cli(&args, shutdown_signal()).await
+        }
+        // These print their own report and choose their exit code (0, 1 or 2).
+        Command::Check(args) => return vantage_agent::check::run(args).await,
+        Command::Config(ConfigCommand::Check { file }) => {
+            return vantage_agent::check::config_check(&file)
         }
     };
     match result {

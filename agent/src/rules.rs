@@ -42,6 +42,13 @@ pub struct Rules {
 }
 
 impl Rules {
+    /// Rules holding `list` (what `vantage check` loads from the config's files).
+    pub fn from_loaded(list: Vec<LoadedRules>) -> Self {
+        let rules = Self::default();
+        rules.replace(list);
+        rules
+    }
+
     pub fn list(&self) -> Vec<LoadedRules> {
         self.inner.read().map(|l| l.clone()).unwrap_or_default()
     }
@@ -108,6 +115,43 @@ impl Rules {
             ));
         }
         Ok(verdict)
+    }
+
+    /// Answers the API's question (`POST /api/rules/evaluate`, and `vantage check`'s
+    /// `[[checks.rules]]`): checked, then evaluated against the sets it names (all when
+    /// none). `Err` says what is wrong with the question, for a 400.
+    pub fn answer(&self, q: RulesQuestion) -> Result<Verdict, String> {
+        let source: IpAddr = q
+            .source
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{}` is not an IPv4 or IPv6 address", q.source))?;
+        let protocol = match q
+            .protocol
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("tcp") => Protocol::Tcp,
+            Some("udp") => Protocol::Udp,
+            Some("icmp") => Protocol::Icmp,
+            Some(other) => return Err(format!("protocol `{other}`: use tcp, udp or icmp")),
+        };
+        if protocol.has_ports() && q.port.is_none() {
+            return Err("give the destination port".into());
+        }
+        let mut question = match protocol {
+            Protocol::Icmp => Question::ping(source),
+            p => Question::new(source, p, q.port),
+        };
+        question.destination = q.destination.clone();
+        let scope = RuleScope {
+            sets: q.sets,
+            destination: q.destination,
+        };
+        scope.validate()?;
+        self.evaluate_scoped(&question, &scope)
+            .map_err(|(_, problem)| format!("{problem} (GET /api/rules lists the loaded sets)"))
     }
 
     /// The comparison's hook: what the rules that apply to a target say about `source` on
@@ -343,43 +387,11 @@ async fn evaluate_rules(
     State(state): State<AppState>,
     ApiJson(q): ApiJson<RulesQuestion>,
 ) -> Result<Json<Verdict>, ApiError> {
-    let source: IpAddr = q.source.trim().parse().map_err(|_| {
-        ApiError::BadRequest(format!("`{}` is not an IPv4 or IPv6 address", q.source))
-    })?;
-    let protocol = match q
-        .protocol
-        .as_deref()
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
-        None | Some("tcp") => Protocol::Tcp,
-        Some("udp") => Protocol::Udp,
-        Some("icmp") => Protocol::Icmp,
-        Some(other) => {
-            return Err(ApiError::BadRequest(format!(
-                "protocol `{other}`: use tcp, udp or icmp"
-            )))
-        }
-    };
-    if protocol.has_ports() && q.port.is_none() {
-        return Err(ApiError::BadRequest("give the destination port".into()));
-    }
-    let mut question = match protocol {
-        Protocol::Icmp => Question::ping(source),
-        p => Question::new(source, p, q.port),
-    };
-    question.destination = q.destination.clone();
-    let scope = RuleScope {
-        sets: q.sets,
-        destination: q.destination,
-    };
-    scope.validate().map_err(ApiError::BadRequest)?;
-    match state.rules.evaluate_scoped(&question, &scope) {
-        Ok(v) => Ok(Json(v)),
-        Err((_, problem)) => Err(ApiError::BadRequest(format!(
-            "{problem} (GET /api/rules lists the loaded sets)"
-        ))),
-    }
+    state
+        .rules
+        .answer(q)
+        .map(Json)
+        .map_err(ApiError::BadRequest)
 }
 
 /// Stops applying this host's live firewall rules (they apply to every question that

@@ -49,3 +49,13 @@ fn serve_help() {
 fn bench_gpu_help() {
     check_snapshot("bench-gpu-help.txt", &["bench", "gpu", "--help"]);
 }
+
+#[test]
+fn check_help() {
+    check_snapshot("check-help.txt", &["check", "--help"]);
+}
+
+#[test]
+fn config_check_help() {
+    check_snapshot("config-check-help.txt", &["config", "check", "--help"]);
+}

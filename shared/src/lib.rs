@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod browser;
+pub mod check;
 pub mod cors;
 pub mod diagnosis;
 pub mod duration;

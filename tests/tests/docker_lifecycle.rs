@@ -1,7 +1,8 @@
 //! A container's stored life against the real Docker engine: an OOM-killed container in a
 //! restart loop is diagnosed (restarts counted, exit 137 named as the OOM killer), health
 //! changes are kept, the healthcheck uptime adds up, and events that happen while the agent
-//! is down are still recorded when it comes back.
+//! is down are still recorded when it comes back. `vantage check` judges the same
+//! containers, from the host and through the agent.
 
 // Test code: a failed unwrap is a failed test with its location.
 #![allow(clippy::unwrap_used)]
@@ -11,7 +12,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::{docker, require_docker, Agent, Container};
+use support::{agent_binary, docker, require_docker, Agent, Container};
 
 fn events(body: &Value) -> Vec<Value> {
     body["events"].as_array().cloned().unwrap_or_default()
@@ -173,4 +174,95 @@ async fn health_changes_uptime_and_events_from_while_the_agent_was_down() {
     assert_eq!(status, 200, "{gone:#}");
     assert!(events(&gone).len() >= before, "{gone:#}");
     assert!(has(&gone, "destroy"), "{gone:#}");
+}
+
+/// `vantage check` with real containers: a healthy one passes, an OOM-looping one fails (as
+/// restarting from the host; as a restart loop with its exit code through the agent, which
+/// has the stored events), a named container that does not exist fails; exit code 1.
+#[tokio::test]
+async fn vantage_check_judges_real_containers() {
+    require_docker();
+    let data = tempfile::tempdir().unwrap();
+    let agent = Agent::start(data.path(), &[]);
+    let healthy = Container::run(
+        "ok",
+        &["--health-cmd", "true", "--health-interval", "1s"],
+        &["sleep", "3600"],
+    );
+    let looping = Container::run(
+        "oomck",
+        &[
+            "--restart",
+            "always",
+            "--memory",
+            "32m",
+            "--memory-swap",
+            "32m",
+        ],
+        &["dd", "if=/dev/zero", "of=/dev/null", "bs=100M", "count=1"],
+    );
+    agent
+        .wait_for(
+            &format!("/api/containers/{}", healthy.name),
+            Duration::from_secs(30),
+            |s, b| s == 200 && b["health"] == "healthy",
+        )
+        .await;
+    agent
+        .wait_for(
+            &format!("/api/containers/{}/summary", looping.name),
+            Duration::from_secs(60),
+            |s, b| s == 200 && b["restarts_24h"].as_u64() >= Some(3),
+        )
+        .await;
+    let config = data.path().join("check.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[checks]\ncontainers = [\"{}\", \"{}\", \"no-such-container\"]\n",
+            healthy.name, looping.name
+        ),
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        let out = std::process::Command::new(agent_binary())
+            .args(["check", "--format", "json", "--config"])
+            .arg(&config)
+            .args(extra)
+            .env("VANTAGE_TOKEN", &agent.token)
+            .output()
+            .unwrap();
+        let report: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+        (out.status.code(), report)
+    };
+    let status_of = |report: &Value, name: &str| {
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} not in {report:#}"))
+    };
+    for extra in [&[][..], &["--agent", agent.base.as_str()][..]] {
+        let (code, report) = run(extra);
+        assert_eq!(code, Some(1), "{report:#}");
+        assert_eq!(
+            status_of(&report, &healthy.name)["status"],
+            "pass",
+            "{report:#}"
+        );
+        assert_eq!(status_of(&report, "no-such-container")["status"], "fail");
+        let looping_check = status_of(&report, &looping.name);
+        assert_eq!(looping_check["status"], "fail", "{report:#}");
+        if !extra.is_empty() {
+            // The agent has the events: the loop and the OOM kill are named.
+            let text = looping_check["summary"].as_str().unwrap();
+            assert!(
+                text.contains("restart loop") && text.contains("out-of-memory killer"),
+                "{text}"
+            );
+        }
+    }
 }

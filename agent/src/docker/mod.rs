@@ -24,6 +24,7 @@ use crate::events::Events;
 mod client;
 mod convert;
 mod lifecycle;
+pub mod snapshot;
 mod view;
 mod watcher;
 
