@@ -5,9 +5,7 @@
 
 use axum::extract::State;
 use axum::Json;
-use chrono::{DateTime, Duration, Utc};
-use serde::Deserialize;
-use utoipa::IntoParams;
+use chrono::{Duration, Utc};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vantage_shared::diagnosis::restarts::{last_exit, restart_loop, restarts, LOOP_MINUTES};
@@ -17,7 +15,7 @@ use vantage_shared::routes;
 use vantage_shared::{ApiErrorBody, ContainerHistorySummary, ContainerTimeline};
 
 use crate::error::{ApiError, ApiPath, ApiQuery};
-use crate::routes::history_query;
+use crate::routes::RangeParams;
 use crate::AppState;
 
 /// Events the summary reads (30 days of a container that restarts every few seconds is
@@ -72,36 +70,18 @@ pub(crate) async fn add_restart_findings(
     Ok(findings)
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct EventsParams {
-    /// Only events at or after this time (RFC 3339), between 1677-09-21 and 2262-04-11.
-    #[param(
-        pattern = "^(167[89]|16[89][0-9]|1[7-9][0-9]{2}|20[0-9]{2}|21[0-9]{2}|22[0-5][0-9]|226[01])-"
-    )]
-    since: Option<DateTime<Utc>>,
-    /// Only events at or before this time (RFC 3339), in the same range.
-    #[param(
-        pattern = "^(167[89]|16[89][0-9]|1[7-9][0-9]{2}|20[0-9]{2}|21[0-9]{2}|22[0-5][0-9]|226[01])-"
-    )]
-    until: Option<DateTime<Utc>>,
-    /// At most this many events (default 500).
-    #[param(minimum = 1, maximum = 10000)]
-    limit: Option<u32>,
-}
-
 /// The container's stored lifecycle events, newest first: create, start, die (with its exit
 /// code), oom, kill (with its signal), stop, restart, pause, unpause, health (with the new
 /// status), destroy.
 #[utoipa::path(get, path = routes::CONTAINER_EVENTS, tag = "docker", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Container name, id, or id prefix"), EventsParams),
+    params(("id" = String, Path, description = "Container name, id, or id prefix"), RangeParams),
     responses((status = 200, body = ContainerTimeline), (status = 400, body = ApiErrorBody), (status = 401, body = ApiErrorBody), (status = 404, body = ApiErrorBody)))]
 pub(crate) async fn container_events(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
-    ApiQuery(q): ApiQuery<EventsParams>,
+    ApiQuery(q): ApiQuery<RangeParams>,
 ) -> Result<Json<ContainerTimeline>, ApiError> {
-    let limit = history_query("since and until", &[q.since, q.until], q.limit)?;
+    let limit = q.checked_limit()?;
     let (container_id, container_name) = resolve(&state, &id).await?;
     let (events, total) = state
         .store
@@ -146,10 +126,21 @@ pub(crate) async fn container_summary(
             SUMMARY_EVENTS,
         )
         .await?;
+    // Restarts are counted from the whole day's events, which a fast loop makes more than
+    // the newest SUMMARY_EVENTS of the month.
     let day = now - Duration::days(1);
+    let (today, _) = state
+        .store
+        .lifecycle_events(
+            container_id.clone(),
+            Some(day),
+            None,
+            crate::routes::MAX_HISTORY_LIMIT * 10,
+        )
+        .await?;
     Ok(Json(ContainerHistorySummary {
         uptime: if has_runs { uptime } else { vec![] },
-        restarts_24h: restarts(&events, now).iter().filter(|r| r.at > day).count() as u64,
+        restarts_24h: restarts(&today, now).iter().filter(|r| r.at > day).count() as u64,
         last_exit: last_exit(&events, now),
         findings: restart_loop(&container_name, &events, now)
             .into_iter()

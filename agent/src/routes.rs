@@ -356,6 +356,33 @@ struct HistoryParams {
     limit: Option<u32>,
 }
 
+/// `?since=&until=&limit=` of the stored histories that take a time range (a target's
+/// results, a container's lifecycle events).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct RangeParams {
+    /// Only entries at or after this time (RFC 3339), between 1677-09-21 and 2262-04-11.
+    #[param(
+        pattern = "^(167[89]|16[89][0-9]|1[7-9][0-9]{2}|20[0-9]{2}|21[0-9]{2}|22[0-5][0-9]|226[01])-"
+    )]
+    pub since: Option<DateTime<Utc>>,
+    /// Only entries at or before this time (RFC 3339), in the same range.
+    #[param(
+        pattern = "^(167[89]|16[89][0-9]|1[7-9][0-9]{2}|20[0-9]{2}|21[0-9]{2}|22[0-5][0-9]|226[01])-"
+    )]
+    pub until: Option<DateTime<Utc>>,
+    /// At most this many entries (default 500).
+    #[param(minimum = 1, maximum = 10000)]
+    pub limit: Option<u32>,
+}
+
+impl RangeParams {
+    /// The page size, after [`history_query`]'s checks.
+    pub(crate) fn checked_limit(&self) -> Result<u32, ApiError> {
+        history_query("since and until", &[self.since, self.until], self.limit)
+    }
+}
+
 /// Checks a history query's times (named `names` in the message) against the store's
 /// nanosecond clock and its page size against [`MAX_HISTORY_LIMIT`]; returns the page size
 /// (default 500). The container and target histories answer alike.

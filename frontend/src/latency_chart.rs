@@ -149,7 +149,12 @@ pub fn layout(results: &[TargetResult]) -> LatencyChart {
         r0: plot_left,
         r1: plot_right,
     };
-    let max = sorted.iter().map(|r| height(r)).fold(0.0, f64::max);
+    // Down results are drawn as bands: a timeout's long phases must not set the scale.
+    let max = sorted
+        .iter()
+        .filter(|r| r.up)
+        .map(|r| height(r))
+        .fold(0.0, f64::max);
     let y_step = nice_step(max.max(0.1), 4.0, &LATENCY_STEPS_MS);
     let y_top = ((max / y_step).ceil().max(1.0)) * y_step;
     let y = Scale {

@@ -35,13 +35,9 @@ fn codes(findings: &Value) -> Vec<String> {
 
 /// `dd` allocates its block size: 100 MiB under a 32 MiB limit is killed by the kernel's
 /// OOM killer at once, and `--restart always` starts it again (backing off from 100 ms).
-#[tokio::test]
-async fn an_oom_restart_loop_is_diagnosed_with_its_exit_code() {
-    require_docker();
-    let data = tempfile::tempdir().unwrap();
-    let agent = Agent::start(data.path(), &[]);
-    let c = Container::run(
-        "oom",
+fn oom_looping(prefix: &str) -> Container {
+    Container::run(
+        prefix,
         &[
             "--restart",
             "always",
@@ -51,7 +47,15 @@ async fn an_oom_restart_loop_is_diagnosed_with_its_exit_code() {
             "32m",
         ],
         &["dd", "if=/dev/zero", "of=/dev/null", "bs=100M", "count=1"],
-    );
+    )
+}
+
+#[tokio::test]
+async fn an_oom_restart_loop_is_diagnosed_with_its_exit_code() {
+    require_docker();
+    let data = tempfile::tempdir().unwrap();
+    let agent = Agent::start(data.path(), &[]);
+    let c = oom_looping("oom");
     let summary_path = format!("/api/containers/{}/summary", c.name);
     let summary = agent
         .wait_for(&summary_path, Duration::from_secs(60), |s, b| {
@@ -189,18 +193,7 @@ async fn vantage_check_judges_real_containers() {
         &["--health-cmd", "true", "--health-interval", "1s"],
         &["sleep", "3600"],
     );
-    let looping = Container::run(
-        "oomck",
-        &[
-            "--restart",
-            "always",
-            "--memory",
-            "32m",
-            "--memory-swap",
-            "32m",
-        ],
-        &["dd", "if=/dev/zero", "of=/dev/null", "bs=100M", "count=1"],
-    );
+    let looping = oom_looping("oomck");
     agent
         .wait_for(
             &format!("/api/containers/{}", healthy.name),

@@ -52,7 +52,8 @@ pub(super) async fn run(args: &CheckArgs) -> anyhow::Result<CheckReport> {
         .map(|list| {
             list.into_iter()
                 .map(|(c, runs)| {
-                    let findings = container::diagnose(&c, &runs);
+                    let mut findings = container::diagnose(&c, &runs);
+                    findings.extend(caught_running(&c, chrono::Utc::now()));
                     (c, findings)
                 })
                 .collect()
@@ -87,4 +88,39 @@ async fn probe_all(targets: &[Target]) -> Vec<CheckResult> {
         .buffered(PROBES_AT_ONCE)
         .collect()
         .await
+}
+
+/// A crash-looping container seen in one of its short runs looks fine in `docker inspect`
+/// but for its restart count and a recent exit. The agent reads the loop from stored
+/// events; from here, those two fields are the evidence.
+fn caught_running(
+    c: &vantage_shared::ContainerSummary,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<vantage_shared::diagnosis::Finding> {
+    use vantage_shared::diagnosis::restarts::{exit_meaning, LOOP_MINUTES, LOOP_RESTARTS};
+    use vantage_shared::diagnosis::{Finding, FindingCode, Severity};
+    let (finished, started) = (c.finished_at?, c.started_at?);
+    // Both the last exit and this run's start within the window: a container that crashed
+    // three times over weeks and now runs for hours is not looping.
+    let window = chrono::Duration::minutes(LOOP_MINUTES);
+    let recent = now - finished < window && now - started < window;
+    if c.state != vantage_shared::ContainerState::Running
+        || c.restart_count < LOOP_RESTARTS as u64
+        || !recent
+    {
+        return None;
+    }
+    let code = c.exit_code.unwrap_or(0);
+    Some(Finding::new(
+        FindingCode::ContainerRestarting,
+        Severity::Critical,
+        format!(
+            "`{}` runs now, but its restart policy has restarted it {} times; the last exit, {} s ago, had code {code}: {}",
+            c.name,
+            c.restart_count,
+            (now - finished).num_seconds(),
+            exit_meaning(code, false)
+        ),
+        "The main process keeps exiting and Docker starts it again. `docker logs` shows why it exits; the agent's stored events (`vantage check --agent`) show how often.",
+    ))
 }

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use vantage_shared::check::{judge_container, CheckKind, CheckReport, CheckResult, CheckStatus};
 use vantage_shared::diagnosis::Finding;
-use vantage_shared::ContainerSummary;
+use vantage_shared::{ContainerState, ContainerSummary};
 
 use crate::config::{CheckArgs, FileConfig};
 
@@ -107,8 +107,21 @@ pub(crate) fn container_checks(
         }
     };
     let Some(wanted) = wanted else {
-        let results = found.iter().map(|(c, f)| judge_container(c, f)).collect();
-        return Ok((results, vec![]));
+        // Unnamed, a container someone stopped (or never started) is not a failure: only
+        // those that run, crash-loop, died or crashed on their own are judged.
+        let (judged, stopped): (Vec<_>, Vec<_>) =
+            found.iter().partition(|(c, _)| !stopped_on_purpose(c));
+        let results = judged.iter().map(|(c, f)| judge_container(c, f)).collect();
+        let notes = if stopped.is_empty() {
+            vec![]
+        } else {
+            vec![format!(
+                "{} stopped container{} not checked (created, or exited with 0 or 143 = SIGTERM); name them in [checks] containers to require them",
+                stopped.len(),
+                if stopped.len() == 1 { "" } else { "s" }
+            )]
+        };
+        return Ok((results, notes));
     };
     let results = wanted
         .iter()
@@ -125,6 +138,15 @@ pub(crate) fn container_checks(
         })
         .collect();
     Ok((results, vec![]))
+}
+
+/// Created but never started, finished cleanly, or ended by SIGTERM (`docker stop`).
+fn stopped_on_purpose(c: &ContainerSummary) -> bool {
+    match c.state {
+        ContainerState::Created => true,
+        ContainerState::Exited => matches!(c.exit_code, Some(0) | Some(143)),
+        _ => false,
+    }
 }
 
 /// A finished report.

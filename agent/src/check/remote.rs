@@ -134,8 +134,16 @@ pub(super) async fn run(url: &str, args: &CheckArgs) -> anyhow::Result<CheckRepo
             let mut out = Vec::new();
             for c in list {
                 let path = routes::fill(routes::CONTAINER, &[&c.id]);
-                let detail: ContainerDetail = agent.get(&path).await?;
-                out.push((detail.summary, detail.findings));
+                let req = agent.http.get(format!("{}{path}", agent.base));
+                match agent
+                    .fetch::<ContainerDetail>(req, &format!("GET {path}"))
+                    .await?
+                {
+                    Ok(detail) => out.push((detail.summary, detail.findings)),
+                    // Removed since the list: nothing to check.
+                    Err((404, _)) => {}
+                    Err((status, message)) => anyhow::bail!("GET {path}: HTTP {status}: {message}"),
+                }
             }
             Ok(out)
         }

@@ -168,6 +168,16 @@ fn convert_networks(networks: HashMap<String, EndpointSettings>) -> Vec<NetworkA
     networks
 }
 
+/// Docker's health log (its last 5 runs) from `docker inspect`; empty without one.
+pub(super) fn health_log(inspect: &ContainerInspectResponse) -> Vec<HealthcheckResult> {
+    inspect
+        .state
+        .as_ref()
+        .and_then(|s| s.health.as_ref())
+        .and_then(|h| h.log.clone())
+        .unwrap_or_default()
+}
+
 /// Turns Docker's health log into runs. Docker does not record the status each
 /// run led to; we replay its rule (a pass makes it healthy, `retries`
 /// consecutive failures outside the start period make it unhealthy) and take the

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use bollard::models::EventMessage;
+use bollard::models::{EventMessage, EventMessageTypeEnum};
 use chrono::{DateTime, Duration, Utc};
 use vantage_shared::{
     ContainerState, ContainerSummary, HealthStatus, LifecycleEvent, LifecycleKind,
@@ -18,6 +18,11 @@ pub(super) const MAX_REPLAY: Duration = Duration::hours(1);
 /// The container id, its name and the event to store, for the actions worth keeping;
 /// `None` for the rest (`exec_*` from every healthcheck run, `attach`, `resize`, …).
 pub(super) fn lifecycle_event(ev: &EventMessage) -> Option<(String, String, LifecycleEvent)> {
+    // The watcher also follows network events, whose `create`/`destroy` are not a
+    // container's.
+    if ev.typ != Some(EventMessageTypeEnum::CONTAINER) {
+        return None;
+    }
     let actor = ev.actor.as_ref()?;
     let id = actor.id.clone()?;
     let empty = HashMap::new();
@@ -92,7 +97,7 @@ pub(super) fn replay_since(latest: Option<DateTime<Utc>>, now: DateTime<Utc>) ->
 
 #[cfg(test)]
 mod tests {
-    use bollard::models::{EventActor, EventMessageTypeEnum};
+    use bollard::models::EventActor;
 
     use super::*;
 
@@ -131,6 +136,13 @@ mod tests {
             lifecycle_event(&message("oom", &[])).unwrap().2.kind,
             LifecycleKind::Oom
         );
+    }
+
+    #[test]
+    fn network_events_are_not_a_containers() {
+        let mut ev = message("create", &[("name", "shop-net")]);
+        ev.typ = Some(EventMessageTypeEnum::NETWORK);
+        assert!(lifecycle_event(&ev).is_none());
     }
 
     #[test]

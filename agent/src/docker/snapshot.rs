@@ -5,7 +5,7 @@ use bollard::query_parameters::{InspectContainerOptions, ListContainersOptions};
 use vantage_shared::{ContainerSummary, HealthcheckRun};
 
 use super::client::{connect, describe};
-use super::convert::{convert_health_log, convert_inspect};
+use super::convert::{convert_health_log, convert_inspect, health_log};
 
 /// Every container Docker has, sorted by name, with its recent healthcheck runs; `Err`
 /// says in plain words why Docker cannot be reached.
@@ -36,12 +36,7 @@ pub async fn snapshot(
         let Some(detail) = convert_inspect(&inspect) else {
             continue;
         };
-        let log = inspect
-            .state
-            .as_ref()
-            .and_then(|s| s.health.as_ref())
-            .and_then(|h| h.log.clone())
-            .unwrap_or_default();
+        let log = health_log(&inspect);
         let runs = convert_health_log(&detail, &log);
         out.push((detail.summary, runs));
     }

@@ -17,7 +17,7 @@ use vantage_shared::gpu::{ContainerGpuFields, EngineGpuFields};
 use vantage_shared::{AgentEvent, DockerState};
 
 use super::client::{self, describe, is_connection_error};
-use super::convert::{convert_health_log, convert_inspect, convert_network};
+use super::convert::{convert_health_log, convert_inspect, convert_network, health_log};
 use super::lifecycle;
 use super::{DockerHandle, NetworkInfo};
 use crate::store::Store;
@@ -331,12 +331,7 @@ impl DockerWatcher {
         let Some(detail) = convert_inspect(&inspect) else {
             return Ok(());
         };
-        let log = inspect
-            .state
-            .as_ref()
-            .and_then(|s| s.health.as_ref())
-            .and_then(|h| h.log.clone())
-            .unwrap_or_default();
+        let log = health_log(&inspect);
         let runs = convert_health_log(&detail, &log);
         let (id, name) = (detail.summary.id.clone(), detail.summary.name.clone());
         // bollard serializes with Docker's own field names, so the GPU classification

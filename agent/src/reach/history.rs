@@ -4,51 +4,31 @@
 
 use axum::extract::State;
 use axum::Json;
-use chrono::{DateTime, Duration, Utc};
-use serde::Deserialize;
-use utoipa::IntoParams;
+use chrono::{Duration, Utc};
 use vantage_shared::probe::{summarize, TargetHistory, TargetSummary};
 use vantage_shared::routes;
 use vantage_shared::ApiErrorBody;
 
 use super::targets::find_target;
 use crate::error::{ApiError, ApiPath, ApiQuery};
-use crate::routes::history_query;
+use crate::routes::RangeParams;
 use crate::AppState;
 
 /// The summary reads at most this many results: 30 days at the shortest interval (5 s) is
 /// 518,400, so this bounds the work per request, not what a normal target has.
 const SUMMARY_ROWS: u32 = 600_000;
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub(super) struct TargetHistoryParams {
-    /// Only results at or after this time (RFC 3339), between 1677-09-21 and 2262-04-11.
-    #[param(
-        pattern = "^(167[89]|16[89][0-9]|1[7-9][0-9]{2}|20[0-9]{2}|21[0-9]{2}|22[0-5][0-9]|226[01])-"
-    )]
-    since: Option<DateTime<Utc>>,
-    /// Only results at or before this time (RFC 3339), in the same range.
-    #[param(
-        pattern = "^(167[89]|16[89][0-9]|1[7-9][0-9]{2}|20[0-9]{2}|21[0-9]{2}|22[0-5][0-9]|226[01])-"
-    )]
-    until: Option<DateTime<Utc>>,
-    /// At most this many results (default 500).
-    #[param(minimum = 1, maximum = 10000)]
-    limit: Option<u32>,
-}
-
 /// Every stored result of a target, newest first: time, verdict, per-phase timings, HTTP
 /// status, body size, fingerprint, CORS verdict, certificate expiry and error.
 #[utoipa::path(get, path = routes::TARGET_HISTORY, tag = "reach", security(("bearer" = [])),
-    params(("id" = String, Path, description = "Target id"), TargetHistoryParams),
+    params(("id" = String, Path, description = "Target id"), RangeParams),
     responses((status = 200, body = TargetHistory), (status = 400, body = ApiErrorBody), (status = 401, body = ApiErrorBody), (status = 404, body = ApiErrorBody)))]
 pub(super) async fn target_history(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
-    ApiQuery(q): ApiQuery<TargetHistoryParams>,
+    ApiQuery(q): ApiQuery<RangeParams>,
 ) -> Result<Json<TargetHistory>, ApiError> {
-    let limit = history_query("since and until", &[q.since, q.until], q.limit)?;
+    let limit = q.checked_limit()?;
     let target = find_target(&state, &id).await?;
     let (results, total) = state
         .store

@@ -14,8 +14,9 @@ use crate::format::{date_time, uptime_text};
 use crate::lifecycle_band::{stretches, Phase};
 use crate::state::{use_refresh, use_session};
 
-/// Events fetched: enough to know the state a day ago for most containers.
-const EVENTS: u32 = 500;
+/// Events fetched: the API's page limit, a day of a container that crashes every 30 s;
+/// a faster loop's band starts later, as "not seen".
+const EVENTS: u32 = 10_000;
 /// Events listed under the band.
 const LISTED: usize = 15;
 

@@ -9,7 +9,8 @@ use crate::api::{ExitExplained, LifecycleEvent, LifecycleKind};
 /// Restarts within [`LOOP_MINUTES`] that make a restart loop.
 pub const LOOP_RESTARTS: usize = 3;
 pub const LOOP_MINUTES: i64 = 10;
-/// An `oom` event this close before a `die` caused it (Docker sends them together).
+/// An `oom` event this close to a `die` caused it: Docker sends them together, the `oom`
+/// usually first, but under cgroup v2 it can arrive just after the exit.
 const OOM_TO_DIE_SECS: i64 = 5;
 
 /// What an exit code means, as people search for it: 137, 139 and 143 are the signals
@@ -58,6 +59,18 @@ pub struct Restart {
     pub requested: bool,
 }
 
+/// Whether a `kill` event's signal ends the process (what `docker stop`, `docker kill`
+/// and `docker restart` send), rather than asking it to reload or report (HUP, USR1,
+/// USR2, WINCH, by name or number).
+fn terminating(signal: Option<&str>) -> bool {
+    const NOT_ENDING: [&str; 8] = ["1", "10", "12", "28", "HUP", "USR1", "USR2", "WINCH"];
+    let Some(s) = signal else {
+        return true;
+    };
+    let name = s.trim().to_ascii_uppercase();
+    !NOT_ENDING.contains(&name.trim_start_matches("SIG"))
+}
+
 /// Every restart in `events`: a `start` after a `die` since the previous start.
 pub fn restarts(events: &[LifecycleEvent], now: DateTime<Utc>) -> Vec<Restart> {
     let mut out = Vec::new();
@@ -65,7 +78,9 @@ pub fn restarts(events: &[LifecycleEvent], now: DateTime<Utc>) -> Vec<Restart> {
     for e in sorted(events, now) {
         match e.kind {
             LifecycleKind::Die => died = true,
-            LifecycleKind::Kill | LifecycleKind::Stop => requested = true,
+            LifecycleKind::Stop => requested = true,
+            // `docker kill -s HUP` asks for a reload, not an exit.
+            LifecycleKind::Kill if terminating(e.signal.as_deref()) => requested = true,
             LifecycleKind::Start => {
                 if died {
                     out.push(Restart {
@@ -84,15 +99,12 @@ pub fn restarts(events: &[LifecycleEvent], now: DateTime<Utc>) -> Vec<Restart> {
 /// The newest `die` with its code explained.
 pub fn last_exit(events: &[LifecycleEvent], now: DateTime<Utc>) -> Option<ExitExplained> {
     let sorted = sorted(events, now);
-    let (i, die) = sorted
-        .iter()
-        .enumerate()
-        .rev()
-        .find(|(_, e)| e.kind == LifecycleKind::Die)?;
+    let die = sorted.iter().rev().find(|e| e.kind == LifecycleKind::Die)?;
     let code = die.exit_code?;
-    let oom = sorted[..i].iter().rev().any(|e| {
-        e.kind == LifecycleKind::Oom && die.at - e.at <= Duration::seconds(OOM_TO_DIE_SECS)
-    });
+    let near = Duration::seconds(OOM_TO_DIE_SECS);
+    let oom = sorted
+        .iter()
+        .any(|e| e.kind == LifecycleKind::Oom && (e.at - die.at).abs() <= near);
     Some(ExitExplained {
         at: die.at,
         exit_code: code,
@@ -188,6 +200,31 @@ mod tests {
             .summary
             .contains("code 137: killed by the kernel's out-of-memory killer"));
         assert!(f.explanation.contains("memory limit"), "{}", f.explanation);
+    }
+
+    #[test]
+    fn an_oom_event_after_the_exit_still_counts() {
+        let events = vec![
+            ev(0, LifecycleKind::Start, None),
+            ev(10, LifecycleKind::Die, Some(137)),
+            ev(11, LifecycleKind::Oom, None),
+        ];
+        assert!(last_exit(&events, now()).unwrap().oom_killed);
+    }
+
+    #[test]
+    fn a_reload_signal_is_not_a_requested_restart() {
+        let mut hup = ev(5, LifecycleKind::Kill, None);
+        hup.signal = Some("SIGHUP".into());
+        let events = vec![
+            ev(0, LifecycleKind::Start, None),
+            hup,
+            ev(10, LifecycleKind::Die, Some(1)),
+            ev(11, LifecycleKind::Start, None),
+        ];
+        assert!(!restarts(&events, now())[0].requested);
+        assert!(terminating(Some("15")) && terminating(Some("SIGKILL")) && terminating(None));
+        assert!(!terminating(Some("1")) && !terminating(Some("HUP")));
     }
 
     #[test]

@@ -115,7 +115,19 @@ fn regression(target: &str, sorted: &[&TargetResult], now: DateTime<Utc>) -> Opt
 /// [`CERT_EXPIRY_WARNING_DAYS`] (or has expired), with how long it has been unchanged: a
 /// certificate that stays the same as its end nears means renewal is not happening.
 fn certificate(target: &str, sorted: &[&TargetResult], now: DateTime<Utc>) -> Option<Finding> {
-    let expires = sorted.iter().rev().find_map(|r| r.cert_expires)?;
+    let (seen, expires) = sorted
+        .iter()
+        .rev()
+        .find_map(|r| r.cert_expires.map(|e| (r.at, e)))?;
+    // When the newest results have no certificate (TLS failing, target down), say when
+    // this one was last seen rather than present it as current.
+    let last_seen = match sorted.last() {
+        Some(newest) if newest.at > seen => format!(
+            " It was last presented on {}; later probes got no certificate.",
+            seen.format("%Y-%m-%d %H:%M UTC")
+        ),
+        _ => String::new(),
+    };
     let days = (expires - now).num_days();
     if days >= CERT_EXPIRY_WARNING_DAYS {
         return None;
@@ -158,7 +170,7 @@ fn certificate(target: &str, sorted: &[&TargetResult], now: DateTime<Utc>) -> Op
         format!(
             "Automatic renewal (certbot, Caddy, Traefik, cert-manager) normally replaces a \
              certificate 30 days ahead; one this close to its end means renewal fails or the \
-             server has not reloaded the new file.{unchanged}"
+             server has not reloaded the new file.{unchanged}{last_seen}"
         ),
     ))
 }
