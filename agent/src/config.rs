@@ -236,6 +236,12 @@ pub struct FileConfig {
     /// `[checks]`: what `vantage check` checks beyond the targets.
     #[serde(default)]
     pub checks: ChecksConfig,
+    /// `[alerts]`: when to notify.
+    #[serde(default)]
+    pub alerts: crate::alerts::config::AlertsConfig,
+    /// `[[notifications]]`: where to send alerts.
+    #[serde(default)]
+    pub notifications: Vec<toml::Spanned<crate::alerts::config::ChannelConfig>>,
     /// The file's text, so that checks after parsing can name a line and column.
     #[serde(skip)]
     text: String,
@@ -434,6 +440,21 @@ impl FileConfig {
         Ok(out)
     }
 
+    /// `[alerts]` and the `[[notifications]]` channels, checked; an error names where the
+    /// channel is.
+    pub fn checked_alerts(&self) -> anyhow::Result<crate::alerts::Settings> {
+        let channels = self
+            .notifications
+            .iter()
+            .map(|spanned| {
+                let at = self.position(spanned.span().start);
+                crate::alerts::config::check_channel(spanned.get_ref().clone())
+                    .map_err(|e| anyhow::anyhow!("{at}: {e}"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        crate::alerts::Settings::from_config(&self.alerts, channels).map_err(anyhow::Error::msg)
+    }
+
     /// The `[[checks.rules]]`, checked; an error names where the entry is.
     pub fn checked_rule_checks(&self) -> anyhow::Result<Vec<vantage_shared::check::RuleCheck>> {
         self.checks
@@ -478,6 +499,8 @@ pub struct Config {
     pub read_host_firewall: bool,
     /// Probe every target at its interval.
     pub scheduled_probes: bool,
+    /// Alert policy and notification channels.
+    pub alerts: crate::alerts::Settings,
 }
 
 /// Parses `10.0.0.0/8` or a bare address (a /32 or /128).
@@ -517,6 +540,7 @@ impl Config {
             );
         }
         let targets = file.checked_targets()?;
+        let alerts = file.checked_alerts()?;
         let mut allowed_hosts = file.allowed_hosts;
         let trusted_proxies = file
             .trusted_proxies
@@ -564,6 +588,7 @@ impl Config {
             rules_files: file.rules_files,
             read_host_firewall: file.read_host_firewall,
             scheduled_probes: !args.no_scheduled_probes && file.scheduled_probes.unwrap_or(true),
+            alerts,
         })
     }
 }

@@ -1,6 +1,7 @@
 //! The Vantage agent as a library: configuration, state, router and server, so
 //! tests can drive the router directly and `main` stays a thin shell.
 
+pub mod alerts;
 pub mod auth;
 pub mod check;
 pub mod config;
@@ -52,6 +53,8 @@ pub struct AppState {
     pub rules: rules::Rules,
     /// The GPU benchmark slot (one run at a time).
     pub gpu: gpu::Gpu,
+    /// Alert policy, notification channels and the delivery worker's doorbell.
+    pub alerts: alerts::Alerts,
 }
 
 impl AppState {
@@ -76,10 +79,17 @@ impl AppState {
             reach: reach::Reach::default(),
             rules: rules::Rules::default(),
             gpu: gpu::Gpu::default(),
+            alerts: alerts::Alerts::default(),
         }
     }
 
     /// Sets the config-file targets and the trusted proxies.
+    /// The agent with these alert settings (none by default: no channels).
+    pub fn with_alerts(mut self, settings: alerts::Settings) -> Self {
+        self.alerts = alerts::Alerts::new(settings);
+        self
+    }
+
     pub fn with_reach(
         mut self,
         targets: Vec<vantage_shared::probe::Target>,
@@ -148,8 +158,8 @@ pub fn prepare_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs the agent until `shutdown` resolves: watcher, pruner, probe scheduler and HTTP
-/// server.
+/// Runs the agent until `shutdown` resolves: watcher, pruner, probe scheduler, alert
+/// engine and notification delivery, and the HTTP server.
 pub async fn serve(
     config: Config,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -171,7 +181,8 @@ pub async fn serve(
         &config.docker_host,
         store.clone(),
     )
-    .with_reach(config.targets.clone(), config.trusted_proxies.clone());
+    .with_reach(config.targets.clone(), config.trusted_proxies.clone())
+    .with_alerts(config.alerts.clone());
     match store.interrupt_gpu_runs().await {
         Ok(0) => {}
         Ok(n) => tracing::warn!(runs = n, "GPU benchmark runs were cut off by the last stop"),
@@ -206,6 +217,13 @@ pub async fn serve(
         shutdown: stop_rx.clone(),
     };
     let watcher = tokio::spawn(watcher.run());
+    let alert_engine = tokio::spawn(alerts::engine::run(state.clone(), stop_rx.clone()));
+    let delivery = tokio::spawn(alerts::deliver::run(
+        store.clone(),
+        state.alerts.clone(),
+        state.hostname.clone(),
+        stop_rx.clone(),
+    ));
     let pruner = tokio::spawn(prune_loop(store, config.retention, stop_rx.clone()));
     let scheduler = tokio::spawn({
         let (state, on) = (state.clone(), config.scheduled_probes);
@@ -257,7 +275,7 @@ pub async fn serve(
     .with_graceful_shutdown(signal)
     .await
     .context("HTTP server")?;
-    let _ = tokio::join!(watcher, pruner, scheduler);
+    let _ = tokio::join!(watcher, pruner, scheduler, alert_engine, delivery);
     // A GPU benchmark runs on the blocking pool, which the runtime waits for on exit:
     // stop it (it returns within about a second) and let it store its record.
     gpu.cancel_all();

@@ -42,7 +42,7 @@ const DIAGNOSIS_WINDOW: u32 = 2_000;
 #[openapi(
     info(title = "Vantage agent API", description = "Docker state, healthcheck history and diagnoses from a Vantage agent. Every route but /api/health needs `Authorization: Bearer <token>`."),
     modifiers(&BearerAuth),
-    tags((name = "agent"), (name = "docker"), (name = "events"), (name = "reach", description = "Targets, probes from the agent and from devices, phone links"), (name = "rules", description = "Security groups and firewall rules: would this source be allowed?"), (name = "gpu", description = "GPU identity, containers' GPU access, benchmark runs (transfers, blur on GPU vs CPU, break-even N*)"))
+    tags((name = "agent"), (name = "docker"), (name = "events"), (name = "reach", description = "Targets, probes from the agent and from devices, phone links"), (name = "rules", description = "Security groups and firewall rules: would this source be allowed?"), (name = "alerts", description = "Notification channels, the delivery log, test notifications"), (name = "gpu", description = "GPU identity, containers' GPU access, benchmark runs (transfers, blur on GPU vs CPU, break-even N*)"))
 )]
 struct ApiDoc;
 
@@ -70,6 +70,7 @@ fn protected() -> OpenApiRouter<AppState> {
         .routes(routes!(get_connectivity))
         .routes(routes!(event_ticket))
         .merge(crate::containers::routes())
+        .merge(crate::alerts::routes::routes())
         .merge(crate::reach::routes())
         .merge(crate::rules::routes())
         .merge(crate::gpu::routes())

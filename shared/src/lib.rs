@@ -1,6 +1,7 @@
 //! The contract between the Vantage agent and its dashboard: API types and the
 //! pure diagnosis logic both sides run (native and `wasm32-unknown-unknown`).
 
+pub mod alerts;
 pub mod api;
 pub mod browser;
 pub mod check;

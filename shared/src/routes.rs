@@ -32,6 +32,9 @@ pub const RULE_SET: &str = "/api/rules/{id}";
 pub const RULES_EVALUATE: &str = "/api/rules/evaluate";
 pub const RULES_HOST: &str = "/api/rules/host";
 
+pub const NOTIFICATIONS: &str = "/api/notifications";
+pub const NOTIFICATIONS_TEST: &str = "/api/notifications/test";
+
 pub const GPU: &str = "/api/gpu";
 pub const GPU_RUNS: &str = "/api/gpu/runs";
 pub const GPU_RUN: &str = "/api/gpu/runs/{id}";

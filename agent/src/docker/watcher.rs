@@ -214,12 +214,21 @@ impl DockerWatcher {
             return;
         };
         // A full disk must not stop the watcher; the inventory stays current without it.
-        if let Err(e) = self
+        match self
             .store
-            .insert_lifecycle_event(id, name.clone(), event)
+            .insert_lifecycle_event(id.clone(), name.clone(), event.clone())
             .await
         {
-            tracing::error!(container = %name, error = %e, "Could not record a container event");
+            // New (not a replay): the alert engine and open dashboards hear of it.
+            Ok(true) => self.handle.publish(AgentEvent::ContainerLifecycle {
+                container_id: id,
+                container_name: name,
+                event,
+            }),
+            Ok(false) => {}
+            Err(e) => {
+                tracing::error!(container = %name, error = %e, "Could not record a container event")
+            }
         }
     }
 

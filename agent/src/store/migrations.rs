@@ -205,6 +205,36 @@ pub(super) const MIGRATIONS: &[Migration] = &[
                  CREATE INDEX IF NOT EXISTS lifecycle_events_by_name ON lifecycle_events (container_name, at_ns);
                  CREATE INDEX IF NOT EXISTS lifecycle_events_by_time ON lifecycle_events (at_ns);",
     },
+    Migration {
+        version: 10,
+        // Alerts outlive a restart: the state per subject (so an open alert is neither
+        // forgotten nor sent again) and the outbox with every delivery attempt.
+        description: "alerts: state per subject, the notification outbox and its attempts",
+        prepare: None,
+        sql: "CREATE TABLE IF NOT EXISTS alert_states (
+                    subject TEXT PRIMARY KEY,
+                    json    TEXT NOT NULL
+                 ) WITHOUT ROWID;
+                 CREATE TABLE IF NOT EXISTS notifications (
+                    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+                    channel    TEXT    NOT NULL,
+                    alert      TEXT    NOT NULL,
+                    status     TEXT    NOT NULL,
+                    attempts   INTEGER NOT NULL DEFAULT 0,
+                    created_ns INTEGER NOT NULL,
+                    next_ns    INTEGER,
+                    sent_ns    INTEGER,
+                    last_error TEXT
+                 );
+                 CREATE INDEX IF NOT EXISTS notifications_due ON notifications (status, next_ns);
+                 CREATE TABLE IF NOT EXISTS notification_attempts (
+                    notification_id INTEGER NOT NULL,
+                    at_ns           INTEGER NOT NULL,
+                    ok              INTEGER NOT NULL,
+                    outcome         TEXT    NOT NULL
+                 );
+                 CREATE INDEX IF NOT EXISTS notification_attempts_by_id ON notification_attempts (notification_id, at_ns);",
+    },
 ];
 
 /// The version a database has once every step is applied.

@@ -15,8 +15,10 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{params, Connection};
 
+mod alerts;
 mod devices;
 mod gpu_runs;
+pub use alerts::Due;
 mod health;
 mod lifecycle;
 mod migrations;
@@ -111,6 +113,16 @@ impl Store {
             )?;
             conn.execute(
                 "DELETE FROM lifecycle_events WHERE at_ns < ?1",
+                params![before_ns],
+            )?;
+            // Pending notifications stay until they are sent or given up.
+            conn.execute(
+                "DELETE FROM notification_attempts WHERE notification_id IN
+                 (SELECT id FROM notifications WHERE status != 'pending' AND created_ns < ?1)",
+                params![before_ns],
+            )?;
+            conn.execute(
+                "DELETE FROM notifications WHERE status != 'pending' AND created_ns < ?1",
                 params![before_ns],
             )?;
             conn.execute(

@@ -1,4 +1,8 @@
-//! Helpers the router-level test files share: a real HTTP server on loopback.
+//! Helpers the router-level test files share: real HTTP servers on loopback (a fixed
+//! answer, or a receiver that records requests and answers as told).
+
+// Each test file compiles this module and uses part of it.
+#![allow(dead_code)]
 
 use std::net::SocketAddr;
 
@@ -24,4 +28,122 @@ pub async fn http_server(response: &'static [u8]) -> (SocketAddr, tokio::task::J
         }
     });
     (addr, task)
+}
+
+/// One request a [`Receiver`] got: its request line, headers (lower-case names) and body.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub line: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// A real HTTP server on loopback that keeps every request and answers with `status`
+/// (changeable while it runs): a webhook receiver, or a target that goes down and up.
+#[derive(Clone)]
+pub struct Receiver {
+    pub addr: SocketAddr,
+    pub status: std::sync::Arc<std::sync::atomic::AtomicU16>,
+    pub got: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+}
+
+impl Receiver {
+    pub async fn start(status: u16) -> Self {
+        use std::sync::atomic::{AtomicU16, Ordering};
+        use std::sync::{Arc, Mutex};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let r = Self {
+            addr: listener.local_addr().expect("local address"),
+            status: Arc::new(AtomicU16::new(status)),
+            got: Arc::new(Mutex::new(Vec::new())),
+        };
+        let (status, got) = (r.status.clone(), r.got.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((s, _)) = listener.accept().await else {
+                    return;
+                };
+                let (status, got) = (status.clone(), got.clone());
+                tokio::spawn(async move {
+                    let code = status.load(Ordering::SeqCst);
+                    if let Some(req) = read_request(s, code).await {
+                        if let Ok(mut g) = got.lock() {
+                            g.push(req);
+                        }
+                    }
+                });
+            }
+        });
+        r
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn requests(&self) -> Vec<Received> {
+        self.got.lock().map(|g| g.clone()).unwrap_or_default()
+    }
+
+    pub fn set_status(&self, code: u16) {
+        self.status.store(code, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+async fn read_request(mut s: tokio::net::TcpStream, code: u16) -> Option<Received> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        let n = s.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let line = lines.next().unwrap_or_default().to_owned();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let len: usize = headers
+        .iter()
+        .find(|(n, _)| n == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    while buf.len() < head_end + len {
+        let n = s.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let body = buf[head_end..].to_vec();
+    let reply = format!("HTTP/1.1 {code} X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+    let _ = s.write_all(reply.as_bytes()).await;
+    Some(Received {
+        line,
+        headers,
+        body,
+    })
 }

@@ -37,6 +37,12 @@ pub enum AgentEvent {
         container_name: String,
         run: HealthcheckRun,
     },
+    /// A container lifecycle event was stored (start, exit, OOM kill, health change …).
+    ContainerLifecycle {
+        container_id: String,
+        container_name: String,
+        event: super::LifecycleEvent,
+    },
     NetworksChanged,
     /// A target was added or removed.
     TargetsChanged,
@@ -71,6 +77,7 @@ impl AgentEvent {
             Self::ContainerChanged { .. } => "container_changed",
             Self::ContainerRemoved { .. } => "container_removed",
             Self::HealthcheckRun { .. } => "healthcheck_run",
+            Self::ContainerLifecycle { .. } => "container_lifecycle",
             Self::NetworksChanged => "networks_changed",
             Self::TargetsChanged => "targets_changed",
             Self::RulesChanged => "rules_changed",
