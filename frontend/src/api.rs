@@ -6,6 +6,7 @@
 use gloo_net::http::{Request, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use vantage_shared::alerts::{NotificationsOverview, TestNotification};
 use vantage_shared::gpu::{GpuBenchOptions, GpuRun, GpuRunStarted, GpuRunSummary, GpuStatus};
 use vantage_shared::probe::{
     AgentProbe, Comparison, DeviceReportIn, NewPhoneLink, NewTarget, PhoneLink, ProbeSet, Target,
@@ -130,6 +131,18 @@ async fn patch<B: Serialize, T: DeserializeOwned>(
     decode(resp).await
 }
 
+/// A POST whose answer has no body (`202`, `204`).
+async fn post_accepted<B: Serialize>(token: &str, path: &str, body: &B) -> Result<(), ApiError> {
+    let resp = Request::post(path)
+        .header("Authorization", &bearer(token))
+        .json(body)
+        .map_err(network)?
+        .send()
+        .await
+        .map_err(network)?;
+    decode_empty(resp).await
+}
+
 async fn delete(token: &str, path: &str) -> Result<(), ApiError> {
     let resp = Request::delete(path)
         .header("Authorization", &bearer(token))
@@ -221,6 +234,19 @@ pub async fn add_target(token: &str, target: &NewTarget) -> Result<Target, ApiEr
 /// `DELETE /api/targets/{id}` (admin): 409 for targets from the config file.
 pub async fn delete_target(token: &str, id: &str) -> Result<(), ApiError> {
     delete(token, &routes::fill(routes::TARGET, &[id])).await
+}
+
+/// `GET /api/notifications`: channels (without secrets), policy, delivery log.
+pub async fn notifications(token: &str) -> Result<NotificationsOverview, ApiError> {
+    get(token, routes::NOTIFICATIONS).await
+}
+
+/// `POST /api/notifications/test`: queues a test notification for one channel.
+pub async fn test_notification(token: &str, channel: &str) -> Result<(), ApiError> {
+    let body = TestNotification {
+        channel: channel.to_owned(),
+    };
+    post_accepted(token, routes::NOTIFICATIONS_TEST, &body).await
 }
 
 /// `PATCH /api/targets/{id}`: a dashboard target's new probe interval.

@@ -12,6 +12,7 @@ use vantage_shared::DockerState;
 use crate::components::nav::Nav;
 use crate::components::token_screen::TokenScreen;
 use crate::live;
+use crate::pages::alerts::AlertsPage;
 use crate::pages::container::ContainerPage;
 use crate::pages::containers::ContainersPage;
 use crate::pages::firewall::FirewallPage;
@@ -71,6 +72,7 @@ fn AdminApp() -> impl IntoView {
                         <Route path=path!("/reach") view=ReachPage />
                         <Route path=path!("/firewall") view=FirewallPage />
                         <Route path=path!("/gpu") view=GpuPage />
+                        <Route path=path!("/alerts") view=AlertsPage />
                     </Routes>
                 </Show>
             </main>

@@ -145,6 +145,15 @@ fn trim_percent(p: f64) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
+/// `30s`, `5m`, `1m30s`, `2h`: as a config file would say it.
+pub fn interval_label(seconds: u32) -> String {
+    if seconds >= 3600 && seconds.is_multiple_of(3600) {
+        format!("{}h", seconds / 3600)
+    } else {
+        vantage_shared::duration::compose_duration(u64::from(seconds) * 1000)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

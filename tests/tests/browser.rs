@@ -586,6 +586,100 @@ async fn change_interval(c: &Client) {
     }
 }
 
+/// The Alerts page: the channels without their secrets, "Send test" on a working and on a
+/// refused webhook, the delivery log with "sent" and "retrying"; on a desktop and a 360 px
+/// phone. An agent without channels shows how to add one.
+#[tokio::test]
+async fn alerts_page_sends_tests_and_shows_the_delivery_log() {
+    require_dashboard();
+    let ok_port = cors_open_server();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("vantage.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[alerts]\nremind_every = \"1h\"\n\
+             [[notifications]]\nname = \"ops-hook\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:{ok_port}/hooks/PATHSECRET\"\nsecret = \"SIGNINGSECRET\"\n\
+             [[notifications]]\nname = \"broken\"\nkind = \"slack\"\nurl = \"http://127.0.0.1:{closed}/services/x\"\n"
+        ),
+    )
+    .unwrap();
+    let agent = support::Agent::start_with(
+        data.path(),
+        &[("VANTAGE_DOCKER_HOST", "unix:///nonexistent/docker.sock")],
+        &support::AgentLaunch {
+            args: vec!["--config".into(), config.display().to_string()],
+            ..Default::default()
+        },
+    );
+    let driver = Driver::start();
+    for (width, height, shot) in [(1280, 900, "alerts.png"), (360, 780, "phone-alerts.png")] {
+        let c = driver.client(width, height).await;
+        c.goto(&format!("{}/?token={}", agent.base, agent.token))
+            .await
+            .unwrap();
+        wait_css(&c, "main", Duration::from_secs(20)).await;
+        c.goto(&agent.url("/alerts")).await.unwrap();
+        wait_css(&c, "[data-testid=channels]", Duration::from_secs(20)).await;
+        let page = text_fresh(&c, "main").await;
+        assert!(
+            !page.contains("PATHSECRET") && !page.contains("SIGNINGSECRET"),
+            "{page}"
+        );
+        assert!(
+            page.contains("secret set") && page.contains("a reminder every 1h"),
+            "{page}"
+        );
+        if width == 1280 {
+            for name in ["ops-hook", "broken"] {
+                click_fresh(
+                    &c,
+                    &format!("[data-testid=channel][data-name={name}] [data-testid=send-test]"),
+                )
+                .await;
+            }
+            wait_css(
+                &c,
+                "[data-testid=delivery][data-status=sent]",
+                Duration::from_secs(20),
+            )
+            .await;
+            let retrying = count_when(&c, "[data-testid=delivery][data-status=pending]", 1).await;
+            assert_eq!(retrying, 1, "the refused one waits for its retry");
+            let log = text_fresh(&c, "[data-testid=deliveries]").await;
+            assert!(
+                log.contains("retrying") && log.to_lowercase().contains("refused"),
+                "{log}"
+            );
+            std::fs::write(screenshot_dir().join(shot), c.screenshot().await.unwrap()).unwrap();
+        } else {
+            wait_css(&c, "[data-testid=deliveries]", Duration::from_secs(20)).await;
+            check_fits(&c, "/alerts", shot).await;
+        }
+        c.close().await.unwrap();
+    }
+    // No channels: the page says how to add one.
+    let empty = tempfile::tempdir().unwrap();
+    let bare = support::Agent::start(
+        empty.path(),
+        &[("VANTAGE_DOCKER_HOST", "unix:///nonexistent/docker.sock")],
+    );
+    let c = driver.client(1280, 900).await;
+    c.goto(&format!("{}/?token={}", bare.base, bare.token))
+        .await
+        .unwrap();
+    wait_css(&c, "main", Duration::from_secs(20)).await;
+    c.goto(&bare.url("/alerts")).await.unwrap();
+    let hint = text_fresh(&c, "[data-testid=no-channels]").await;
+    assert!(hint.contains("[[notifications]]"), "{hint}");
+    c.close().await.unwrap();
+}
+
 /// Two groups from one account export: one attached to the load balancer (office only),
 /// one to another instance (443 open to all).
 const FIREWALL_SGS: &str = r#"{"SecurityGroups": [

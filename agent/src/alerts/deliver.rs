@@ -145,10 +145,12 @@ pub async fn send(
             req
         }
     };
+    // Without the URL: a Slack or Discord URL's path is its secret, and this text is
+    // stored and shown in the delivery log.
     let res = request
         .send()
         .await
-        .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
+        .map_err(|e| anyhow::anyhow!("{}", describe(&e.without_url())))?;
     let status = res.status();
     if status.is_success() {
         return Ok(format!("HTTP {}", status.as_u16()));

@@ -46,6 +46,9 @@ pub fn Nav() -> impl IntoView {
                     <li>
                         <A href="/gpu">"GPU"</A>
                     </li>
+                    <li>
+                        <A href="/alerts">"Alerts"</A>
+                    </li>
                 </ul>
                 <LiveIndicator state=Signal::derive(live) />
             </nav>

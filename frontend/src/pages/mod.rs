@@ -1,5 +1,6 @@
 //! One module per route; each page owns its resources and refetches on live events.
 
+pub mod alerts;
 pub mod container;
 pub mod container_life;
 pub mod containers;

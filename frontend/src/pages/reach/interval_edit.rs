@@ -15,7 +15,7 @@ pub fn IntervalEdit(id: String, current: Signal<u32>, actions: Actions) -> impl 
     let problem = RwSignal::new(None::<String>);
     let saving = RwSignal::new(false);
     let open = move |_| {
-        text.set(super::target_card::interval_label(current.get_untracked()));
+        text.set(crate::format::interval_label(current.get_untracked()));
         problem.set(None);
         editing.set(true);
     };

@@ -4,7 +4,6 @@
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use vantage_shared::diagnosis::Finding;
-use vantage_shared::duration::compose_duration;
 use vantage_shared::probe::{
     AgentProbe, DeviceResult, ReachVerdict, Target, TargetComparison, TargetSource,
 };
@@ -18,7 +17,7 @@ use crate::components::finding::FindingCard;
 use crate::components::probe_detail::{AgentDetail, BrowserDetail};
 use crate::components::rules_verdict::DeviceRulesBadge;
 use crate::components::verdict::ReachBadge;
-use crate::format::{ago, date_time, short_user_agent};
+use crate::format::{ago, date_time, interval_label, short_user_agent};
 
 /// The comparison's findings, then the agent's own that it does not already hold; worst first.
 /// Identical ones (two devices behind one address say the same thing) are shown once.
@@ -87,15 +86,6 @@ pub fn TargetCard(
             <CompareDetails agent devices findings now open />
             <TargetHistoryPanel id=id.clone() />
         </li>
-    }
-}
-
-/// `30s`, `5m`, `1m30s`, `2h`: as a config file would say it.
-pub(super) fn interval_label(seconds: u32) -> String {
-    if seconds >= 3600 && seconds.is_multiple_of(3600) {
-        format!("{}h", seconds / 3600)
-    } else {
-        compose_duration(u64::from(seconds) * 1000)
     }
 }
 
