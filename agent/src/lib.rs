@@ -208,31 +208,7 @@ pub async fn serve(
         .with_context(|| format!("listening on {}", config.listen))?;
     let addr = listener.local_addr()?;
 
-    let stop_rx = state.shutdown.subscribe();
-    let watcher = DockerWatcher {
-        handle: state.docker.clone(),
-        store: store.clone(),
-        endpoint: config.docker_host.clone(),
-        resync: config.resync,
-        shutdown: stop_rx.clone(),
-    };
-    let watcher = tokio::spawn(watcher.run());
-    let alert_engine = tokio::spawn(alerts::engine::run(state.clone(), stop_rx.clone()));
-    let delivery = tokio::spawn(alerts::deliver::run(
-        store.clone(),
-        state.alerts.clone(),
-        state.hostname.clone(),
-        stop_rx.clone(),
-    ));
-    let pruner = tokio::spawn(prune_loop(store, config.retention, stop_rx.clone()));
-    let scheduler = tokio::spawn({
-        let (state, on) = (state.clone(), config.scheduled_probes);
-        async move {
-            if on {
-                reach::schedule::run(state, stop_rx).await;
-            }
-        }
-    });
+    let tasks = spawn_tasks(&state, &config, store);
 
     if !web::dashboard_built() {
         tracing::warn!("Dashboard bundle (dist/) is missing: the agent serves the API and a page explaining how to build it");
@@ -275,7 +251,7 @@ pub async fn serve(
     .with_graceful_shutdown(signal)
     .await
     .context("HTTP server")?;
-    let _ = tokio::join!(watcher, pruner, scheduler, alert_engine, delivery);
+    futures_util::future::join_all(tasks).await;
     // A GPU benchmark runs on the blocking pool, which the runtime waits for on exit:
     // stop it (it returns within about a second) and let it store its record.
     gpu.cancel_all();
@@ -286,6 +262,43 @@ pub async fn serve(
     }
     tracing::info!("Stopped");
     Ok(())
+}
+
+/// The background tasks: the Docker watcher, the pruner, the probe scheduler, the alert
+/// engine and the notification delivery. Each ends on shutdown.
+fn spawn_tasks(
+    state: &AppState,
+    config: &Config,
+    store: Store,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let stop_rx = state.shutdown.subscribe();
+    let watcher = DockerWatcher {
+        handle: state.docker.clone(),
+        store: store.clone(),
+        endpoint: config.docker_host.clone(),
+        resync: config.resync,
+        shutdown: stop_rx.clone(),
+    };
+    let scheduler = {
+        let (state, on, stop_rx) = (state.clone(), config.scheduled_probes, stop_rx.clone());
+        async move {
+            if on {
+                reach::schedule::run(state, stop_rx).await;
+            }
+        }
+    };
+    vec![
+        tokio::spawn(watcher.run()),
+        tokio::spawn(alerts::engine::run(state.clone(), stop_rx.clone())),
+        tokio::spawn(alerts::deliver::run(
+            store.clone(),
+            state.alerts.clone(),
+            state.hostname.clone(),
+            stop_rx.clone(),
+        )),
+        tokio::spawn(prune_loop(store, config.retention, stop_rx)),
+        tokio::spawn(scheduler),
+    ]
 }
 
 /// Deletes history older than the retention period, hourly.

@@ -13,7 +13,6 @@ use vantage_shared::duration::human_ms;
 use vantage_shared::probe::{Target, TargetResult};
 use vantage_shared::{AgentEvent, HealthStatus, LifecycleEvent, LifecycleKind};
 
-use super::Alerts;
 use crate::AppState;
 
 /// Follows the event bus until shutdown.
@@ -99,6 +98,37 @@ async fn advance(
     ))
 }
 
+/// One target result being judged, and where alerts about it go.
+struct Seen<'a> {
+    state: &'a AppState,
+    target: &'a Target,
+    who: AlertSubject,
+    r: &'a TargetResult,
+}
+
+impl Seen<'_> {
+    /// Raises an alert about this target at the result's time.
+    async fn send(
+        &self,
+        kind: AlertKind,
+        severity: Severity,
+        title: String,
+        message: String,
+        reminder: bool,
+    ) -> anyhow::Result<()> {
+        let alert = make(
+            kind,
+            self.who.clone(),
+            self.r.at,
+            severity,
+            title,
+            message,
+            reminder,
+        );
+        self.state.alerts.raise(self.state, alert).await
+    }
+}
+
 async fn find_target(state: &AppState, id: &str) -> anyhow::Result<Option<Target>> {
     if let Some(t) = state.reach.config_targets.iter().find(|t| t.id == id) {
         return Ok(Some(t.clone()));
@@ -126,23 +156,24 @@ async fn on_probe(state: &AppState, id: &str) -> anyhow::Result<()> {
     let Some(r) = newest.into_iter().next() else {
         return Ok(());
     };
-    let who = subject("target", &target.id, &target.name);
-    availability(state, alerts, &target, &who, &r).await?;
+    let seen = Seen {
+        state,
+        target: &target,
+        who: subject("target", &target.id, &target.name),
+        r: &r,
+    };
+    availability(&seen).await?;
     if r.up {
-        cors(state, alerts, &target, &who, &r).await?;
-        certificate(state, alerts, &target, &who, &r).await?;
-        critical_findings(state, alerts, &target, &who, &r).await?;
+        cors(&seen).await?;
+        certificate(&seen).await?;
+        critical_findings(&seen).await?;
     }
     Ok(())
 }
 
-async fn availability(
-    state: &AppState,
-    alerts: &Alerts,
-    t: &Target,
-    who: &AlertSubject,
-    r: &TargetResult,
-) -> anyhow::Result<()> {
+async fn availability(s: &Seen<'_>) -> anyhow::Result<()> {
+    let (state, t, r) = (s.state, s.target, s.r);
+    let alerts = &state.alerts;
     let policy = alerts.settings.policy;
     let (tr, since) = advance(state, format!("target:{}", t.id), !r.up, r.at, &policy).await?;
     let why = r
@@ -190,29 +221,13 @@ async fn availability(
         ),
         Transition::Nothing => return Ok(()),
     };
-    alerts
-        .raise(
-            state,
-            make(
-                kind,
-                who.clone(),
-                r.at,
-                severity,
-                title,
-                message,
-                tr == Transition::Reminder,
-            ),
-        )
+    s.send(kind, severity, title, message, tr == Transition::Reminder)
         .await
 }
 
-async fn cors(
-    state: &AppState,
-    alerts: &Alerts,
-    t: &Target,
-    who: &AlertSubject,
-    r: &TargetResult,
-) -> anyhow::Result<()> {
+async fn cors(s: &Seen<'_>) -> anyhow::Result<()> {
+    let (state, t, r) = (s.state, s.target, s.r);
+    let alerts = &state.alerts;
     let (Some(origin), Some(allowed)) = (t.cors_origin.as_deref(), r.cors_allowed) else {
         return Ok(());
     };
@@ -231,29 +246,18 @@ async fn cors(
         ),
         Transition::Nothing => return Ok(()),
     };
-    alerts
-        .raise(
-            state,
-            make(
-                AlertKind::CorsChanged,
-                who.clone(),
-                r.at,
-                severity,
-                title,
-                message,
-                tr == Transition::Reminder,
-            ),
-        )
-        .await
+    s.send(
+        AlertKind::CorsChanged,
+        severity,
+        title,
+        message,
+        tr == Transition::Reminder,
+    )
+    .await
 }
 
-async fn certificate(
-    state: &AppState,
-    alerts: &Alerts,
-    t: &Target,
-    who: &AlertSubject,
-    r: &TargetResult,
-) -> anyhow::Result<()> {
+async fn certificate(s: &Seen<'_>) -> anyhow::Result<()> {
+    let (state, t, r) = (s.state, s.target, s.r);
     let Some(expires) = r.cert_expires else {
         return Ok(());
     };
@@ -285,30 +289,19 @@ async fn certificate(
         t.url,
         expires.format("%Y-%m-%d %H:%M UTC")
     );
-    alerts
-        .raise(
-            state,
-            make(
-                AlertKind::CertificateExpiring,
-                who.clone(),
-                r.at,
-                severity,
-                title,
-                message,
-                tr == Transition::Reminder,
-            ),
-        )
-        .await
+    s.send(
+        AlertKind::CertificateExpiring,
+        severity,
+        title,
+        message,
+        tr == Transition::Reminder,
+    )
+    .await
 }
 
 /// A critical finding on a target that still answers, once per finding while it lasts.
-async fn critical_findings(
-    state: &AppState,
-    alerts: &Alerts,
-    t: &Target,
-    who: &AlertSubject,
-    r: &TargetResult,
-) -> anyhow::Result<()> {
+async fn critical_findings(s: &Seen<'_>) -> anyhow::Result<()> {
+    let (state, t) = (s.state, s.target);
     let Some(probe) = state.store.agent_probe(t.id.clone()).await? else {
         return Ok(());
     };
@@ -323,17 +316,17 @@ async fn critical_findings(
         })
         .collect();
     let key = format!("findings:{}", t.id);
-    let mut s = state.store.alert_state(key.clone()).await?;
+    let mut open = state.store.alert_state(key.clone()).await?;
     let now: Vec<String> = critical
         .iter()
         .map(|f| f.code.as_str().to_owned())
         .collect();
     let new: Vec<_> = critical
         .iter()
-        .filter(|f| !s.open.contains(&f.code.as_str().to_owned()))
+        .filter(|f| !open.open.contains(&f.code.as_str().to_owned()))
         .collect();
-    s.open = now;
-    state.store.set_alert_state(key, &s).await?;
+    open.open = now;
+    state.store.set_alert_state(key, &open).await?;
     for f in new {
         let title = format!("{}: {}", t.name, f.summary);
         let message = format!(
@@ -341,20 +334,14 @@ async fn critical_findings(
             f.explanation,
             f.code.as_str()
         );
-        alerts
-            .raise(
-                state,
-                make(
-                    AlertKind::CriticalFinding,
-                    who.clone(),
-                    r.at,
-                    Severity::Critical,
-                    title,
-                    message,
-                    false,
-                ),
-            )
-            .await?;
+        s.send(
+            AlertKind::CriticalFinding,
+            Severity::Critical,
+            title,
+            message,
+            false,
+        )
+        .await?;
     }
     Ok(())
 }
