@@ -183,6 +183,11 @@ pub async fn serve(
     )
     .with_reach(config.targets.clone(), config.trusted_proxies.clone())
     .with_alerts(config.alerts.clone());
+    state
+        .alerts
+        .load(&store)
+        .await
+        .context("loading the notification channels added on the dashboard")?;
     match store.interrupt_gpu_runs().await {
         Ok(0) => {}
         Ok(n) => tracing::warn!(runs = n, "GPU benchmark runs were cut off by the last stop"),

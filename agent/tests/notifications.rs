@@ -1,8 +1,9 @@
 //! Alerts end to end inside one agent: a real target on loopback goes down and comes back,
 //! and real HTTP receivers get the notifications in each channel's shape (the generic
 //! webhook signed with HMAC-SHA256, Slack, Discord, ntfy); thresholds hold back single
-//! failures; a receiver that fails is retried and its attempts are logged; the API never
-//! shows a channel's secrets.
+//! failures; a receiver that fails is retried and its attempts are logged; a receiver that
+//! is down loses nothing and gets each alert once when it is back; muted targets stay
+//! quiet; channels added through the API keep their secrets; the API never shows them.
 
 // Test code: a failed unwrap is a failed test with its location.
 #![allow(clippy::unwrap_used)]
@@ -276,4 +277,213 @@ async fn a_failing_receiver_is_retried_logged_and_given_up() {
     assert_eq!(d["status"], "failed", "{d:#}");
     assert_eq!(d["log"].as_array().unwrap().len(), 2);
     assert_eq!(hook.requests().len(), 2);
+}
+
+/// A port nothing listens on yet.
+fn closed_port() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn a_receiver_down_loses_nothing_and_gets_each_alert_once() {
+    let service = Receiver::start(503).await;
+    let addr = closed_port();
+    let channels = format!(
+        "[[notifications]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"http://{addr}/in\"\n"
+    );
+    let state = AppState::new(
+        TOKEN.into(),
+        vec![],
+        "unix:///nonexistent/docker.sock",
+        Store::in_memory().unwrap(),
+    )
+    .with_reach(vec![target(&service.url("/health"))], vec![])
+    .with_alerts(settings(&channels, "failures = 2\nsuccesses = 1\n"));
+    let app = app(state.clone());
+    let _stop = start_alerts(&state);
+    let probe = || call(&app, Method::POST, "/api/targets/shop-api/probe", None);
+    probe().await;
+    probe().await;
+    // The alert is in the outbox; its first attempt is refused.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let (_, v) = call(&app, Method::GET, "/api/notifications", None).await;
+        if v["deliveries"][0]["attempts"] == 1 {
+            assert_eq!(v["deliveries"][0]["status"], "pending", "{v:#}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{v:#}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The target recovers while the receiver is still down: both alerts wait.
+    service.set_status(200);
+    probe().await;
+    let hook = Receiver::start_on(&addr, 200).await;
+    let got = wait_for(&hook, 2).await;
+    // Retries come 10 s apart: give any duplicate time to show up.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let events: Vec<Value> = hook
+        .requests()
+        .iter()
+        .map(|r| r.json()["event"].clone())
+        .collect();
+    assert_eq!(
+        events,
+        vec![Value::from("target_down"), Value::from("target_up")],
+        "{got:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_muted_target_stays_quiet() {
+    let service = Receiver::start(503).await;
+    let hook = Receiver::start(200).await;
+    let channels = format!(
+        "[[notifications]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{}\"\n",
+        hook.url("/in")
+    );
+    let state = AppState::new(
+        TOKEN.into(),
+        vec![],
+        "unix:///nonexistent/docker.sock",
+        Store::in_memory().unwrap(),
+    )
+    .with_reach(vec![target(&service.url("/health"))], vec![])
+    .with_alerts(settings(&channels, "failures = 1\nmute = [\"Shop API\"]\n"));
+    let app = app(state.clone());
+    let _stop = start_alerts(&state);
+    for _ in 0..3 {
+        call(&app, Method::POST, "/api/targets/shop-api/probe", None).await;
+    }
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(hook.requests().is_empty());
+}
+
+#[tokio::test]
+async fn channels_added_through_the_api_keep_their_secrets() {
+    let hook = Receiver::start(200).await;
+    let store = Store::in_memory().unwrap();
+    let config = format!(
+        "[[notifications]]\nname = \"from-file\"\nkind = \"slack\"\nurl = \"{}\"\n",
+        hook.url("/s")
+    );
+    let state = AppState::new(
+        TOKEN.into(),
+        vec![],
+        "unix:///nonexistent/docker.sock",
+        store.clone(),
+    )
+    .with_alerts(settings(&config, ""));
+    let app = app(state.clone());
+    let _stop = start_alerts(&state);
+    let add = |body: Value| {
+        call(
+            &app,
+            Method::POST,
+            "/api/notifications/channels",
+            Some(body),
+        )
+    };
+
+    let url = hook.url("/in/PATHSECRET");
+    let (s, v) =
+        add(serde_json::json!({"name": "ops", "kind": "webhook", "url": url, "secret": SECRET}))
+            .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(
+        (v["source"].as_str(), v["has_secret"].as_bool()),
+        (Some("dashboard"), Some(true))
+    );
+    assert!(
+        !v.to_string().contains(SECRET) && !v.to_string().contains("PATHSECRET"),
+        "{v}"
+    );
+    for (body, status, says) in [
+        (
+            serde_json::json!({"name": "ops", "kind": "slack", "url": url}),
+            StatusCode::CONFLICT,
+            "exists",
+        ),
+        (
+            serde_json::json!({"name": "from-file", "kind": "slack", "url": url}),
+            StatusCode::CONFLICT,
+            "exists",
+        ),
+        (
+            serde_json::json!({"name": "m", "kind": "email", "smtp_host": "mail"}),
+            StatusCode::BAD_REQUEST,
+            "needs from and to",
+        ),
+        (
+            serde_json::json!({"name": "x", "kind": "webhook", "url": url, "colour": "red"}),
+            StatusCode::BAD_REQUEST,
+            "unknown field `colour`",
+        ),
+        (
+            serde_json::json!({"name": "x", "kind": "email", "smtp_host": "m", "from": "a@x", "to": ["b@x"], "ca_file": "/etc/shadow"}),
+            StatusCode::BAD_REQUEST,
+            "config file",
+        ),
+    ] {
+        let (s, v) = add(body).await;
+        assert_eq!(s, status, "{v}");
+        assert!(v["message"].as_str().unwrap().contains(says), "{v}");
+    }
+    let (_, v) = call(&app, Method::GET, "/api/notifications", None).await;
+    let text = v.to_string();
+    assert!(
+        !text.contains(SECRET) && !text.contains("PATHSECRET"),
+        "{v:#}"
+    );
+    assert_eq!(v["channels"].as_array().unwrap().len(), 2);
+
+    // It delivers, signed with the secret the browser never sees again.
+    let (s, _) = call(
+        &app,
+        Method::POST,
+        "/api/notifications/test",
+        Some(serde_json::json!({"channel": "ops"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let got = wait_for(&hook, 1).await;
+    let want = vantage_agent::alerts::deliver::signature(SECRET, &got[0].body);
+    assert_eq!(got[0].header("x-vantage-signature"), Some(want.as_str()));
+    assert!(got[0].line.contains("/in/PATHSECRET"), "{:?}", got[0].line);
+
+    // Stored: an agent started on the same database has it.
+    let again = AppState::new(
+        TOKEN.into(),
+        vec![],
+        "unix:///nonexistent/docker.sock",
+        store.clone(),
+    );
+    again.alerts.load(&store).await.unwrap();
+    assert!(again.alerts.channel("ops").is_some());
+
+    let (s, _) = call(
+        &app,
+        Method::DELETE,
+        "/api/notifications/channels/from-file",
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    let (s, _) = call(
+        &app,
+        Method::DELETE,
+        "/api/notifications/channels/ops",
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = call(
+        &app,
+        Method::DELETE,
+        "/api/notifications/channels/ops",
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
 }

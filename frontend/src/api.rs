@@ -6,7 +6,7 @@
 use gloo_net::http::{Request, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use vantage_shared::alerts::{NotificationsOverview, TestNotification};
+use vantage_shared::alerts::{ChannelInfo, NotificationsOverview, TestNotification};
 use vantage_shared::gpu::{GpuBenchOptions, GpuRun, GpuRunStarted, GpuRunSummary, GpuStatus};
 use vantage_shared::probe::{
     AgentProbe, Comparison, DeviceReportIn, NewPhoneLink, NewTarget, PhoneLink, ProbeSet, Target,
@@ -239,6 +239,19 @@ pub async fn delete_target(token: &str, id: &str) -> Result<(), ApiError> {
 /// `GET /api/notifications`: channels (without secrets), policy, delivery log.
 pub async fn notifications(token: &str) -> Result<NotificationsOverview, ApiError> {
     get(token, routes::NOTIFICATIONS).await
+}
+
+/// `POST /api/notifications/channels`: adds a channel (the agent keeps its secret).
+pub async fn add_channel(
+    token: &str,
+    channel: &serde_json::Value,
+) -> Result<ChannelInfo, ApiError> {
+    post(token, routes::CHANNELS, Some(channel)).await
+}
+
+/// `DELETE /api/notifications/channels/{name}`.
+pub async fn delete_channel(token: &str, name: &str) -> Result<(), ApiError> {
+    delete(token, &routes::fill(routes::CHANNEL, &[name])).await
 }
 
 /// `POST /api/notifications/test`: queues a test notification for one channel.

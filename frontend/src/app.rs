@@ -12,13 +12,13 @@ use vantage_shared::DockerState;
 use crate::components::nav::Nav;
 use crate::components::token_screen::TokenScreen;
 use crate::live;
-use crate::pages::alerts::AlertsPage;
 use crate::pages::container::ContainerPage;
 use crate::pages::containers::ContainersPage;
 use crate::pages::firewall::FirewallPage;
 use crate::pages::gpu::GpuPage;
 use crate::pages::networks::NetworksPage;
 use crate::pages::not_found::NotFoundPage;
+use crate::pages::notifications::NotificationsPage;
 use crate::pages::overview::OverviewPage;
 use crate::pages::phone::PhonePage;
 use crate::pages::reach::ReachPage;
@@ -72,7 +72,7 @@ fn AdminApp() -> impl IntoView {
                         <Route path=path!("/reach") view=ReachPage />
                         <Route path=path!("/firewall") view=FirewallPage />
                         <Route path=path!("/gpu") view=GpuPage />
-                        <Route path=path!("/alerts") view=AlertsPage />
+                        <Route path=path!("/notifications") view=NotificationsPage />
                     </Routes>
                 </Show>
             </main>

@@ -274,6 +274,8 @@ pub struct ChannelInfo {
     pub events: Vec<String>,
     /// Whether a signing secret (webhook), token (ntfy) or password (e-mail) is set.
     pub has_secret: bool,
+    /// `config` (the config file: change it there) or `dashboard` (added here: deletable).
+    pub source: String,
 }
 
 /// One notification in the outbox, with its delivery so far.

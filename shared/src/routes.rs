@@ -34,6 +34,8 @@ pub const RULES_HOST: &str = "/api/rules/host";
 
 pub const NOTIFICATIONS: &str = "/api/notifications";
 pub const NOTIFICATIONS_TEST: &str = "/api/notifications/test";
+pub const CHANNELS: &str = "/api/notifications/channels";
+pub const CHANNEL: &str = "/api/notifications/channels/{name}";
 
 pub const GPU: &str = "/api/gpu";
 pub const GPU_RUNS: &str = "/api/gpu/runs";

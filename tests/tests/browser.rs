@@ -586,11 +586,12 @@ async fn change_interval(c: &Client) {
     }
 }
 
-/// The Alerts page: the channels without their secrets, "Send test" on a working and on a
-/// refused webhook, the delivery log with "sent" and "retrying"; on a desktop and a 360 px
-/// phone. An agent without channels shows how to add one.
+/// The Notifications page: the channels without their secrets, "Send test" on a working and
+/// on a refused webhook, the delivery log with "sent" and "retrying", a channel added with
+/// the form (its secret never shown again) and deleted; on a desktop and a 360 px phone. An
+/// agent without channels shows how to add one.
 #[tokio::test]
-async fn alerts_page_sends_tests_and_shows_the_delivery_log() {
+async fn notifications_page_adds_channels_sends_tests_and_shows_the_log() {
     require_dashboard();
     let ok_port = cors_open_server();
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
@@ -618,13 +619,16 @@ async fn alerts_page_sends_tests_and_shows_the_delivery_log() {
         },
     );
     let driver = Driver::start();
-    for (width, height, shot) in [(1280, 900, "alerts.png"), (360, 780, "phone-alerts.png")] {
+    for (width, height, shot) in [
+        (1280, 900, "notifications.png"),
+        (360, 780, "phone-notifications.png"),
+    ] {
         let c = driver.client(width, height).await;
         c.goto(&format!("{}/?token={}", agent.base, agent.token))
             .await
             .unwrap();
         wait_css(&c, "main", Duration::from_secs(20)).await;
-        c.goto(&agent.url("/alerts")).await.unwrap();
+        c.goto(&agent.url("/notifications")).await.unwrap();
         wait_css(&c, "[data-testid=channels]", Duration::from_secs(20)).await;
         let page = text_fresh(&c, "main").await;
         assert!(
@@ -674,10 +678,52 @@ async fn alerts_page_sends_tests_and_shows_the_delivery_log() {
         .await
         .unwrap();
     wait_css(&c, "main", Duration::from_secs(20)).await;
-    c.goto(&bare.url("/alerts")).await.unwrap();
+    c.goto(&bare.url("/notifications")).await.unwrap();
     let hint = text_fresh(&c, "[data-testid=no-channels]").await;
     assert!(hint.contains("[[notifications]]"), "{hint}");
     c.close().await.unwrap();
+}
+
+/// The form: a webhook with a signing secret; listed as added here, the secret gone from
+/// the page; then deleted with its confirm step.
+async fn add_and_delete_a_channel(c: &Client, port: u16) {
+    click_fresh(c, "[data-testid=add-channel] > summary").await;
+    fill(c, "[data-testid=add-channel] input[name=name]", "team-hook").await;
+    fill(
+        c,
+        "[data-testid=add-channel] input[name=url]",
+        &format!("http://127.0.0.1:{port}/hooks/FORMPATH"),
+    )
+    .await;
+    fill(
+        c,
+        "[data-testid=add-channel] input[name=secret]",
+        "FORMSECRET",
+    )
+    .await;
+    click_fresh(c, "[data-testid=add-channel-submit]").await;
+    let added = "[data-testid=channel][data-name=team-hook]";
+    wait_css(c, added, Duration::from_secs(10)).await;
+    let page = text_fresh(c, "main").await;
+    assert!(
+        !page.contains("FORMSECRET") && !page.contains("FORMPATH"),
+        "{page}"
+    );
+    let value = c
+        .execute(
+            "return document.querySelector('[data-testid=add-channel] input[name=secret]').value",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(value.as_str(), Some(""), "the form forgot the secret");
+    click_fresh(c, &format!("{added} [data-testid=delete-channel]")).await;
+    click_fresh(c, &format!("{added} [data-testid=confirm-delete-channel]")).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while c.find(Locator::Css(added)).await.is_ok() {
+        assert!(Instant::now() < deadline, "the channel is still listed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Two groups from one account export: one attached to the load balancer (office only),

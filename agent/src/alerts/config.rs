@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use chrono::Duration;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use vantage_shared::alerts::{AlertKind, AlertPolicy, ChannelInfo};
 use vantage_shared::probe::parse_interval;
 
@@ -29,7 +29,7 @@ pub struct AlertsConfig {
 }
 
 /// Where a channel sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ChannelKind {
     /// The generic JSON payload, optionally signed (HMAC-SHA256 of the body).
@@ -54,7 +54,7 @@ impl ChannelKind {
 }
 
 /// How an e-mail channel talks to its server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SmtpSecurity {
     /// Plain connection upgraded with STARTTLS (port 587); refused if the server cannot.
@@ -66,8 +66,9 @@ pub enum SmtpSecurity {
     None,
 }
 
-/// One `[[notifications]]` entry.
-#[derive(Debug, Clone, Deserialize)]
+/// One `[[notifications]]` entry, or the body of `POST /api/notifications/channels` (the
+/// same fields, without `ca_file`: a path on the agent's host is the config file's to name).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelConfig {
     pub name: String,
@@ -91,6 +92,8 @@ pub struct ChannelConfig {
     #[serde(default)]
     pub to: Vec<String>,
     /// A CA certificate (PEM) to trust for the SMTP server, besides the public roots.
+    /// Config file only: the API refuses it.
+    #[schema(ignore)]
     pub ca_file: Option<PathBuf>,
 }
 
@@ -99,6 +102,8 @@ pub struct ChannelConfig {
 pub struct Channel {
     pub config: ChannelConfig,
     pub events: Vec<AlertKind>,
+    /// Added on the dashboard (stored in the database) rather than in the config file.
+    pub from_dashboard: bool,
 }
 
 impl Channel {
@@ -135,6 +140,12 @@ impl Channel {
             destination,
             events: self.events.iter().map(|k| k.as_str().to_owned()).collect(),
             has_secret: c.secret.is_some() || c.token.is_some() || c.password.is_some(),
+            source: if self.from_dashboard {
+                "dashboard"
+            } else {
+                "config"
+            }
+            .to_owned(),
         }
     }
 }
@@ -236,7 +247,11 @@ pub fn check_channel(c: ChannelConfig) -> Result<Channel, String> {
             }
         }
     }
-    Ok(Channel { config: c, events })
+    Ok(Channel {
+        config: c,
+        events,
+        from_dashboard: false,
+    })
 }
 
 #[cfg(test)]

@@ -70,7 +70,8 @@ async fn deliver(
     hostname: &str,
     d: Due,
 ) {
-    let result = match alerts.settings.channel(&d.channel) {
+    let channel = alerts.channel(&d.channel);
+    let result = match &channel {
         Some(channel) => send(http, channel, &d.alert, hostname).await,
         None => Err(anyhow::anyhow!(
             "the channel `{}` is no longer configured",
@@ -81,8 +82,7 @@ async fn deliver(
     let (ok, outcome, retry_at) = match result {
         Ok(outcome) => (true, outcome, None),
         Err(e) => {
-            let give_up = attempt >= alerts.settings.max_attempts
-                || alerts.settings.channel(&d.channel).is_none();
+            let give_up = attempt >= alerts.settings.max_attempts || channel.is_none();
             let retry = (!give_up).then(|| Utc::now() + retry_after(attempt));
             (false, format!("{e:#}"), retry)
         }

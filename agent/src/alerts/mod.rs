@@ -9,29 +9,124 @@ pub mod deliver;
 pub mod engine;
 pub mod routes;
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use tokio::sync::Notify;
 use vantage_shared::alerts::Alert;
 
 pub use config::Settings;
+use config::{check_channel, Channel, ChannelConfig};
 
+use crate::store::Store;
 use crate::AppState;
 
-/// The configured channels and policy, and the delivery worker's doorbell.
+/// The policy and the config file's channels, the channels added on the dashboard, and the
+/// delivery worker's doorbell.
 #[derive(Debug, Clone, Default)]
 pub struct Alerts {
     pub settings: Arc<Settings>,
+    /// Added on the dashboard: stored, loaded at start, changed through the API.
+    dashboard: Arc<RwLock<Vec<Channel>>>,
     /// Rung when the outbox gets something, so delivery starts at once.
     pub wake: Arc<Notify>,
+}
+
+/// Why a channel cannot be added or removed.
+#[derive(Debug)]
+pub enum ChannelError {
+    Invalid(String),
+    Exists(String),
+    InConfig(String),
+    Missing(String),
+    Store(crate::store::StoreError),
+}
+
+impl From<crate::store::StoreError> for ChannelError {
+    fn from(e: crate::store::StoreError) -> Self {
+        Self::Store(e)
+    }
 }
 
 impl Alerts {
     pub fn new(settings: Settings) -> Self {
         Self {
             settings: Arc::new(settings),
+            dashboard: Arc::default(),
             wake: Arc::new(Notify::new()),
         }
+    }
+
+    /// Every channel: the config file's, then the dashboard's.
+    pub fn channels(&self) -> Vec<Channel> {
+        let mut all = self.settings.channels.clone();
+        if let Ok(d) = self.dashboard.read() {
+            all.extend(d.iter().cloned());
+        }
+        all
+    }
+
+    pub fn channel(&self, name: &str) -> Option<Channel> {
+        self.channels().into_iter().find(|c| c.config.name == name)
+    }
+
+    /// Loads the dashboard's channels; one that no longer passes the checks is skipped
+    /// with a warning rather than stopping the agent.
+    pub async fn load(&self, store: &Store) -> Result<(), crate::store::StoreError> {
+        let mut loaded = Vec::new();
+        for json in store.channels().await? {
+            match serde_json::from_str::<ChannelConfig>(&json)
+                .map_err(|e| e.to_string())
+                .and_then(check_channel)
+            {
+                Ok(mut c) => {
+                    c.from_dashboard = true;
+                    loaded.push(c);
+                }
+                Err(e) => tracing::warn!(error = %e, "Skipping a stored notification channel"),
+            }
+        }
+        if let Ok(mut d) = self.dashboard.write() {
+            *d = loaded;
+        }
+        Ok(())
+    }
+
+    /// Adds a channel from the dashboard, checked like the config file's.
+    pub async fn add(&self, store: &Store, c: ChannelConfig) -> Result<Channel, ChannelError> {
+        if c.ca_file.is_some() {
+            return Err(ChannelError::Invalid(
+                "ca_file names a file on the agent's host: set it in the config file".into(),
+            ));
+        }
+        let mut channel = check_channel(c).map_err(ChannelError::Invalid)?;
+        channel.from_dashboard = true;
+        let name = channel.config.name.clone();
+        if self.settings.channel(&name).is_some() {
+            return Err(ChannelError::Exists(name));
+        }
+        let json =
+            serde_json::to_string(&channel.config).map_err(crate::store::StoreError::from)?;
+        if !store.insert_channel(name.clone(), json).await? {
+            return Err(ChannelError::Exists(name));
+        }
+        if let Ok(mut d) = self.dashboard.write() {
+            d.push(channel.clone());
+        }
+        Ok(channel)
+    }
+
+    /// Removes a dashboard channel (its pending notifications then give up).
+    pub async fn remove(&self, store: &Store, name: &str) -> Result<(), ChannelError> {
+        if self.settings.channel(name).is_some() {
+            return Err(ChannelError::InConfig(name.to_owned()));
+        }
+        if !store.delete_channel(name.to_owned()).await? {
+            return Err(ChannelError::Missing(name.to_owned()));
+        }
+        if let Ok(mut d) = self.dashboard.write() {
+            d.retain(|c| c.config.name != name);
+        }
+        Ok(())
     }
 
     /// Whether any of `names` (a target's id and name, a container's name and id) is muted.

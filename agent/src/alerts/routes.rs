@@ -8,13 +8,15 @@ use chrono::Utc;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vantage_shared::alerts::{
-    Alert, AlertKind, AlertSubject, NotificationsOverview, TestNotification,
+    Alert, AlertKind, AlertSubject, ChannelInfo, NotificationsOverview, TestNotification,
 };
 use vantage_shared::diagnosis::Severity;
 use vantage_shared::routes;
 use vantage_shared::ApiErrorBody;
 
-use crate::error::{ApiError, ApiJson};
+use super::config::ChannelConfig;
+use super::ChannelError;
+use crate::error::{ApiError, ApiJson, ApiPath};
 use crate::AppState;
 
 /// Deliveries the overview lists.
@@ -24,9 +26,52 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(overview))
         .routes(routes!(send_test))
+        .routes(routes!(add_channel))
+        .routes(routes!(delete_channel))
 }
 
-/// The channels from the config file (destination host only: URL paths, tokens and
+impl From<ChannelError> for ApiError {
+    fn from(e: ChannelError) -> Self {
+        match e {
+            ChannelError::Invalid(m) => ApiError::BadRequest(m),
+            ChannelError::Exists(n) => {
+                ApiError::Conflict(format!("a channel named `{n}` exists: choose another name"))
+            }
+            ChannelError::InConfig(n) => ApiError::Conflict(format!(
+                "the channel `{n}` is in the config file: remove it there and restart the agent"
+            )),
+            ChannelError::Missing(n) => ApiError::NotFound(format!("no dashboard channel `{n}`")),
+            ChannelError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// Adds a channel (admin), checked as the config file's are. Its secret, token or password
+/// is kept by the agent and never sent back: the answer is the channel as the overview
+/// shows it.
+#[utoipa::path(post, path = routes::CHANNELS, tag = "alerts", security(("bearer" = [])), request_body = ChannelConfig,
+    responses((status = 201, body = ChannelInfo), (status = 400, body = ApiErrorBody), (status = 401, body = ApiErrorBody), (status = 409, body = ApiErrorBody)))]
+async fn add_channel(
+    State(state): State<AppState>,
+    ApiJson(c): ApiJson<ChannelConfig>,
+) -> Result<(StatusCode, Json<ChannelInfo>), ApiError> {
+    let channel = state.alerts.add(&state.store, c).await?;
+    Ok((StatusCode::CREATED, Json(channel.info())))
+}
+
+/// Removes a channel added on the dashboard (admin); its pending notifications give up.
+#[utoipa::path(delete, path = routes::CHANNEL, tag = "alerts", security(("bearer" = [])),
+    params(("name" = String, Path, description = "Channel name")),
+    responses((status = 204), (status = 401, body = ApiErrorBody), (status = 404, body = ApiErrorBody), (status = 409, body = ApiErrorBody)))]
+async fn delete_channel(
+    State(state): State<AppState>,
+    ApiPath(name): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    state.alerts.remove(&state.store, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The channels, from the config file and added here (destination host only: URL paths, tokens and
 /// passwords never leave the agent), the alert policy, and the newest 100 deliveries with
 /// their attempts.
 #[utoipa::path(get, path = routes::NOTIFICATIONS, tag = "alerts", security(("bearer" = [])),
@@ -34,7 +79,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
 async fn overview(State(state): State<AppState>) -> Result<Json<NotificationsOverview>, ApiError> {
     let s = &state.alerts.settings;
     Ok(Json(NotificationsOverview {
-        channels: s.channels.iter().map(|c| c.info()).collect(),
+        channels: state.alerts.channels().iter().map(|c| c.info()).collect(),
         failures: s.policy.failures,
         successes: s.policy.successes,
         remind_every_seconds: s
@@ -55,9 +100,9 @@ async fn send_test(
     State(state): State<AppState>,
     ApiJson(t): ApiJson<TestNotification>,
 ) -> Result<StatusCode, ApiError> {
-    let channel = state.alerts.settings.channel(&t.channel).ok_or_else(|| {
+    let channel = state.alerts.channel(&t.channel).ok_or_else(|| {
         ApiError::NotFound(format!(
-            "no channel `{}`: channels come from [[notifications]] in the config file",
+            "no channel `{}`: add it on the Notifications page or in [[notifications]] of the config file",
             t.channel
         ))
     })?;

@@ -49,6 +49,39 @@ impl Store {
         .await
     }
 
+    /// Channels added on the dashboard, as stored (JSON of the config entry), oldest first.
+    pub async fn channels(&self) -> Result<Vec<String>, StoreError> {
+        self.with_conn(|conn| {
+            let rows = conn
+                .prepare_cached("SELECT json FROM channels ORDER BY created_ns")?
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<Vec<String>, _>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    /// Stores a dashboard channel; false when one with that name exists.
+    pub async fn insert_channel(&self, name: String, json: String) -> Result<bool, StoreError> {
+        let now = to_ns(Utc::now())?;
+        self.with_conn(move |conn| {
+            let n = conn.execute(
+                "INSERT OR IGNORE INTO channels (name, json, created_ns) VALUES (?1, ?2, ?3)",
+                params![name, json, now],
+            )?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    /// Removes a dashboard channel; false when there was none.
+    pub async fn delete_channel(&self, name: String) -> Result<bool, StoreError> {
+        self.with_conn(move |conn| {
+            Ok(conn.execute("DELETE FROM channels WHERE name = ?1", params![name])? > 0)
+        })
+        .await
+    }
+
     /// Puts an alert in the outbox for `channel`, due now; returns its id.
     pub async fn enqueue_notification(
         &self,
@@ -68,7 +101,9 @@ impl Store {
         .await
     }
 
-    /// Pending notifications whose next attempt is due at `now`, oldest first.
+    /// Pending notifications whose next attempt is due at `now`, oldest first; only the
+    /// oldest pending one of each channel, so a channel gets its alerts in order ("down"
+    /// before "up") even when the first had to wait for a retry.
     pub async fn due_notifications(
         &self,
         now: DateTime<Utc>,
@@ -78,8 +113,11 @@ impl Store {
         self.with_conn(move |conn| {
             let rows = conn
                 .prepare_cached(
-                    "SELECT id, channel, alert, attempts FROM notifications
-                     WHERE status = 'pending' AND next_ns <= ?1 ORDER BY next_ns, id LIMIT ?2",
+                    "SELECT id, channel, alert, attempts FROM notifications n
+                     WHERE status = 'pending' AND next_ns <= ?1 AND NOT EXISTS
+                       (SELECT 1 FROM notifications o
+                        WHERE o.channel = n.channel AND o.status = 'pending' AND o.id < n.id)
+                     ORDER BY next_ns, id LIMIT ?2",
                 )?
                 .query_map(params![now, limit], |r| {
                     Ok((
@@ -104,11 +142,16 @@ impl Store {
         .await
     }
 
-    /// The next time a pending notification is due, if any.
+    /// The next time a pending notification is due, if any (among those
+    /// [`Self::due_notifications`] would return).
     pub async fn next_notification_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         self.with_conn(|conn| {
             let ns: Option<i64> = conn
-                .prepare_cached("SELECT MIN(next_ns) FROM notifications WHERE status = 'pending'")?
+                .prepare_cached(
+                    "SELECT MIN(next_ns) FROM notifications n WHERE status = 'pending' AND NOT EXISTS
+                       (SELECT 1 FROM notifications o
+                        WHERE o.channel = n.channel AND o.status = 'pending' AND o.id < n.id)",
+                )?
                 .query_row([], |r| r.get(0))?;
             Ok(ns.map(from_ns))
         })
@@ -276,6 +319,56 @@ mod tests {
         );
         assert!(!hook.log[0].ok && hook.log[1].ok && hook.sent_at.is_some());
         assert_eq!(store.next_notification_due().await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_channel_gets_its_alerts_in_order() {
+        let store = Store::in_memory().unwrap();
+        let first = store
+            .enqueue_notification("hook".into(), &alert())
+            .await
+            .unwrap();
+        let second = store
+            .enqueue_notification("hook".into(), &alert())
+            .await
+            .unwrap();
+        let other = store
+            .enqueue_notification("mail".into(), &alert())
+            .await
+            .unwrap();
+        let ids = |due: Vec<Due>| due.iter().map(|d| d.id).collect::<Vec<_>>();
+        assert_eq!(
+            ids(store.due_notifications(Utc::now(), 10).await.unwrap()),
+            vec![first, other]
+        );
+        // The first waits for its retry: the second waits behind it, the other channel not.
+        let later = Utc::now() + Duration::seconds(10);
+        store
+            .record_attempt(first, false, "refused".into(), Some(later))
+            .await
+            .unwrap();
+        store
+            .record_attempt(other, true, "ok".into(), None)
+            .await
+            .unwrap();
+        assert!(store
+            .due_notifications(Utc::now(), 10)
+            .await
+            .unwrap()
+            .is_empty());
+        let next = store.next_notification_due().await.unwrap().unwrap();
+        assert!(
+            (next - later).num_milliseconds().abs() < 1,
+            "not the blocked one's time"
+        );
+        store
+            .record_attempt(first, true, "ok".into(), None)
+            .await
+            .unwrap();
+        assert_eq!(
+            ids(store.due_notifications(later, 10).await.unwrap()),
+            vec![second]
+        );
     }
 
     #[tokio::test]

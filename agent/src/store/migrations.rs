@@ -235,6 +235,17 @@ pub(super) const MIGRATIONS: &[Migration] = &[
                  );
                  CREATE INDEX IF NOT EXISTS notification_attempts_by_id ON notification_attempts (notification_id, at_ns);",
     },
+    Migration {
+        version: 11,
+        // Channels added on the dashboard, with their secrets: they never leave the agent.
+        description: "notification channels added on the dashboard",
+        prepare: None,
+        sql: "CREATE TABLE IF NOT EXISTS channels (
+                    name       TEXT PRIMARY KEY,
+                    json       TEXT    NOT NULL,
+                    created_ns INTEGER NOT NULL
+                 );",
+    },
 ];
 
 /// The version a database has once every step is applied.

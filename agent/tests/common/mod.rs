@@ -62,9 +62,14 @@ pub struct Receiver {
 
 impl Receiver {
     pub async fn start(status: u16) -> Self {
+        Self::start_on("127.0.0.1:0", status).await
+    }
+
+    /// On a given address, e.g. a port that refused connections until now.
+    pub async fn start_on(addr: &str, status: u16) -> Self {
         use std::sync::atomic::{AtomicU16, Ordering};
         use std::sync::{Arc, Mutex};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        let listener = tokio::net::TcpListener::bind(addr)
             .await
             .expect("bind loopback");
         let r = Self {

@@ -47,7 +47,7 @@ pub fn Nav() -> impl IntoView {
                         <A href="/gpu">"GPU"</A>
                     </li>
                     <li>
-                        <A href="/alerts">"Alerts"</A>
+                        <A href="/notifications">"Notifications"</A>
                     </li>
                 </ul>
                 <LiveIndicator state=Signal::derive(live) />

@@ -1,6 +1,5 @@
 //! One module per route; each page owns its resources and refetches on live events.
 
-pub mod alerts;
 pub mod container;
 pub mod container_life;
 pub mod containers;
@@ -8,6 +7,7 @@ pub mod firewall;
 pub mod gpu;
 pub mod networks;
 pub mod not_found;
+pub mod notifications;
 pub mod overview;
 pub mod phone;
 pub mod reach;

@@ -1,7 +1,10 @@
-//! `/alerts`: where alerts go and how their delivery went. The channels come from the
-//! agent's config file and are shown without their secrets; each can be sent a test; the
-//! delivery log lists every notification with its status and attempts, refreshed while
-//! the page is open (retries happen on the agent's clock, not on events).
+//! `/notifications`: where alerts go and how their delivery went. Channels come from the
+//! agent's config file or are added here (`form.rs`); the agent keeps their
+//! secrets and shows only where they send. Each can be sent a test; the delivery log lists
+//! every notification with its status and attempts, refreshed while the page is open
+//! (retries happen on the agent's clock, not on events).
+
+mod form;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -18,7 +21,7 @@ use crate::state::{use_refresh, use_session};
 const POLL_MS: u32 = 5_000;
 
 #[component]
-pub fn AlertsPage() -> impl IntoView {
+pub fn NotificationsPage() -> impl IntoView {
     let session = use_session();
     let refresh = use_refresh();
     let tick = RwSignal::new(0u32);
@@ -35,7 +38,7 @@ pub fn AlertsPage() -> impl IntoView {
         async move { session.check(api::notifications(&token).await) }
     });
     view! {
-        <h1>"Alerts"</h1>
+        <h1>"Notifications"</h1>
         <Loaded outcome=overview.outcome() what="the notification settings">
             {move || overview.data().get().map(|o| view! { <Body o tick /> })}
         </Loaded>
@@ -57,7 +60,7 @@ fn Body(o: NotificationsOverview, tick: RwSignal<u32>) -> impl IntoView {
     let channels = if o.channels.is_empty() {
         view! {
             <Empty title="No notification channels." testid="no-channels">
-                <p>"Add channels to the agent's config file and restart it; see docs/notifications.md. For example:"</p>
+                <p>"Add one below, or in the agent's config file (see docs/notifications.md), for example:"</p>
                 <pre class="config-example">"[[notifications]]\nname = \"ops\"\nkind = \"slack\"   # webhook, slack, discord, ntfy or email\nurl = \"https://hooks.slack.com/services/…\""</pre>
             </Empty>
         }
@@ -76,6 +79,7 @@ fn Body(o: NotificationsOverview, tick: RwSignal<u32>) -> impl IntoView {
         <section aria-labelledby="channels-title">
             <h2 id="channels-title">"Channels"</h2>
             {channels}
+            <form::ChannelForm tick />
         </section>
         <section aria-labelledby="log-title">
             <h2 id="log-title">"Delivery log"</h2>
@@ -112,6 +116,7 @@ fn ChannelRow(c: ChannelInfo, tick: RwSignal<u32>) -> impl IntoView {
             <div class="channel-head">
                 <strong>{c.name.clone()}</strong>
                 <span class="badge">{c.kind.clone()}</span>
+                {(c.source == "config").then(|| view! { <span class="badge" title="From the agent's config file: change it there">"config file"</span> })}
                 {c.has_secret.then(|| view! { <span class="badge" title="A signing secret, token or password is set; it is never shown">"secret set"</span> })}
             </div>
             <code class="small">{c.destination.clone()}</code>
@@ -120,12 +125,46 @@ fn ChannelRow(c: ChannelInfo, tick: RwSignal<u32>) -> impl IntoView {
                 <button type="button" class="button secondary small-button" data-testid="send-test" disabled=sending on:click=send>
                     {move || if sending.get() { "Queuing…" } else { "Send test" }}
                 </button>
+                {(c.source == "dashboard").then(|| view! { <DeleteChannel name=c.name.clone() tick /> })}
                 {move || state.get().map(|r| match r {
                     Ok(()) => view! { <span class="small" role="status">"Queued: see the log below."</span> }.into_any(),
                     Err(e) => view! { <span class="small field-error" role="alert">{e}</span> }.into_any(),
                 })}
             </div>
         </li>
+    }
+}
+
+/// "Delete…" then "Delete" / "Keep", for a channel added here.
+#[component]
+fn DeleteChannel(name: String, tick: RwSignal<u32>) -> impl IntoView {
+    let session = use_session();
+    let confirming = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let remove = move |_| {
+        let name = name.clone();
+        spawn_local(async move {
+            let token = session.token_untracked();
+            match session.check(api::delete_channel(&token, &name).await) {
+                Ok(()) => tick.update(|t| *t = t.wrapping_add(1)),
+                Err(e) => error.set(Some(error_text(&e))),
+            }
+            confirming.set(false);
+        });
+    };
+    view! {
+        <Show
+            when=move || confirming.get()
+            fallback=move || view! {
+                <button type="button" class="button secondary small-button" data-testid="delete-channel" on:click=move |_| confirming.set(true)>"Delete…"</button>
+            }
+        >
+            <span class="confirm" role="group" aria-label="Confirm delete">
+                <button type="button" class="button danger small-button" data-testid="confirm-delete-channel" on:click=remove.clone()>"Delete"</button>
+                <button type="button" class="button secondary small-button" on:click=move |_| confirming.set(false)>"Keep"</button>
+            </span>
+        </Show>
+        {move || error.get().map(|e| view! { <span class="small field-error" role="alert">{e}</span> })}
     }
 }
 
