@@ -1,7 +1,8 @@
 //! Notifications against real receivers and a real agent process: a pending delivery
 //! survives `kill -9` and goes out after the restart; e-mail reaches a real SMTP server
 //! (Debian's python3-aiosmtpd) over STARTTLS and over TLS, verified against the test's own
-//! CA; and a real container turning unhealthy and healthy again is told to a webhook.
+//! CA; a real container turning unhealthy and healthy again, and one OOM-killed in a restart
+//! loop, are told to a webhook.
 
 // Test code: a failed unwrap is a failed test with its location.
 #![allow(clippy::unwrap_used)]
@@ -431,4 +432,75 @@ async fn a_container_turning_unhealthy_and_back_is_told() {
     let up = wait_event("container_healthy").await;
     assert_eq!(up["severity"], "info", "{up:#}");
     drop(agent);
+}
+
+#[tokio::test]
+async fn a_restart_loop_is_told_once_with_its_exit_code() {
+    require_docker();
+    let data = tempfile::tempdir().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let got = receiver(listener);
+    let config = write_config(
+        data.path(),
+        &format!(
+            "[[notifications]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:{port}/in\"\n\
+             events = [\"restart_loop\"]\n"
+        ),
+    );
+    // This one watches the real Docker engine.
+    let agent = Agent::start_with(
+        data.path(),
+        &[],
+        &AgentLaunch {
+            args: vec!["--config".into(), config.display().to_string()],
+            ..Default::default()
+        },
+    );
+    // `dd` allocates its 100 MiB block under a 32 MiB limit: the OOM killer, again and again.
+    let c = Container::run(
+        "oomalert",
+        &[
+            "--restart",
+            "always",
+            "--memory",
+            "32m",
+            "--memory-swap",
+            "32m",
+        ],
+        &["dd", "if=/dev/zero", "of=/dev/null", "bs=100M", "count=1"],
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let alert = loop {
+        let found = got
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|v| v["subject"]["name"] == c.name.as_str())
+            .cloned();
+        if let Some(v) = found {
+            break v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no restart_loop alert:\n{}",
+            agent.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(alert["event"], "restart_loop", "{alert:#}");
+    let text = alert["message"].as_str().unwrap();
+    assert!(
+        text.contains("code 137") && text.contains("out-of-memory killer"),
+        "{text}"
+    );
+    // It keeps looping: still one alert.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let n = got
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|v| v["subject"]["name"] == c.name.as_str())
+        .count();
+    assert_eq!(n, 1);
 }
