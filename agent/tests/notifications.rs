@@ -29,12 +29,16 @@ const TOKEN: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789a
 const SECRET: &str = "hook-signing-key";
 
 fn target(url: &str) -> Target {
+    target_for(url, None)
+}
+
+fn target_for(url: &str, cors_origin: Option<&str>) -> Target {
     Target::from_new(
         NewTarget {
             name: "Shop API".into(),
             url: url.into(),
             expected_status: None,
-            cors_origin: None,
+            cors_origin: cors_origin.map(str::to_owned),
             cors_method: None,
             cors_headers: vec![],
             cors_credentials: false,
@@ -486,4 +490,102 @@ async fn channels_added_through_the_api_keep_their_secrets() {
     )
     .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_cors_flip_is_told_both_ways() {
+    let service = Receiver::start(200).await;
+    let hook = Receiver::start(200).await;
+    let channels = format!(
+        "[[notifications]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{}\"\n",
+        hook.url("/in")
+    );
+    let state = AppState::new(
+        TOKEN.into(),
+        vec![],
+        "unix:///nonexistent/docker.sock",
+        Store::in_memory().unwrap(),
+    )
+    .with_reach(
+        vec![target_for(
+            &service.url("/items"),
+            Some("https://shop.example"),
+        )],
+        vec![],
+    )
+    .with_alerts(settings(&channels, "failures = 1\nsuccesses = 1\n"));
+    let app = app(state.clone());
+    let _stop = start_alerts(&state);
+    let probe = || call(&app, Method::POST, "/api/targets/shop-api/probe", None);
+
+    // It answers, but without Access-Control-Allow-Origin: pages on the shop cannot read it.
+    probe().await;
+    let got = wait_for(&hook, 1).await;
+    let blocked = got[0].json();
+    assert_eq!(
+        (blocked["event"].as_str(), blocked["severity"].as_str()),
+        (Some("cors_changed"), Some("critical")),
+        "{blocked:#}"
+    );
+    assert!(blocked["title"]
+        .as_str()
+        .unwrap()
+        .contains("CORS now blocks https://shop.example"));
+    service.set_headers(&["Access-Control-Allow-Origin: https://shop.example"]);
+    probe().await;
+    let got = wait_for(&hook, 2).await;
+    let allowed = got[1].json();
+    assert_eq!(allowed["event"], "cors_changed");
+    assert!(
+        allowed["title"]
+            .as_str()
+            .unwrap()
+            .contains("CORS allows https://shop.example again"),
+        "{allowed:#}"
+    );
+    // No target_down at any point: it answered throughout.
+    assert!(hook
+        .requests()
+        .iter()
+        .all(|r| r.json()["event"] == "cors_changed"));
+}
+
+#[tokio::test]
+async fn a_reminder_while_it_stays_down() {
+    let service = Receiver::start(503).await;
+    let hook = Receiver::start(200).await;
+    let channels = format!(
+        "[[notifications]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{}\"\n",
+        hook.url("/in")
+    );
+    let state = AppState::new(
+        TOKEN.into(),
+        vec![],
+        "unix:///nonexistent/docker.sock",
+        Store::in_memory().unwrap(),
+    )
+    .with_reach(vec![target(&service.url("/health"))], vec![])
+    .with_alerts(settings(&channels, "failures = 1\nremind_every = \"5s\"\n"));
+    let app = app(state.clone());
+    let _stop = start_alerts(&state);
+    let probe = || call(&app, Method::POST, "/api/targets/shop-api/probe", None);
+    probe().await;
+    wait_for(&hook, 1).await;
+    // Before the interval: nothing more; after it: one reminder.
+    probe().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(hook.requests().len(), 1);
+    tokio::time::sleep(Duration::from_millis(5_000)).await;
+    probe().await;
+    let got = wait_for(&hook, 2).await;
+    let (first, again) = (got[0].json(), got[1].json());
+    assert_eq!(
+        (first["event"].as_str(), first["reminder"].as_bool()),
+        (Some("target_down"), Some(false))
+    );
+    assert_eq!(
+        (again["event"].as_str(), again["reminder"].as_bool()),
+        (Some("target_down"), Some(true)),
+        "{again:#}"
+    );
 }

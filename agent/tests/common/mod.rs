@@ -58,6 +58,8 @@ pub struct Receiver {
     pub addr: SocketAddr,
     pub status: std::sync::Arc<std::sync::atomic::AtomicU16>,
     pub got: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+    /// Header lines added to every answer (`Name: value\r\n` each).
+    pub headers: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl Receiver {
@@ -76,17 +78,19 @@ impl Receiver {
             addr: listener.local_addr().expect("local address"),
             status: Arc::new(AtomicU16::new(status)),
             got: Arc::new(Mutex::new(Vec::new())),
+            headers: Arc::new(Mutex::new(String::new())),
         };
-        let (status, got) = (r.status.clone(), r.got.clone());
+        let (status, got, headers) = (r.status.clone(), r.got.clone(), r.headers.clone());
         tokio::spawn(async move {
             loop {
                 let Ok((s, _)) = listener.accept().await else {
                     return;
                 };
                 let (status, got) = (status.clone(), got.clone());
+                let extra = headers.lock().map(|h| h.clone()).unwrap_or_default();
                 tokio::spawn(async move {
                     let code = status.load(Ordering::SeqCst);
-                    if let Some(req) = read_request(s, code).await {
+                    if let Some(req) = read_request(s, code, &extra).await {
                         if let Ok(mut g) = got.lock() {
                             g.push(req);
                         }
@@ -105,12 +109,19 @@ impl Receiver {
         self.got.lock().map(|g| g.clone()).unwrap_or_default()
     }
 
+    /// Answers with these header lines from now on (e.g. `Access-Control-Allow-Origin: …`).
+    pub fn set_headers(&self, lines: &[&str]) {
+        if let Ok(mut h) = self.headers.lock() {
+            *h = lines.iter().map(|l| format!("{l}\r\n")).collect();
+        }
+    }
+
     pub fn set_status(&self, code: u16) {
         self.status.store(code, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
-async fn read_request(mut s: tokio::net::TcpStream, code: u16) -> Option<Received> {
+async fn read_request(mut s: tokio::net::TcpStream, code: u16, extra: &str) -> Option<Received> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
@@ -144,7 +155,8 @@ async fn read_request(mut s: tokio::net::TcpStream, code: u16) -> Option<Receive
         buf.extend_from_slice(&chunk[..n]);
     }
     let body = buf[head_end..].to_vec();
-    let reply = format!("HTTP/1.1 {code} X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+    let reply =
+        format!("HTTP/1.1 {code} X\r\n{extra}Content-Length: 2\r\nConnection: close\r\n\r\nok");
     let _ = s.write_all(reply.as_bytes()).await;
     Some(Received {
         line,
