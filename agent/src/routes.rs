@@ -103,6 +103,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     // depending on another).
     if let Some(components) = doc.components.as_mut() {
         vantage_shared::openapi::refine(components);
+        crate::alerts::new_channel::refine(components);
     }
     document_large_bodies(&mut doc);
     doc

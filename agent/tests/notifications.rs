@@ -83,6 +83,31 @@ async fn call(app: &Router, method: Method, uri: &str, body: Option<Value>) -> (
     )
 }
 
+/// An agent with `targets`, these `[[notifications]]` and `[alerts]`, and its alert engine
+/// and delivery running (until the returned sender is dropped).
+fn agent(
+    targets: Vec<Target>,
+    channels: &str,
+    alerts: &str,
+) -> (Router, AppState, tokio::sync::watch::Sender<bool>) {
+    let store = Store::in_memory().unwrap();
+    let state = AppState::new(
+        TOKEN.into(),
+        vec![],
+        "unix:///nonexistent/docker.sock",
+        store,
+    )
+    .with_reach(targets, vec![])
+    .with_alerts(settings(channels, alerts));
+    let stop = start_alerts(&state);
+    (app(state.clone()), state, stop)
+}
+
+/// One unsigned webhook channel named `hook`.
+fn hook_channel(url: &str) -> String {
+    format!("[[notifications]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{url}\"\n")
+}
+
 /// Starts the alert engine and the delivery worker as `serve` does.
 fn start_alerts(state: &AppState) -> tokio::sync::watch::Sender<bool> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -129,16 +154,11 @@ async fn a_target_down_and_up_reaches_every_channel_once() {
         discord.url("/api/webhooks/1/x"),
         ntfy.url("/vantage")
     );
-    let state = AppState::new(
-        TOKEN.into(),
-        vec![],
-        "unix:///nonexistent/docker.sock",
-        Store::in_memory().unwrap(),
-    )
-    .with_reach(vec![target(&service.url("/health"))], vec![])
-    .with_alerts(settings(&channels, "failures = 3\nsuccesses = 2\n"));
-    let app = app(state.clone());
-    let _stop = start_alerts(&state);
+    let (app, _state, _stop) = agent(
+        vec![target(&service.url("/health"))],
+        &channels,
+        "failures = 3\nsuccesses = 2\n",
+    );
     let probe = || call(&app, Method::POST, "/api/targets/shop-api/probe", None);
 
     // Two failures are below the threshold: nothing is sent.
@@ -216,19 +236,8 @@ async fn a_target_down_and_up_reaches_every_channel_once() {
 #[tokio::test]
 async fn a_failing_receiver_is_retried_logged_and_given_up() {
     let hook = Receiver::start(500).await;
-    let channels = format!(
-        "[[notifications]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{}\"\n",
-        hook.url("/in")
-    );
-    let state = AppState::new(
-        TOKEN.into(),
-        vec![],
-        "unix:///nonexistent/docker.sock",
-        Store::in_memory().unwrap(),
-    )
-    .with_alerts(settings(&channels, "max_attempts = 2\n"));
-    let app = app(state.clone());
-    let _stop = start_alerts(&state);
+    let channels = hook_channel(&hook.url("/in"));
+    let (app, _state, _stop) = agent(vec![], &channels, "max_attempts = 2\n");
 
     let (s, v) = call(
         &app,
@@ -296,16 +305,11 @@ async fn a_receiver_down_loses_nothing_and_gets_each_alert_once() {
     let channels = format!(
         "[[notifications]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"http://{addr}/in\"\n"
     );
-    let state = AppState::new(
-        TOKEN.into(),
-        vec![],
-        "unix:///nonexistent/docker.sock",
-        Store::in_memory().unwrap(),
-    )
-    .with_reach(vec![target(&service.url("/health"))], vec![])
-    .with_alerts(settings(&channels, "failures = 2\nsuccesses = 1\n"));
-    let app = app(state.clone());
-    let _stop = start_alerts(&state);
+    let (app, _state, _stop) = agent(
+        vec![target(&service.url("/health"))],
+        &channels,
+        "failures = 2\nsuccesses = 1\n",
+    );
     let probe = || call(&app, Method::POST, "/api/targets/shop-api/probe", None);
     probe().await;
     probe().await;
@@ -343,20 +347,12 @@ async fn a_receiver_down_loses_nothing_and_gets_each_alert_once() {
 async fn a_muted_target_stays_quiet() {
     let service = Receiver::start(503).await;
     let hook = Receiver::start(200).await;
-    let channels = format!(
-        "[[notifications]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{}\"\n",
-        hook.url("/in")
+    let channels = hook_channel(&hook.url("/in"));
+    let (app, _state, _stop) = agent(
+        vec![target(&service.url("/health"))],
+        &channels,
+        "failures = 1\nmute = [\"Shop API\"]\n",
     );
-    let state = AppState::new(
-        TOKEN.into(),
-        vec![],
-        "unix:///nonexistent/docker.sock",
-        Store::in_memory().unwrap(),
-    )
-    .with_reach(vec![target(&service.url("/health"))], vec![])
-    .with_alerts(settings(&channels, "failures = 1\nmute = [\"Shop API\"]\n"));
-    let app = app(state.clone());
-    let _stop = start_alerts(&state);
     for _ in 0..3 {
         call(&app, Method::POST, "/api/targets/shop-api/probe", None).await;
     }
@@ -417,7 +413,7 @@ async fn channels_added_through_the_api_keep_their_secrets() {
         (
             serde_json::json!({"name": "m", "kind": "email", "smtp_host": "mail"}),
             StatusCode::BAD_REQUEST,
-            "needs from and to",
+            "missing field",
         ),
         (
             serde_json::json!({"name": "x", "kind": "webhook", "url": url, "colour": "red"}),
@@ -427,7 +423,7 @@ async fn channels_added_through_the_api_keep_their_secrets() {
         (
             serde_json::json!({"name": "x", "kind": "email", "smtp_host": "m", "from": "a@x", "to": ["b@x"], "ca_file": "/etc/shadow"}),
             StatusCode::BAD_REQUEST,
-            "config file",
+            "unknown field `ca_file`",
         ),
     ] {
         let (s, v) = add(body).await;
@@ -496,26 +492,15 @@ async fn channels_added_through_the_api_keep_their_secrets() {
 async fn a_cors_flip_is_told_both_ways() {
     let service = Receiver::start(200).await;
     let hook = Receiver::start(200).await;
-    let channels = format!(
-        "[[notifications]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{}\"\n",
-        hook.url("/in")
-    );
-    let state = AppState::new(
-        TOKEN.into(),
-        vec![],
-        "unix:///nonexistent/docker.sock",
-        Store::in_memory().unwrap(),
-    )
-    .with_reach(
+    let channels = hook_channel(&hook.url("/in"));
+    let (app, _state, _stop) = agent(
         vec![target_for(
             &service.url("/items"),
             Some("https://shop.example"),
         )],
-        vec![],
-    )
-    .with_alerts(settings(&channels, "failures = 1\nsuccesses = 1\n"));
-    let app = app(state.clone());
-    let _stop = start_alerts(&state);
+        &channels,
+        "failures = 1\nsuccesses = 1\n",
+    );
     let probe = || call(&app, Method::POST, "/api/targets/shop-api/probe", None);
 
     // It answers, but without Access-Control-Allow-Origin: pages on the shop cannot read it.
@@ -554,20 +539,12 @@ async fn a_cors_flip_is_told_both_ways() {
 async fn a_reminder_while_it_stays_down() {
     let service = Receiver::start(503).await;
     let hook = Receiver::start(200).await;
-    let channels = format!(
-        "[[notifications]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"{}\"\n",
-        hook.url("/in")
+    let channels = hook_channel(&hook.url("/in"));
+    let (app, _state, _stop) = agent(
+        vec![target(&service.url("/health"))],
+        &channels,
+        "failures = 1\nremind_every = \"5s\"\n",
     );
-    let state = AppState::new(
-        TOKEN.into(),
-        vec![],
-        "unix:///nonexistent/docker.sock",
-        Store::in_memory().unwrap(),
-    )
-    .with_reach(vec![target(&service.url("/health"))], vec![])
-    .with_alerts(settings(&channels, "failures = 1\nremind_every = \"5s\"\n"));
-    let app = app(state.clone());
-    let _stop = start_alerts(&state);
     let probe = || call(&app, Method::POST, "/api/targets/shop-api/probe", None);
     probe().await;
     wait_for(&hook, 1).await;

@@ -12,7 +12,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::{agent_binary, docker, require_docker, Agent, Container};
+use support::{agent_binary, docker, oom_looping, require_docker, Agent, Container};
 
 fn events(body: &Value) -> Vec<Value> {
     body["events"].as_array().cloned().unwrap_or_default()
@@ -31,23 +31,6 @@ fn codes(findings: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-/// `dd` allocates its block size: 100 MiB under a 32 MiB limit is killed by the kernel's
-/// OOM killer at once, and `--restart always` starts it again (backing off from 100 ms).
-fn oom_looping(prefix: &str) -> Container {
-    Container::run(
-        prefix,
-        &[
-            "--restart",
-            "always",
-            "--memory",
-            "32m",
-            "--memory-swap",
-            "32m",
-        ],
-        &["dd", "if=/dev/zero", "of=/dev/null", "bs=100M", "count=1"],
-    )
 }
 
 #[tokio::test]

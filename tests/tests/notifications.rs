@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{docker, require_docker, Agent, AgentLaunch, Container};
+use support::{docker, oom_looping, require_docker, Agent, AgentLaunch, Container};
 
 /// A webhook receiver on its own thread: keeps each request body, answers 200.
 fn receiver(listener: TcpListener) -> Arc<Mutex<Vec<Value>>> {
@@ -74,6 +74,18 @@ fn start(data: &Path, config: &Path) -> Agent {
     Agent::start_with(
         data,
         &[("VANTAGE_DOCKER_HOST", "unix:///nonexistent/docker.sock")],
+        &AgentLaunch {
+            args: vec!["--config".into(), config.display().to_string()],
+            ..Default::default()
+        },
+    )
+}
+
+/// An agent with `config` that watches the real Docker engine.
+fn start_watching_docker(data: &Path, config: &Path) -> Agent {
+    Agent::start_with(
+        data,
+        &[],
         &AgentLaunch {
             args: vec!["--config".into(), config.display().to_string()],
             ..Default::default()
@@ -383,15 +395,7 @@ async fn a_container_turning_unhealthy_and_back_is_told() {
         ],
         &["sh", "-c", "touch /tmp/ok; exec sleep 3600"],
     );
-    // This one watches the real Docker engine.
-    let agent = Agent::start_with(
-        data.path(),
-        &[],
-        &AgentLaunch {
-            args: vec!["--config".into(), config.display().to_string()],
-            ..Default::default()
-        },
-    );
+    let agent = start_watching_docker(data.path(), &config);
     agent
         .wait_for(
             &format!("/api/containers/{}", c.name),
@@ -448,28 +452,8 @@ async fn a_restart_loop_is_told_once_with_its_exit_code() {
              events = [\"restart_loop\"]\n"
         ),
     );
-    // This one watches the real Docker engine.
-    let agent = Agent::start_with(
-        data.path(),
-        &[],
-        &AgentLaunch {
-            args: vec!["--config".into(), config.display().to_string()],
-            ..Default::default()
-        },
-    );
-    // `dd` allocates its 100 MiB block under a 32 MiB limit: the OOM killer, again and again.
-    let c = Container::run(
-        "oomalert",
-        &[
-            "--restart",
-            "always",
-            "--memory",
-            "32m",
-            "--memory-swap",
-            "32m",
-        ],
-        &["dd", "if=/dev/zero", "of=/dev/null", "bs=100M", "count=1"],
-    );
+    let agent = start_watching_docker(data.path(), &config);
+    let c = oom_looping("oomalert");
     let deadline = Instant::now() + Duration::from_secs(60);
     let alert = loop {
         let found = got

@@ -84,9 +84,12 @@ async fn advance(
     policy: &AlertPolicy,
 ) -> anyhow::Result<(Transition, Option<DateTime<Utc>>)> {
     let mut s = state.store.alert_state(key.clone()).await?;
-    let before = s.since;
+    let (before, unchanged) = (s.since, s.clone());
     let t = step(&mut s, bad, at, policy);
-    state.store.set_alert_state(key, &s).await?;
+    // Most results change nothing (up, and it was up): no write for them.
+    if s != unchanged {
+        state.store.set_alert_state(key, &s).await?;
+    }
     // For a resolution, how long it lasted is measured from when it began.
     Ok((
         t,
@@ -325,8 +328,10 @@ async fn critical_findings(s: &Seen<'_>) -> anyhow::Result<()> {
         .iter()
         .filter(|f| !open.open.contains(&f.code.as_str().to_owned()))
         .collect();
-    open.open = now;
-    state.store.set_alert_state(key, &open).await?;
+    if open.open != now {
+        open.open = now;
+        state.store.set_alert_state(key, &open).await?;
+    }
     for f in new {
         let title = format!("{}: {}", t.name, f.summary);
         let message = format!(

@@ -7,6 +7,7 @@
 pub mod config;
 pub mod deliver;
 pub mod engine;
+pub mod new_channel;
 pub mod routes;
 
 use std::sync::{Arc, RwLock};

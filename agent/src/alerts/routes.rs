@@ -14,7 +14,7 @@ use vantage_shared::diagnosis::Severity;
 use vantage_shared::routes;
 use vantage_shared::ApiErrorBody;
 
-use super::config::ChannelConfig;
+use super::new_channel::NewChannel;
 use super::ChannelError;
 use crate::error::{ApiError, ApiJson, ApiPath};
 use crate::AppState;
@@ -46,16 +46,18 @@ impl From<ChannelError> for ApiError {
     }
 }
 
-/// Adds a channel (admin), checked as the config file's are. Its secret, token or password
+/// Adds a channel (admin), one shape per `kind`, checked as the config file's are (e-mail
+/// always over TLS; `ca_file` only in the config file). Its secret, token or password
 /// is kept by the agent and never sent back: the answer is the channel as the overview
 /// shows it.
-#[utoipa::path(post, path = routes::CHANNELS, tag = "alerts", security(("bearer" = [])), request_body = ChannelConfig,
+#[utoipa::path(post, path = routes::CHANNELS, tag = "alerts", security(("bearer" = [])), request_body = NewChannel,
     responses((status = 201, body = ChannelInfo), (status = 400, body = ApiErrorBody), (status = 401, body = ApiErrorBody), (status = 409, body = ApiErrorBody)))]
 async fn add_channel(
     State(state): State<AppState>,
-    ApiJson(c): ApiJson<ChannelConfig>,
+    ApiJson(c): ApiJson<NewChannel>,
 ) -> Result<(StatusCode, Json<ChannelInfo>), ApiError> {
-    let channel = state.alerts.add(&state.store, c).await?;
+    let config = c.into_config().map_err(ApiError::BadRequest)?;
+    let channel = state.alerts.add(&state.store, config).await?;
     Ok((StatusCode::CREATED, Json(channel.info())))
 }
 

@@ -197,6 +197,24 @@ impl Drop for Container {
     }
 }
 
+/// A container in an OOM restart loop: `dd` allocates its 100 MiB block under a 32 MiB
+/// limit, the kernel's OOM killer ends it at once, and `--restart always` starts it again
+/// (backing off from 100 ms).
+pub fn oom_looping(prefix: &str) -> Container {
+    Container::run(
+        prefix,
+        &[
+            "--restart",
+            "always",
+            "--memory",
+            "32m",
+            "--memory-swap",
+            "32m",
+        ],
+        &["dd", "if=/dev/zero", "of=/dev/null", "bs=100M", "count=1"],
+    )
+}
+
 /// A user-defined Docker network removed on drop (after its containers are gone).
 pub struct Network {
     pub name: String,

@@ -26,6 +26,13 @@ pub struct Fields {
     pub to: String,
 }
 
+/// Sets `key` to the trimmed `value`, unless it is empty.
+fn put(m: &mut Map<String, Value>, key: &str, value: &str) {
+    if !value.trim().is_empty() {
+        m.insert(key.into(), json!(value.trim()));
+    }
+}
+
 /// The API body for `f`: only the fields its kind uses, empty ones left out; or what to fix.
 pub fn body(f: &Fields) -> Result<Value, String> {
     if f.name.trim().is_empty() {
@@ -34,18 +41,23 @@ pub fn body(f: &Fields) -> Result<Value, String> {
     let mut m = Map::new();
     m.insert("name".into(), json!(f.name.trim()));
     m.insert("kind".into(), json!(f.kind));
-    let mut put = |key: &str, value: &str| {
-        if !value.trim().is_empty() {
-            m.insert(key.into(), json!(value.trim()));
-        }
-    };
     match f.kind.as_str() {
         "email" => {
-            put("smtp_host", &f.smtp_host);
-            put("smtp_security", &f.smtp_security);
-            put("username", &f.username);
-            put("password", &f.password);
-            put("from", &f.from);
+            put(&mut m, "smtp_host", &f.smtp_host);
+            put(&mut m, "smtp_security", &f.smtp_security);
+            put(&mut m, "from", &f.from);
+            match (f.username.trim(), f.password.as_str()) {
+                ("", "") => {}
+                ("", _) | (_, "") => {
+                    return Err("Give both the user name and the password, or neither.".into())
+                }
+                (user, password) => {
+                    m.insert(
+                        "login".into(),
+                        json!({"username": user, "password": password}),
+                    );
+                }
+            }
             if !f.smtp_port.trim().is_empty() {
                 let port: u16 = f
                     .smtp_port
@@ -62,14 +74,14 @@ pub fn body(f: &Fields) -> Result<Value, String> {
             m.insert("to".into(), json!(to));
         }
         "ntfy" => {
-            put("url", &f.url);
-            put("token", &f.secret);
+            put(&mut m, "url", &f.url);
+            put(&mut m, "token", &f.secret);
         }
         "webhook" => {
-            put("url", &f.url);
-            put("secret", &f.secret);
+            put(&mut m, "url", &f.url);
+            put(&mut m, "secret", &f.secret);
         }
-        _ => put("url", &f.url),
+        _ => put(&mut m, "url", &f.url),
     }
     Ok(Value::Object(m))
 }
@@ -135,7 +147,6 @@ pub fn ChannelForm(tick: RwSignal<u32>) -> impl IntoView {
                             <select name="smtp_security" on:change=move |ev| { let v = event_target_value(&ev); fields.update(|f| f.smtp_security = v); }>
                                 <option value="starttls" selected=true>"STARTTLS (port 587)"</option>
                                 <option value="tls">"TLS (port 465)"</option>
-                                <option value="none">"None (a relay on this host)"</option>
                             </select>
                         </label>
                         <Field fields label="Port (optional)" key="smtp_port" kind_of="text" />
@@ -246,7 +257,21 @@ mod tests {
             (b["smtp_port"].as_u64(), b["to"].as_array().map(Vec::len)),
             (Some(2525), Some(2))
         );
-        assert!(b.get("url").is_none() && b.get("password").is_none());
+        assert!(b.get("url").is_none() && b.get("login").is_none());
+        let with_login = Fields {
+            username: "u".into(),
+            password: "p".into(),
+            ..mail.clone()
+        };
+        assert_eq!(
+            body(&with_login).unwrap()["login"],
+            json!({"username": "u", "password": "p"})
+        );
+        let half = Fields {
+            username: "u".into(),
+            ..mail.clone()
+        };
+        assert!(body(&half).unwrap_err().contains("both"));
         assert!(body(&Fields {
             smtp_port: "x".into(),
             ..mail
