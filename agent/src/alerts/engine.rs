@@ -1,16 +1,19 @@
-//! Turns what the agent sees into alerts: it follows the event bus (a target probed, a
-//! container's lifecycle event), feeds each result into the subject's stored state
+//! Turns what the agent sees into alerts: every finished probe (handed over by
+//! `reach::probes::record`) and every container lifecycle event (from the event bus) feeds
+//! a result into the subject's stored state
 //! (`shared::alerts::step`: thresholds, recovery, reminders) and puts the alerts that come
 //! out into the outbox for every channel that wants them.
 
 use chrono::{DateTime, Duration, Utc};
 use tokio::sync::broadcast::error::RecvError;
-use vantage_shared::alerts::{step, Alert, AlertKind, AlertPolicy, AlertSubject, Transition};
+use vantage_shared::alerts::{
+    step, Alert, AlertKind, AlertPolicy, AlertState, AlertSubject, Transition,
+};
 use vantage_shared::diagnosis::agent_probe::CERT_EXPIRY_WARNING_DAYS;
 use vantage_shared::diagnosis::restarts::{restart_loop, LOOP_MINUTES};
 use vantage_shared::diagnosis::Severity;
 use vantage_shared::duration::human_ms;
-use vantage_shared::probe::{Target, TargetResult};
+use vantage_shared::probe::{AgentProbe, Target, TargetResult};
 use vantage_shared::{AgentEvent, HealthStatus, LifecycleEvent, LifecycleKind};
 
 use crate::AppState;
@@ -36,7 +39,6 @@ pub async fn run(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) 
 
 async fn on_event(state: &AppState, ev: AgentEvent) -> anyhow::Result<()> {
     match ev {
-        AgentEvent::AgentProbed { target_id, .. } => on_probe(state, &target_id).await,
         AgentEvent::ContainerLifecycle {
             container_id,
             container_name,
@@ -83,13 +85,10 @@ async fn advance(
     at: DateTime<Utc>,
     policy: &AlertPolicy,
 ) -> anyhow::Result<(Transition, Option<DateTime<Utc>>)> {
-    let mut s = state.store.alert_state(key.clone()).await?;
+    let mut s = load_state(state, &key).await?;
     let (before, unchanged) = (s.since, s.clone());
     let t = step(&mut s, bad, at, policy);
-    // Most results change nothing (up, and it was up): no write for them.
-    if s != unchanged {
-        state.store.set_alert_state(key, &s).await?;
-    }
+    save_state(state, key, s.clone(), s != unchanged).await?;
     // For a resolution, how long it lasted is measured from when it began.
     Ok((
         t,
@@ -101,12 +100,37 @@ async fn advance(
     ))
 }
 
+/// A subject's state: from memory, else from the store (the first time after a start).
+async fn load_state(state: &AppState, key: &str) -> anyhow::Result<AlertState> {
+    if let Some(s) = state.alerts.cached(key) {
+        return Ok(s);
+    }
+    Ok(state.store.alert_state(key.to_owned()).await?)
+}
+
+/// Keeps a subject's state in memory, and in the store when it `changed`: most results
+/// change nothing (up, and it was up), and a thousand targets a minute must not mean a
+/// thousand writes.
+async fn save_state(
+    state: &AppState,
+    key: String,
+    s: AlertState,
+    changed: bool,
+) -> anyhow::Result<()> {
+    if changed {
+        state.store.set_alert_state(key.clone(), &s).await?;
+    }
+    state.alerts.cache(key, s);
+    Ok(())
+}
+
 /// One target result being judged, and where alerts about it go.
 struct Seen<'a> {
     state: &'a AppState,
     target: &'a Target,
     who: AlertSubject,
     r: &'a TargetResult,
+    probe: &'a AgentProbe,
 }
 
 impl Seen<'_> {
@@ -144,26 +168,28 @@ async fn find_target(state: &AppState, id: &str) -> anyhow::Result<Option<Target
         .find(|t| t.id == id))
 }
 
-async fn on_probe(state: &AppState, id: &str) -> anyhow::Result<()> {
-    let alerts = &state.alerts;
-    let Some(target) = find_target(state, id).await? else {
+/// Judges a finished probe (called by `reach::probes::record` for every probe, scheduled
+/// or asked for); errors are logged, never returned to the prober.
+pub async fn probed(state: AppState, probe: AgentProbe) {
+    if let Err(e) = on_probe(&state, &probe).await {
+        tracing::error!(target = %probe.target_id, error = %e, "Could not evaluate an alert");
+    }
+}
+
+async fn on_probe(state: &AppState, probe: &AgentProbe) -> anyhow::Result<()> {
+    let Some(target) = find_target(state, &probe.target_id).await? else {
         return Ok(());
     };
-    if alerts.muted(&[&target.id, &target.name]) {
+    if state.alerts.muted(&[&target.id, &target.name]) {
         return Ok(());
     }
-    let (newest, _) = state
-        .store
-        .target_results(id.to_owned(), None, None, 1)
-        .await?;
-    let Some(r) = newest.into_iter().next() else {
-        return Ok(());
-    };
+    let r = TargetResult::from_probe(probe);
     let seen = Seen {
         state,
         target: &target,
         who: subject("target", &target.id, &target.name),
         r: &r,
+        probe,
     };
     availability(&seen).await?;
     if r.up {
@@ -305,10 +331,8 @@ async fn certificate(s: &Seen<'_>) -> anyhow::Result<()> {
 /// A critical finding on a target that still answers, once per finding while it lasts.
 async fn critical_findings(s: &Seen<'_>) -> anyhow::Result<()> {
     let (state, t) = (s.state, s.target);
-    let Some(probe) = state.store.agent_probe(t.id.clone()).await? else {
-        return Ok(());
-    };
-    let critical: Vec<_> = probe
+    let critical: Vec<_> = s
+        .probe
         .findings
         .iter()
         .filter(|f| f.severity == Severity::Critical)
@@ -319,7 +343,7 @@ async fn critical_findings(s: &Seen<'_>) -> anyhow::Result<()> {
         })
         .collect();
     let key = format!("findings:{}", t.id);
-    let mut open = state.store.alert_state(key.clone()).await?;
+    let mut open = load_state(state, &key).await?;
     let now: Vec<String> = critical
         .iter()
         .map(|f| f.code.as_str().to_owned())
@@ -328,10 +352,9 @@ async fn critical_findings(s: &Seen<'_>) -> anyhow::Result<()> {
         .iter()
         .filter(|f| !open.open.contains(&f.code.as_str().to_owned()))
         .collect();
-    if open.open != now {
-        open.open = now;
-        state.store.set_alert_state(key, &open).await?;
-    }
+    let changed = open.open != now;
+    open.open = now;
+    save_state(state, key, open, changed).await?;
     for f in new {
         let title = format!("{}: {}", t.name, f.summary);
         let message = format!(

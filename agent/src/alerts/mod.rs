@@ -30,6 +30,10 @@ pub struct Alerts {
     dashboard: Arc<RwLock<Vec<Channel>>>,
     /// Rung when the outbox gets something, so delivery starts at once.
     pub wake: Arc<Notify>,
+    /// Each subject's state, as stored: read once per start, written through on change.
+    states: Arc<
+        std::sync::Mutex<std::collections::HashMap<String, vantage_shared::alerts::AlertState>>,
+    >,
 }
 
 /// Why a channel cannot be added or removed.
@@ -54,6 +58,18 @@ impl Alerts {
             settings: Arc::new(settings),
             dashboard: Arc::default(),
             wake: Arc::new(Notify::new()),
+            states: Arc::default(),
+        }
+    }
+
+    /// A subject's state if it was read or written since the start.
+    pub(crate) fn cached(&self, key: &str) -> Option<vantage_shared::alerts::AlertState> {
+        self.states.lock().ok()?.get(key).cloned()
+    }
+
+    pub(crate) fn cache(&self, key: String, s: vantage_shared::alerts::AlertState) {
+        if let Ok(mut m) = self.states.lock() {
+            m.insert(key, s);
         }
     }
 
@@ -131,12 +147,14 @@ impl Alerts {
     }
 
     /// Whether any of `names` (a target's id and name, a container's name and id) is muted.
-    /// A container id matches by prefix, as `docker` takes them.
+    /// A container id also matches by a prefix of 12 or more hex digits, as `docker` takes
+    /// them; names match only whole.
     pub fn muted(&self, names: &[&str]) -> bool {
         self.settings.mute.iter().any(|m| {
+            let id_prefix = m.len() >= 12 && m.bytes().all(|b| b.is_ascii_hexdigit());
             names
                 .iter()
-                .any(|n| n == m || (m.len() >= 12 && n.starts_with(m.as_str())))
+                .any(|n| n == m || (id_prefix && n.starts_with(m.as_str())))
         })
     }
 
@@ -156,5 +174,25 @@ impl Alerts {
         }
         self.wake.notify_one();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mutes_match_whole_names_and_id_prefixes() {
+        let alerts = Alerts::new(Settings {
+            mute: vec!["shop-api-prod".into(), "0123456789ab".into()],
+            ..Settings::default()
+        });
+        assert!(alerts.muted(&["shop-api-prod"]));
+        assert!(
+            !alerts.muted(&["shop-api-production"]),
+            "a name is not a prefix"
+        );
+        assert!(alerts.muted(&["web", "0123456789abcdef0123"]));
+        assert!(!alerts.muted(&["web", "fedcba9876543210"]));
     }
 }

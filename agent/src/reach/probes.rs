@@ -65,7 +65,7 @@ pub(super) async fn probe_with(state: &AppState, target: &Target, origin: String
 }
 
 /// Keeps a finished probe: as the target's newest full observation, as one row of its
-/// history, and as an event for the dashboards that are open.
+/// history, as an event for the dashboards that are open, and for the alert engine.
 pub(super) async fn record(state: &AppState, probe: &AgentProbe) -> Result<(), ApiError> {
     state.store.save_agent_probe(probe).await?;
     state
@@ -76,6 +76,8 @@ pub(super) async fn record(state: &AppState, probe: &AgentProbe) -> Result<(), A
         target_id: probe.target_id.clone(),
         verdict: probe.verdict,
     });
+    // Alerts are judged beside, never in the way of, the prober.
+    tokio::spawn(crate::alerts::engine::probed(state.clone(), probe.clone()));
     Ok(())
 }
 

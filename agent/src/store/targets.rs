@@ -87,6 +87,23 @@ impl Store {
         .await
     }
 
+    /// The page origin the newest agent probe of a target evaluated CORS for, if any.
+    pub async fn agent_probe_origin(
+        &self,
+        target_id: String,
+    ) -> Result<Option<String>, StoreError> {
+        self.with_conn(move |conn| {
+            let origin: Option<Option<String>> = conn
+                .prepare_cached(
+                    "SELECT json_extract(json, '$.cors.origin') FROM agent_probes WHERE target_id = ?1",
+                )?
+                .query_row(params![target_id], |r| r.get(0))
+                .optional()?;
+            Ok(origin.flatten())
+        })
+        .await
+    }
+
     /// The newest agent probe of one target.
     pub async fn agent_probe(&self, target_id: String) -> Result<Option<AgentProbe>, StoreError> {
         self.with_conn(move |conn| {
