@@ -25,6 +25,7 @@ pub async fn run(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) 
         tokio::select! {
             ev = rx.recv() => match ev {
                 Ok(ev) => {
+                    let _one_at_a_time = state.alerts.judging.lock().await;
                     if let Err(e) = on_event(&state, ev).await {
                         tracing::error!(error = %e, "Could not evaluate an alert");
                     }
@@ -171,6 +172,8 @@ async fn find_target(state: &AppState, id: &str) -> anyhow::Result<Option<Target
 /// Judges a finished probe (called by `reach::probes::record` for every probe, scheduled
 /// or asked for); errors are logged, never returned to the prober.
 pub async fn probed(state: AppState, probe: AgentProbe) {
+    let judging = std::sync::Arc::clone(&state.alerts.judging);
+    let _one_at_a_time = judging.lock().await;
     if let Err(e) = on_probe(&state, &probe).await {
         tracing::error!(target = %probe.target_id, error = %e, "Could not evaluate an alert");
     }

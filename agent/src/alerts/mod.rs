@@ -30,6 +30,9 @@ pub struct Alerts {
     dashboard: Arc<RwLock<Vec<Channel>>>,
     /// Rung when the outbox gets something, so delivery starts at once.
     pub wake: Arc<Notify>,
+    /// Held while a result is judged: a subject's state is read, stepped and written as one,
+    /// even when probes of one target finish together.
+    pub(crate) judging: Arc<tokio::sync::Mutex<()>>,
     /// Each subject's state, as stored: read once per start, written through on change.
     states: Arc<
         std::sync::Mutex<std::collections::HashMap<String, vantage_shared::alerts::AlertState>>,
@@ -58,6 +61,7 @@ impl Alerts {
             settings: Arc::new(settings),
             dashboard: Arc::default(),
             wake: Arc::new(Notify::new()),
+            judging: Arc::default(),
             states: Arc::default(),
         }
     }

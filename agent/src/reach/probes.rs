@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::{Extension, Json};
 use chrono::Utc;
-use vantage_shared::probe::{AgentProbe, ReachVerdict, Target, TargetResult};
+use vantage_shared::probe::{AgentProbe, ReachVerdict, Target};
 use vantage_shared::routes;
 use vantage_shared::{AgentEvent, ApiErrorBody};
 
@@ -67,11 +67,7 @@ pub(super) async fn probe_with(state: &AppState, target: &Target, origin: String
 /// Keeps a finished probe: as the target's newest full observation, as one row of its
 /// history, as an event for the dashboards that are open, and for the alert engine.
 pub(super) async fn record(state: &AppState, probe: &AgentProbe) -> Result<(), ApiError> {
-    state.store.save_agent_probe(probe).await?;
-    state
-        .store
-        .insert_target_result(probe.target_id.clone(), TargetResult::from_probe(probe))
-        .await?;
+    state.store.record_probe(probe).await?;
     state.events.publish(AgentEvent::AgentProbed {
         target_id: probe.target_id.clone(),
         verdict: probe.verdict,

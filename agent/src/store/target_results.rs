@@ -36,6 +36,42 @@ fn result_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TargetResult> {
     })
 }
 
+/// The row of one result (inside the caller's transaction, if any).
+pub(super) fn insert_result_row(
+    conn: &rusqlite::Connection,
+    target_id: &str,
+    r: &TargetResult,
+) -> Result<(), StoreError> {
+    let at = to_ns(r.at)?;
+    let expiry = r.cert_expires.map(to_ns).transpose()?;
+    let body_bytes = r.body_bytes.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO target_results (target_id, at_ns, verdict, up, dns_ms,
+         connect_ms, tls_ms, first_byte_ms, total_ms, http_status, body_bytes,
+         fingerprint, cors_allowed, cert_expiry_ns, error, finding)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+    )?
+    .execute(params![
+        target_id,
+        at,
+        r.verdict.as_str(),
+        r.up,
+        r.dns_ms,
+        r.connect_ms,
+        r.tls_ms,
+        r.first_byte_ms,
+        r.total_ms,
+        r.http_status,
+        body_bytes,
+        r.fingerprint,
+        r.cors_allowed,
+        expiry,
+        r.error,
+        r.finding,
+    ])?;
+    Ok(())
+}
+
 impl Store {
     /// Stores one result; a second result at the same instant replaces the first.
     pub async fn insert_target_result(
@@ -43,37 +79,8 @@ impl Store {
         target_id: String,
         r: TargetResult,
     ) -> Result<(), StoreError> {
-        let at = to_ns(r.at)?;
-        let expiry = r.cert_expires.map(to_ns).transpose()?;
-        let body_bytes = r.body_bytes.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
-        self.with_conn(move |conn| {
-            conn.prepare_cached(
-                "INSERT OR REPLACE INTO target_results (target_id, at_ns, verdict, up, dns_ms,
-                 connect_ms, tls_ms, first_byte_ms, total_ms, http_status, body_bytes,
-                 fingerprint, cors_allowed, cert_expiry_ns, error, finding)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-            )?
-            .execute(params![
-                target_id,
-                at,
-                r.verdict.as_str(),
-                r.up,
-                r.dns_ms,
-                r.connect_ms,
-                r.tls_ms,
-                r.first_byte_ms,
-                r.total_ms,
-                r.http_status,
-                body_bytes,
-                r.fingerprint,
-                r.cors_allowed,
-                expiry,
-                r.error,
-                r.finding,
-            ])?;
-            Ok(())
-        })
-        .await
+        self.with_conn(move |conn| insert_result_row(conn, &target_id, &r))
+            .await
     }
 
     /// Results of one target in `[since, until]`, newest first, at most `limit`, and how

@@ -5,9 +5,23 @@ use std::collections::HashMap;
 
 use chrono::Utc;
 use rusqlite::{params, OptionalExtension};
-use vantage_shared::probe::{AgentProbe, Target};
+use vantage_shared::probe::{AgentProbe, Target, TargetResult};
 
 use super::{to_ns, Store, StoreError};
+
+fn upsert_probe_row(
+    conn: &rusqlite::Connection,
+    id: &str,
+    at: i64,
+    json: &str,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO agent_probes (target_id, at_ns, json) VALUES (?1, ?2, ?3)
+         ON CONFLICT (target_id) DO UPDATE SET at_ns = ?2, json = ?3",
+    )?
+    .execute(params![id, at, json])?;
+    Ok(())
+}
 
 impl Store {
     /// Targets added in the dashboard, oldest first.
@@ -76,12 +90,22 @@ impl Store {
         let json = serde_json::to_string(probe)?;
         let at = to_ns(probe.at)?;
         let id = probe.target_id.clone();
+        self.with_conn(move |conn| upsert_probe_row(conn, &id, at, &json))
+            .await
+    }
+
+    /// Keeps a finished probe as its target's newest and as a row of its history, in one
+    /// transaction (one write, not two, for every scheduled probe).
+    pub async fn record_probe(&self, probe: &AgentProbe) -> Result<(), StoreError> {
+        let json = serde_json::to_string(probe)?;
+        let at = to_ns(probe.at)?;
+        let id = probe.target_id.clone();
+        let result = TargetResult::from_probe(probe);
         self.with_conn(move |conn| {
-            conn.execute(
-                "INSERT INTO agent_probes (target_id, at_ns, json) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (target_id) DO UPDATE SET at_ns = ?2, json = ?3",
-                params![id, at, json],
-            )?;
+            let tx = conn.transaction()?;
+            upsert_probe_row(&tx, &id, at, &json)?;
+            super::target_results::insert_result_row(&tx, &id, &result)?;
+            tx.commit()?;
             Ok(())
         })
         .await
