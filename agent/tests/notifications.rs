@@ -12,13 +12,10 @@ mod common;
 
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::{header, Method, Request, StatusCode};
+use axum::http::{Method, StatusCode};
 use axum::Router;
 use common::Receiver;
-use http_body_util::BodyExt;
 use serde_json::Value;
-use tower::ServiceExt;
 use vantage_agent::alerts::config::{check_channel, AlertsConfig};
 use vantage_agent::alerts::Settings;
 use vantage_agent::store::Store;
@@ -66,21 +63,7 @@ fn settings(channels: &str, alerts: &str) -> Settings {
 }
 
 async fn call(app: &Router, method: Method, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
-    let req = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header(header::HOST, "127.0.0.1:8787")
-        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
-        .unwrap();
-    let res = app.clone().oneshot(req).await.unwrap();
-    let status = res.status();
-    let bytes = res.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    common::send(app, TOKEN, method, uri, body).await
 }
 
 /// An agent with `targets`, these `[[notifications]]` and `[alerts]`, and its alert engine

@@ -84,16 +84,6 @@ impl Store {
         })
         .await
     }
-
-    /// Keeps the newest agent probe of a target.
-    pub async fn save_agent_probe(&self, probe: &AgentProbe) -> Result<(), StoreError> {
-        let json = serde_json::to_string(probe)?;
-        let at = to_ns(probe.at)?;
-        let id = probe.target_id.clone();
-        self.with_conn(move |conn| upsert_probe_row(conn, &id, at, &json))
-            .await
-    }
-
     /// Keeps a finished probe as its target's newest and as a row of its history, in one
     /// transaction (one write, not two, for every scheduled probe).
     pub async fn record_probe(&self, probe: &AgentProbe) -> Result<(), StoreError> {

@@ -164,3 +164,33 @@ async fn read_request(mut s: tokio::net::TcpStream, code: u16, extra: &str) -> O
         body,
     })
 }
+
+/// Sends `method uri` (with a JSON `body`) to the router as an admin holding `token`, from
+/// the agent's default address; the status and the JSON answer (`Null` when not JSON).
+pub async fn send(
+    app: &axum::Router,
+    token: &str,
+    method: axum::http::Method,
+    uri: &str,
+    body: Option<serde_json::Value>,
+) -> (axum::http::StatusCode, serde_json::Value) {
+    use axum::body::Body;
+    use axum::http::{header, Request};
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(header::HOST, "127.0.0.1:8787")
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+        .expect("request");
+    let res = app.clone().oneshot(req).await.expect("router answers");
+    let status = res.status();
+    let bytes = res.into_body().collect().await.expect("body").to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
+}
