@@ -33,8 +33,9 @@ apt_install() {
 
 # What the end-to-end tests drive for real: Docker, a static busybox for test images,
 # headless Chromium and its driver, network namespaces with a firewall (iproute2,
-# iptables), nginx as the proxy and API under test, curl for the harness self-tests.
-TEST_APT_PACKAGES=(docker.io busybox-static chromium chromium-driver iproute2 iptables nftables nginx curl python3-aiosmtpd openssl)
+# iptables), nginx as the proxy and API under test, curl for the harness self-tests,
+# aiosmtpd and openssl for e-mail over TLS, Prometheus (with promtool) scraping the agent.
+TEST_APT_PACKAGES=(docker.io busybox-static chromium chromium-driver iproute2 iptables nftables nginx curl python3-aiosmtpd openssl prometheus)
 
 # NVRTC for the GPU kernel-compile tests: it runs without a GPU (docs/development.md).
 # NVIDIA's wheel goes into a venv under .tools/ (gitignored), because Debian's pip refuses
@@ -65,10 +66,11 @@ install_test_needs() {
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
-  # The tests start their own nginx on free ports: keep the package's service from
-  # starting on :80 during the install (policy-rc.d exit 101 = "not allowed").
+  # The tests start their own nginx and Prometheus on free ports: keep the packages'
+  # services from starting on :80 and :9090 during the install (policy-rc.d exit 101 =
+  # "not allowed").
   local policy=/usr/sbin/policy-rc.d created_policy=0
-  if [[ " ${missing[*]} " == *" nginx "* ]] && [ ! -e "$policy" ]; then
+  if [ ! -e "$policy" ]; then
     as_root sh -c "printf '#!/bin/sh\nexit 101\n' > $policy && chmod +x $policy"
     created_policy=1
   fi

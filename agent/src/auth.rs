@@ -24,6 +24,8 @@ use crate::AppState;
 
 /// File in the data dir that holds the admin token.
 pub const TOKEN_FILE: &str = "admin.token";
+/// File in the data dir that holds the read-only token for `GET /metrics`.
+pub const METRICS_TOKEN_FILE: &str = "metrics.token";
 /// How long an event-stream ticket stays valid.
 pub const TICKET_TTL: Duration = Duration::from_secs(60);
 
@@ -37,7 +39,12 @@ pub fn random_hex() -> anyhow::Result<String> {
 /// Reads the admin token, generating it (mode 0600) on first start.
 /// Returns the token and whether it was just created.
 pub fn load_or_create_token(data_dir: &Path) -> anyhow::Result<(String, bool)> {
-    let path = data_dir.join(TOKEN_FILE);
+    load_or_create(&data_dir.join(TOKEN_FILE))
+}
+
+/// Reads a token file, generating it (mode 0600) when it is absent or empty.
+pub fn load_or_create(path: &Path) -> anyhow::Result<(String, bool)> {
+    let path = path.to_path_buf();
     match std::fs::read_to_string(&path) {
         Ok(t) if !t.trim().is_empty() => {
             let mode = std::fs::metadata(&path)?.permissions().mode();
@@ -123,6 +130,18 @@ fn looks_like_code(s: &str) -> bool {
     s.len() == CODE_LEN && s.bytes().all(|b| CODE_ALPHABET.contains(&b))
 }
 
+/// The token of `Authorization: Bearer <token>`; `None` when absent or empty.
+pub fn bearer(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        // The scheme name is case-insensitive (RFC 9110 §11.1).
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim().to_owned())
+        .filter(|token| !token.is_empty())
+}
+
 /// Middleware: `Authorization: Bearer <admin token or phone-link code>`, else 401; a
 /// phone link outside [`PHONE_ROUTES`] gets 403.
 pub async fn require_token(
@@ -130,15 +149,7 @@ pub async fn require_token(
     mut req: Request,
     next: Next,
 ) -> Response {
-    let given = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        // The scheme name is case-insensitive (RFC 9110 §11.1).
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim().to_owned());
-    let Some(given) = given else {
+    let Some(given) = bearer(req.headers()) else {
         return ApiError::Unauthorized.into_response();
     };
     if token_matches(&state.token, &given) {

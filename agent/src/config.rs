@@ -206,6 +206,12 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub trusted_proxies: Vec<String>,
+
+    /// Also serve `GET /metrics` on this address, with no token (for a Prometheus that
+    /// cannot send one). Off by default: `/metrics` on the main address needs the
+    /// read-only token in `metrics.token` (or the admin token).
+    #[arg(long, env = "VANTAGE_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// The optional TOML file; every key is optional and the command line wins.
@@ -213,6 +219,7 @@ pub struct ServeArgs {
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub listen: Option<SocketAddr>,
+    pub metrics_listen: Option<SocketAddr>,
     pub data_dir: Option<PathBuf>,
     #[serde(default)]
     pub allowed_hosts: Vec<String>,
@@ -484,6 +491,8 @@ impl FileConfig {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
+    /// The open, metrics-only listener, when the operator chose one.
+    pub metrics_listen: Option<SocketAddr>,
     pub data_dir: PathBuf,
     pub allowed_hosts: Vec<String>,
     pub docker_host: String,
@@ -556,6 +565,7 @@ impl Config {
         };
         Ok(Self {
             listen,
+            metrics_listen: args.metrics_listen.or(file.metrics_listen),
             data_dir: args
                 .data_dir
                 .or(file.data_dir)

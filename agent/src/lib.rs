@@ -11,6 +11,7 @@ pub mod error;
 pub mod events;
 pub mod gpu;
 pub mod host_firewall;
+pub mod metrics;
 pub mod probe;
 pub mod reach;
 pub mod routes;
@@ -55,6 +56,10 @@ pub struct AppState {
     pub gpu: gpu::Gpu,
     /// Alert policy, notification channels and the delivery worker's doorbell.
     pub alerts: alerts::Alerts,
+    /// The distributions `GET /metrics` keeps between scrapes.
+    pub metrics: metrics::Metrics,
+    /// The read-only token for `GET /metrics` (the admin token works there too).
+    pub metrics_token: Option<Arc<str>>,
 }
 
 impl AppState {
@@ -80,7 +85,15 @@ impl AppState {
             rules: rules::Rules::default(),
             gpu: gpu::Gpu::default(),
             alerts: alerts::Alerts::default(),
+            metrics: metrics::Metrics::default(),
+            metrics_token: None,
         }
+    }
+
+    /// The agent with a read-only token for `GET /metrics`.
+    pub fn with_metrics_token(mut self, token: String) -> Self {
+        self.metrics_token = Some(token.into());
+        self
     }
 
     /// Sets the config-file targets and the trusted proxies.
@@ -169,6 +182,7 @@ pub async fn serve(
     routes::openapi_json_text().map_err(anyhow::Error::msg)?;
     prepare_data_dir(&config.data_dir)?;
     let (token, created) = auth::load_or_create_token(&config.data_dir)?;
+    let (metrics_token, _) = auth::load_or_create(&config.data_dir.join(auth::METRICS_TOKEN_FILE))?;
     let store = Store::open(&config.data_dir).with_context(|| {
         format!(
             "opening the history database in {}",
@@ -182,7 +196,8 @@ pub async fn serve(
         store.clone(),
     )
     .with_reach(config.targets.clone(), config.trusted_proxies.clone())
-    .with_alerts(config.alerts.clone());
+    .with_alerts(config.alerts.clone())
+    .with_metrics_token(metrics_token);
     state
         .alerts
         .load(&store)
@@ -213,7 +228,10 @@ pub async fn serve(
         .with_context(|| format!("listening on {}", config.listen))?;
     let addr = listener.local_addr()?;
 
-    let tasks = spawn_tasks(&state, &config, store);
+    let mut tasks = spawn_tasks(&state, &config, store);
+    if let Some(at) = config.metrics_listen {
+        tasks.push(metrics_listener(&state, at).await?);
+    }
 
     if !web::dashboard_built() {
         tracing::warn!("Dashboard bundle (dist/) is missing: the agent serves the API and a page explaining how to build it");
@@ -269,6 +287,33 @@ pub async fn serve(
     Ok(())
 }
 
+/// The open, metrics-only listener (`--metrics-listen`): `GET /metrics` without a token,
+/// and nothing else.
+async fn metrics_listener(
+    state: &AppState,
+    at: std::net::SocketAddr,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let listener = tokio::net::TcpListener::bind(at)
+        .await
+        .with_context(|| format!("listening for metrics on {at}"))?;
+    tracing::info!(addr = %listener.local_addr()?, "Serving /metrics without a token");
+    let app = Router::new()
+        .route("/metrics", axum::routing::get(metrics::scrape::metrics))
+        .with_state(state.clone());
+    let mut stop = state.shutdown.subscribe();
+    Ok(tokio::spawn(async move {
+        let signal = async move {
+            let _ = stop.changed().await;
+        };
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(signal)
+            .await
+        {
+            tracing::error!(error = %e, "The metrics listener stopped");
+        }
+    }))
+}
+
 /// The background tasks: the Docker watcher, the pruner, the probe scheduler, the alert
 /// engine and the notification delivery. Each ends on shutdown.
 fn spawn_tasks(
@@ -301,6 +346,7 @@ fn spawn_tasks(
             state.hostname.clone(),
             stop_rx.clone(),
         )),
+        tokio::spawn(metrics::run(state.clone(), stop_rx.clone())),
         tokio::spawn(prune_loop(store, config.retention, stop_rx)),
         tokio::spawn(scheduler),
     ]

@@ -88,7 +88,19 @@ fn public() -> OpenApiRouter<AppState> {
 pub fn api(state: AppState) -> Router<AppState> {
     let (protected, _) = protected().split_for_parts();
     let (public, _) = public().split_for_parts();
-    public.merge(protected.route_layer(middleware::from_fn_with_state(state, require_token)))
+    // Prometheus' scrape: its own read-only token, outside the JSON API and its document.
+    let metrics = Router::new()
+        .route(
+            "/metrics",
+            axum::routing::get(crate::metrics::scrape::metrics),
+        )
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::metrics::scrape::require_metrics_token,
+        ));
+    public
+        .merge(protected.route_layer(middleware::from_fn_with_state(state, require_token)))
+        .merge(metrics)
 }
 
 /// The OpenAPI document describing [`api`]. It depends on the code alone (no state), so

@@ -3,7 +3,8 @@
 //! webhook signed with HMAC-SHA256, Slack, Discord, ntfy); thresholds hold back single
 //! failures; a receiver that fails is retried and its attempts are logged; a receiver that
 //! is down loses nothing and gets each alert once when it is back; muted targets stay
-//! quiet; channels added through the API keep their secrets; the API never shows them.
+//! quiet; channels added through the API keep their secrets; the API never shows them; a
+//! device that cannot reach what the agent reaches is told once per device.
 
 // Test code: a failed unwrap is a failed test with its location.
 #![allow(clippy::unwrap_used)]
@@ -548,4 +549,69 @@ async fn a_reminder_while_it_stays_down() {
         (Some("target_down"), Some(true)),
         "{again:#}"
     );
+}
+
+/// What a browser on another network reports for `target`: both its fetches ended so.
+fn device_report(device: &str, target: &str, outcome: &str) -> Value {
+    let fetch =
+        serde_json::json!({"outcome": outcome, "status": null, "elapsed_ms": 8000, "error": null});
+    serde_json::json!({
+        "device_id": device,
+        "page_origin": "http://192.0.2.10:8787",
+        "results": [{
+            "target_id": target, "no_cors": fetch, "cors": fetch,
+            "blocked_by": null, "timing": null
+        }]
+    })
+}
+
+#[tokio::test]
+async fn a_device_that_cannot_reach_what_the_agent_reaches_is_told_once() {
+    let service = Receiver::start(200).await;
+    let hook = Receiver::start(200).await;
+    let channels = hook_channel(&hook.url("/in"));
+    let (app, _state, _stop) = agent(
+        vec![target(&service.url("/health"))],
+        &channels,
+        "failures = 1\nsuccesses = 1\n",
+    );
+    // The agent gets through; a phone on the guest network times out.
+    let (s, v) = call(&app, Method::POST, "/api/targets/shop-api/probe", None).await;
+    assert_eq!(
+        (s, v["verdict"].as_str()),
+        (StatusCode::OK, Some("reachable"))
+    );
+    let report = |device: &str, outcome: &str| {
+        call(
+            &app,
+            Method::POST,
+            "/api/reports",
+            Some(device_report(device, "shop-api", outcome)),
+        )
+    };
+    let (s, v) = report("guest-phone", "timeout").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let got = wait_for(&hook, 1).await;
+    assert_eq!(got.len(), 1);
+    let alert = got[0].json();
+    assert_eq!(
+        (alert["event"].as_str(), alert["severity"].as_str()),
+        (Some("critical_finding"), Some("critical")),
+        "{alert:#}"
+    );
+    assert_eq!(alert["subject"]["id"], "shop-api");
+    let message = alert["message"].as_str().unwrap();
+    assert!(message.contains("Seen from a device at"), "{message}");
+
+    // The same device again, and another device that gets through: nothing new.
+    report("guest-phone", "timeout").await;
+    report("office-phone", "ok").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(hook.requests().len(), 1, "told once per device and finding");
+    // Once the guest phone got through, a new failure is news again.
+    report("guest-phone", "ok").await;
+    report("guest-phone", "timeout").await;
+    let got = wait_for(&hook, 2).await;
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[1].json()["event"], "critical_finding");
 }

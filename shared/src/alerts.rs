@@ -23,8 +23,8 @@ pub enum AlertKind {
     ContainerUnhealthy,
     ContainerHealthy,
     RestartLoop,
-    /// A critical finding appeared on a target that is still up (e.g. an expired
-    /// certificate on a server that still answers).
+    /// A critical finding appeared on a target that is still up, or in a device's report
+    /// (a phone on another network that times out while the agent gets through).
     CriticalFinding,
     CertificateExpiring,
     /// Sent by hand from the dashboard or the API, to try a channel.

@@ -50,7 +50,7 @@ async fn on_event(state: &AppState, ev: AgentEvent) -> anyhow::Result<()> {
 }
 
 /// An alert (the parameters are its fields, in order).
-fn make(
+pub(super) fn make(
     kind: AlertKind,
     subject: AlertSubject,
     at: DateTime<Utc>,
@@ -70,7 +70,7 @@ fn make(
     }
 }
 
-fn subject(kind: &str, id: &str, name: &str) -> AlertSubject {
+pub(super) fn subject(kind: &str, id: &str, name: &str) -> AlertSubject {
     AlertSubject {
         kind: kind.into(),
         id: id.into(),
@@ -102,7 +102,7 @@ async fn advance(
 }
 
 /// A subject's state: from memory, else from the store (the first time after a start).
-async fn load_state(state: &AppState, key: &str) -> anyhow::Result<AlertState> {
+pub(super) async fn load_state(state: &AppState, key: &str) -> anyhow::Result<AlertState> {
     if let Some(s) = state.alerts.cached(key) {
         return Ok(s);
     }
@@ -112,7 +112,7 @@ async fn load_state(state: &AppState, key: &str) -> anyhow::Result<AlertState> {
 /// Keeps a subject's state in memory, and in the store when it `changed`: most results
 /// change nothing (up, and it was up), and a thousand targets a minute must not mean a
 /// thousand writes.
-async fn save_state(
+pub(super) async fn save_state(
     state: &AppState,
     key: String,
     s: AlertState,
@@ -169,13 +169,15 @@ async fn find_target(state: &AppState, id: &str) -> anyhow::Result<Option<Target
         .find(|t| t.id == id))
 }
 
-/// Judges a finished probe (called by `reach::probes::record` for every probe, scheduled
+/// Judges finished probes, in order (called by `reach::probes::record` for every probe, scheduled
 /// or asked for); errors are logged, never returned to the prober.
-pub async fn probed(state: AppState, probe: AgentProbe) {
+pub async fn probed(state: AppState, probes: Vec<AgentProbe>) {
     let judging = std::sync::Arc::clone(&state.alerts.judging);
     let _one_at_a_time = judging.lock().await;
-    if let Err(e) = on_probe(&state, &probe).await {
-        tracing::error!(target = %probe.target_id, error = %e, "Could not evaluate an alert");
+    for probe in &probes {
+        if let Err(e) = on_probe(&state, probe).await {
+            tracing::error!(target = %probe.target_id, error = %e, "Could not evaluate an alert");
+        }
     }
 }
 

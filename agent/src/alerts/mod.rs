@@ -1,11 +1,12 @@
 //! Alerts and notifications: `engine.rs` decides when (thresholds, recovery, reminders,
-//! muting) from what the agent sees, the outbox in SQLite keeps what is to be sent across
+//! muting) from what the agent sees, `devices.rs` from what devices report, the outbox in SQLite keeps what is to be sent across
 //! restarts, `deliver.rs` sends it with retries and backoff (webhook with an HMAC
 //! signature, Slack/Mattermost, Discord, ntfy, e-mail), and `routes.rs` shows channels
 //! (without secrets) and the delivery log, and sends tests.
 
 pub mod config;
 pub mod deliver;
+pub mod devices;
 pub mod engine;
 pub mod new_channel;
 pub mod routes;

@@ -34,6 +34,11 @@ use crate::error::ApiError;
 use crate::AppState;
 
 pub use rate_limit::RateLimiter;
+
+/// Every target (config file first, then the dashboard's), for the rest of the agent.
+pub async fn targets(state: &AppState) -> Result<Vec<Target>, crate::error::ApiError> {
+    targets::all_targets(state).await
+}
 pub use reports::{MAX_DEVICES_PER_LINK, MAX_REPORT_BYTES};
 
 /// Probes running at once, whoever asked: a page hammering "probe" cannot make the agent
@@ -55,6 +60,9 @@ pub struct Reach {
     /// One phone-triggered probe per target at a time; the next phone reuses its result.
     target_locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
     pub limiter: RateLimiter,
+    /// Target id → the page origin its newest probe evaluated CORS for, so the scheduler
+    /// need not read it back from the store before every probe.
+    origins: Arc<Mutex<HashMap<String, String>>>,
 }
 
 impl Default for Reach {
@@ -66,11 +74,24 @@ impl Default for Reach {
             phone_probes: Arc::new(Semaphore::new(MAX_PHONE_PROBES)),
             target_locks: Arc::default(),
             limiter: RateLimiter::default(),
+            origins: Arc::default(),
         }
     }
 }
 
 impl Reach {
+    fn remember_origin(&self, target_id: &str, origin: &str) {
+        if let Ok(mut map) = self.origins.lock() {
+            if map.get(target_id).map(String::as_str) != Some(origin) {
+                map.insert(target_id.to_owned(), origin.to_owned());
+            }
+        }
+    }
+
+    fn known_origin(&self, target_id: &str) -> Option<String> {
+        self.origins.lock().ok()?.get(target_id).cloned()
+    }
+
     fn target_lock(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
         match self.target_locks.lock() {
             Ok(mut map) => Arc::clone(map.entry(id.to_owned()).or_default()),

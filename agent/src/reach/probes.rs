@@ -67,13 +67,24 @@ pub(super) async fn probe_with(state: &AppState, target: &Target, origin: String
 /// Keeps a finished probe: as the target's newest full observation, as one row of its
 /// history, as an event for the dashboards that are open, and for the alert engine.
 pub(super) async fn record(state: &AppState, probe: &AgentProbe) -> Result<(), ApiError> {
-    state.store.record_probe(probe).await?;
-    state.events.publish(AgentEvent::AgentProbed {
-        target_id: probe.target_id.clone(),
-        verdict: probe.verdict,
-    });
+    record_all(state, vec![probe.clone()]).await
+}
+
+/// [`record`] for several probes, kept in one transaction (the scheduler's batches).
+pub(super) async fn record_all(state: &AppState, probes: Vec<AgentProbe>) -> Result<(), ApiError> {
+    state.store.record_probes(&probes).await?;
+    for probe in &probes {
+        state.metrics.probed(probe);
+        if let Some(cors) = &probe.cors {
+            state.reach.remember_origin(&probe.target_id, &cors.origin);
+        }
+        state.events.publish(AgentEvent::AgentProbed {
+            target_id: probe.target_id.clone(),
+            verdict: probe.verdict,
+        });
+    }
     // Alerts are judged beside, never in the way of, the prober.
-    tokio::spawn(crate::alerts::engine::probed(state.clone(), probe.clone()));
+    tokio::spawn(crate::alerts::engine::probed(state.clone(), probes));
     Ok(())
 }
 

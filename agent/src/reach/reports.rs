@@ -102,10 +102,16 @@ pub(super) async fn post_report(
         client_ip: ip.to_string(),
     });
     let agents = state.store.agent_probes().await?;
-    let phone = matches!(caller, Caller::Phone { .. });
-    Ok(Json(device_comparison(
-        &state, &targets, results, agents, phone,
-    )))
+    // Alerts are judged on the admin's view (rules included), whoever reported.
+    let full = device_comparison(&state, &targets, results.clone(), agents.clone(), false);
+    tokio::spawn(crate::alerts::devices::reported(
+        state.clone(),
+        full.clone(),
+    ));
+    Ok(Json(match caller {
+        Caller::Phone { .. } => device_comparison(&state, &targets, results, agents, true),
+        Caller::Admin => full,
+    }))
 }
 
 /// The report's own limits, before anything is looked up.

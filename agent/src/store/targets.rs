@@ -84,17 +84,34 @@ impl Store {
         })
         .await
     }
+
     /// Keeps a finished probe as its target's newest and as a row of its history, in one
     /// transaction (one write, not two, for every scheduled probe).
     pub async fn record_probe(&self, probe: &AgentProbe) -> Result<(), StoreError> {
-        let json = serde_json::to_string(probe)?;
-        let at = to_ns(probe.at)?;
-        let id = probe.target_id.clone();
-        let result = TargetResult::from_probe(probe);
+        self.record_probes(std::slice::from_ref(probe)).await
+    }
+
+    /// Keeps several probes in one transaction: one commit for a whole batch of
+    /// scheduled results instead of one each.
+    pub async fn record_probes(&self, probes: &[AgentProbe]) -> Result<(), StoreError> {
+        let rows = probes
+            .iter()
+            .map(|p| {
+                let json = serde_json::to_string(p)?;
+                Ok((
+                    p.target_id.clone(),
+                    to_ns(p.at)?,
+                    json,
+                    TargetResult::from_probe(p),
+                ))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
         self.with_conn(move |conn| {
             let tx = conn.transaction()?;
-            upsert_probe_row(&tx, &id, at, &json)?;
-            super::target_results::insert_result_row(&tx, &id, &result)?;
+            for (id, at, json, result) in &rows {
+                upsert_probe_row(&tx, id, *at, json)?;
+                super::target_results::insert_result_row(&tx, id, result)?;
+            }
             tx.commit()?;
             Ok(())
         })
