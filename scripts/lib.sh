@@ -83,7 +83,8 @@ install_test_needs() {
 # The Rust side of the toolchain: wasm target, trunk, wasm-bindgen-cli, wasm-opt.
 setup_toolchain() {
   command -v cargo >/dev/null || { echo "cargo not found: install Rust with rustup first (https://rustup.rs)" >&2; exit 1; }
-  apt_install pkg-config gcc
+  # brotli: the dashboard's assets are compressed at build time (scripts/compress-dist.sh).
+  apt_install pkg-config gcc brotli
   if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
     log "rustup target add wasm32-unknown-unknown"
     rustup target add wasm32-unknown-unknown
@@ -106,8 +107,23 @@ setup_toolchain() {
   fi
 }
 
+# Whether dist/ is newer than everything the dashboard is built from, so an unchanged
+# tree starts in seconds (wasm-opt and brotli alone take a minute).
+dashboard_fresh() {
+  local stamp="$ROOT/dist/phone/index.html"
+  [ -f "$stamp" ] && [ -f "$ROOT/dist/index.html" ] || return 1
+  local newer
+  newer=$(cd "$ROOT" && find frontend shared public index.html phone.html Trunk.toml \
+    Cargo.lock scripts/compress-dist.sh -newer "$stamp" -print -quit 2>/dev/null)
+  [ -z "$newer" ]
+}
+
 # Builds the dashboard into dist/ (Trunk runs offline; fetch crates first).
 build_dashboard() {
+  if dashboard_fresh; then
+    log "dashboard up to date (dist/ is newer than its sources)"
+    return 0
+  fi
   log "building the dashboard (trunk build --release), then the phone page's own bundle"
   # The phone bundle second: the dashboard's build empties dist/, the phone's only dist/phone/.
   (cd "$ROOT" && cargo fetch --locked >/dev/null && trunk build --release \
@@ -141,4 +157,43 @@ install_schemathesis() {
   log "pip install schemathesis==$SCHEMATHESIS_VERSION into .tools/schemathesis-venv"
   python3 -m venv "$SCHEMATHESIS_VENV"
   "$SCHEMATHESIS_VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+}
+
+# The static (musl) agent for the container image, with the dashboard embedded (build
+# the dashboard first). Statically linked, it cannot load the NVIDIA driver: GPU
+# benchmarks need the glibc build (the Debian package, or `cargo build`).
+MUSL_TARGET=x86_64-unknown-linux-musl
+STATIC_BIN="$ROOT/target/$MUSL_TARGET/release/vantage"
+
+build_static() {
+  apt_install musl-tools
+  if ! rustup target list --installed | grep -qx "$MUSL_TARGET"; then
+    log "rustup target add $MUSL_TARGET"
+    rustup target add "$MUSL_TARGET"
+  fi
+  log "building the static agent (cargo build --release --target $MUSL_TARGET)"
+  (cd "$ROOT" && cargo build --release --locked -p vantage-agent --target "$MUSL_TARGET")
+  # The symbols are a sixth of the file and no use in an image.
+  strip "$STATIC_BIN"
+}
+
+# The image from the static binary: FROM scratch, so nothing is pulled.
+build_image() {
+  local tag="${1:-vantage:latest}"
+  log "docker build -t $tag"
+  (cd "$ROOT" && docker build --quiet -t "$tag" . >/dev/null)
+}
+
+# The Debian package from the release (glibc) agent; cargo-deb from crates.io, built once.
+CARGO_DEB_VERSION="3.8.0"
+
+build_deb() {
+  apt_install dpkg-dev liblzma-dev
+  if ! cargo deb --version 2>/dev/null | grep -q "$CARGO_DEB_VERSION"; then
+    log "cargo install cargo-deb $CARGO_DEB_VERSION (a few minutes, once)"
+    cargo install cargo-deb --version "$CARGO_DEB_VERSION" --locked
+  fi
+  log "building the release agent and the Debian package (cargo deb)"
+  (cd "$ROOT" && cargo build --release --locked -p vantage-agent \
+    && cargo deb --no-build -p vantage-agent >/dev/null)
 }

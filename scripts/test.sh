@@ -30,6 +30,10 @@ cargo build --locked -p vantage-shared --target wasm32-unknown-unknown
 build_dashboard
 log "building the agent"
 cargo build --locked -p vantage-agent
+# The image and package tests start from what users install: the static agent (the
+# image is built from it in the test) and the Debian package from the release agent.
+build_static
+build_deb
 
 log "dashboard unit tests (native) and component tests (wasm, headless Chromium)"
 cargo test --locked -p vantage-frontend

@@ -58,19 +58,25 @@ pub fn load_or_create(path: &Path) -> anyhow::Result<(String, bool)> {
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     }
     let token = random_hex()?;
+    write_token(&path, &token)?;
+    Ok((token, true))
+}
+
+/// Writes `token` to `path` with mode 0600, replacing what was there.
+pub fn write_token(path: &Path, token: &str) -> anyhow::Result<()> {
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
-        .open(&path)
+        .open(path)
         .with_context(|| format!("creating {}", path.display()))?;
     // `mode` applies only when the file is created; an existing (empty) file keeps
     // whatever mode it had, so set it explicitly before writing the secret.
     f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
     writeln!(f, "{token}")?;
     f.sync_all()?;
-    Ok((token, true))
+    Ok(())
 }
 
 /// Constant-time comparison, so response timing does not leak the token byte by byte.

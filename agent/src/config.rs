@@ -40,6 +40,12 @@ pub enum Command {
     /// Measure this machine (see `vantage bench gpu --help`).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Ask a running agent whether it is up (`GET /api/health`): exit 0 when it answers,
+    /// 1 when not. The container image's healthcheck.
+    Health(crate::admin_cli::HealthArgs),
+    /// Manage the tokens in the data directory (see `vantage token rotate --help`).
+    #[command(subcommand)]
+    Token(crate::admin_cli::TokenCommand),
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,6 +1,7 @@
 //! The Vantage agent as a library: configuration, state, router and server, so
 //! tests can drive the router directly and `main` stays a thin shell.
 
+pub mod admin_cli;
 pub mod alerts;
 pub mod auth;
 pub mod check;

@@ -2,6 +2,7 @@
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
+use vantage_agent::admin_cli::TokenCommand;
 use vantage_agent::config::{BenchCommand, Cli, Command, Config, ConfigCommand};
 
 #[tokio::main]
@@ -27,6 +28,8 @@ async fn main() -> std::process::ExitCode {
         Command::Config(ConfigCommand::Check { file }) => {
             return vantage_agent::check::config_check(&file)
         }
+        Command::Health(args) => return vantage_agent::admin_cli::health(&args).await,
+        Command::Token(TokenCommand::Rotate(args)) => vantage_agent::admin_cli::rotate(&args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -2,7 +2,7 @@
 //! link's page from `dist/phone/`), embedded into release builds (read from disk in debug
 //! builds), with an explanatory page when they were never built.
 
-use axum::http::{header, StatusCode, Uri};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
 use rust_embed::RustEmbed;
 use vantage_shared::phone_link::is_phone_path;
@@ -28,8 +28,38 @@ trunk build phone.html --release --dist dist/phone --public-url /phone/
 cargo build --release -p vantage-agent</pre>
 </body></html>"#;
 
-/// Fallback handler: static files, the SPA's index for client-side routes, JSON 404 under `/api`.
-pub async fn static_handler(uri: Uri) -> Response {
+/// Whether `Accept-Encoding` admits `coding` (listed with no `q`, or a `q` above 0).
+fn accepts(headers: &HeaderMap, coding: &str) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|entry| {
+            let mut parts = entry.split(';').map(str::trim);
+            let name_ok = parts.next().is_some_and(|n| n.eq_ignore_ascii_case(coding));
+            let q = parts
+                .find_map(|p| p.strip_prefix("q=").or_else(|| p.strip_prefix("Q=")))
+                .map_or(1.0, |q| q.parse::<f32>().unwrap_or(0.0));
+            name_ok && q > 0.0
+        })
+}
+
+/// The precompressed variant of `path` the client accepts, brotli first: its file and its
+/// `Content-Encoding`. `None` for identity (or a build without variants).
+fn precompressed(
+    path: &str,
+    headers: &HeaderMap,
+) -> Option<(rust_embed::EmbeddedFile, &'static str)> {
+    [("br", ".br"), ("gzip", ".gz")]
+        .into_iter()
+        .filter(|(coding, _)| accepts(headers, coding))
+        .find_map(|(coding, ext)| Dist::get(&format!("{path}{ext}")).map(|f| (f, coding)))
+}
+
+/// Fallback handler: static files (precompressed when the build made variants and the
+/// browser accepts one), the SPA's index for client-side routes, JSON 404 under `/api`.
+pub async fn static_handler(uri: Uri, headers: HeaderMap) -> Response {
     let path = uri.path().trim_start_matches('/');
     if path == "api" || path.starts_with("api/") {
         return ApiError::NotFound(format!("no API route {}", uri.path())).into_response();
@@ -43,6 +73,18 @@ pub async fn static_handler(uri: Uri) -> Response {
             } else {
                 "public, max-age=31536000, immutable"
             };
+            if let Some((variant, encoding)) = precompressed(path, &headers) {
+                return (
+                    [
+                        (header::CONTENT_TYPE, mime.as_str()),
+                        (header::CACHE_CONTROL, cache),
+                        (header::CONTENT_ENCODING, encoding),
+                        (header::VARY, "accept-encoding"),
+                    ],
+                    variant.data.into_owned(),
+                )
+                    .into_response();
+            }
             return (
                 [
                     (header::CONTENT_TYPE, mime.as_str()),
@@ -74,4 +116,28 @@ pub async fn static_handler(uri: Uri) -> Response {
 /// Whether the dashboard bundle is present (logged at start).
 pub fn dashboard_built() -> bool {
     Dist::get("index.html").is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(accept: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::ACCEPT_ENCODING,
+            accept.parse().expect("header value"),
+        );
+        h
+    }
+
+    #[test]
+    fn accept_encoding_is_read_with_its_weights() {
+        assert!(accepts(&with("gzip, deflate, br, zstd"), "br"));
+        assert!(accepts(&with("gzip;q=0.5, br;q=1.0"), "gzip"));
+        assert!(!accepts(&with("gzip, br;q=0"), "br"));
+        assert!(!accepts(&with("gzip"), "br"));
+        assert!(accepts(&with("GZIP"), "gzip"));
+        assert!(!accepts(&HeaderMap::new(), "gzip"));
+    }
 }

@@ -76,8 +76,11 @@ fn label(pairs: &[(&str, &str)]) -> Labels {
 impl Metrics {
     /// Counts one finished probe of a target and keeps it as the target's newest.
     pub fn probed(&self, probe: &AgentProbe) {
-        let r = TargetResult::from_probe(probe);
-        let id = probe.target_id.as_str();
+        self.observe(&probe.target_id, TargetResult::from_probe(probe));
+    }
+
+    /// Counts one result of target `id` and keeps it as the target's newest.
+    pub fn observe(&self, id: &str, r: TargetResult) {
         let phases = [
             ("dns", r.dns_ms),
             ("connect", r.connect_ms),
@@ -97,7 +100,7 @@ impl Metrics {
             .get_or_create(&label(&[("target", id), ("result", result)]))
             .inc();
         if let Ok(mut latest) = self.latest.lock() {
-            latest.insert(probe.target_id.clone(), r);
+            latest.insert(id.to_owned(), r);
         }
     }
 

@@ -77,19 +77,44 @@ fn bool_value(b: bool) -> f64 {
     }
 }
 
-/// The whole scrape, as text.
+/// What one scrape reports besides the kept distributions: read from the agent's state by
+/// [`render`], or made up by a benchmark.
+pub struct Snapshot<'a> {
+    pub docker_up: bool,
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    pub targets: &'a [Target],
+    pub containers: &'a [ContainerSummary],
+    /// The last GPU benchmark that finished.
+    pub gpu: Option<&'a GpuRun>,
+}
+
+/// The whole scrape of the agent, as text.
 pub async fn render(state: &AppState, openmetrics: bool) -> Result<String, ApiError> {
-    let mut s = Scrape(Registry::default());
-    agent(&mut s, state);
     let targets = crate::reach::targets(state).await?;
-    targets_part(&mut s, state, &targets);
-    containers(&mut s, &state.docker.containers());
+    let containers = state.docker.containers();
     let runs = state.store.gpu_runs(5).await?;
-    gpu(
-        &mut s,
-        runs.iter().find(|r| r.status != GpuRunStatus::Running),
-    );
-    let m = &state.metrics;
+    let snapshot = Snapshot {
+        docker_up: state.docker.is_connected(),
+        started_at: state.started_at,
+        targets: &targets,
+        containers: &containers,
+        gpu: runs.iter().find(|r| r.status != GpuRunStatus::Running),
+    };
+    encode(&snapshot, &state.metrics, openmetrics)
+        .map_err(|e| ApiError::Internal(format!("encoding metrics: {e}")))
+}
+
+/// A scrape of `snapshot` and the distributions in `m`, in OpenMetrics or Prometheus text.
+pub fn encode(
+    snapshot: &Snapshot<'_>,
+    m: &super::Metrics,
+    openmetrics: bool,
+) -> Result<String, std::fmt::Error> {
+    let mut s = Scrape(Registry::default());
+    agent(&mut s, snapshot);
+    targets_part(&mut s, m, snapshot.targets);
+    containers(&mut s, snapshot.containers);
+    gpu(&mut s, snapshot.gpu);
     s.0.register(
         "vantage_target_phase_duration_seconds",
         "Time of each probe phase (dns, connect, tls, first_byte, total), per target",
@@ -111,31 +136,30 @@ pub async fn render(state: &AppState, openmetrics: bool) -> Result<String, ApiEr
         m.health_failures.clone(),
     );
     let mut out = String::new();
-    let encoded = if openmetrics {
-        text::encode(&mut out, &s.0)
+    if openmetrics {
+        text::encode(&mut out, &s.0)?;
     } else {
-        prometheus_text::encode(&mut out, &s.0)
-    };
-    encoded.map_err(|e| ApiError::Internal(format!("encoding metrics: {e}")))?;
+        prometheus_text::encode(&mut out, &s.0)?;
+    }
     Ok(out)
 }
 
-fn agent(s: &mut Scrape, state: &AppState) {
+fn agent(s: &mut Scrape, snapshot: &Snapshot<'_>) {
     let info = s.gauge("vantage_build_info", "The agent's version; always 1");
     set(&info, &[("version", env!("CARGO_PKG_VERSION"))], 1.0);
     let docker = s.gauge(
         "vantage_docker_up",
         "Whether the agent is connected to the Docker engine",
     );
-    set(&docker, &[], bool_value(state.docker.is_connected()));
+    set(&docker, &[], bool_value(snapshot.docker_up));
     let started = s.gauge(
         "vantage_start_time_seconds",
         "When the agent started, in seconds since the Unix epoch",
     );
-    set(&started, &[], state.started_at.timestamp() as f64);
+    set(&started, &[], snapshot.started_at.timestamp() as f64);
 }
 
-fn targets_part(s: &mut Scrape, state: &AppState, targets: &[Target]) {
+fn targets_part(s: &mut Scrape, m: &super::Metrics, targets: &[Target]) {
     let info = s.gauge(
         "vantage_target_info",
         "Each target's name and URL; always 1",
@@ -160,7 +184,7 @@ fn targets_part(s: &mut Scrape, state: &AppState, targets: &[Target]) {
         "vantage_target_last_probe_timestamp_seconds",
         "When the target was last probed, in seconds since the Unix epoch",
     );
-    let latest = state.metrics.latest();
+    let latest = m.latest();
     for t in targets {
         let id = t.id.as_str();
         set(

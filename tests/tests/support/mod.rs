@@ -61,6 +61,30 @@ pub fn agent_binary() -> PathBuf {
     bin
 }
 
+/// The static (musl) release agent the container image is made of, refused when older
+/// than its sources, like [`agent_binary`].
+pub fn static_binary() -> PathBuf {
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| workspace_root().join("target"));
+    let bin = target.join("x86_64-unknown-linux-musl/release/vantage");
+    let how = "build it with `./scripts/build-image.sh` (scripts/test.sh does)";
+    let built = std::fs::metadata(&bin)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|_| panic!("static agent {} not found: {how}", bin.display()));
+    let root = workspace_root();
+    if let Some(newer) = newest_source(&[root.join("agent/src"), root.join("shared/src")])
+        .filter(|(t, _)| *t > built)
+    {
+        panic!(
+            "static agent {} is older than {}: {how}",
+            bin.display(),
+            newer.1.display()
+        );
+    }
+    bin
+}
+
 /// The most recently modified file under `dirs`.
 fn newest_source(dirs: &[PathBuf]) -> Option<(std::time::SystemTime, PathBuf)> {
     let mut newest: Option<(std::time::SystemTime, PathBuf)> = None;
