@@ -218,6 +218,16 @@ pub struct ServeArgs {
     /// read-only token in `metrics.token` (or the admin token).
     #[arg(long, env = "VANTAGE_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
+
+    /// Origin of a dashboard on another address that may call this agent's API, e.g.
+    /// https://vantage.example.com (repeatable; comma-separated in the environment). Exact
+    /// origins only: `*` is refused, as every call carries a token.
+    #[arg(
+        long = "cors-allow-origin",
+        env = "VANTAGE_CORS_ALLOW_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub cors_allow_origins: Vec<String>,
 }
 
 /// The optional TOML file; every key is optional and the command line wins.
@@ -226,6 +236,8 @@ pub struct ServeArgs {
 pub struct FileConfig {
     pub listen: Option<SocketAddr>,
     pub metrics_listen: Option<SocketAddr>,
+    #[serde(default)]
+    pub cors_allow_origins: Vec<String>,
     pub data_dir: Option<PathBuf>,
     #[serde(default)]
     pub allowed_hosts: Vec<String>,
@@ -499,6 +511,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// The open, metrics-only listener, when the operator chose one.
     pub metrics_listen: Option<SocketAddr>,
+    /// Dashboards on other origins allowed to call the API (exact, serialised origins).
+    pub cors_allow_origins: Vec<String>,
     pub data_dir: PathBuf,
     pub allowed_hosts: Vec<String>,
     pub docker_host: String,
@@ -529,6 +543,30 @@ fn parse_proxy(s: &str) -> anyhow::Result<(IpAddr, u8)> {
             .map_err(|e| e.to_string())
     };
     parsed.map_err(|e| anyhow::anyhow!("trusted proxy `{s}`: {e}"))
+}
+
+/// An origin a dashboard is served from, as the browser sends it in `Origin`
+/// (`https://vantage.example.com`, `http://10.0.0.5:8787`): exact, never `*`.
+pub fn check_cors_origin(s: &str) -> anyhow::Result<String> {
+    let s = s.trim();
+    if s == "*" || s.eq_ignore_ascii_case("null") {
+        anyhow::bail!(
+            "cors allow origin `{s}`: give the dashboard's exact origin (https://host[:port]); `*` and `null` are refused, since every API call carries a token"
+        );
+    }
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .ok_or_else(|| {
+            anyhow::anyhow!("cors allow origin `{s}`: it must start with http:// or https://")
+        })?;
+    let authority = rest.strip_suffix('/').unwrap_or(rest);
+    if authority.is_empty() || authority.contains(['/', '?', '#', '@', ' ']) {
+        anyhow::bail!(
+            "cors allow origin `{s}`: an origin is scheme://host[:port], without a path, query or user"
+        );
+    }
+    Ok(vantage_shared::cors::serialize_origin(s))
 }
 
 /// The platform's data directory for Vantage.
@@ -572,6 +610,13 @@ impl Config {
         Ok(Self {
             listen,
             metrics_listen: args.metrics_listen.or(file.metrics_listen),
+            cors_allow_origins: file
+                .cors_allow_origins
+                .iter()
+                .chain(&args.cors_allow_origins)
+                .filter(|o| !o.trim().is_empty())
+                .map(|o| check_cors_origin(o))
+                .collect::<anyhow::Result<Vec<_>>>()?,
             data_dir: args
                 .data_dir
                 .or(file.data_dir)

@@ -10,6 +10,7 @@ pub mod containers;
 pub mod docker;
 pub mod error;
 pub mod events;
+pub mod fleet;
 pub mod gpu;
 pub mod host_firewall;
 pub mod metrics;
@@ -61,6 +62,8 @@ pub struct AppState {
     pub metrics: metrics::Metrics,
     /// The read-only token for `GET /metrics` (the admin token works there too).
     pub metrics_token: Option<Arc<str>>,
+    /// Dashboards on other origins that may call the API (`--cors-allow-origin`).
+    pub cors_allow_origins: Arc<[String]>,
 }
 
 impl AppState {
@@ -88,7 +91,14 @@ impl AppState {
             alerts: alerts::Alerts::default(),
             metrics: metrics::Metrics::default(),
             metrics_token: None,
+            cors_allow_origins: Arc::from(Vec::new()),
         }
+    }
+
+    /// The agent admitting API calls from dashboards on these (checked) origins.
+    pub fn with_cors_allow_origins(mut self, origins: Vec<String>) -> Self {
+        self.cors_allow_origins = origins.into();
+        self
     }
 
     /// The agent with a read-only token for `GET /metrics`.
@@ -117,19 +127,42 @@ impl AppState {
 
 /// The whole HTTP application: API, dashboard, and the Host check in front of both.
 pub fn app(state: AppState) -> Router {
-    routes::api(state.clone())
+    let mut router = routes::api(state.clone())
         .fallback(web::static_handler)
         .method_not_allowed_fallback(|| async { error::ApiError::MethodNotAllowed })
         .layer(middleware::from_fn(reject_large_bodies))
         // gzip for the wasm bundle and JSON (phones on LTE); SSE is left alone by the default predicate.
         .layer(CompressionLayer::new())
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+    if !state.cors_allow_origins.is_empty() {
+        // Preflights are answered here, before the token check (they carry no token).
+        router = router.layer(cors_layer(&state.cors_allow_origins));
+    }
+    router
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::check_host,
         ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// CORS for dashboards on other origins (the Fleet page of another agent's dashboard):
+/// exactly the configured origins, the API's methods, the `Authorization` and
+/// `Content-Type` headers, and no credentials (the token travels in a header, never in a
+/// cookie). With no origin configured, no CORS header is ever sent.
+fn cors_layer(origins: &[String]) -> tower_http::cors::CorsLayer {
+    use axum::http::{header, HeaderValue, Method};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let list: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(list))
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .max_age(std::time::Duration::from_secs(600))
 }
 
 /// Refuses bodies announced larger than `MAX_BODY_BYTES` before reading them, with
@@ -198,7 +231,8 @@ pub async fn serve(
     )
     .with_reach(config.targets.clone(), config.trusted_proxies.clone())
     .with_alerts(config.alerts.clone())
-    .with_metrics_token(metrics_token);
+    .with_metrics_token(metrics_token)
+    .with_cors_allow_origins(config.cors_allow_origins.clone());
     state
         .alerts
         .load(&store)

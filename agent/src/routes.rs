@@ -42,7 +42,7 @@ const DIAGNOSIS_WINDOW: u32 = 2_000;
 #[openapi(
     info(title = "Vantage agent API", description = "Docker state, healthcheck history and diagnoses from a Vantage agent. Every route but /api/health needs `Authorization: Bearer <token>`."),
     modifiers(&BearerAuth),
-    tags((name = "agent"), (name = "docker"), (name = "events"), (name = "reach", description = "Targets, probes from the agent and from devices, phone links"), (name = "rules", description = "Security groups and firewall rules: would this source be allowed?"), (name = "alerts", description = "Notification channels, the delivery log, test notifications"), (name = "gpu", description = "GPU identity, containers' GPU access, benchmark runs (transfers, blur on GPU vs CPU, break-even N*)"))
+    tags((name = "agent"), (name = "docker"), (name = "events"), (name = "reach", description = "Targets, probes from the agent and from devices, phone links"), (name = "rules", description = "Security groups and firewall rules: would this source be allowed?"), (name = "alerts", description = "Notification channels, the delivery log, test notifications"), (name = "fleet", description = "Other agents, as this dashboard reaches them"), (name = "gpu", description = "GPU identity, containers' GPU access, benchmark runs (transfers, blur on GPU vs CPU, break-even N*)"))
 )]
 struct ApiDoc;
 
@@ -74,6 +74,7 @@ fn protected() -> OpenApiRouter<AppState> {
         .merge(crate::reach::routes())
         .merge(crate::rules::routes())
         .merge(crate::gpu::routes())
+        .merge(crate::fleet::routes())
 }
 
 /// Routes without the token check. `/api/events` authenticates with a one-time ticket
@@ -311,6 +312,11 @@ async fn overview(State(state): State<AppState>) -> Result<Json<Overview>, ApiEr
         );
     }
     problems.sort_by_key(|p| std::cmp::Reverse(p.finding.severity));
+    let targets = crate::reach::targets(&state).await?;
+    let targets_down = targets
+        .iter()
+        .filter(|t| state.metrics.is_up(&t.id) == Some(false))
+        .count() as u64;
     Ok(Json(Overview {
         agent_version: env!("CARGO_PKG_VERSION").into(),
         hostname: state.hostname.clone(),
@@ -320,6 +326,8 @@ async fn overview(State(state): State<AppState>) -> Result<Json<Overview>, ApiEr
         networks: state.docker.network_count() as u64,
         history_records: state.store.count().await?,
         problems,
+        targets: targets.len() as u64,
+        targets_down,
     }))
 }
 

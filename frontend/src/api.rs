@@ -1,7 +1,8 @@
 //! The only code that speaks HTTP to the agent: typed calls returning `Result<T, ApiError>`.
 //!
-//! Requests are relative (`/api/…`): the dashboard is always served by the agent it
-//! talks to, so there is no agent URL to configure and no CORS to get wrong.
+//! Requests go to the agent serving the dashboard (relative `/api/…`), or to the agent
+//! chosen on the Fleet page ([`set_base`]), which must admit this page's origin
+//! (`--cors-allow-origin`).
 
 use gloo_net::http::{Request, Response};
 use serde::de::DeserializeOwned;
@@ -83,6 +84,27 @@ async fn decode<T: DeserializeOwned>(resp: Response) -> Result<T, ApiError> {
     }
 }
 
+thread_local! {
+    /// The chosen agent's base URL; empty for the agent serving the page.
+    static BASE: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// Sends every later call to the agent at `url` (`http(s)://host[:port]`); `""` for the
+/// agent serving the page. Set once at start, from the chosen agent.
+pub fn set_base(url: &str) {
+    BASE.with(|b| *b.borrow_mut() = url.to_owned());
+}
+
+/// The chosen agent's base URL, or `""`.
+pub fn base() -> String {
+    BASE.with(|b| b.borrow().clone())
+}
+
+/// `path` on the chosen agent.
+fn at(path: &str) -> String {
+    format!("{}{path}", base())
+}
+
 fn bearer(token: &str) -> String {
     format!("Bearer {token}")
 }
@@ -107,7 +129,7 @@ async fn post<B: Serialize, T: DeserializeOwned>(
     path: &str,
     body: Option<&B>,
 ) -> Result<T, ApiError> {
-    let builder = Request::post(path).header("Authorization", &bearer(token));
+    let builder = Request::post(&at(path)).header("Authorization", &bearer(token));
     let resp = match body {
         Some(b) => builder.json(b).map_err(network)?.send().await,
         None => builder.send().await,
@@ -121,7 +143,7 @@ async fn patch<B: Serialize, T: DeserializeOwned>(
     path: &str,
     body: &B,
 ) -> Result<T, ApiError> {
-    let resp = Request::patch(path)
+    let resp = Request::patch(&at(path))
         .header("Authorization", &bearer(token))
         .json(body)
         .map_err(network)?
@@ -133,7 +155,7 @@ async fn patch<B: Serialize, T: DeserializeOwned>(
 
 /// A POST whose answer has no body (`202`, `204`).
 async fn post_accepted<B: Serialize>(token: &str, path: &str, body: &B) -> Result<(), ApiError> {
-    let resp = Request::post(path)
+    let resp = Request::post(&at(path))
         .header("Authorization", &bearer(token))
         .json(body)
         .map_err(network)?
@@ -144,7 +166,7 @@ async fn post_accepted<B: Serialize>(token: &str, path: &str, body: &B) -> Resul
 }
 
 async fn delete(token: &str, path: &str) -> Result<(), ApiError> {
-    let resp = Request::delete(path)
+    let resp = Request::delete(&at(path))
         .header("Authorization", &bearer(token))
         .send()
         .await
@@ -153,7 +175,7 @@ async fn delete(token: &str, path: &str) -> Result<(), ApiError> {
 }
 
 async fn get<T: DeserializeOwned>(token: &str, path: &str) -> Result<T, ApiError> {
-    let resp = Request::get(path)
+    let resp = Request::get(&at(path))
         .header("Authorization", &bearer(token))
         .send()
         .await
@@ -329,7 +351,7 @@ pub async fn rules(token: &str) -> Result<Vec<LoadedRules>, ApiError> {
 /// `POST /api/rules?name=…` (admin): the command's output as is, as `text/plain`.
 /// 400 names the JSON path, line and column of what is wrong.
 pub async fn upload_rules(token: &str, name: &str, text: &str) -> Result<LoadedRules, ApiError> {
-    let resp = Request::post(&format!("{}?name={}", routes::RULES, enc(name)))
+    let resp = Request::post(&at(&format!("{}?name={}", routes::RULES, enc(name))))
         .header("Authorization", &bearer(token))
         .header("Content-Type", "text/plain; charset=utf-8")
         .body(text)
@@ -386,7 +408,7 @@ pub async fn start_gpu_run(
 /// `POST /api/gpu/runs/{id}/cancel`: 202 when it was running (it ends as `cancelled`),
 /// 409 when it is not running.
 pub async fn cancel_gpu_run(token: &str, id: &str) -> Result<(), ApiError> {
-    let resp = Request::post(&routes::fill(routes::GPU_RUN_CANCEL, &[id]))
+    let resp = Request::post(&at(&routes::fill(routes::GPU_RUN_CANCEL, &[id])))
         .header("Authorization", &bearer(token))
         .send()
         .await
@@ -433,7 +455,7 @@ pub const RULES_EVENTS: [&str; 1] = ["rules_changed"];
 
 /// Opens `GET /api/events?ticket=…`.
 pub fn open_events(ticket: &str) -> Result<EventSource, ApiError> {
-    EventSource::new(&format!("{}?ticket={}", routes::EVENTS, enc(ticket)))
+    EventSource::new(&at(&format!("{}?ticket={}", routes::EVENTS, enc(ticket))))
         .map_err(|e| ApiError::Network(format!("cannot open the event stream: {e:?}")))
 }
 
@@ -476,4 +498,30 @@ mod tests {
             }
         );
     }
+}
+
+/// The overview of the agent at `base` (`""`: the one serving the page), for the Fleet
+/// page, which asks every agent whichever one is chosen.
+pub async fn overview_of(base: &str, token: &str) -> Result<Overview, ApiError> {
+    let resp = Request::get(&format!("{base}{}", routes::OVERVIEW))
+        .header("Authorization", &bearer(token))
+        .send()
+        .await
+        .map_err(network)?;
+    decode(resp).await
+}
+
+/// Asks the agent serving the page why the agent at `url` cannot be reached from here
+/// (its probe of that agent's health route, with CORS for this page's origin).
+pub async fn fleet_check(home_token: &str, url: &str) -> Result<AgentProbe, ApiError> {
+    let resp = Request::post(routes::FLEET_CHECK)
+        .header("Authorization", &bearer(home_token))
+        .json(&vantage_shared::fleet::FleetCheck {
+            url: url.to_owned(),
+        })
+        .map_err(network)?
+        .send()
+        .await
+        .map_err(network)?;
+    decode(resp).await
 }

@@ -15,6 +15,7 @@ use crate::live;
 use crate::pages::container::ContainerPage;
 use crate::pages::containers::ContainersPage;
 use crate::pages::firewall::FirewallPage;
+use crate::pages::fleet::FleetPage;
 use crate::pages::gpu::GpuPage;
 use crate::pages::networks::NetworksPage;
 use crate::pages::not_found::NotFoundPage;
@@ -73,6 +74,7 @@ fn AdminApp() -> impl IntoView {
                         <Route path=path!("/firewall") view=FirewallPage />
                         <Route path=path!("/gpu") view=GpuPage />
                         <Route path=path!("/notifications") view=NotificationsPage />
+                        <Route path=path!("/fleet") view=FleetPage />
                     </Routes>
                 </Show>
             </main>

@@ -1,5 +1,6 @@
 //! Vantage's dashboard: a Leptos single-page app served by the agent, compiled to wasm.
 
+pub mod agents;
 pub mod api;
 mod app;
 pub mod chart;

@@ -168,7 +168,19 @@ pub struct AgentStatus {
 
 /// Creates and provides all shared state; called once by the app root.
 pub fn provide_state() {
-    let token = RwSignal::new(take_token_from_url().or_else(load_token));
+    let from_url = take_token_from_url();
+    if from_url.is_some() {
+        // A dashboard link with a token is for the agent serving it.
+        crate::agents::choose(None);
+    }
+    let chosen = crate::agents::chosen();
+    if let Some(agent) = &chosen {
+        crate::api::set_base(&agent.url);
+    }
+    let token = RwSignal::new(match chosen {
+        Some(agent) => Some(agent.token).filter(|t| !t.is_empty()),
+        None => from_url.or_else(load_token),
+    });
     provide_context(Session {
         token,
         rejected: RwSignal::new(false),
@@ -205,6 +217,12 @@ fn storage() -> Option<web_sys::Storage> {
     web_sys::window()?.local_storage().ok().flatten()
 }
 
+/// The token of the agent serving the page, whichever agent is chosen (the Fleet page
+/// asks that agent why another cannot be reached).
+pub fn home_token() -> String {
+    load_token().unwrap_or_default()
+}
+
 fn load_token() -> Option<String> {
     storage()?
         .get_item(TOKEN_KEY)
@@ -214,6 +232,11 @@ fn load_token() -> Option<String> {
 }
 
 fn store_token(token: Option<&str>) {
+    if crate::agents::chosen().is_some() {
+        // The token screen while another agent is chosen: that agent's token.
+        crate::agents::set_chosen_token(token);
+        return;
+    }
     if let Some(s) = storage() {
         // A failed write (private mode, quota) only costs a re-paste next visit.
         let _ = match token {

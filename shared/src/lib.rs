@@ -9,6 +9,7 @@ pub mod cors;
 pub mod diagnosis;
 pub mod duration;
 pub mod fingerprint;
+pub mod fleet;
 pub mod gpu;
 pub mod host;
 #[cfg(feature = "openapi")]

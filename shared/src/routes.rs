@@ -37,6 +37,8 @@ pub const NOTIFICATIONS_TEST: &str = "/api/notifications/test";
 pub const CHANNELS: &str = "/api/notifications/channels";
 pub const CHANNEL: &str = "/api/notifications/channels/{name}";
 
+pub const FLEET_CHECK: &str = "/api/fleet/check";
+
 pub const GPU: &str = "/api/gpu";
 pub const GPU_RUNS: &str = "/api/gpu/runs";
 pub const GPU_RUN: &str = "/api/gpu/runs/{id}";

@@ -116,6 +116,11 @@ impl Metrics {
         }
     }
 
+    /// Whether the target's newest result since the agent started was up.
+    pub fn is_up(&self, id: &str) -> Option<bool> {
+        self.latest.lock().ok()?.get(id).map(|r| r.up)
+    }
+
     /// The newest result of every target probed since the agent started.
     fn latest(&self) -> HashMap<String, TargetResult> {
         self.latest.lock().map(|l| l.clone()).unwrap_or_default()

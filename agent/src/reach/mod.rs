@@ -151,7 +151,7 @@ impl FromRequestParts<AppState> for ClientIp {
 }
 
 /// The origin the dashboard was loaded from: the browser's `Origin`, else the `Host`.
-pub(super) fn request_origin(headers: &HeaderMap) -> String {
+pub(crate) fn request_origin(headers: &HeaderMap) -> String {
     if let Some(o) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
         if o.starts_with("http://") || o.starts_with("https://") {
             return o.to_owned();

@@ -1,4 +1,5 @@
-//! The top bar: brand, page links and the live/offline indicator; wraps at 360 px.
+//! The top bar: brand, page links and the live/offline indicator; wraps at 360 px. While
+//! another agent is chosen on the Fleet page, it says which, with the way back.
 
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -49,11 +50,34 @@ pub fn Nav() -> impl IntoView {
                     <li>
                         <A href="/notifications">"Notifications"</A>
                     </li>
+                    <li>
+                        <A href="/fleet">"Fleet"</A>
+                    </li>
                 </ul>
                 <LiveIndicator state=Signal::derive(live) />
             </nav>
+            <OnView />
         </header>
     }
+}
+
+/// While another agent is chosen on the Fleet page, which one, and the way back.
+#[component]
+fn OnView() -> impl IntoView {
+    crate::agents::chosen().map(|agent| {
+        let back = |_| {
+            crate::agents::choose(None);
+            if let Some(w) = web_sys::window() {
+                let _ = w.location().set_href("/fleet");
+            }
+        };
+        view! {
+            <p class="on-view" role="status" data-testid="on-view">
+                "Viewing " <strong>{agent.name}</strong> " (" {agent.url} "). "
+                <button type="button" class="link-button" on:click=back>"Back to this agent"</button>
+            </p>
+        }
+    })
 }
 
 /// A dot and a word: whether pages update by themselves right now.

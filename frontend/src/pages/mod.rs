@@ -4,6 +4,7 @@ pub mod container;
 pub mod container_life;
 pub mod containers;
 pub mod firewall;
+pub mod fleet;
 pub mod gpu;
 pub mod networks;
 pub mod not_found;

@@ -20,6 +20,12 @@ pub struct Overview {
     pub history_records: u64,
     /// Current problems, most severe first.
     pub problems: Vec<Problem>,
+    /// Probe targets (config file and dashboard). Absent from agents before the Fleet page.
+    #[serde(default)]
+    pub targets: u64,
+    /// Targets whose newest probe since the agent started found them down.
+    #[serde(default)]
+    pub targets_down: u64,
 }
 
 /// Container counts for the overview.
