@@ -289,10 +289,10 @@ pub struct ChecksConfig {
 /// `[targets.firewall]` (`sets = ["sg-…"]`, `destination = { tags = ["web"] }`) is its
 /// `RuleScope`, which rejects unknown keys itself.
 ///
-/// Read strictly: the API tolerates keys it does not know, but a misspelt key in a config
-/// file is an error naming its line. `#[serde(deny_unknown_fields)]` on the shared type
-/// would change the API too, so the `strict` adapter below checks each key against the
-/// field list the derived `Deserialize` passes, with the same message at the same place.
+/// Read strictly, as the API reads its bodies (`error::ApiJson`): a misspelt key is an
+/// error naming its line. The shared type has no `#[serde(deny_unknown_fields)]` (stored
+/// targets written by older agents must stay readable), so the `strict` adapter below
+/// checks each key against the field list the derived `Deserialize` passes.
 #[derive(Debug, Clone)]
 pub struct TargetConfig(pub NewTarget);
 

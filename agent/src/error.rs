@@ -173,18 +173,47 @@ where
     }
 }
 
+/// Where in the body a path is: `body`, `body.results[2].cors`.
+fn at(path: &str) -> String {
+    match path {
+        "" | "." => "body".to_owned(),
+        p if p.starts_with('[') => format!("body{p}"),
+        p => format!("body.{p}"),
+    }
+}
+
 /// Reads `T` from the parsed body; an error names where in the body it is, as
-/// `body.results[2].cors: invalid type: …`.
+/// `body.results[2].cors: invalid type: …`. A key the type does not have, at any depth,
+/// is refused by name rather than dropped: a misspelt optional field would otherwise
+/// silently mean its default.
 fn typed<T: DeserializeOwned>(body: &serde_json::Value) -> Result<T, ApiError> {
-    serde_path_to_error::deserialize(body).map_err(|e| {
-        let path = e.path().to_string();
-        let at = match path.as_str() {
-            "." => "body".to_owned(),
-            p if p.starts_with('[') => format!("body{p}"),
-            p => format!("body.{p}"),
-        };
-        ApiError::BadRequest(format!("bad JSON body: {at}: {}", e.inner()))
-    })
+    let mut unknown: Vec<String> = Vec::new();
+    let read = serde_path_to_error::deserialize(serde_ignored::Deserializer::new(
+        body,
+        &mut |path: serde_ignored::Path<'_>| unknown.push(path.to_string()),
+    ))
+    .map_err(|e| {
+        ApiError::BadRequest(format!(
+            "bad JSON body: {}: {}",
+            at(&e.path().to_string()),
+            e.inner()
+        ))
+    })?;
+    if let Some(path) = unknown.first() {
+        // serde_ignored writes `results.2.bogus`; say it as the other errors do.
+        let (parent, field) = path.rsplit_once('.').unwrap_or(("", path));
+        let parent = parent
+            .split('.')
+            .filter(|s| !s.is_empty())
+            .map(|s| if s.bytes().all(|b| b.is_ascii_digit()) { format!("[{s}]") } else { format!(".{s}") })
+            .collect::<String>();
+        let parent = parent.strip_prefix('.').unwrap_or(&parent);
+        return Err(ApiError::BadRequest(format!(
+            "bad JSON body: {}: unknown field `{field}`",
+            at(parent)
+        )));
+    }
+    Ok(read)
 }
 
 /// `value` with every number that has a zero fraction (`1.0`, `1e3`) as an integer, or

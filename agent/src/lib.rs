@@ -19,6 +19,7 @@ pub mod reach;
 pub mod routes;
 pub mod rules;
 pub mod store;
+pub mod strict_bodies;
 pub mod web;
 
 use std::os::unix::fs::PermissionsExt;

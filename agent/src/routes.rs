@@ -119,7 +119,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         crate::alerts::new_channel::refine(components);
     }
     document_large_bodies(&mut doc);
-    doc
+    crate::strict_bodies::forbid_unknown_fields(doc)
 }
 
 /// Every route that takes a body may answer `413`: the body limits (`reject_large_bodies`

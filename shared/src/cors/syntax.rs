@@ -11,7 +11,7 @@ pub(super) fn trim_tab_space(s: &str) -> &str {
 }
 
 /// RFC 9110 `token`, which both methods and header names are.
-pub(super) fn is_token(s: &str) -> bool {
+pub fn is_token(s: &str) -> bool {
     !s.is_empty()
         && s.bytes().all(|b| {
             b.is_ascii_alphanumeric()

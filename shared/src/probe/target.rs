@@ -142,7 +142,7 @@ pub struct NewTarget {
     pub cors_origin: Option<String>,
     /// The method the page uses (default `GET`). HTTP targets only.
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z]{1,20}$"))]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}$"))]
     pub cors_method: Option<String>,
     /// Headers the page sets, as `Name: value` (at most 20, each up to 500 characters).
     /// HTTP targets only.
@@ -375,8 +375,11 @@ pub fn validate_new_target(t: &NewTarget) -> Result<TargetAddress, String> {
         }
     }
     if let Some(m) = &t.cors_method {
-        if m.is_empty() || m.len() > 20 || !m.chars().all(|c| c.is_ascii_alphabetic()) {
-            return Err(format!("`{m}` is not an HTTP method"));
+        // Any RFC 9110 token is a method (`M-SEARCH`, `PROPFIND`), not only letters.
+        if m.len() > 32 || !crate::cors::is_token(m) {
+            return Err(format!(
+                "`{m}` is not an HTTP method: a method is a token (letters, digits and !#$%&'*+-.^_`|~)"
+            ));
         }
     }
     if t.cors_headers.len() > 20 {
