@@ -188,24 +188,25 @@ fn at(path: &str) -> String {
 /// silently mean its default.
 fn typed<T: DeserializeOwned>(body: &serde_json::Value) -> Result<T, ApiError> {
     let mut unknown: Vec<String> = Vec::new();
-    let read = serde_path_to_error::deserialize(serde_ignored::Deserializer::new(
+    let read: Result<T, _> = serde_path_to_error::deserialize(serde_ignored::Deserializer::new(
         body,
         &mut |path: serde_ignored::Path<'_>| unknown.push(path.to_string()),
-    ))
-    .map_err(|e| {
-        ApiError::BadRequest(format!(
-            "bad JSON body: {}: {}",
-            at(&e.path().to_string()),
-            e.inner()
-        ))
-    })?;
+    ));
+    // An unknown key is named first: with a misspelt required field, "unknown field
+    // `devce_id`" says more than "missing field `device_id`".
     if let Some(path) = unknown.first() {
         // serde_ignored writes `results.2.bogus`; say it as the other errors do.
         let (parent, field) = path.rsplit_once('.').unwrap_or(("", path));
         let parent = parent
             .split('.')
             .filter(|s| !s.is_empty())
-            .map(|s| if s.bytes().all(|b| b.is_ascii_digit()) { format!("[{s}]") } else { format!(".{s}") })
+            .map(|s| {
+                if s.bytes().all(|b| b.is_ascii_digit()) {
+                    format!("[{s}]")
+                } else {
+                    format!(".{s}")
+                }
+            })
             .collect::<String>();
         let parent = parent.strip_prefix('.').unwrap_or(&parent);
         return Err(ApiError::BadRequest(format!(
@@ -213,7 +214,13 @@ fn typed<T: DeserializeOwned>(body: &serde_json::Value) -> Result<T, ApiError> {
             at(parent)
         )));
     }
-    Ok(read)
+    read.map_err(|e| {
+        ApiError::BadRequest(format!(
+            "bad JSON body: {}: {}",
+            at(&e.path().to_string()),
+            e.inner()
+        ))
+    })
 }
 
 /// `value` with every number that has a zero fraction (`1.0`, `1e3`) as an integer, or

@@ -15,10 +15,11 @@ pub fn forbid_unknown_fields(doc: utoipa::openapi::OpenApi) -> utoipa::openapi::
     let mut names = BTreeSet::new();
     if let Some(paths) = v.get_mut("paths").and_then(Value::as_object_mut) {
         for item in paths.values_mut() {
-            let Some(ops) = item.as_object_mut() else { continue };
+            let Some(ops) = item.as_object_mut() else {
+                continue;
+            };
             for op in ops.values_mut() {
-                let schema = op
-                    .pointer_mut("/requestBody/content/application~1json/schema");
+                let schema = op.pointer_mut("/requestBody/content/application~1json/schema");
                 if let Some(schema) = schema {
                     close(schema, &mut names);
                 }
@@ -29,7 +30,10 @@ pub fn forbid_unknown_fields(doc: utoipa::openapi::OpenApi) -> utoipa::openapi::
     let mut done = BTreeSet::new();
     while let Some(name) = names.iter().find(|n| !done.contains(*n)).cloned() {
         done.insert(name.clone());
-        let pointer = format!("/components/schemas/{}", name.replace('~', "~0").replace('/', "~1"));
+        let pointer = format!(
+            "/components/schemas/{}",
+            name.replace('~', "~0").replace('/', "~1")
+        );
         if let Some(schema) = v.pointer_mut(&pointer) {
             close(schema, &mut names);
         }
@@ -48,9 +52,14 @@ fn close(schema: &mut Value, refs: &mut BTreeSet<String>) {
                 return;
             }
             let is_object = map.get("type").is_some_and(|t| {
-                t == "object" || t.as_array().is_some_and(|a| a.iter().any(|x| x == "object"))
+                t == "object"
+                    || t.as_array()
+                        .is_some_and(|a| a.iter().any(|x| x == "object"))
             });
-            if is_object && map.contains_key("properties") && !map.contains_key("additionalProperties") {
+            if is_object
+                && map.contains_key("properties")
+                && !map.contains_key("additionalProperties")
+            {
                 map.insert("additionalProperties".to_owned(), Value::Bool(false));
             }
             for key in ["properties"] {

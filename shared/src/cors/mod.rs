@@ -26,12 +26,12 @@ mod syntax;
 mod types;
 
 pub use origin::serialize_origin;
-pub use syntax::is_token;
 pub use request::{actual_request_headers, needs_preflight, preflight_request_headers};
 pub use safelist::{
     cors_unsafe_request_header_names, is_cors_safelisted_method, is_cors_safelisted_request_header,
     is_forbidden_request_header, normalize_method,
 };
+pub use syntax::is_token;
 pub use types::{CorsCheck, CorsReport, CorsRequest, CorsStage, CorsVerdict, ObservedResponse};
 
 use crate::diagnosis::cors::{report_finding, CorsOutcome};

@@ -142,7 +142,10 @@ pub struct NewTarget {
     pub cors_origin: Option<String>,
     /// The method the page uses (default `GET`). HTTP targets only.
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(pattern = "^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}$"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}$")
+    )]
     pub cors_method: Option<String>,
     /// Headers the page sets, as `Name: value` (at most 20, each up to 500 characters).
     /// HTTP targets only.
