@@ -64,7 +64,8 @@ pub fn upsert(list: &mut Vec<AgentEntry>, entry: AgentEntry) {
     }
 }
 
-/// Removes the agent with `url` and with it its token; unchooses it if it was chosen.
+/// Removes the agent with `url` and with it its token (the Fleet page then returns to the
+/// agent serving it if the removed one was on view).
 pub fn remove(list: &mut Vec<AgentEntry>, url: &str) {
     list.retain(|a| a.url != url);
 }

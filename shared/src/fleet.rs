@@ -14,7 +14,12 @@ use crate::probe::{AgentProbe, ReachVerdict};
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FleetCheck {
-    /// `http(s)://host[:port]`, e.g. `http://10.0.0.7:8787`.
+    /// `http(s)://host[:port]`, e.g. `http://10.0.0.7:8787`: no path, query or user; an
+    /// IPv6 address in brackets; the port a number up to 65535.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 300, pattern = "^https?://[^/?#@\\s]+/?$")
+    )]
     pub url: String,
 }
 
@@ -22,6 +27,9 @@ pub struct FleetCheck {
 /// trailing slash; an error says what is wrong, for the form.
 pub fn check_agent_url(url: &str) -> Result<String, String> {
     let url = url.trim();
+    if url.chars().count() > 300 {
+        return Err("the URL is longer than 300 characters".to_owned());
+    }
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))
