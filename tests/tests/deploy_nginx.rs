@@ -10,26 +10,13 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 use support::nginx::{free_port, Nginx};
-use support::{workspace_root, Agent, AgentLaunch};
+use support::{openssl, workspace_root, Agent, AgentLaunch};
 
 const HOST: &str = "vantage.test";
-
-fn openssl(args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("openssl ({e}): apt-get install openssl"));
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// The ```nginx block of docs/deployment.md.
 fn documented_server_block() -> String {

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{docker, oom_looping, require_docker, Agent, AgentLaunch, Container};
+use support::{docker, oom_looping, openssl, require_docker, Agent, AgentLaunch, Container};
 
 /// A webhook receiver on its own thread: keeps each request body, answers 200.
 fn receiver(listener: TcpListener) -> Arc<Mutex<Vec<Value>>> {
@@ -159,18 +159,6 @@ async fn a_pending_notification_survives_kill_9() {
     );
     let log = d[0]["log"].as_array().unwrap();
     assert!(!log[0]["ok"].as_bool().unwrap() && log[1]["ok"].as_bool().unwrap());
-}
-
-fn openssl(args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("openssl ({e}): apt-get install openssl"));
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// A private CA and a server certificate for 127.0.0.1 it signed (as a company's own mail

@@ -72,29 +72,7 @@ impl Driver {
 
     pub async fn client(&self, width: u32, height: u32) -> Client {
         let profile = self._profile.path().join(format!("p{width}"));
-        let args = [
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-            &format!("--window-size={width},{height}"),
-            &format!("--user-data-dir={}", profile.display()),
-        ];
-        let mut options = serde_json::json!({ "binary": CHROMIUM, "args": args });
-        if width < 500 {
-            // Desktop Chromium will not make a window this narrow; emulate a phone's
-            // viewport instead (touch, device pixel ratio and all).
-            options["mobileEmulation"] = serde_json::json!({
-                "deviceMetrics": { "width": width, "height": height, "pixelRatio": 2.0, "touch": true }
-            });
-        }
-        let mut caps = serde_json::Map::new();
-        caps.insert("goog:chromeOptions".into(), options);
+        let caps = chrome_capabilities(width, height, &profile);
         ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
             .capabilities(caps)
             .connect(&self.url)
@@ -283,4 +261,36 @@ pub async fn check_fits(p: &Client, path: &str, shot: &str) {
         width <= viewport,
         "{path} is {width}px wide on a {viewport}px screen"
     );
+}
+
+/// WebDriver capabilities for a headless Chromium session `width` × `height` with its own
+/// profile directory; under 500 px wide, a phone's viewport (touch, pixel ratio 2), which
+/// desktop Chromium will not make as a window.
+pub fn chrome_capabilities(
+    width: u32,
+    height: u32,
+    profile: &std::path::Path,
+) -> serde_json::Map<String, serde_json::Value> {
+    let args = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        &format!("--window-size={width},{height}"),
+        &format!("--user-data-dir={}", profile.display()),
+    ];
+    let mut options = serde_json::json!({ "binary": CHROMIUM, "args": args });
+    if width < 500 {
+        options["mobileEmulation"] = serde_json::json!({
+            "deviceMetrics": { "width": width, "height": height, "pixelRatio": 2.0, "touch": true }
+        });
+    }
+    let mut caps = serde_json::Map::new();
+    caps.insert("goog:chromeOptions".into(), options);
+    caps
 }

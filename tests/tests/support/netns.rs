@@ -458,28 +458,7 @@ impl Webdriver {
             .profile
             .path()
             .join(format!("p{}", self.profile_counter()));
-        let args = [
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-            &format!("--window-size={width},{height}"),
-            &format!("--user-data-dir={}", profile.display()),
-        ];
-        let mut options = serde_json::json!({ "binary": CHROMIUM, "args": args });
-        if width < 500 {
-            // A phone's viewport, as browser.rs does.
-            options["mobileEmulation"] = serde_json::json!({
-                "deviceMetrics": { "width": width, "height": height, "pixelRatio": 2.0, "touch": true }
-            });
-        }
-        let mut caps = serde_json::Map::new();
-        caps.insert("goog:chromeOptions".into(), options);
+        let caps = super::browser::chrome_capabilities(width, height, &profile);
         fantoccini::ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
             .capabilities(caps)
             .connect(&self.url)
