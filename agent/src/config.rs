@@ -554,19 +554,10 @@ pub fn check_cors_origin(s: &str) -> anyhow::Result<String> {
             "cors allow origin `{s}`: give the dashboard's exact origin (https://host[:port]); `*` and `null` are refused, since every API call carries a token"
         );
     }
-    let rest = s
-        .strip_prefix("https://")
-        .or_else(|| s.strip_prefix("http://"))
-        .ok_or_else(|| {
-            anyhow::anyhow!("cors allow origin `{s}`: it must start with http:// or https://")
-        })?;
-    let authority = rest.strip_suffix('/').unwrap_or(rest);
-    if authority.is_empty() || authority.contains(['/', '?', '#', '@', ' ']) {
-        anyhow::bail!(
-            "cors allow origin `{s}`: an origin is scheme://host[:port], without a path, query or user"
-        );
-    }
-    Ok(vantage_shared::cors::serialize_origin(s))
+    // An origin has the shape of an agent's base URL: scheme, host, port, nothing else.
+    let base = vantage_shared::fleet::check_agent_url(s)
+        .map_err(|e| anyhow::anyhow!("cors allow origin `{s}`: {e}"))?;
+    Ok(vantage_shared::cors::serialize_origin(&base))
 }
 
 /// The platform's data directory for Vantage.

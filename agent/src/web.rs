@@ -28,6 +28,16 @@ trunk build phone.html --release --dist dist/phone --public-url /phone/
 cargo build --release -p vantage-agent</pre>
 </body></html>"#;
 
+/// An embedded file's bytes as a body without copying them: release builds embed the
+/// files in the binary (a 745 KB wasm variant would otherwise be copied on every load);
+/// debug builds read them from disk.
+fn bytes(data: std::borrow::Cow<'static, [u8]>) -> axum::body::Bytes {
+    match data {
+        std::borrow::Cow::Borrowed(b) => axum::body::Bytes::from_static(b),
+        std::borrow::Cow::Owned(v) => axum::body::Bytes::from(v),
+    }
+}
+
 /// Whether `Accept-Encoding` admits `coding` (listed with no `q`, or a `q` above 0).
 fn accepts(headers: &HeaderMap, coding: &str) -> bool {
     headers
@@ -81,7 +91,7 @@ pub async fn static_handler(uri: Uri, headers: HeaderMap) -> Response {
                         (header::CONTENT_ENCODING, encoding),
                         (header::VARY, "accept-encoding"),
                     ],
-                    variant.data.into_owned(),
+                    bytes(variant.data),
                 )
                     .into_response();
             }
@@ -90,7 +100,7 @@ pub async fn static_handler(uri: Uri, headers: HeaderMap) -> Response {
                     (header::CONTENT_TYPE, mime.as_str()),
                     (header::CACHE_CONTROL, cache),
                 ],
-                file.data.into_owned(),
+                bytes(file.data),
             )
                 .into_response();
         }
@@ -106,7 +116,7 @@ pub async fn static_handler(uri: Uri, headers: HeaderMap) -> Response {
     match index {
         Some(index) => (
             [(header::CACHE_CONTROL, "no-cache")],
-            Html(index.data.into_owned()),
+            Html(bytes(index.data)),
         )
             .into_response(),
         None => (StatusCode::OK, Html(NOT_BUILT)).into_response(),

@@ -129,7 +129,16 @@ async fn post<B: Serialize, T: DeserializeOwned>(
     path: &str,
     body: Option<&B>,
 ) -> Result<T, ApiError> {
-    let builder = Request::post(&at(path)).header("Authorization", &bearer(token));
+    post_to(token, &at(path), body).await
+}
+
+/// A POST to a whole URL (or a path on the agent serving the page).
+async fn post_to<B: Serialize, T: DeserializeOwned>(
+    token: &str,
+    url: &str,
+    body: Option<&B>,
+) -> Result<T, ApiError> {
+    let builder = Request::post(url).header("Authorization", &bearer(token));
     let resp = match body {
         Some(b) => builder.json(b).map_err(network)?.send().await,
         None => builder.send().await,
@@ -175,7 +184,12 @@ async fn delete(token: &str, path: &str) -> Result<(), ApiError> {
 }
 
 async fn get<T: DeserializeOwned>(token: &str, path: &str) -> Result<T, ApiError> {
-    let resp = Request::get(&at(path))
+    get_from(token, &at(path)).await
+}
+
+/// A GET of a whole URL (another agent's, on the Fleet page).
+async fn get_from<T: DeserializeOwned>(token: &str, url: &str) -> Result<T, ApiError> {
+    let resp = Request::get(url)
         .header("Authorization", &bearer(token))
         .send()
         .await
@@ -459,6 +473,22 @@ pub fn open_events(ticket: &str) -> Result<EventSource, ApiError> {
         .map_err(|e| ApiError::Network(format!("cannot open the event stream: {e:?}")))
 }
 
+/// The overview of the agent at `base` (`""`: the one serving the page), for the Fleet
+/// page, which asks every agent whichever one is chosen.
+pub async fn overview_of(base: &str, token: &str) -> Result<Overview, ApiError> {
+    get_from(token, &format!("{base}{}", routes::OVERVIEW)).await
+}
+
+/// Asks the agent serving the page why the agent at `url` cannot be reached from here
+/// (its probe of that agent's health route, with CORS for this page's origin).
+pub async fn fleet_check(home_token: &str, url: &str) -> Result<AgentProbe, ApiError> {
+    let body = vantage_shared::fleet::FleetCheck {
+        url: url.to_owned(),
+    };
+    // Relative: the agent serving the page, whichever agent is chosen.
+    post_to(home_token, routes::FLEET_CHECK, Some(&body)).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -498,30 +528,4 @@ mod tests {
             }
         );
     }
-}
-
-/// The overview of the agent at `base` (`""`: the one serving the page), for the Fleet
-/// page, which asks every agent whichever one is chosen.
-pub async fn overview_of(base: &str, token: &str) -> Result<Overview, ApiError> {
-    let resp = Request::get(&format!("{base}{}", routes::OVERVIEW))
-        .header("Authorization", &bearer(token))
-        .send()
-        .await
-        .map_err(network)?;
-    decode(resp).await
-}
-
-/// Asks the agent serving the page why the agent at `url` cannot be reached from here
-/// (its probe of that agent's health route, with CORS for this page's origin).
-pub async fn fleet_check(home_token: &str, url: &str) -> Result<AgentProbe, ApiError> {
-    let resp = Request::post(routes::FLEET_CHECK)
-        .header("Authorization", &bearer(home_token))
-        .json(&vantage_shared::fleet::FleetCheck {
-            url: url.to_owned(),
-        })
-        .map_err(network)?
-        .send()
-        .await
-        .map_err(network)?;
-    decode(resp).await
 }

@@ -23,8 +23,9 @@ pub struct FleetCheck {
     pub url: String,
 }
 
-/// An agent's base URL as the agent list keeps it: `http(s)://host[:port]`, without a
-/// trailing slash; an error says what is wrong, for the form.
+/// An agent's base URL as the agent list keeps it, which is also the shape of a web origin
+/// (`--cors-allow-origin`): `http(s)://host[:port]`, without a trailing slash; an error
+/// says what is wrong.
 pub fn check_agent_url(url: &str) -> Result<String, String> {
     let url = url.trim();
     if url.chars().count() > 300 {
@@ -40,7 +41,8 @@ pub fn check_agent_url(url: &str) -> Result<String, String> {
     }
     if authority.contains(['/', '?', '#', '@', ' ']) {
         return Err(
-            "give the agent's base URL alone (http://host:port), without a path or user".to_owned(),
+            "give the base URL alone (http(s)://host[:port]), without a path, query or user"
+                .to_owned(),
         );
     }
     let (host, port) = crate::host::split_host_port(authority)

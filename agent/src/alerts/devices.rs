@@ -9,7 +9,7 @@ use vantage_shared::alerts::AlertKind;
 use vantage_shared::diagnosis::Severity;
 use vantage_shared::probe::{Comparison, TargetComparison};
 
-use super::engine::{load_state, make, save_state, subject};
+use super::engine::{make, newly_open, subject};
 use crate::AppState;
 
 /// Judges the admin's view of one report's comparison (rules included), in the order the
@@ -37,19 +37,7 @@ async fn judge(state: &AppState, row: &TargetComparison) -> anyhow::Result<()> {
     // One report, one device; the findings are about it.
     for d in &row.devices {
         let key = format!("device:{}:{}", t.id, d.device_id);
-        let mut open = load_state(state, &key).await?;
-        let now: Vec<String> = critical
-            .iter()
-            .map(|f| f.code.as_str().to_owned())
-            .collect();
-        let new: Vec<_> = critical
-            .iter()
-            .filter(|f| !open.open.iter().any(|c| c == f.code.as_str()))
-            .collect();
-        let changed = open.open != now;
-        open.open = now;
-        save_state(state, key, open, changed).await?;
-        for f in new {
+        for f in newly_open(state, key, critical.clone()).await? {
             let fix = f
                 .fix
                 .as_ref()

@@ -347,20 +347,7 @@ async fn critical_findings(s: &Seen<'_>) -> anyhow::Result<()> {
                 && !f.code.as_str().starts_with("tls_certificate_")
         })
         .collect();
-    let key = format!("findings:{}", t.id);
-    let mut open = load_state(state, &key).await?;
-    let now: Vec<String> = critical
-        .iter()
-        .map(|f| f.code.as_str().to_owned())
-        .collect();
-    let new: Vec<_> = critical
-        .iter()
-        .filter(|f| !open.open.contains(&f.code.as_str().to_owned()))
-        .collect();
-    let changed = open.open != now;
-    open.open = now;
-    save_state(state, key, open, changed).await?;
-    for f in new {
+    for f in newly_open(state, format!("findings:{}", t.id), critical).await? {
         let title = format!("{}: {}", t.name, f.summary);
         let message = format!(
             "{} While it still answers, this needs attention. ({})",
@@ -377,6 +364,29 @@ async fn critical_findings(s: &Seen<'_>) -> anyhow::Result<()> {
         .await?;
     }
     Ok(())
+}
+
+/// Of `findings` (all critical, all about one subject), those not open at `key` before:
+/// the set at `key` becomes exactly `findings`, so one that goes away and comes back is
+/// new again.
+pub(super) async fn newly_open<'f>(
+    state: &AppState,
+    key: String,
+    findings: Vec<&'f vantage_shared::diagnosis::Finding>,
+) -> anyhow::Result<Vec<&'f vantage_shared::diagnosis::Finding>> {
+    let mut open = load_state(state, &key).await?;
+    let now: Vec<String> = findings
+        .iter()
+        .map(|f| f.code.as_str().to_owned())
+        .collect();
+    let new = findings
+        .into_iter()
+        .filter(|f| !open.open.iter().any(|c| c == f.code.as_str()))
+        .collect();
+    let changed = open.open != now;
+    open.open = now;
+    save_state(state, key, open, changed).await?;
+    Ok(new)
 }
 
 async fn on_lifecycle(
