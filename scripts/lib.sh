@@ -15,6 +15,21 @@ export TRUNK_SKIP_VERSION_CHECK=true
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
+# Free space where target/ lives, and what target/ takes: a full run from a clean
+# checkout needs about FULL_RUN_GIB (docs/development.md), and a full disk fails late
+# with "No space left on device", so say it at the start.
+FULL_RUN_GIB=12
+report_disk() {
+  local dir="${CARGO_TARGET_DIR:-$ROOT/target}" free used
+  mkdir -p "$dir"
+  free=$(df -P -BG "$dir" | awk 'NR==2 {sub("G", "", $4); print $4}')
+  used=$(du -s -BG "$dir" 2>/dev/null | awk '{sub("G", "", $1); print $1}')
+  log "disk: target/ holds ${used} GiB, ${free} GiB free"
+  if [ "$free" -lt "$FULL_RUN_GIB" ] && [ "$used" -lt "$FULL_RUN_GIB" ]; then
+    echo "warning: a full run from a clean target/ needs about $FULL_RUN_GIB GiB; only $free GiB are free" >&2
+  fi
+}
+
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }

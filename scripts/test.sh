@@ -11,6 +11,10 @@ install_test_needs
 install_schemathesis
 ensure_dockerd
 cd "$ROOT"
+# A one-shot run gains nothing from incremental state, which is the largest part of
+# target/ (tens of GB over a full run); CI's disk is shared, so leave it out.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+report_disk
 # The switches for the tiers that need real parts.
 FULL_TIERS=(--features vantage-e2e/e2e,vantage-agent/nvrtc-tests)
 # The GPU module's tests compile the blur kernel with the real NVRTC (no GPU needed).
@@ -41,3 +45,4 @@ CHROMEDRIVER=/usr/bin/chromedriver cargo test --locked -p vantage-frontend --tar
 
 log "cargo test (unit, router, end-to-end, browser)"
 cargo test --locked --workspace --exclude vantage-frontend "${FULL_TIERS[@]}"
+report_disk
