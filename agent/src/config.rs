@@ -777,7 +777,10 @@ url = "db.internal:5432"
         .unwrap();
         let TargetConfig(t) = ok.targets[0].get_ref();
         assert_eq!(t.expected_status, Some(204));
-        assert!(t.cors_credentials);
+        assert_eq!(
+            t.cors_credentials,
+            vantage_shared::cors::Credentials::Include
+        );
         assert_eq!(t.firewall.sets, vec!["sg-1"]);
     }
 

@@ -42,7 +42,8 @@ pub(crate) async fn fleet_check(
         cors_method: Some("GET".to_owned()),
         // The value does not matter to CORS; the name makes the request need a preflight.
         cors_headers: vec!["Authorization: Bearer …".to_owned()],
-        cors_credentials: false,
+        cors_credentials: Default::default(),
+        cors_mode: Default::default(),
         firewall: RuleScope::default(),
         interval_seconds: vantage_shared::probe::DEFAULT_INTERVAL_SECONDS,
         source: TargetSource::Dashboard,

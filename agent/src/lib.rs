@@ -7,6 +7,7 @@ pub mod auth;
 pub mod check;
 pub mod config;
 pub mod containers;
+pub mod cors_api;
 pub mod docker;
 pub mod error;
 pub mod events;

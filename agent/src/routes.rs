@@ -75,6 +75,7 @@ fn protected() -> OpenApiRouter<AppState> {
         .merge(crate::rules::routes())
         .merge(crate::gpu::routes())
         .merge(crate::fleet::routes())
+        .merge(crate::cors_api::routes())
 }
 
 /// Routes without the token check. `/api/events` authenticates with a one-time ticket

@@ -14,6 +14,7 @@ use crate::components::token_screen::TokenScreen;
 use crate::live;
 use crate::pages::container::ContainerPage;
 use crate::pages::containers::ContainersPage;
+use crate::pages::cors::CorsPage;
 use crate::pages::firewall::FirewallPage;
 use crate::pages::fleet::FleetPage;
 use crate::pages::gpu::GpuPage;
@@ -71,6 +72,7 @@ fn AdminApp() -> impl IntoView {
                         <Route path=path!("/containers/:id") view=ContainerPage />
                         <Route path=path!("/networks") view=NetworksPage />
                         <Route path=path!("/reach") view=ReachPage />
+                        <Route path=path!("/cors") view=CorsPage />
                         <Route path=path!("/firewall") view=FirewallPage />
                         <Route path=path!("/gpu") view=GpuPage />
                         <Route path=path!("/notifications") view=NotificationsPage />

@@ -4,6 +4,7 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
+use vantage_shared::cors::{Credentials, RequestMode};
 use vantage_shared::probe::{slug, validate_new_target, NewTarget, Target, TargetSource};
 use vantage_shared::rules::{DestinationInfo, RuleScope};
 
@@ -15,7 +16,8 @@ struct Input {
     cors_origin: Option<String>,
     cors_method: Option<String>,
     cors_headers: Vec<String>,
-    cors_credentials: bool,
+    cors_credentials: u8,
+    no_cors: bool,
     firewall_sets: Vec<String>,
     firewall_tags: Option<Vec<String>>,
     interval_seconds: Option<u32>,
@@ -30,7 +32,16 @@ fuzz_target!(|input: Input| {
         cors_origin: input.cors_origin,
         cors_method: input.cors_method,
         cors_headers: input.cors_headers,
-        cors_credentials: input.cors_credentials,
+        cors_credentials: match input.cors_credentials % 3 {
+            0 => Credentials::Omit,
+            1 => Credentials::SameOrigin,
+            _ => Credentials::Include,
+        },
+        cors_mode: if input.no_cors {
+            RequestMode::NoCors
+        } else {
+            RequestMode::Cors
+        },
         firewall: RuleScope {
             sets: input.firewall_sets,
             destination: input.firewall_tags.map(|tags| DestinationInfo {

@@ -9,7 +9,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use arbitrary::{Arbitrary, Unstructured};
-use vantage_shared::cors::{CorsRequest, ObservedResponse};
+use vantage_shared::cors::{CorsRequest, Credentials, ObservedResponse, RequestMode};
 use vantage_shared::rules::{
     Direction, Outcome, PortMatch, Protocol, Question, RuleSet, RulesError, DestinationInfo, Verdict,
 };
@@ -408,7 +408,8 @@ pub struct CorsInput {
     origin: OriginText,
     method: MethodText,
     headers: Vec<(HeaderName, HeaderValue)>,
-    credentials: bool,
+    credentials: u8,
+    no_cors: bool,
     read_headers: Vec<HeaderName>,
     preflight: Option<ResponseInput>,
     actual: Option<ResponseInput>,
@@ -422,6 +423,7 @@ pub struct ResponseInput {
     /// serialised, so that the later checks are reached.
     echo_origin: Option<bool>,
     redirected: bool,
+    tainted_origin: bool,
 }
 
 impl CorsInput {
@@ -434,7 +436,16 @@ impl CorsInput {
                 .iter()
                 .map(|(n, v)| (n.0.clone(), v.0.clone()))
                 .collect(),
-            credentials: self.credentials,
+            mode: if self.no_cors {
+                RequestMode::NoCors
+            } else {
+                RequestMode::Cors
+            },
+            credentials: match self.credentials % 3 {
+                0 => Credentials::Omit,
+                1 => Credentials::SameOrigin,
+                _ => Credentials::Include,
+            },
             read_headers: self.read_headers.iter().map(|n| n.0.clone()).collect(),
         }
     }
@@ -461,6 +472,7 @@ impl CorsInput {
                 status: r.status,
                 headers,
                 redirected: r.redirected,
+                tainted_origin: r.tainted_origin,
             }
         };
         (

@@ -172,10 +172,12 @@ fn new_target(base: RefOr<Schema>) -> RefOr<Schema> {
         .items(ObjectBuilder::new().schema_type(Type::String))
         .max_items(Some(0))
         .into();
-    let no_credentials = ObjectBuilder::new()
-        .schema_type(Type::Boolean)
-        .enum_values(Some([false]))
-        .into();
+    let only = |value: &str| -> Schema {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some([value.to_owned()]))
+            .into()
+    };
     let tcp = variant(
         "TCP target",
         &[],
@@ -185,7 +187,8 @@ fn new_target(base: RefOr<Schema>) -> RefOr<Schema> {
             ("cors_origin", null()),
             ("cors_method", null()),
             ("cors_headers", no_headers),
-            ("cors_credentials", no_credentials),
+            ("cors_credentials", only("same-origin")),
+            ("cors_mode", only("cors")),
         ],
     );
     with_variants(base, vec![http, tcp])

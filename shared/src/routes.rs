@@ -38,6 +38,7 @@ pub const CHANNELS: &str = "/api/notifications/channels";
 pub const CHANNEL: &str = "/api/notifications/channels/{name}";
 
 pub const FLEET_CHECK: &str = "/api/fleet/check";
+pub const CORS_EVALUATE: &str = "/api/cors/evaluate";
 
 pub const GPU: &str = "/api/gpu";
 pub const GPU_RUNS: &str = "/api/gpu/runs";

@@ -394,7 +394,12 @@ fn target_json(case: &Case, url: &str) -> Value {
     if case.cors {
         t["cors_origin"] = json!(ORIGIN);
         t["cors_headers"] = json!(case.cors_headers);
-        t["cors_credentials"] = json!(case.cors_credentials);
+        // The API takes the credentials mode by name (the config file below, the old boolean).
+        t["cors_credentials"] = json!(if case.cors_credentials {
+            "include"
+        } else {
+            "same-origin"
+        });
     }
     t
 }

@@ -101,6 +101,7 @@ fn cors_request(target: &Target, ctx: &ProbeContext) -> (CorsRequest, Vec<String
         }
     }
     req.credentials = target.cors_credentials;
+    req.mode = target.cors_mode;
     (req, invalid)
 }
 
@@ -165,6 +166,7 @@ pub(super) fn observed(inc: &Incoming, redirected: bool) -> ObservedResponse {
         status: inc.status,
         headers: inc.headers.clone(),
         redirected,
+        tainted_origin: false,
     }
 }
 
@@ -248,7 +250,12 @@ pub(super) fn setup(
     } else {
         "GET".to_owned()
     };
-    if wire_method != page_method {
+    // A no-cors request with an unsafe method is never sent by the browser at all: its CORS
+    // report says so, and the GET sent instead only answers whether the target is reachable.
+    let no_cors = cors_state
+        .as_ref()
+        .is_some_and(|c| c.req.mode == cors::RequestMode::NoCors);
+    if wire_method != page_method && !no_cors {
         notes.push(note::cors_method_not_sent(&page_method));
     }
     if let Some(c) = cors_state.as_ref().filter(|c| !c.same_origin) {
@@ -278,7 +285,10 @@ impl CorsState {
         preflight_failed: bool,
         url: &str,
     ) {
-        let resp = observed(inc, redirected);
+        let mut resp = observed(inc, redirected);
+        // The browser's origin became `null` at a redirect that changed origin.
+        resp.tainted_origin =
+            self.hop.origin == "null" && cors::serialize_origin(&self.req.origin) != "null";
         let step = (self.hop.clone(), self.preflight.clone(), resp);
         let redirect_fails = is_redirect && hop_blocks(&self.hop, &step.2);
         if self.blocked.is_none() && (preflight_failed || redirect_fails) {

@@ -30,6 +30,9 @@ pub(super) fn redact_probe(p: &AgentProbe) -> AgentProbe {
     let summary = match (p.verdict, status) {
         (ReachVerdict::Reachable, Some(s)) => format!("The agent reaches it (HTTP {s})."),
         (ReachVerdict::Reachable, None) => "The agent reaches it.".to_owned(),
+        (ReachVerdict::CorsBlocked, Some(s)) => format!(
+            "The agent reaches it (HTTP {s}), but the page's origin may not read the answer (CORS)."
+        ),
         (ReachVerdict::HttpError, Some(s)) => {
             format!("The agent reaches it, but it answers HTTP {s}.")
         }

@@ -52,7 +52,8 @@ fn redact_target(t: &Target) -> Target {
         cors_origin: None,
         cors_method: None,
         cors_headers: Vec::new(),
-        cors_credentials: false,
+        cors_credentials: Default::default(),
+        cors_mode: Default::default(),
         // Which security groups apply is the admin's business, not the phone's.
         firewall: Default::default(),
         interval_seconds: t.interval_seconds,

@@ -3,6 +3,7 @@
 pub mod badges;
 pub mod container_table;
 pub mod copy;
+pub mod cors_report;
 pub mod data_table;
 pub mod finding;
 pub mod loaded;

@@ -42,6 +42,9 @@ pub fn Nav() -> impl IntoView {
                         <A href="/reach">"Reachability"</A>
                     </li>
                     <li>
+                        <A href="/cors">"CORS"</A>
+                    </li>
+                    <li>
                         <A href="/firewall">"Firewall"</A>
                     </li>
                     <li>

@@ -6,7 +6,6 @@
 use chrono::Utc;
 use leptos::prelude::*;
 use vantage_shared::browser::{LOCAL_NETWORK_ACCESS, MIXED_CONTENT, MIXED_CONTENT_FIX};
-use vantage_shared::cors::{CorsCheck, CorsReport, CorsVerdict};
 use vantage_shared::fingerprint::Generator;
 use vantage_shared::probe::{
     AddressFamily, AgentProbe, BrowserBlock, BrowserCheck, DnsResult, FetchAttempt, FetchOutcome,
@@ -14,7 +13,7 @@ use vantage_shared::probe::{
 };
 
 use super::badges::RichText;
-use super::copy::CopyText;
+use super::cors_report::CorsSection;
 use super::data_table::{Column, DataTable};
 use super::timing_bar::{Phases, TimingBar};
 use crate::format::{bytes, coarse, date_time, millis};
@@ -35,7 +34,7 @@ pub fn AgentDetail(probe: AgentProbe) -> impl IntoView {
             {(!probe.tcp.is_empty()).then(|| view! { <TcpSection attempts=probe.tcp /> })}
             {probe.tls.map(|t| view! { <TlsSection t /> })}
             {probe.http.map(|h| view! { <HttpSection h /> })}
-            {probe.cors.map(|c| view! { <CorsSection c /> })}
+            {probe.cors.map(|c| view! { <CorsSection report=c /> })}
         </div>
     }
 }
@@ -331,103 +330,6 @@ fn HttpSection(h: HttpResult) -> impl IntoView {
                     }
                 })}
         </section>
-    }
-}
-
-fn cors_word(v: CorsVerdict) -> (&'static str, &'static str) {
-    match v {
-        CorsVerdict::Pass => ("pass", "good"),
-        CorsVerdict::Fail => ("fail", "bad"),
-        CorsVerdict::Warn => ("warn", "warn"),
-        CorsVerdict::NotApplicable => ("n/a", "neutral"),
-    }
-}
-
-fn cors_columns() -> Vec<Column> {
-    vec![
-        Column::new("Stage"),
-        Column::new("Rule"),
-        Column::new("Verdict"),
-        Column::new("Detail"),
-    ]
-}
-
-#[component]
-fn CorsSection(c: CorsReport) -> impl IntoView {
-    let first = c.first_failure;
-    let missing = c
-        .missing
-        .iter()
-        .map(|s| s.as_str())
-        .collect::<Vec<_>>()
-        .join(", ");
-    view! {
-        <section class="detail-section wide" data-testid="detail-cors">
-            <h4>"CORS"</h4>
-            <dl class="kv">
-                <dt>"Page origin"</dt>
-                <dd><code>{c.origin.clone()}</code></dd>
-                <dt>"Request"</dt>
-                <dd>
-                    <code>{c.method.clone()}</code>
-                    {if c.preflight_needed { ", needs a preflight (OPTIONS)" } else { ", no preflight" }}
-                </dd>
-                <dt>"A page can read it"</dt>
-                <dd>
-                    {if c.allowed {
-                        view! { <span class="badge reach reach-good">"yes"</span> }.into_any()
-                    } else {
-                        view! { <span class="badge reach reach-bad">"no"</span> }.into_any()
-                    }}
-                </dd>
-            </dl>
-            {c.proxy_error_page
-                .then(|| {
-                    view! {
-                        <p class="note warn">
-                            "The real failure is a 5xx from a proxy: its error page has no CORS headers, so the browser reports it as a CORS error."
-                        </p>
-                    }
-                })}
-            {(!missing.is_empty())
-                .then(|| view! { <p class="muted small">{format!("Not observed: {missing}")}</p> })}
-            <DataTable columns=cors_columns() class="detail-table cors-checks">
-                {c
-                    .checks
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, check)| view! { <CorsRow check first=first == Some(i) /> })
-                    .collect_view()}
-            </DataTable>
-        </section>
-    }
-}
-
-#[component]
-fn CorsRow(check: CorsCheck, first: bool) -> impl IntoView {
-    let (word, tone) = cors_word(check.verdict);
-    view! {
-        <tr class=if first { "first-fail" } else { "" } data-rule=check.rule.clone()>
-            <td data-label="Stage">{check.stage.as_str()}</td>
-            <td data-label="Rule"><code class="rule">{check.rule.clone()}</code></td>
-            <td data-label="Verdict">
-                <span class=format!("badge reach reach-{tone}")>{word}</span>
-                {first.then(|| view! { <span class="stop-here">"the browser stops here"</span> })}
-            </td>
-            <td data-label="Detail" class="cors-detail">
-                {check.detail}
-                {check
-                    .header_to_add
-                    .map(|h| {
-                        view! {
-                            <div class="header-to-add">
-                                <span class="small muted">"Add: "</span>
-                                <CopyText text=h label="Copy the header" />
-                            </div>
-                        }
-                    })}
-            </td>
-        </tr>
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod container;
 pub mod container_life;
 pub mod containers;
+pub mod cors;
 pub mod firewall;
 pub mod fleet;
 pub mod gpu;

@@ -18,12 +18,19 @@ const SAFELISTED_RESPONSE_HEADERS: [&str; 7] = [
 ];
 
 pub(super) fn redirect_check(resp: &ObservedResponse, c: &mut Checks) {
-    if resp.redirected {
+    if resp.redirected && resp.tainted_origin {
         c.push(
             CorsStage::Actual,
             "redirect",
             CorsVerdict::Warn,
-            "The actual request was redirected: every hop must pass the CORS check, and after a redirect to another origin the browser sends `Origin: null`. Call the final URL directly.".to_owned(),
+            "The actual request was redirected to another origin, so from there on the browser sent `Origin: null` instead of the page's origin: the final server must allow `null` (or `*`), and every hop must pass the CORS check. Call the final URL directly.".to_owned(),
+        );
+    } else if resp.redirected {
+        c.push(
+            CorsStage::Actual,
+            "redirect",
+            CorsVerdict::Warn,
+            "The actual request was redirected: every hop must pass the CORS check, and each costs a round trip. Call the final URL directly.".to_owned(),
         );
     } else {
         c.push(

@@ -177,7 +177,18 @@ fn origin_checks(
             );
         }
         // Step 4: byte-for-byte comparison with the serialised request origin.
-        if !single {
+        if acao.is_empty() {
+            c.push_fix(
+                stage,
+                "acao_matches_origin",
+                Fail,
+                format!(
+                    "{ACAO} is present but empty: an invalid value that matches no origin (often a proxy variable that came out empty, e.g. an unmatched allow-list). Send `{}` or `*`.",
+                    p.origin
+                ),
+                fix_origin.to_owned(),
+            );
+        } else if !single {
             c.push(
                 stage,
                 "acao_matches_origin",

@@ -18,21 +18,31 @@
 
 mod actual;
 mod check;
+mod divergence;
+mod no_cors;
 mod origin;
+mod paste;
 mod preflight;
+mod question;
 mod request;
 mod safelist;
 mod syntax;
 mod types;
 
+pub use divergence::{known_divergences, ACAH_WILDCARD_AUTHORIZATION};
 pub use origin::serialize_origin;
+pub use paste::{parse_response, PasteError, PastedResponse, MAX_PASTE_BYTES};
+pub use question::{CorsQuestion, Resolved, MAX_QUESTION_HEADERS};
 pub use request::{actual_request_headers, needs_preflight, preflight_request_headers};
 pub use safelist::{
     cors_unsafe_request_header_names, is_cors_safelisted_method, is_cors_safelisted_request_header,
-    is_forbidden_request_header, normalize_method,
+    is_forbidden_request_header, is_no_cors_safelisted_request_header, normalize_method,
 };
 pub use syntax::is_token;
-pub use types::{CorsCheck, CorsReport, CorsRequest, CorsStage, CorsVerdict, ObservedResponse};
+pub use types::{
+    CorsCheck, CorsDivergence, CorsReport, CorsRequest, CorsStage, CorsVerdict, Credentials,
+    ObservedResponse, RequestMode,
+};
 
 use crate::diagnosis::cors::{report_finding, CorsOutcome};
 use request::prepare;
@@ -55,9 +65,13 @@ const ACAH: &str = "Access-Control-Allow-Headers";
 const ACMA: &str = "Access-Control-Max-Age";
 const ACEH: &str = "Access-Control-Expose-Headers";
 
-/// The rows [`evaluate`] collects, in browser order.
+/// The rows [`evaluate`] collects, in browser order, and where the standard's verdict
+/// differs from Chromium's.
 struct Checks {
     rows: Vec<CorsCheck>,
+    /// A rule passes (or only warns) in Chromium but fails under the Fetch standard.
+    standard_fails: bool,
+    divergences: Vec<CorsDivergence>,
 }
 
 impl Checks {
@@ -106,11 +120,18 @@ pub fn evaluate(
     actual: Option<&ObservedResponse>,
 ) -> CorsReport {
     let p = prepare(req);
-    let mut c = Checks { rows: Vec::new() };
+    let mut c = Checks {
+        rows: Vec::new(),
+        standard_fails: false,
+        divergences: Vec::new(),
+    };
     let mut missing = Vec::new();
     let mut proxy_status = None;
 
     request::request_checks(&p, &mut c);
+    if p.mode == RequestMode::NoCors {
+        return no_cors::evaluate(p, actual, c);
+    }
 
     if p.preflight {
         match preflight {
@@ -122,7 +143,8 @@ pub fn evaluate(
                 preflight::max_age_check(resp, &mut c);
                 // A failing preflight status from a 5xx is the backend, whatever the headers.
                 if !status_ok && resp.status >= 500 {
-                    proxy_status = Some((CorsStage::Preflight, resp.status));
+                    proxy_status =
+                        Some((CorsStage::Preflight, resp.status, has_cors_headers(resp)));
                 }
             }
             None => missing.push(CorsStage::Preflight),
@@ -137,7 +159,7 @@ pub fn evaluate(
             // An error page with no ACAO at all is the proxy's (or a crashed app's), not the
             // application's CORS configuration.
             if resp.status >= 500 && resp.get(ACAO).is_none() && proxy_status.is_none() {
-                proxy_status = Some((CorsStage::Actual, resp.status));
+                proxy_status = Some((CorsStage::Actual, resp.status, false));
             }
         }
         None => missing.push(CorsStage::Actual),
@@ -146,6 +168,7 @@ pub fn evaluate(
     let checks = c.rows;
     let first_failure = checks.iter().position(|c| c.verdict == CorsVerdict::Fail);
     let allowed = first_failure.is_none() && missing.is_empty();
+    let standard_allowed = allowed && !c.standard_fails;
     // Once the fix echoes a specific origin, caches must key on it too.
     let has_vary_origin = actual.is_some_and(|r| {
         r.values("Vary")
@@ -173,12 +196,25 @@ pub fn evaluate(
         method: p.method,
         preflight_needed: p.preflight,
         checks,
+        mode: p.mode,
+        credentials: p.credentials_mode,
         allowed,
+        standard_allowed,
+        divergences: c.divergences,
         first_failure,
         missing,
         proxy_error_page: proxy_status.is_some(),
         finding,
     }
+}
+
+/// Whether a response carries any `Access-Control-Allow-*` header.
+fn has_cors_headers(resp: &ObservedResponse) -> bool {
+    resp.headers.iter().any(|(n, _)| {
+        n.trim()
+            .get(..21)
+            .is_some_and(|p| p.eq_ignore_ascii_case("access-control-allow-"))
+    })
 }
 
 #[cfg(test)]

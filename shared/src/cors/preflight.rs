@@ -1,6 +1,7 @@
 //! The checks only a preflight response gets: its status, the allowed methods and headers,
 //! and how long the browser caches it.
 
+use super::divergence::acah_wildcard_authorization;
 use super::request::Prepared;
 use super::safelist::is_cors_safelisted_method;
 use super::syntax::{is_token, trim_tab_space};
@@ -202,18 +203,37 @@ pub(super) fn headers_check(p: &Prepared, resp: &ObservedResponse, c: &mut Check
     }
     let wildcard = items.iter().any(|i| i == "*") && !p.credentials;
     let listed = |n: &str| items.iter().any(|i| i.eq_ignore_ascii_case(n));
-    // `Authorization` is a CORS non-wildcard request-header name: `*` never covers it.
+    // What shipping browsers do: `*` covers every name on requests without credentials.
     let missing: Vec<String> = p
         .unsafe_names
         .iter()
-        .filter(|n| !listed(n) && (!wildcard || n.as_str() == "authorization"))
+        .filter(|n| !listed(n) && !wildcard)
         .cloned()
         .collect();
+    // The standard also makes `Authorization` a CORS non-wildcard request-header name.
+    let authorization_by_wildcard = wildcard && p.has_authorization && !listed("authorization");
     let shown = if items.is_empty() {
         format!("there is no {ACAH}")
     } else {
         format!("{ACAH} is `{}`", items.join(", "))
     };
+    if missing.is_empty() && authorization_by_wildcard {
+        let divergence = acah_wildcard_authorization();
+        c.standard_fails = true;
+        c.push_fix(
+            stage,
+            "headers_allowed",
+            CorsVerdict::Warn,
+            format!(
+                "Requested {} allowed in today's browsers ({shown}), but only because they let `*` cover `Authorization`: the Fetch standard does not, and browsers are moving to it (Firefox already can be set to). {}",
+                quote_list(&p.unsafe_names),
+                divergence.fix
+            ),
+            fix_with(&items, &["authorization".to_owned()]),
+        );
+        c.divergences.push(divergence);
+        return true;
+    }
     if missing.is_empty() {
         c.push(
             stage,
@@ -226,13 +246,12 @@ pub(super) fn headers_check(p: &Prepared, resp: &ObservedResponse, c: &mut Check
         );
         return true;
     }
-    let mut hints = Vec::new();
-    if p.has_authorization
-        && missing.iter().any(|m| m == "authorization")
-        && items.iter().any(|i| i == "*")
-    {
-        hints.push("`*` never covers Authorization, which must be listed by name".to_owned());
+    // The fix lists Authorization by name too, so that it holds under the standard as well.
+    let mut missing = missing;
+    if authorization_by_wildcard {
+        missing.push("authorization".to_owned());
     }
+    let mut hints = Vec::new();
     if p.credentials && items.iter().any(|i| i == "*") {
         hints.push("with credentials `*` is a literal header name, not a wildcard".to_owned());
     }

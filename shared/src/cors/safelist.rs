@@ -150,6 +150,14 @@ pub fn is_cors_safelisted_request_header(name: &str, value: &str) -> bool {
     }
 }
 
+/// Fetch's "no-CORS-safelisted request-header": the only headers a `no-cors` request keeps.
+pub fn is_no_cors_safelisted_request_header(name: &str, value: &str) -> bool {
+    matches!(
+        name.trim().to_ascii_lowercase().as_str(),
+        "accept" | "accept-language" | "content-language" | "content-type"
+    ) && is_cors_safelisted_request_header(name, value)
+}
+
 /// Fetch's "CORS-unsafe request-header names": sorted, lowercase, distinct.
 pub fn cors_unsafe_request_header_names(headers: &[(String, String)]) -> Vec<String> {
     let mut unsafe_names = Vec::new();

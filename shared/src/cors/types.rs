@@ -23,9 +23,14 @@ pub struct CorsRequest {
     /// application/json` needs a preflight, `Content-Type: text/plain` does not.
     #[serde(default)]
     pub headers: Vec<(String, String)>,
-    /// Credentials mode "include" (cookies, HTTP auth, client certificates).
+    /// `cors` (the default) or `no-cors`, as `fetch(url, { mode })`; `<img>` and `<script>`
+    /// without a `crossorigin` attribute send `no-cors` requests.
     #[serde(default)]
-    pub credentials: bool,
+    pub mode: RequestMode,
+    /// `omit`, `same-origin` (fetch's default) or `include` (cookies, HTTP auth, client
+    /// certificates). `true` and `false` are read as `include` and `same-origin`.
+    #[serde(default)]
+    pub credentials: Credentials,
     /// Response headers the page's script reads (e.g. `X-Total-Count` for pagination).
     #[serde(default)]
     pub read_headers: Vec<String>,
@@ -37,7 +42,8 @@ impl CorsRequest {
             origin: origin.into(),
             method: method.into(),
             headers: Vec::new(),
-            credentials: false,
+            mode: RequestMode::Cors,
+            credentials: Credentials::SameOrigin,
             read_headers: Vec::new(),
         }
     }
@@ -50,7 +56,19 @@ impl CorsRequest {
 
     /// Credentials mode "include".
     pub fn with_credentials(mut self) -> Self {
-        self.credentials = true;
+        self.credentials = Credentials::Include;
+        self
+    }
+
+    /// Credentials mode `mode`.
+    pub fn credentials(mut self, mode: Credentials) -> Self {
+        self.credentials = mode;
+        self
+    }
+
+    /// Request mode `no-cors`.
+    pub fn no_cors(mut self) -> Self {
+        self.mode = RequestMode::NoCors;
         self
     }
 
@@ -58,6 +76,82 @@ impl CorsRequest {
     pub fn reading(mut self, name: impl Into<String>) -> Self {
         self.read_headers.push(name.into());
         self
+    }
+}
+
+/// Fetch's request mode, as far as a page chooses it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum RequestMode {
+    /// The page reads the response, so the server must allow its origin.
+    #[default]
+    Cors,
+    /// The page only sends: no preflight, only a few headers, and an opaque response.
+    NoCors,
+}
+
+impl RequestMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cors => "cors",
+            Self::NoCors => "no-cors",
+        }
+    }
+}
+
+/// Fetch's credentials mode: when cookies, HTTP authentication and client certificates go
+/// with the request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum Credentials {
+    /// Never.
+    Omit,
+    /// Only to the page's own origin: a cross-origin request carries none (fetch's default).
+    #[default]
+    SameOrigin,
+    /// Always, also cross-origin; the server must then name the origin and allow credentials.
+    Include,
+}
+
+impl Credentials {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Omit => "omit",
+            Self::SameOrigin => "same-origin",
+            Self::Include => "include",
+        }
+    }
+
+    /// Whether a cross-origin request carries credentials.
+    pub fn cross_origin(self) -> bool {
+        self == Self::Include
+    }
+}
+
+/// Reads the three names, and the booleans stored before the modes existed (`true` was
+/// "include"; `false`, no credentials cross-origin, is what `same-origin` does).
+impl<'de> Deserialize<'de> for Credentials {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Flag(bool),
+            Name(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Flag(true) => Ok(Self::Include),
+            Raw::Flag(false) => Ok(Self::SameOrigin),
+            Raw::Name(n) => match n.as_str() {
+                "omit" => Ok(Self::Omit),
+                "same-origin" => Ok(Self::SameOrigin),
+                "include" => Ok(Self::Include),
+                other => Err(serde::de::Error::custom(format!(
+                    "unknown credentials mode `{other}`: use `omit`, `same-origin` or `include`"
+                ))),
+            },
+        }
     }
 }
 
@@ -72,6 +166,10 @@ pub struct ObservedResponse {
     /// The response came after following at least one redirect.
     #[serde(default)]
     pub redirected: bool,
+    /// A redirect on the way left a cross-origin URL for yet another origin, so the browser
+    /// sent `Origin: null` from there on (Fetch's tainted origin).
+    #[serde(default)]
+    pub tainted_origin: bool,
 }
 
 impl ObservedResponse {
@@ -80,6 +178,7 @@ impl ObservedResponse {
             status,
             headers: Vec::new(),
             redirected: false,
+            tainted_origin: false,
         }
     }
 
@@ -160,7 +259,7 @@ pub struct CorsCheck {
     /// Stable id: `preflight_ok_status`, `acao_present`, `acao_single_value`,
     /// `credentials_no_wildcard`, `acao_matches_origin`, `acac_true`, `method_allowed`,
     /// `headers_allowed`, `max_age`, `redirect`, `vary_origin`, `expose_headers`,
-    /// `request_sendable`, `preflight_needed`.
+    /// `request_sendable`, `preflight_needed`, `no_cors_headers`, `opaque_response`.
     pub rule: String,
     pub verdict: CorsVerdict,
     /// Plain language, quoting the actual header values.
@@ -183,9 +282,19 @@ pub struct CorsReport {
     pub preflight_request_headers: Vec<(String, String)>,
     /// In browser order: request, preflight, actual.
     pub checks: Vec<CorsCheck>,
-    /// The page can read the response: no check failed and every response the browser needs
-    /// was observed.
+    pub mode: RequestMode,
+    pub credentials: Credentials,
+    /// What current Chromium does: for `cors`, the page can read the response (no check
+    /// failed and every response the browser needs was observed); for `no-cors`, the request
+    /// is sent and `fetch` resolves, with an opaque response the page cannot read.
     pub allowed: bool,
+    /// What the Fetch standard says. It differs from `allowed` only where shipping browsers
+    /// depart from the standard; `divergences` says where and how.
+    pub standard_allowed: bool,
+    /// The known differences between the standard and browsers that decide this request
+    /// (docs/cors.md keeps the table).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub divergences: Vec<CorsDivergence>,
     /// Index in `checks` of the rule the browser stops at.
     pub first_failure: Option<usize>,
     /// Responses the browser needs that were not observed.
@@ -193,4 +302,24 @@ pub struct CorsReport {
     /// A 5xx (typically a proxy's error page) is what really fails; the browser calls it CORS.
     pub proxy_error_page: bool,
     pub finding: Finding,
+}
+
+/// Where the browsers people use depart from the Fetch standard on this request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CorsDivergence {
+    /// Stable id, e.g. `acah_wildcard_authorization`.
+    pub id: String,
+    /// The rule ([`CorsCheck::rule`]) it changes.
+    pub rule: String,
+    /// What the Fetch standard does here.
+    pub standard: String,
+    /// What shipping Chromium does (and so Chrome, Edge, Opera, Android's WebView).
+    pub chromium: String,
+    pub firefox: String,
+    pub safari: String,
+    /// A server change after which every browser and the standard agree.
+    pub fix: String,
+    /// Where each claim comes from.
+    pub sources: Vec<String>,
 }

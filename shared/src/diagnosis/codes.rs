@@ -176,6 +176,10 @@ finding_codes! {
     CorsVaryOrigin => "cors_vary_origin",
     /// Rule `expose_headers`: a response header the page reads is not exposed to it.
     CorsExposeHeaders => "cors_expose_headers",
+    /// A `no-cors` request: it is sent, and the page gets an opaque response it cannot read.
+    CorsNoCorsOpaque => "cors_no_cors_opaque",
+    /// Rule `no_cors_headers`: in `no-cors` mode the browser drops headers the page sets.
+    CorsNoCorsHeaders => "cors_no_cors_headers",
 
     // CORS: where the agent's probe departs from the page (diagnosis/agent_probe/notes.rs).
     /// A configured page header is not valid HTTP and was left out of every request.

@@ -21,7 +21,8 @@ pub(crate) struct CorsOutcome<'a> {
     /// Responses the browser needs that were not observed.
     pub(crate) missing: &'a [CorsStage],
     /// The 5xx (and where it came) that the browser will call a CORS error.
-    pub(crate) proxy_status: Option<(CorsStage, u16)>,
+    /// The 5xx, where it came, and whether that response carried CORS headers.
+    pub(crate) proxy_status: Option<(CorsStage, u16, bool)>,
     /// The actual response already says `Vary: Origin`.
     pub(crate) has_vary_origin: bool,
 }
@@ -44,6 +45,7 @@ pub(crate) fn rule_code(rule: &str) -> Option<FindingCode> {
         "redirect" => FindingCode::CorsRedirect,
         "vary_origin" => FindingCode::CorsVaryOrigin,
         "expose_headers" => FindingCode::CorsExposeHeaders,
+        "no_cors_headers" => FindingCode::CorsNoCorsHeaders,
         _ => return None,
     })
 }
@@ -123,8 +125,8 @@ pub(crate) fn report_finding(o: &CorsOutcome<'_>) -> Finding {
         headers.push(("Vary".to_owned(), "Origin".to_owned()));
     }
 
-    if let Some((stage, status)) = proxy_status {
-        return proxy_error_finding(&what, stage, status, &headers);
+    if let Some((stage, status, with_cors)) = proxy_status {
+        return proxy_error_finding(&what, stage, status, with_cors, &headers);
     }
 
     if let Some(i) = first_failure {
@@ -209,14 +211,20 @@ fn proxy_error_finding(
     what: &str,
     stage: CorsStage,
     status: u16,
+    with_cors: bool,
     headers: &[(String, String)],
 ) -> Finding {
     // The page's developers see "CORS error" in the console; the fix is elsewhere.
-    let evidence = match stage {
-        CorsStage::Preflight => format!(
-            "The preflight (OPTIONS) got HTTP {status}, and a preflight must be answered with 200–299."
+    let explanation = match (stage, with_cors) {
+        (CorsStage::Preflight, true) => format!(
+            "The preflight (OPTIONS) got HTTP {status}. It does carry CORS headers, but a preflight must be answered with 200–299 whatever its headers say, so the browser reports a CORS error. The real failure is HTTP {status} from the proxy/backend: answer OPTIONS with 204 before it reaches the failing part, and fix the backend."
         ),
-        _ => format!("The request got HTTP {status} without {ACAO}."),
+        (CorsStage::Preflight, false) => format!(
+            "The preflight (OPTIONS) got HTTP {status}, without CORS headers, and a preflight must be answered with 200–299. Such a response is typically a proxy's own error page (no healthy upstream, connection refused, upstream timeout). So the browser will report a CORS error, but the real failure is HTTP {status} from the proxy/backend; fix the backend (or make the proxy add CORS headers to error pages)."
+        ),
+        _ => format!(
+            "The request got HTTP {status} without {ACAO}. Such a response is typically a proxy's own error page (no healthy upstream, connection refused, upstream timeout), which carries no CORS headers. So the browser will report a CORS error, but the real failure is HTTP {status} from the proxy/backend; fix the backend (or make the proxy add CORS headers to error pages)."
+        ),
     };
     Finding::new(
         FindingCode::CorsProxyErrorPage,
@@ -224,9 +232,7 @@ fn proxy_error_finding(
         format!(
             "The browser will report a CORS error for {what}, but the real failure is HTTP {status} from the proxy/backend"
         ),
-        format!(
-            "{evidence} Such a response is typically a proxy's own error page (no healthy upstream, connection refused, upstream timeout), which carries no CORS headers. So the browser will report a CORS error, but the real failure is HTTP {status} from the proxy/backend; fix the backend (or make the proxy add CORS headers to error pages)."
-        ),
+        explanation,
     )
     .with_fix(
         format!(
@@ -256,4 +262,60 @@ fn explanation(checks: &[CorsCheck]) -> String {
     } else {
         lines.join("\n")
     }
+}
+
+/// The finding of a `no-cors` request: refused before sending, sent with headers dropped,
+/// or sent with an opaque answer. There is nothing to fix on the server: to read the
+/// response the page must use `cors` mode.
+pub(crate) fn no_cors_finding(
+    method: &str,
+    origin: &str,
+    checks: &[CorsCheck],
+    first_failure: Option<usize>,
+    missing: &[CorsStage],
+) -> Finding {
+    let what = format!("no-cors {method} from {origin}");
+    let read_it = format!(
+        "To read the response, the page must use mode `cors`, and the server must allow the origin: `{ACAO}: {origin}`."
+    );
+    if let Some(i) = first_failure {
+        let failing = &checks[i];
+        return Finding::new(
+            code_of(failing),
+            Severity::Critical,
+            format!("The browser never sends {what}: {}", failing.detail),
+            explanation(checks),
+        )
+        .with_fix(
+            format!("Use GET, HEAD or POST for a no-cors request, or mode `cors`. {read_it}"),
+            None,
+            None,
+        );
+    }
+    if !missing.is_empty() {
+        return Finding::new(
+            FindingCode::CorsIncomplete,
+            Severity::Info,
+            format!("The browser sends {what}, but its response was not observed"),
+            read_it,
+        );
+    }
+    if let Some(w) = checks.iter().find(|c| c.verdict == CorsVerdict::Warn) {
+        return Finding::new(
+            code_of(w),
+            Severity::Warning,
+            format!("The browser sends {what}, but {}", w.detail),
+            format!("{}\n{read_it}", explanation(checks)),
+        );
+    }
+    Finding::new(
+        FindingCode::CorsNoCorsOpaque,
+        Severity::Info,
+        format!(
+            "The browser sends {what}; the page gets an opaque response (status 0, no headers, no body)"
+        ),
+        format!(
+            "A no-cors request needs no CORS headers and never fails CORS, but the page cannot read the answer, not even its status. {read_it}"
+        ),
+    )
 }

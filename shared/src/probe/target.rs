@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::cors::{Credentials, RequestMode};
 use crate::host::{split_host_port as split_authority, AuthorityError};
 use crate::rules::RuleScope;
 
@@ -43,9 +44,13 @@ pub struct Target {
     /// …the headers it sets, as `Name: value` (e.g. `Authorization: Bearer x`)…
     #[serde(default)]
     pub cors_headers: Vec<String>,
-    /// …and whether it sends credentials (`credentials: "include"`).
+    /// …its credentials mode (`omit`, `same-origin`, `include`)…
     #[serde(default)]
-    pub cors_credentials: bool,
+    pub cors_credentials: Credentials,
+    /// …and its request mode: `cors`, or `no-cors` for what `<img>`, `<script>` and
+    /// `fetch(…, { mode: "no-cors" })` send.
+    #[serde(default)]
+    pub cors_mode: RequestMode,
     /// Which loaded security groups / ACLs / firewalls apply to this target.
     #[serde(default, skip_serializing_if = "RuleScope::is_empty")]
     pub firewall: RuleScope,
@@ -79,6 +84,7 @@ impl Target {
             cors_method: t.cors_method.filter(|m| !m.is_empty()),
             cors_headers: headers,
             cors_credentials: t.cors_credentials,
+            cors_mode: t.cors_mode,
             firewall: RuleScope {
                 sets: t
                     .firewall
@@ -159,9 +165,13 @@ pub struct NewTarget {
         )
     )]
     pub cors_headers: Vec<String>,
-    /// Whether the page sends credentials. HTTP targets only.
+    /// The page's credentials mode: `omit`, `same-origin` (the default, as in fetch) or
+    /// `include`; `true` and `false` are read as `include` and `same-origin`. HTTP targets only.
     #[serde(default)]
-    pub cors_credentials: bool,
+    pub cors_credentials: Credentials,
+    /// The page's request mode: `cors` (the default) or `no-cors`. HTTP targets only.
+    #[serde(default)]
+    pub cors_mode: RequestMode,
     /// Which loaded rule sets apply (empty: all of them).
     #[serde(default)]
     pub firewall: RuleScope,
@@ -401,7 +411,8 @@ pub fn validate_new_target(t: &NewTarget) -> Result<TargetAddress, String> {
             || t.cors_origin.is_some()
             || t.cors_method.is_some()
             || !t.cors_headers.is_empty()
-            || t.cors_credentials)
+            || t.cors_credentials != Credentials::default()
+            || t.cors_mode != RequestMode::default())
     {
         return Err("expected status and CORS origin need an http:// or https:// URL".into());
     }

@@ -9,6 +9,7 @@
 pub mod browser;
 pub mod netns;
 pub mod nginx;
+pub mod scripted_http;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use vantage_shared::cors::{Credentials, RequestMode};
 use vantage_shared::probe::{parse_target_url, validate_new_target, NewTarget, MAX_TARGET_NAME};
 use vantage_shared::rules::RuleScope;
 
@@ -21,7 +22,8 @@ pub struct Fields {
     pub cors_method: String,
     /// One `Name: value` per line.
     pub cors_headers: String,
-    pub cors_credentials: bool,
+    pub cors_credentials: Credentials,
+    pub cors_mode: RequestMode,
     /// Security groups / ACLs / firewalls that apply, comma-separated ids.
     pub rule_sets: String,
     /// How often the agent probes it, as typed (`60s`, `5m`); empty for the default.
@@ -85,6 +87,7 @@ pub fn to_new_target(f: &Fields) -> Result<NewTarget, String> {
             .map(str::to_owned)
             .collect(),
         cors_credentials: f.cors_credentials,
+        cors_mode: f.cors_mode,
         firewall: RuleScope {
             sets: f
                 .rule_sets
@@ -352,15 +355,57 @@ fn CorsOptions(fields: RwSignal<Fields>, cors_open: RwSignal<bool>) -> impl Into
                 on:input=on_headers
             ></textarea>
         </label>
-        <label class="check">
-            <input
-                name="cors_credentials"
-                type="checkbox"
-                prop:checked=move || fields.with(|f| f.cors_credentials)
-                on:change=move |ev| fields.update(|f| f.cors_credentials = event_target_checked(&ev))
-            />
-            " Sends credentials (" <code>"credentials: \"include\""</code> ")"
-        </label>
+        <div class="field-row">
+            <label>
+                <span>"Mode"</span>
+                <select
+                    name="cors_mode"
+                    on:change=move |ev| {
+                        let mode = if event_target_value(&ev) == "no-cors" {
+                            RequestMode::NoCors
+                        } else {
+                            RequestMode::Cors
+                        };
+                        fields.update(|f| f.cors_mode = mode);
+                    }
+                >
+                    <option value="cors" selected=move || fields.with(|f| f.cors_mode == RequestMode::Cors)>
+                        "cors (fetch, XHR)"
+                    </option>
+                    <option value="no-cors" selected=move || fields.with(|f| f.cors_mode == RequestMode::NoCors)>
+                        "no-cors (img, script)"
+                    </option>
+                </select>
+            </label>
+            <label>
+                <span>"Credentials"</span>
+                <select
+                    name="cors_credentials"
+                    on:change=move |ev| {
+                        let c = match event_target_value(&ev).as_str() {
+                            "omit" => Credentials::Omit,
+                            "include" => Credentials::Include,
+                            _ => Credentials::SameOrigin,
+                        };
+                        fields.update(|f| f.cors_credentials = c);
+                    }
+                >
+                    {[Credentials::Omit, Credentials::SameOrigin, Credentials::Include]
+                        .into_iter()
+                        .map(|c| {
+                            view! {
+                                <option
+                                    value=c.as_str()
+                                    selected=move || fields.with(|f| f.cors_credentials == c)
+                                >
+                                    {c.as_str()}
+                                </option>
+                            }
+                        })
+                        .collect_view()}
+                </select>
+            </label>
+        </div>
     </details>
     }
 }

@@ -102,11 +102,48 @@ pub fn conclude(
         .unwrap_or_default();
     let mut out = observed_findings(probe, target, stop, &host, now);
     let (verdict, summary) = verdict_and_summary(probe, target, stop, &host, &mut out);
+    let (verdict, summary) = with_cors_headline(probe, target, verdict, summary);
     out.extend(notes.iter().cloned());
     sort_findings(&mut out);
     probe.verdict = verdict;
     probe.summary = summary;
     probe.findings = out;
+}
+
+/// A target that names the page's origin is about that page: when the page cannot read
+/// (or, in no-cors mode, cannot even send) what the agent reached, the headline says so and
+/// the verdict is `cors_blocked`, not a green "reachable" (it still counts as up).
+fn with_cors_headline(
+    probe: &AgentProbe,
+    target: &Target,
+    verdict: ReachVerdict,
+    summary: String,
+) -> (ReachVerdict, String) {
+    let origin = target
+        .cors_origin
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or_default();
+    let blocked = probe.cors.as_ref().and_then(|c| {
+        let rule = c.first_failure.and_then(|i| c.checks.get(i))?;
+        (!c.allowed).then_some((c.mode, rule))
+    });
+    match blocked {
+        Some((mode, rule)) if verdict == ReachVerdict::Reachable && !origin.is_empty() => {
+            let what = match mode {
+                crate::cors::RequestMode::Cors => "cannot read it",
+                crate::cors::RequestMode::NoCors => "cannot send this request",
+            };
+            (
+                ReachVerdict::CorsBlocked,
+                format!(
+                    "{summary}, but pages on {origin} {what} (CORS: {} rule `{}` fails)",
+                    rule.stage, rule.rule
+                ),
+            )
+        }
+        _ => (verdict, summary),
+    }
 }
 
 /// The findings of each step that ran: DNS, TCP, TLS, HTTP and the CORS verdict.

@@ -445,7 +445,7 @@ fn cases() -> Vec<Case> {
             (Preflight, "headers_allowed", Fail),
         ),
         case(
-            "wildcard never covers Authorization",
+            "wildcard covers Authorization in browsers, not in the standard",
             get().header("Authorization", "Bearer t"),
             Some(
                 ObservedResponse::new(204)
@@ -453,6 +453,18 @@ fn cases() -> Vec<Case> {
                     .header(ACAH, "*"),
             ),
             Some(good_actual()),
+            (Preflight, "headers_allowed", Warn),
+        ),
+        case(
+            "wildcard with Authorization and an unlisted header under credentials",
+            get().header("Authorization", "Bearer t").with_credentials(),
+            Some(
+                ObservedResponse::new(204)
+                    .header(ACAO, SHOP)
+                    .header(ACAC, "true")
+                    .header(ACAH, "*"),
+            ),
+            Some(good_actual().header(ACAC, "true")),
             (Preflight, "headers_allowed", Fail),
         ),
         case(
@@ -608,6 +620,37 @@ fn cases() -> Vec<Case> {
             Some(good_actual().with_redirect()),
             (Actual, "redirect", Warn),
         ),
+        // --- no-cors: only safelisted methods and headers, an opaque answer ------------
+        case(
+            "no-cors keeps a text/plain Content-Type",
+            CorsRequest::new(SHOP, "POST")
+                .no_cors()
+                .header("Content-Type", "text/plain"),
+            None,
+            Some(ObservedResponse::new(200)),
+            (Request, "no_cors_headers", Pass),
+        ),
+        case(
+            "no-cors drops an API key",
+            get().no_cors().header("X-Api-Key", "k"),
+            None,
+            Some(ObservedResponse::new(200)),
+            (Request, "no_cors_headers", Warn),
+        ),
+        case(
+            "no-cors PUT is refused before sending",
+            put().no_cors(),
+            None,
+            None,
+            (Request, "request_sendable", Fail),
+        ),
+        case(
+            "no-cors answer is opaque",
+            get().no_cors(),
+            None,
+            Some(ObservedResponse::new(404)),
+            (Actual, "opaque_response", Pass),
+        ),
         // --- request side: forbidden methods and headers -------------------------------
         case(
             "plain GET",
@@ -671,6 +714,7 @@ fn every_rule_has_a_passing_and_a_failing_case() {
         "expose_headers",
         "redirect",
         "request_sendable",
+        "no_cors_headers",
     ] {
         assert!(
             cases.iter().any(|c| c.rule == rule && c.expect == Pass),
@@ -1041,3 +1085,5 @@ fn report_round_trips_through_json() {
             .expect("defaults");
     assert_eq!(req, get());
 }
+
+mod modes;

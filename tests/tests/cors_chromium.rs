@@ -1,0 +1,398 @@
+//! Vantage's CORS verdicts against real Chromium. A scripted server answers each case with
+//! exact headers; a page on another origin (another loopback port) runs the case's `fetch`
+//! in headless Chromium; the evaluator is given the same request and responses. For every
+//! case, the evaluator's `allowed` must be what Chromium did, and the request the server
+//! received must carry the headers the evaluator says the browser sends (`no-cors` drops
+//! most; a `no-cors` GET has no `Origin`). Where Chromium departs from the Fetch standard
+//! (docs/cors.md, "Where browsers differ"), the case also checks that the evaluator reports
+//! the divergence and the standard's verdict.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use support::browser::Driver;
+use support::scripted_http::{Reply, ScriptedHttp, Seen};
+use vantage_shared::cors::{
+    actual_request_headers, evaluate, CorsRequest, Credentials, ObservedResponse, RequestMode,
+    ACAH_WILDCARD_AUTHORIZATION,
+};
+
+/// Stands for the page's origin in a case's headers.
+const ORIGIN: &str = "{origin}";
+
+#[derive(Clone, Copy, PartialEq)]
+enum Redirect {
+    None,
+    /// A 302 to another path on the same server.
+    SameOrigin,
+    /// A 302 to the second server: another origin, so the browser's origin becomes `null`.
+    OtherOrigin,
+}
+
+struct Case {
+    name: &'static str,
+    method: &'static str,
+    headers: &'static [(&'static str, &'static str)],
+    mode: RequestMode,
+    credentials: Credentials,
+    preflight: Option<(u16, &'static [(&'static str, &'static str)])>,
+    actual: (u16, &'static [(&'static str, &'static str)]),
+    redirect: Redirect,
+    /// Where Chromium and the standard part ways: the divergence's id.
+    diverges: Option<&'static str>,
+}
+
+const ECHO: (&str, &str) = ("Access-Control-Allow-Origin", ORIGIN);
+const ACAC: (&str, &str) = ("Access-Control-Allow-Credentials", "true");
+
+fn case(name: &'static str, method: &'static str) -> Case {
+    Case {
+        name,
+        method,
+        headers: &[],
+        mode: RequestMode::Cors,
+        credentials: Credentials::SameOrigin,
+        preflight: None,
+        actual: (200, &[ECHO]),
+        redirect: Redirect::None,
+        diverges: None,
+    }
+}
+
+impl Case {
+    fn headers(mut self, h: &'static [(&'static str, &'static str)]) -> Self {
+        self.headers = h;
+        self
+    }
+    fn preflight(mut self, status: u16, h: &'static [(&'static str, &'static str)]) -> Self {
+        self.preflight = Some((status, h));
+        self
+    }
+    fn actual(mut self, status: u16, h: &'static [(&'static str, &'static str)]) -> Self {
+        self.actual = (status, h);
+        self
+    }
+    fn credentials(mut self, c: Credentials) -> Self {
+        self.credentials = c;
+        self
+    }
+    fn no_cors(mut self) -> Self {
+        self.mode = RequestMode::NoCors;
+        self
+    }
+    fn redirect(mut self, r: Redirect) -> Self {
+        self.redirect = r;
+        self
+    }
+    fn diverges(mut self, id: &'static str) -> Self {
+        self.diverges = Some(id);
+        self
+    }
+}
+
+fn cases() -> Vec<Case> {
+    use Credentials::{Include, Omit, SameOrigin};
+    vec![
+        // The CORS check on the response.
+        case("echoed origin", "GET"),
+        case("no ACAO", "GET").actual(200, &[]),
+        case("ACAO *", "GET").actual(200, &[("Access-Control-Allow-Origin", "*")]),
+        case("ACAO * with credentials include", "GET")
+            .credentials(Include)
+            .actual(200, &[("Access-Control-Allow-Origin", "*")]),
+        case("ACAO * with credentials same-origin", "GET")
+            .credentials(SameOrigin)
+            .actual(200, &[("Access-Control-Allow-Origin", "*")]),
+        case("ACAO * with credentials omit", "GET")
+            .credentials(Omit)
+            .actual(200, &[("Access-Control-Allow-Origin", "*")]),
+        case("include with echo and ACAC true", "GET")
+            .credentials(Include)
+            .actual(200, &[ECHO, ACAC]),
+        case("include with ACAC True", "GET")
+            .credentials(Include)
+            .actual(200, &[ECHO, ("Access-Control-Allow-Credentials", "True")]),
+        case("empty ACAO", "GET").actual(200, &[("Access-Control-Allow-Origin", "")]),
+        case("ACAO twice", "GET").actual(200, &[ECHO, ECHO]),
+        case("ACAO with a trailing slash", "GET")
+            .actual(200, &[("Access-Control-Allow-Origin", "{origin}/")]),
+        case("5xx error page without ACAO", "GET").actual(502, &[]),
+        // Preflights.
+        case("Authorization under ACAH *", "GET")
+            .headers(&[("Authorization", "Bearer t")])
+            .preflight(204, &[ECHO, ("Access-Control-Allow-Headers", "*")])
+            .diverges(ACAH_WILDCARD_AUTHORIZATION),
+        case("Authorization under ACAH * with credentials", "GET")
+            .headers(&[("Authorization", "Bearer t")])
+            .credentials(Include)
+            .preflight(204, &[ECHO, ACAC, ("Access-Control-Allow-Headers", "*")])
+            .actual(200, &[ECHO, ACAC]),
+        case("Authorization listed next to *", "GET")
+            .headers(&[("Authorization", "Bearer t"), ("X-Trace", "1")])
+            .preflight(
+                204,
+                &[ECHO, ("Access-Control-Allow-Headers", "*, Authorization")],
+            ),
+        case("PUT allowed", "PUT").preflight(204, &[ECHO, ("Access-Control-Allow-Methods", "PUT")]),
+        case("PATCH against lowercase patch", "PATCH")
+            .preflight(204, &[ECHO, ("Access-Control-Allow-Methods", "patch")]),
+        case("PUT under ACAM *", "PUT")
+            .preflight(204, &[ECHO, ("Access-Control-Allow-Methods", "*")]),
+        case("M-SEARCH is a method token", "M-SEARCH")
+            .preflight(204, &[ECHO, ("Access-Control-Allow-Methods", "M-SEARCH")]),
+        case("JSON body type needs listing", "POST")
+            .headers(&[("Content-Type", "application/json")])
+            .preflight(204, &[ECHO]),
+        case("a simple Range needs no preflight", "GET").headers(&[("Range", "bytes=0-3")]),
+        case("ACAH not a token list", "GET")
+            .headers(&[("X-A", "1")])
+            .preflight(204, &[ECHO, ("Access-Control-Allow-Headers", "X-A X-B")]),
+        case("empty list elements are ignored", "GET")
+            .headers(&[("X-B", "1")])
+            .preflight(204, &[ECHO, ("Access-Control-Allow-Headers", "X-A,,X-B")]),
+        case("preflight 502 with CORS headers", "PUT")
+            .preflight(502, &[ECHO, ("Access-Control-Allow-Methods", "PUT")]),
+        case("preflight redirected", "PUT").preflight(301, &[ECHO, ("Location", "/elsewhere")]),
+        // Redirects of the actual request.
+        case("redirect within the origin", "GET").redirect(Redirect::SameOrigin),
+        case("redirect to another origin, echoed page origin", "GET")
+            .redirect(Redirect::OtherOrigin),
+        case("redirect to another origin, ACAO *", "GET")
+            .redirect(Redirect::OtherOrigin)
+            .actual(200, &[("Access-Control-Allow-Origin", "*")]),
+        // no-cors.
+        case("no-cors GET of an error page", "GET")
+            .no_cors()
+            .actual(500, &[]),
+        case("no-cors PUT", "PUT").no_cors().actual(200, &[]),
+        case("no-cors drops unsafe headers", "GET")
+            .no_cors()
+            .headers(&[
+                ("X-Api-Key", "k"),
+                ("Content-Type", "application/json"),
+                ("Accept", "text/plain"),
+            ])
+            .actual(200, &[]),
+        case("no-cors POST sends Origin", "POST")
+            .no_cors()
+            .headers(&[("Content-Type", "text/plain")])
+            .actual(200, &[]),
+        case("no-cors follows a redirect to another origin", "GET")
+            .no_cors()
+            .redirect(Redirect::OtherOrigin)
+            .actual(200, &[]),
+    ]
+}
+
+fn fill(headers: &[(&str, &str)], origin: &str) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(n, v)| ((*n).to_owned(), v.replace(ORIGIN, origin)))
+        .collect()
+}
+
+/// The scripted answers: `/c/N` is case N (its preflight for OPTIONS, else its response or
+/// its redirect), `/f/N` the response after a redirect, `/page` the page.
+fn answer(seen: &Seen, origin: &str, other: u16) -> Reply {
+    let reply = |status, headers: Vec<(String, String)>| Reply {
+        status,
+        headers,
+        body: "ok".to_owned(),
+    };
+    if seen.path == "/page" {
+        return Reply {
+            status: 200,
+            headers: vec![("Content-Type".into(), "text/html".into())],
+            body: "<!doctype html><title>page</title><p>page".into(),
+        };
+    }
+    let Some((kind, n)) = seen.path.trim_start_matches('/').split_once('/') else {
+        return reply(404, vec![]);
+    };
+    let Some(c) = n
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| cases().into_iter().nth(n))
+    else {
+        return reply(404, vec![]);
+    };
+    if seen.method == "OPTIONS" {
+        let (status, h) = c.preflight.unwrap_or((204, &[]));
+        return reply(status, fill(h, origin));
+    }
+    if kind == "c" && c.redirect != Redirect::None {
+        let location = match c.redirect {
+            Redirect::OtherOrigin => format!("http://127.0.0.1:{other}/f/{n}"),
+            _ => format!("/f/{n}"),
+        };
+        // The redirect passes the CORS check itself: only the final hop differs.
+        let mut h = fill(&[ECHO], origin);
+        if c.credentials == Credentials::Include {
+            h.push(("Access-Control-Allow-Credentials".into(), "true".into()));
+        }
+        h.push(("Location".into(), location));
+        return reply(302, h);
+    }
+    let (status, h) = c.actual;
+    reply(status, fill(h, origin))
+}
+
+/// The evaluator's view of case `c`: the page's request and the responses the browser judges.
+fn evaluator_input(
+    c: &Case,
+    origin: &str,
+) -> (CorsRequest, Option<ObservedResponse>, ObservedResponse) {
+    let mut req = CorsRequest::new(origin, c.method);
+    req.mode = c.mode;
+    req.credentials = c.credentials;
+    for (n, v) in c.headers {
+        req = req.header(*n, *v);
+    }
+    let preflight = c.preflight.map(|(status, h)| ObservedResponse {
+        status,
+        headers: fill(h, origin),
+        redirected: false,
+        tainted_origin: false,
+    });
+    let mut actual = ObservedResponse {
+        status: c.actual.0,
+        headers: fill(c.actual.1, origin),
+        redirected: c.redirect != Redirect::None,
+        tainted_origin: false,
+    };
+    // As the agent does: after a redirect to another origin, the browser's origin is `null`.
+    if c.redirect == Redirect::OtherOrigin && c.mode == RequestMode::Cors {
+        req.origin = "null".to_owned();
+        actual.tainted_origin = true;
+    }
+    (req, preflight, actual)
+}
+
+const FETCH: &str = r#"
+const [url, init, done] = arguments;
+fetch(url, init)
+  .then(r => done({ resolved: true, type: r.type, status: r.status }))
+  .catch(e => done({ resolved: false, error: String(e) }));
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn evaluator_verdicts_match_real_chromium() {
+    // Two servers for the API (two origins) and one for the page.
+    let ports = std::sync::Arc::new(std::sync::OnceLock::<(String, u16)>::new());
+    let for_handler = ports.clone();
+    let server = ScriptedHttp::start(3, move |seen| {
+        let (origin, other) = for_handler.get().expect("ports known").clone();
+        answer(seen, &origin, other)
+    });
+    let (api, other, page) = (server.ports[0], server.ports[1], server.ports[2]);
+    let origin = format!("http://127.0.0.1:{page}");
+    ports.set((origin.clone(), other)).expect("set once");
+
+    let driver = Driver::start();
+    let c = driver.client(1280, 800).await;
+    c.goto(&format!("{origin}/page"))
+        .await
+        .expect("open the page");
+    let mut failures = Vec::new();
+    for (i, case) in cases().iter().enumerate() {
+        server.take();
+        let mut init = json!({
+            "method": case.method,
+            "headers": case.headers.iter().map(|(n, v)| json!([n, v])).collect::<Vec<_>>(),
+            "mode": case.mode.as_str(),
+            "credentials": case.credentials.as_str(),
+        });
+        if case.method == "POST" {
+            init["body"] = json!("x");
+        }
+        let url = format!("http://127.0.0.1:{api}/c/{i}");
+        let got: Value = tokio::time::timeout(
+            Duration::from_secs(20),
+            c.execute_async(FETCH, vec![json!(url), init]),
+        )
+        .await
+        .expect("fetch settles")
+        .expect("script runs");
+        let resolved = got["resolved"].as_bool().expect("resolved flag");
+
+        let (req, preflight, actual) = evaluator_input(case, &origin);
+        let report = evaluate(&req, preflight.as_ref(), Some(&actual));
+        if report.allowed != resolved {
+            failures.push(format!(
+                "{}: Chromium {} ({got}), Vantage says allowed = {} ({})",
+                case.name,
+                if resolved { "allowed it" } else { "blocked it" },
+                report.allowed,
+                report.finding.summary
+            ));
+        }
+        let diverged = report
+            .divergences
+            .iter()
+            .map(|d| d.id.as_str())
+            .collect::<Vec<_>>();
+        match case.diverges {
+            Some(id) if diverged != [id] || report.standard_allowed => failures.push(format!(
+                "{}: expected divergence {id} with the standard blocking, got {diverged:?}, standard_allowed = {}",
+                case.name, report.standard_allowed
+            )),
+            None if !diverged.is_empty() || report.standard_allowed != report.allowed => {
+                failures.push(format!("{}: unexpected divergence {diverged:?}", case.name))
+            }
+            _ => {}
+        }
+        if resolved && case.mode == RequestMode::NoCors && got["type"] != "opaque" {
+            failures.push(format!(
+                "{}: no-cors answer is {got}, not opaque",
+                case.name
+            ));
+        }
+        check_sent_headers(case, &req, &server.take(), api, &mut failures);
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The actual request the server received carries exactly the page's headers the evaluator
+/// says the browser sends (and `Origin` only when it says so).
+fn check_sent_headers(
+    c: &Case,
+    req: &CorsRequest,
+    seen: &[Seen],
+    api: u16,
+    failures: &mut Vec<String>,
+) {
+    let actual = seen
+        .iter()
+        .find(|s| s.port == api && s.method != "OPTIONS" && s.path.starts_with("/c/"));
+    let Some(actual) = actual else {
+        if c.mode == RequestMode::NoCors && c.method == "PUT" {
+            return; // never sent: the evaluator says so too (checked above)
+        }
+        let preflight_failed = seen.iter().any(|s| s.method == "OPTIONS");
+        if !preflight_failed {
+            failures.push(format!("{}: the server saw no request", c.name));
+        }
+        return;
+    };
+    let expected = actual_request_headers(req);
+    for (name, _) in c.headers {
+        let sent = actual.header(name).is_some();
+        let should = expected.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+        if sent != should {
+            failures.push(format!(
+                "{}: `{name}` sent = {sent}, Vantage says the browser sends it = {should}",
+                c.name
+            ));
+        }
+    }
+    let origin_sent = actual.header("origin").is_some();
+    let origin_expected = expected.iter().any(|(n, _)| n == "Origin");
+    if origin_sent != origin_expected {
+        failures.push(format!(
+            "{}: Origin sent = {origin_sent}, Vantage says = {origin_expected}",
+            c.name
+        ));
+    }
+}
