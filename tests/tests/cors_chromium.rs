@@ -5,15 +5,19 @@
 //! received must carry the headers the evaluator says the browser sends (`no-cors` drops
 //! most; a `no-cors` GET has no `Origin`). Where Chromium departs from the Fetch standard
 //! (docs/cors.md, "Where browsers differ"), the case also checks that the evaluator reports
-//! the divergence and the standard's verdict.
+//! the divergence and the standard's verdict. The dashboard's offline CORS page is checked
+//! in the same browser: pasted answers give the verdicts, errors point at the line.
 
 mod support;
 
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use support::browser::Driver;
+use support::browser::{
+    check_fits, fill, require_dashboard, screenshot_dir, text_fresh, wait_css, Driver,
+};
 use support::scripted_http::{Reply, ScriptedHttp, Seen};
+use support::Agent;
 use vantage_shared::cors::{
     actual_request_headers, evaluate, CorsRequest, Credentials, ObservedResponse, RequestMode,
     ACAH_WILDCARD_AUTHORIZATION,
@@ -186,7 +190,7 @@ fn cases() -> Vec<Case> {
     ]
 }
 
-fn fill(headers: &[(&str, &str)], origin: &str) -> Vec<(String, String)> {
+fn with_origin(headers: &[(&str, &str)], origin: &str) -> Vec<(String, String)> {
     headers
         .iter()
         .map(|(n, v)| ((*n).to_owned(), v.replace(ORIGIN, origin)))
@@ -220,7 +224,7 @@ fn answer(seen: &Seen, origin: &str, other: u16) -> Reply {
     };
     if seen.method == "OPTIONS" {
         let (status, h) = c.preflight.unwrap_or((204, &[]));
-        return reply(status, fill(h, origin));
+        return reply(status, with_origin(h, origin));
     }
     if kind == "c" && c.redirect != Redirect::None {
         let location = match c.redirect {
@@ -228,7 +232,7 @@ fn answer(seen: &Seen, origin: &str, other: u16) -> Reply {
             _ => format!("/f/{n}"),
         };
         // The redirect passes the CORS check itself: only the final hop differs.
-        let mut h = fill(&[ECHO], origin);
+        let mut h = with_origin(&[ECHO], origin);
         if c.credentials == Credentials::Include {
             h.push(("Access-Control-Allow-Credentials".into(), "true".into()));
         }
@@ -236,7 +240,7 @@ fn answer(seen: &Seen, origin: &str, other: u16) -> Reply {
         return reply(302, h);
     }
     let (status, h) = c.actual;
-    reply(status, fill(h, origin))
+    reply(status, with_origin(h, origin))
 }
 
 /// The evaluator's view of case `c`: the page's request and the responses the browser judges.
@@ -252,13 +256,13 @@ fn evaluator_input(
     }
     let preflight = c.preflight.map(|(status, h)| ObservedResponse {
         status,
-        headers: fill(h, origin),
+        headers: with_origin(h, origin),
         redirected: false,
         tainted_origin: false,
     });
     let mut actual = ObservedResponse {
         status: c.actual.0,
-        headers: fill(c.actual.1, origin),
+        headers: with_origin(c.actual.1, origin),
         redirected: c.redirect != Redirect::None,
         tainted_origin: false,
     };
@@ -395,4 +399,83 @@ fn check_sent_headers(
             c.name
         ));
     }
+}
+
+/// Fills the CORS page with an `Authorization` request under `ACAH: *` and waits for the
+/// report.
+async fn ask_the_cors_page(c: &fantoccini::Client, agent: &Agent) {
+    c.goto(&format!("{}/?token={}", agent.base, agent.token))
+        .await
+        .expect("open the dashboard");
+    wait_css(c, "main", Duration::from_secs(20)).await;
+    c.goto(&agent.url("/cors")).await.expect("open /cors");
+    fill(c, "input[name=origin]", "https://shop.example").await;
+    fill(c, "textarea[name=headers]", "Authorization: Bearer t").await;
+    // A preflight is needed now, so its box appears.
+    fill(
+        c,
+        "textarea[name=preflight]",
+        "HTTP/1.1 204 No Content\nAccess-Control-Allow-Origin: https://shop.example\nAccess-Control-Allow-Headers: *\n",
+    )
+    .await;
+    fill(
+        c,
+        "textarea[name=actual]",
+        "Access-Control-Allow-Origin: https://shop.example\nVary: Origin",
+    )
+    .await;
+    wait_css(c, "[data-testid=cors-divergence]", Duration::from_secs(10)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cors_page_judges_pasted_answers_in_the_browser() {
+    require_dashboard();
+    let data = tempfile::tempdir().expect("data dir");
+    let agent = Agent::start(
+        data.path(),
+        &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
+    );
+    let driver = Driver::start();
+    let c = driver.client(1280, 900).await;
+    ask_the_cors_page(&c, &agent).await;
+    assert_eq!(text_fresh(&c, "[data-testid=cors-allowed]").await, "yes");
+    assert_eq!(text_fresh(&c, "[data-testid=cors-standard]").await, "no");
+    let divergence = text_fresh(&c, "[data-testid=cors-divergence]").await;
+    for says in ["Firefox", "Safari", "*, Authorization"] {
+        assert!(divergence.contains(says), "{says}: {divergence}");
+    }
+    let assumed = text_fresh(&c, "[data-testid=cors-assumed]").await;
+    assert!(assumed.contains("200"), "{assumed}");
+    let commands = text_fresh(&c, "[data-testid=cors-commands]").await;
+    assert!(commands.contains("How to get these"), "{commands}");
+    std::fs::write(
+        screenshot_dir().join("cors-page.png"),
+        c.screenshot().await.expect("screenshot"),
+    )
+    .expect("save screenshot");
+
+    // A line that is not a header is pointed out, in its box.
+    fill(
+        &c,
+        "textarea[name=actual]",
+        "HTTP/1.1 200 OK\nthis is not a header",
+    )
+    .await;
+    wait_css(&c, "[data-testid=error-actual]", Duration::from_secs(10)).await;
+    let error = text_fresh(&c, "[data-testid=error-actual]").await;
+    assert!(error.starts_with("line 2:"), "{error}");
+    let invalid = c
+        .find(fantoccini::Locator::Css("textarea[name=actual]"))
+        .await
+        .expect("box")
+        .attr("aria-invalid")
+        .await
+        .expect("attr");
+    assert_eq!(invalid.as_deref(), Some("true"));
+    c.close().await.expect("close");
+
+    let phone = driver.client(360, 780).await;
+    ask_the_cors_page(&phone, &agent).await;
+    check_fits(&phone, "/cors", "phone-cors.png").await;
+    phone.close().await.expect("close");
 }

@@ -512,7 +512,8 @@ fn vantage_verdicts_match_what_the_kernel_does() {
 /// `iptables-save`, `ip6tables-save` and `nft -j list ruleset`, loads it as the rules
 /// `host`, and answers "would this source be allowed?" the way the kernel then behaves.
 /// iptables' own tables are read once (from iptables-save, not again through nft's `xt`
-/// view); a native nftables table beside them is read from nft.
+/// view); a native nftables table beside them is read from nft. The same commands' output
+/// pasted as files answers the same: nf_tables tables once, legacy ones too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_agent_reads_its_hosts_firewall_live() {
     require_tools();
@@ -608,6 +609,7 @@ async fn the_agent_reads_its_hosts_firewall_live() {
         ("office", 8083, "allowed", Kernel::Connected),
     ];
     let mut failures = Vec::new();
+    let mut live_answers = Vec::new();
     for (client, port, want, kernel_want) in cases {
         let (ns, source) = match client {
             "office" => (&lab.office, &lab.office_net.host),
@@ -631,6 +633,7 @@ async fn the_agent_reads_its_hosts_firewall_live() {
                 v["outcome"]
             ));
         }
+        live_answers.push((source.clone(), port, v));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     let legacy = read["commands"]
@@ -673,6 +676,64 @@ async fn the_agent_reads_its_hosts_firewall_live() {
         !listed.as_array().unwrap().iter().any(|l| l["id"] == "host"),
         "{listed:#}"
     );
+
+    // Pasted instead: the same commands' output, each loaded as its own file, answers as the
+    // live read did: iptables' nf_tables table is in both `iptables-save` and nft's output
+    // and counts once; the legacy table is a table of its own that applies too.
+    let mut pasted = Vec::new();
+    for (label, cmd) in [
+        ("iptables-save", vec!["iptables-save"]),
+        ("iptables-legacy-save", vec!["iptables-legacy-save"]),
+        ("nft", vec!["nft", "-j", "list", "ruleset"]),
+    ] {
+        let text = lab.server.exec(&cmd);
+        let res = support::http()
+            .post(agent.url(&format!("/api/rules?name={label}")))
+            .bearer_auth(&agent.token)
+            .body(text.clone())
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let body: serde_json::Value = res.json().await.unwrap_or_default();
+        assert_eq!(status, 201, "{label}: {body:#}\n{text}");
+        pasted.extend(
+            body["sets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|s| s["id"].as_str().map(str::to_owned)),
+        );
+    }
+    assert!(
+        pasted.contains(&"iptables-legacy:filter".to_owned()),
+        "{pasted:?}"
+    );
+    assert!(pasted.contains(&"nft:ip filter".to_owned()), "{pasted:?}");
+    for (source, port, live) in &live_answers {
+        let (s, v) = agent
+            .post_json(
+                "/api/rules/evaluate",
+                &serde_json::json!({"source": source, "port": port, "sets": [], "destination": {"address": server}}),
+            )
+            .await;
+        let rules = |v: &serde_json::Value| -> Vec<String> {
+            v["deciding_rules"]
+                .as_array()
+                .map(|a| a.iter().map(|r| r["text"].to_string()).collect())
+                .unwrap_or_default()
+        };
+        if s != 200 || v["outcome"] != live["outcome"] || rules(&v) != rules(live) {
+            failures.push(format!(
+                "pasted, {source} → tcp/{port}: HTTP {s}, {} by {:?}; live: {} by {:?}\n{v:#}",
+                v["outcome"],
+                rules(&v),
+                live["outcome"],
+                rules(live)
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 /// An agent without root gets each command's own error and a sentence saying what to do,

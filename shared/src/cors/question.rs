@@ -21,13 +21,14 @@ pub struct CorsQuestion {
     #[serde(default)]
     pub actual: Option<ObservedResponse>,
     /// The preflight response as pasted instead: `curl -i` output or `Name: value` lines
-    /// (without a status line it is taken as 200).
+    /// (without a status line it is taken as 200). Text that is neither is a `400` naming
+    /// the line; at most 16384 characters (64 KiB).
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(max_length = 65536))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 16384))]
     pub preflight_text: Option<String>,
     /// The actual response as pasted instead of `actual`.
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(max_length = 65536))]
+    #[cfg_attr(feature = "openapi", schema(max_length = 16384))]
     pub actual_text: Option<String>,
 }
 

@@ -22,6 +22,7 @@ pub struct CorsRequest {
     /// Request headers the page sets, as (name, value). Values matter: `Content-Type:
     /// application/json` needs a preflight, `Content-Type: text/plain` does not.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 200))]
     pub headers: Vec<(String, String)>,
     /// `cors` (the default) or `no-cors`, as `fetch(url, { mode })`; `<img>` and `<script>`
     /// without a `crossorigin` attribute send `no-cors` requests.
@@ -33,6 +34,7 @@ pub struct CorsRequest {
     pub credentials: Credentials,
     /// Response headers the page's script reads (e.g. `X-Total-Count` for pagination).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 200))]
     pub read_headers: Vec<String>,
 }
 
@@ -159,9 +161,11 @@ impl<'de> Deserialize<'de> for Credentials {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ObservedResponse {
+    #[cfg_attr(feature = "openapi", schema(minimum = 100, maximum = 599))]
     pub status: u16,
     /// Raw (name, value) pairs in received order; a name may repeat.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 200))]
     pub headers: Vec<(String, String)>,
     /// The response came after following at least one redirect.
     #[serde(default)]

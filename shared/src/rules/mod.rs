@@ -31,6 +31,8 @@ pub mod nft;
 pub mod scope;
 
 #[cfg(test)]
+mod host_backends_tests;
+#[cfg(test)]
 mod host_tests;
 #[cfg(test)]
 mod tests;
@@ -46,8 +48,8 @@ pub use eval::{
 };
 pub use model::{
     Action, Cidr, CtState, Direction, HostAction, HostAddr, HostBackend, HostChain, HostChainType,
-    HostFamily, HostHook, HostMatch, HostRule, HostTable, IcmpTypeCode, Peer, PortMatch, PortRange,
-    Protocol, Provider, Rule, RuleSet, RuleSetKind,
+    HostFamily, HostHook, HostMatch, HostRule, HostTable, IcmpTypeCode, IptablesBackend, Peer,
+    PortMatch, PortRange, Protocol, Provider, Rule, RuleSet, RuleSetKind,
 };
 pub use scope::RuleScope;
 

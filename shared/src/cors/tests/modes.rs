@@ -273,3 +273,21 @@ fn origin_null_is_mentioned_only_when_a_redirect_changed_origin() {
         crossed.detail
     );
 }
+
+#[test]
+fn docs_list_every_known_divergence() {
+    let doc = include_str!("../../../../docs/cors.md");
+    for d in known_divergences() {
+        assert!(
+            doc.contains(&format!("| `{}` |", d.id)),
+            "docs/cors.md has no row for {}",
+            d.id
+        );
+        for source in &d.sources[1..] {
+            assert!(
+                doc.contains(source.as_str()),
+                "docs/cors.md does not cite {source}"
+            );
+        }
+    }
+}

@@ -25,7 +25,7 @@ mod tests;
 
 pub use host::{
     CtState, HostAction, HostAddr, HostBackend, HostChain, HostChainType, HostFamily, HostHook,
-    HostMatch, HostRule, HostTable, IcmpTypeCode,
+    HostMatch, HostRule, HostTable, IcmpTypeCode, IptablesBackend,
 };
 pub use kinds::{Action, Direction, Provider, RuleSetKind};
 pub use rule::{Rule, RuleSet};

@@ -53,6 +53,7 @@ pub(crate) fn ruleset(text: &str, origin: &str) -> Result<Vec<RuleSet>, RulesErr
             family: HostFamily::Inet,
             table: String::new(),
             chains: Vec::new(),
+            iptables_backend: None,
         });
         sets.push(set);
     }
@@ -244,6 +245,7 @@ fn finish(mut d: Draft, origin: &str) -> RuleSet {
         family: d.family,
         table: d.name.clone(),
         chains: d.chains,
+        iptables_backend: None,
     });
     set.finish()
 }

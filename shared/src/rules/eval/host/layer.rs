@@ -14,7 +14,9 @@ use crate::rules::eval::{
     ExplanationCode, HostDenial, HostPath, HostVerdict, NearestRule, Outcome, Question, RuleFix,
     RuleRef,
 };
-use crate::rules::model::{Action, Direction, HostAction, HostHook, RuleSet, RuleSetKind};
+use crate::rules::model::{
+    Action, Direction, HostAction, HostBackend, HostHook, IptablesBackend, RuleSet, RuleSetKind,
+};
 
 /// A host layer's extras for [`evaluate_refs`](crate::rules::eval::evaluate_refs).
 #[derive(Debug)]
@@ -30,7 +32,7 @@ pub(in crate::rules::eval) fn host_layer(
     members: &[usize],
     q: &Question,
 ) -> LayerResult {
-    let relevant: Vec<usize> = members
+    let covering: Vec<usize> = members
         .iter()
         .copied()
         .filter(|&i| {
@@ -40,6 +42,7 @@ pub(in crate::rules::eval) fn host_layer(
                 .is_some_and(|t| t.family.covers(q.source))
         })
         .collect();
+    let (relevant, same_tables) = without_nft_views(sets, &covering);
     let title = title_of(sets, &relevant);
     let mut result = LayerResult {
         kind: RuleSetKind::HostFirewall,
@@ -54,6 +57,14 @@ pub(in crate::rules::eval) fn host_layer(
         reply_refused: None,
         host: None,
     };
+    for (nft, ipt) in same_tables {
+        result.notes.push(format!(
+            "`{}` is iptables' nf_tables backend seen through nft (its matches as opaque `xt` \
+             expressions): the same kernel table as `{}`, which iptables-save shows in full, \
+             so it is evaluated once, as `{}`.",
+            sets[nft].id, sets[ipt].id, sets[ipt].id
+        ));
+    }
     let what = format!("{} on {}", q.source, q.traffic());
     let mut verdict = HostVerdict {
         path: match q.direction {
@@ -135,7 +146,7 @@ pub(in crate::rules::eval) fn host_layer(
         &mut explanation,
     );
     result.explanation = explanation;
-    result.notes = ev.notes;
+    result.notes.extend(ev.notes);
     result.host = Some(Box::new(HostLayer {
         verdict,
         nearest: nearest_rules,
@@ -508,4 +519,50 @@ fn docker_paragraph(q: &Question, v: &HostVerdict) -> String {
          additional rules to filter these packets, use the DOCKER-USER chain\" \
          ({DOCKER_DOCS_URL})."
     )
+}
+
+/// `members` without the nft tables that are another view of a loaded iptables table, and
+/// which (nft, iptables) pairs those are. With iptables' nf_tables backend, `iptables-save`
+/// and `nft -j list ruleset` both show the table (nft with opaque `xt` matches); loaded
+/// together, it must count once, as the live read does. A table counts as the same when
+/// the iptables one says it is nf_tables, or says nothing and nft's table has no chain the
+/// iptables one lacks; a legacy table is never the same (the kernel applies both).
+fn without_nft_views(sets: &[&RuleSet], members: &[usize]) -> (Vec<usize>, Vec<(usize, usize)>) {
+    let mut same = Vec::new();
+    let kept = members
+        .iter()
+        .copied()
+        .filter(|&n| {
+            let Some(nft) = sets[n]
+                .host
+                .as_ref()
+                .filter(|t| t.backend == HostBackend::Nftables)
+            else {
+                return true;
+            };
+            let twin = members.iter().copied().find(|&i| {
+                sets[i].host.as_ref().is_some_and(|ipt| {
+                    ipt.backend == HostBackend::Iptables
+                        && ipt.family == nft.family
+                        && ipt.table == nft.table
+                        && match ipt.iptables_backend {
+                            Some(IptablesBackend::NfTables) => true,
+                            Some(IptablesBackend::Legacy) => false,
+                            None => nft
+                                .chains
+                                .iter()
+                                .all(|c| ipt.chains.iter().any(|d| d.name == c.name)),
+                        }
+                })
+            });
+            match twin {
+                Some(i) => {
+                    same.push((n, i));
+                    false
+                }
+                None => true,
+            }
+        })
+        .collect();
+    (kept, same)
 }

@@ -1,0 +1,107 @@
+//! `POST /api/cors/evaluate` through the router: the verdict for pasted `curl -i` output and
+//! for structured headers, both verdicts where Chromium and the standard differ, errors that
+//! name the field and the line, the token it needs, and that nothing is probed.
+
+// Test code: a failed unwrap is a failed test with its location.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use axum::http::{Method, StatusCode};
+use serde_json::json;
+use vantage_agent::store::Store;
+use vantage_agent::{app, AppState};
+
+const TOKEN: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+const PATH: &str = "/api/cors/evaluate";
+
+fn agent() -> axum::Router {
+    app(AppState::new(
+        TOKEN.into(),
+        vec![],
+        "unix:///nonexistent/docker.sock",
+        Store::in_memory().unwrap(),
+    ))
+}
+
+#[tokio::test]
+async fn pasted_curl_output_gets_both_verdicts_and_the_fix() {
+    let body = json!({
+        "request": {
+            "origin": "https://shop.example",
+            "method": "GET",
+            "headers": [["Authorization", "Bearer t"]],
+            "credentials": "same-origin"
+        },
+        "preflight_text": "HTTP/1.1 204 No Content\r\nAccess-Control-Allow-Origin: https://shop.example\r\nAccess-Control-Allow-Headers: *\r\n\r\n",
+        "actual_text": "HTTP/2 200\ncontent-type: application/json\naccess-control-allow-origin: https://shop.example\nvary: Origin\n\n{\"ok\":true}"
+    });
+    let (status, report) = common::send(&agent(), TOKEN, Method::POST, PATH, Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["allowed"], true, "{report}");
+    assert_eq!(report["standard_allowed"], false, "{report}");
+    assert_eq!(
+        report["divergences"][0]["id"],
+        "acah_wildcard_authorization"
+    );
+    assert_eq!(report["credentials"], "same-origin");
+    let row = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["rule"] == "headers_allowed")
+        .unwrap()
+        .clone();
+    assert_eq!(row["verdict"], "warn");
+    assert_eq!(
+        row["header_to_add"],
+        "Access-Control-Allow-Headers: *, authorization"
+    );
+}
+
+#[tokio::test]
+async fn structured_no_cors_question_is_opaque() {
+    let body = json!({
+        "request": {"origin": "https://shop.example", "method": "GET", "mode": "no-cors"},
+        "actual": {"status": 503, "headers": []}
+    });
+    let (status, report) = common::send(&agent(), TOKEN, Method::POST, PATH, Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["mode"], "no-cors");
+    assert_eq!(report["allowed"], true);
+    assert_eq!(report["finding"]["code"], "cors_no_cors_opaque");
+}
+
+#[tokio::test]
+async fn bad_questions_name_the_field_and_line() {
+    let app = agent();
+    for (body, says) in [
+        (
+            json!({"request": {"origin": "https://a.example", "method": "GET"}, "actual_text": "HTTP/1.1 200 OK\nnot a header"}),
+            "actual_text: line 2",
+        ),
+        (
+            json!({"request": {"origin": "https://a.example", "method": "GET"}, "actual": {"status": 200}, "actual_text": "HTTP/1.1 200 OK"}),
+            "not both",
+        ),
+        (
+            json!({"request": {"origin": "https://a.example", "method": "GET", "credentials": "cookies"}}),
+            "same-origin",
+        ),
+        (
+            json!({"request": {"origin": "https://a.example", "method": "GET"}, "preflight": {"status": 204, "header": []}}),
+            "header",
+        ),
+    ] {
+        let (status, err) = common::send(&app, TOKEN, Method::POST, PATH, Some(body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
+        assert!(err.to_string().contains(says), "{says}: {err}");
+    }
+}
+
+#[tokio::test]
+async fn it_needs_the_token() {
+    let body = json!({"request": {"origin": "https://a.example", "method": "GET"}});
+    let (status, _) = common::send(&agent(), "wrong", Method::POST, PATH, Some(body)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
