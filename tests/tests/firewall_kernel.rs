@@ -5,7 +5,8 @@
 //! Allowed ↔ connected, Denied by DROP ↔ timed out, Denied by REJECT ↔ refused (or "no
 //! route to host" for ICMP host/admin-prohibited). A container-like namespace behind a
 //! `dock0` veth, reached through Docker-shaped DNAT rules, checks the FORWARD path of
-//! published ports that INPUT never sees.
+//! published ports that INPUT never sees. An IPv6 pair of namespaces checks neighbour
+//! discovery: without it an "allowed" port is unreachable.
 //!
 //! Only namespaces this test creates carry traffic; all of them are removed on drop.
 
@@ -767,4 +768,135 @@ async fn without_root_the_agent_says_what_to_do() {
     assert!(commands.iter().all(|c| c["ok"] == false), "{read:#}");
     let (status, _) = agent.get("/api/health").await;
     assert_eq!(status, 200);
+}
+
+/// Two namespaces on one IPv6 link (addresses without duplicate detection, so they work at
+/// once): a client and a server with nginx on `[::]:8080`.
+struct V6Link {
+    _nginx: Nginx,
+    server: Netns,
+    client: Netns,
+}
+
+const V6_SERVER: &str = "fd00:76::1";
+const V6_CLIENT: &str = "fd00:76::2";
+
+fn v6_link() -> V6Link {
+    static N: AtomicU32 = AtomicU32::new(0);
+    require_tools();
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let name = |role: &str| format!("{PREFIX}{}-v6{n}-{role}", std::process::id());
+    let (server, client) = (Netns::create(&name("srv")), Netns::create(&name("cli")));
+    server.exec(&[
+        "ip",
+        "link",
+        "add",
+        "v6s",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "v6c",
+        "netns",
+        &client.name,
+    ]);
+    for (ns, dev, addr) in [(&server, "v6s", V6_SERVER), (&client, "v6c", V6_CLIENT)] {
+        ns.exec(&[
+            "ip",
+            "addr",
+            "add",
+            &format!("{addr}/64"),
+            "dev",
+            dev,
+            "nodad",
+        ]);
+        ns.exec(&["ip", "link", "set", dev, "up"]);
+    }
+    let nginx = Nginx::start_in(
+        Some(&server.name),
+        "server {\n  listen [::]:8080;\n  location / { return 200 'ok'; }\n}\n",
+    );
+    V6Link {
+        _nginx: nginx,
+        server,
+        client,
+    }
+}
+
+/// One connect from the client to the server's port 8080, after forgetting what the
+/// client knew of its neighbours (so that each attempt resolves the address again). The
+/// limit is longer than address resolution's 3 s, which is what fails here.
+fn attempt_v6(link: &V6Link) -> (Kernel, String) {
+    link.client.exec(&["ip", "neigh", "flush", "all"]);
+    let out = link
+        .client
+        .command("timeout")
+        .args([
+            "8",
+            "bash",
+            "-c",
+            &format!("exec 3<>/dev/tcp/{V6_SERVER}/8080"),
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let kernel = match out.status.code() {
+        Some(0) => Kernel::Connected,
+        Some(124) => Kernel::TimedOut,
+        _ if err.contains("Connection refused") => Kernel::Refused,
+        _ if err.contains("No route to host") => Kernel::Unreachable,
+        _ => Kernel::Other,
+    };
+    (kernel, err.trim().to_owned())
+}
+
+/// An input policy of DROP that admits the port and established traffic but not neighbour
+/// discovery: the kernel never gets the SYN (address resolution fails, "no route to host"),
+/// and Vantage says the same, naming the policy. Admitting ICMPv6 types 135 and 136 fixes
+/// both.
+#[test]
+fn ipv6_needs_neighbour_discovery() {
+    let link = v6_link();
+    let rules = |nd: &str| {
+        format!(
+            "*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n\
+             -A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n\
+             -A INPUT -i lo -j ACCEPT\n{nd}\
+             -A INPUT -p tcp -m tcp --dport 8080 -j ACCEPT\nCOMMIT\n"
+        )
+    };
+    let nd = "-A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 135 -j ACCEPT\n\
+              -A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 136 -j ACCEPT\n";
+    let mut failures = Vec::new();
+    for (with_nd, want_kernel) in [(false, Kernel::Unreachable), (true, Kernel::Connected)] {
+        exec_with_stdin(
+            &link.server,
+            "ip6tables-restore",
+            &[],
+            &rules(if with_nd { nd } else { "" }),
+        );
+        let saved = link.server.exec(&["ip6tables-save"]);
+        let sets = parse_rules(&saved, "ip6tables-save").unwrap_or_else(|e| panic!("{e}"));
+        let v = evaluate(&sets, &Question::tcp(V6_CLIENT.parse().unwrap(), 8080));
+        let (kernel, err) = attempt_v6(&link);
+        let line = format!(
+            "neighbour discovery admitted: {with_nd}: kernel {kernel:?} ({err}), Vantage {} {} — {}",
+            v.outcome,
+            v.explanation_code,
+            summary(&v)
+        );
+        if kernel != want_kernel {
+            failures.push(format!("{line}\n  the lab expected {want_kernel:?}"));
+        } else if !expected(&v).is_some_and(|k| k.contains(&kernel)) {
+            failures.push(format!(
+                "{line}\n  Vantage's verdict means {:?}",
+                expected(&v)
+            ));
+        }
+        if !with_nd && v.explanation_code.as_str() != "HOST_NEIGHBOUR_DISCOVERY" {
+            failures.push(format!("{line}\n  not said to be neighbour discovery"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -855,6 +855,8 @@ fn ipv6_tables_and_families() {
          :FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n\
          -A INPUT -s 2001:db8:100::/48 -p tcp -m tcp --dport 443 -j ACCEPT\n\
          -A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 128 -j ACCEPT\n\
+         -A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 135 -j ACCEPT\n\
+         -A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 136 -j ACCEPT\n\
          -A INPUT -j REJECT --reject-with icmp6-adm-prohibited\nCOMMIT\n",
     );
     assert_eq!(v6[0].id, "ip6tables:filter");

@@ -282,6 +282,7 @@ pub fn LoadForm() -> impl IntoView {
             <NameField name />
             <RulesText state area invalid=Signal::derive(move || parse_error().is_some()) />
             <FilePick state />
+            <HostHelp />
             {error_view}
             {valid_line}
             {move || done.get().map(|d| view! { <p class="small good-text" role="status">{d}</p> })}
@@ -289,6 +290,28 @@ pub fn LoadForm() -> impl IntoView {
                 {move || if busy.get() { "Uploading…" } else { "Check and load" }}
             </button>
         </form>
+    }
+}
+
+/// Which commands read a host's firewall, and when the legacy ones are needed.
+#[component]
+fn HostHelp() -> impl IntoView {
+    view! {
+        <details class="small" data-testid="host-paste-help">
+            <summary>"A host's own firewall: which commands"</summary>
+            <p>
+                "Run " <code>"sudo iptables-save"</code> ", " <code>"sudo ip6tables-save"</code>
+                " and " <code>"sudo nft -j list ruleset"</code>
+                " and load each output. Loading iptables-save and nft's output together is fine: a table iptables keeps in nf_tables shows in both, and counts once."
+            </p>
+            <p>
+                "When iptables-save warns “iptables-legacy tables present”, the legacy backend holds rules too, and the kernel applies both: also load "
+                <code>"sudo iptables-legacy-save"</code> " (and " <code>"ip6tables-legacy-save"</code> ")."
+            </p>
+            <p>
+                "A save that prints only its header means that backend has no rules for that family: load it anyway, and IPv6 (or IPv4) questions get “no rules” instead of “unknown”. One that prints nothing at all has nothing to load."
+            </p>
+        </details>
     }
 }
 

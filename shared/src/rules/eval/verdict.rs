@@ -79,6 +79,9 @@ pub enum ExplanationCode {
     HostFirewallRule,
     /// Host firewall: no rule decides, so the base chain's policy (DROP) applies.
     HostChainPolicy,
+    /// Host firewall, IPv6: the connection itself would be accepted, but neighbour
+    /// discovery (ICMPv6 types 135 and 136) is dropped, so it never gets through.
+    HostNeighbourDiscovery,
     /// Unknown: a rule that could decide uses a match or target Vantage does not
     /// evaluate (iptables `-m recent`, `-m limit`, `-m set`, nft `limit`, `xt`, `NFQUEUE`).
     UnsupportedMatch,
@@ -102,6 +105,7 @@ impl ExplanationCode {
             Self::NoRuleSets => "NO_RULE_SETS",
             Self::HostFirewallRule => "HOST_FIREWALL_RULE",
             Self::HostChainPolicy => "HOST_CHAIN_POLICY",
+            Self::HostNeighbourDiscovery => "HOST_NEIGHBOUR_DISCOVERY",
             Self::UnsupportedMatch => "UNSUPPORTED_MATCH",
         }
     }

@@ -183,6 +183,7 @@ impl HostEval<'_> {
             dnat: false,
             local_dst: inbound || remote.is_loopback(),
             local_src: !inbound || remote.is_loopback(),
+            ct: self.ct,
         }
     }
 }

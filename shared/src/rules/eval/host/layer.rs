@@ -15,7 +15,8 @@ use crate::rules::eval::{
     RuleRef,
 };
 use crate::rules::model::{
-    Action, Direction, HostAction, HostBackend, HostHook, IptablesBackend, RuleSet, RuleSetKind,
+    Action, CtState, Direction, HostAction, HostBackend, HostHook, IptablesBackend, RuleSet,
+    RuleSetKind,
 };
 
 /// A host layer's extras for [`evaluate_refs`](crate::rules::eval::evaluate_refs).
@@ -26,11 +27,24 @@ pub(in crate::rules::eval) struct HostLayer {
     pub(in crate::rules::eval) fixes: Vec<RuleFix>,
 }
 
-/// Evaluates the question against the host firewall tables `members` of `sets`.
+/// Evaluates the question against the host firewall tables `members` of `sets`; for an
+/// IPv6 source, neighbour discovery too (`neighbour.rs`).
 pub(in crate::rules::eval) fn host_layer(
     sets: &[&RuleSet],
     members: &[usize],
     q: &Question,
+) -> LayerResult {
+    let mut result = host_layer_ct(sets, members, q, CtState::New);
+    super::neighbour::check(sets, members, q, &mut result);
+    result
+}
+
+/// [`host_layer`] for a packet in conntrack state `ct`.
+pub(super) fn host_layer_ct(
+    sets: &[&RuleSet],
+    members: &[usize],
+    q: &Question,
+    ct: CtState,
 ) -> LayerResult {
     let covering: Vec<usize> = members
         .iter()
@@ -82,6 +96,7 @@ pub(in crate::rules::eval) fn host_layer(
     }
 
     let mut ev = HostEval::new(sets, &relevant);
+    ev.ct = ct;
     let (finished, input_would) = host_walk(&mut ev, sets, &relevant, q);
 
     // Combine the branches.

@@ -52,6 +52,8 @@ pub(super) struct Pkt {
     /// The (current) destination is one of this host's addresses.
     pub(super) local_dst: bool,
     pub(super) local_src: bool,
+    /// Conntrack's state for it.
+    pub(super) ct: CtState,
 }
 
 /// The answer of one condition or rule.
@@ -232,7 +234,7 @@ impl HostEval<'_> {
             HostMatch::CtState { states, negated } => Tri::of(
                 states
                     .iter()
-                    .any(|s| *s == CtState::New || (*s == CtState::Dnat && pkt.dnat)),
+                    .any(|s| *s == pkt.ct || (*s == CtState::Dnat && pkt.dnat)),
             )
             .negate(*negated),
             HostMatch::Family { ipv6 } => Tri::of(*ipv6 == pkt.v6),

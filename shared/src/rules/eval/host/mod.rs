@@ -20,7 +20,8 @@
 //! * `chains`: one chain, with jumps, gotos, returns and the base chain's policy;
 //! * `hooks`: the hooks in order, conntrack's NAT and DNAT into FORWARD, the branches;
 //! * `layer`: the branches combined into the layer's outcome and explanation;
-//! * `advice`: the nearest ACCEPT rules and the rule to add.
+//! * `advice`: the nearest ACCEPT rules and the rule to add;
+//! * `neighbour`: IPv6 neighbour discovery, without which no IPv6 connection gets through.
 //!
 //! This file holds the walker's state: the chains of each table and the Docker bridges
 //! read from the rules.
@@ -30,13 +31,14 @@ mod chains;
 mod hooks;
 mod layer;
 mod matching;
+mod neighbour;
 mod verdict;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use super::layer::At;
-use crate::rules::model::{HostAction, HostAddr, HostMatch, HostRule, Rule, RuleSet};
+use crate::rules::model::{CtState, HostAction, HostAddr, HostMatch, HostRule, Rule, RuleSet};
 use chains::ChainRules;
 
 pub(in crate::rules::eval) use layer::{host_layer, HostLayer};
@@ -66,6 +68,9 @@ struct HostEval<'a> {
     /// (subnet, bridge) from SNAT/MASQUERADE rules (`-s 172.17.0.0/16 ! -o docker0`), then
     /// from accept rules naming a destination and an output interface.
     bridges: Vec<(HostAddr, String)>,
+    /// Conntrack's state for the packet: `New` for a connection's first packet,
+    /// `Untracked` for IPv6 neighbour discovery (the kernel does not track it).
+    ct: CtState,
 }
 
 fn host_rule<'a>(sets: &[&'a RuleSet], at: At) -> Option<(&'a Rule, &'a HostRule)> {
@@ -155,6 +160,7 @@ impl<'a> HostEval<'a> {
             forks: 0,
             notes: Vec::new(),
             bridges,
+            ct: CtState::New,
         }
     }
 
