@@ -1,6 +1,5 @@
 //! `POST /api/cors/evaluate`: the CORS verdict for a request shape and the responses a
-//! person already has (structured, or pasted from `curl -i`), with every rule and where
-//! browsers depart from the standard. Nothing is probed: the agent is never asked to
+//! person already has, with every rule and where browsers depart from the standard. Nothing is probed: the agent is never asked to
 //! connect anywhere, so this route cannot be turned into a proxy.
 
 use axum::Json;
@@ -22,10 +21,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
 pub(crate) async fn cors_evaluate(
     ApiJson(question): ApiJson<CorsQuestion>,
 ) -> Result<Json<CorsReport>, ApiError> {
-    let r = question.resolve().map_err(ApiError::BadRequest)?;
+    question.check().map_err(ApiError::BadRequest)?;
     Ok(Json(evaluate(
         &question.request,
-        r.preflight.as_ref(),
-        r.actual.as_ref(),
+        question.preflight.as_ref(),
+        question.actual.as_ref(),
     )))
 }

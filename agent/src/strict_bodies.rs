@@ -1,7 +1,8 @@
 //! Request bodies are strict (`error::ApiJson` refuses a key its type does not have), so
 //! the OpenAPI document says so: every object schema a request body reaches gets
 //! `additionalProperties: false`. Schemathesis and other clients then generate and expect
-//! exactly what the agent takes. Response schemas are left open: an agent may add fields.
+//! exactly what the agent takes. A tuple, such as a `[name, value]` header, gets its exact
+//! length. Response schemas are left open: an agent may add fields.
 
 use std::collections::BTreeSet;
 
@@ -61,6 +62,15 @@ fn close(schema: &mut Value, refs: &mut BTreeSet<String>) {
                 && !map.contains_key("additionalProperties")
             {
                 map.insert("additionalProperties".to_owned(), Value::Bool(false));
+            }
+            // A tuple (`(name, value)`) is an array of exactly its `prefixItems`: serde
+            // refuses one item more or less, so the document says so.
+            let tuple_len = match (map.get("prefixItems"), map.get("items")) {
+                (Some(Value::Array(prefix)), Some(Value::Bool(false))) => Some(prefix.len()),
+                _ => None,
+            };
+            if let Some(n) = tuple_len.filter(|_| !map.contains_key("minItems")) {
+                map.insert("minItems".to_owned(), Value::from(n));
             }
             for key in ["properties"] {
                 if let Some(Value::Object(props)) = map.get_mut(key) {

@@ -1,6 +1,6 @@
-//! `POST /api/cors/evaluate` through the router: the verdict for pasted `curl -i` output and
-//! for structured headers, both verdicts where Chromium and the standard differ, errors that
-//! name the field and the line, the token it needs, and that nothing is probed.
+//! `POST /api/cors/evaluate` through the router: the verdict for given response headers,
+//! both verdicts where Chromium and the standard differ, errors that name the field, and the
+//! token it needs. Nothing is probed: the question holds the responses.
 
 // Test code: a failed unwrap is a failed test with its location.
 #![allow(clippy::unwrap_used)]
@@ -25,7 +25,7 @@ fn agent() -> axum::Router {
 }
 
 #[tokio::test]
-async fn pasted_curl_output_gets_both_verdicts_and_the_fix() {
+async fn given_headers_get_both_verdicts_and_the_fix() {
     let body = json!({
         "request": {
             "origin": "https://shop.example",
@@ -33,8 +33,14 @@ async fn pasted_curl_output_gets_both_verdicts_and_the_fix() {
             "headers": [["Authorization", "Bearer t"]],
             "credentials": "same-origin"
         },
-        "preflight_text": "HTTP/1.1 204 No Content\r\nAccess-Control-Allow-Origin: https://shop.example\r\nAccess-Control-Allow-Headers: *\r\n\r\n",
-        "actual_text": "HTTP/2 200\ncontent-type: application/json\naccess-control-allow-origin: https://shop.example\nvary: Origin\n\n{\"ok\":true}"
+        "preflight": {"status": 204, "headers": [
+            ["Access-Control-Allow-Origin", "https://shop.example"],
+            ["Access-Control-Allow-Headers", "*"]
+        ]},
+        "actual": {"status": 200, "headers": [
+            ["access-control-allow-origin", "https://shop.example"],
+            ["vary", "Origin"]
+        ]}
     });
     let (status, report) = common::send(&agent(), TOKEN, Method::POST, PATH, Some(body)).await;
     assert_eq!(status, StatusCode::OK, "{report}");
@@ -73,16 +79,16 @@ async fn structured_no_cors_question_is_opaque() {
 }
 
 #[tokio::test]
-async fn bad_questions_name_the_field_and_line() {
+async fn bad_questions_name_the_field() {
     let app = agent();
     for (body, says) in [
         (
-            json!({"request": {"origin": "https://a.example", "method": "GET"}, "actual_text": "HTTP/1.1 200 OK\nnot a header"}),
-            "actual_text: line 2",
+            json!({"request": {"origin": "https://a.example", "method": "GET"}, "actual_text": "HTTP/1.1 200 OK"}),
+            "actual_text",
         ),
         (
-            json!({"request": {"origin": "https://a.example", "method": "GET"}, "actual": {"status": 200}, "actual_text": "HTTP/1.1 200 OK"}),
-            "not both",
+            json!({"request": {"origin": "https://a.example", "method": "GET"}, "actual": {"status": 42}}),
+            "status 42",
         ),
         (
             json!({"request": {"origin": "https://a.example", "method": "GET", "credentials": "cookies"}}),
@@ -91,6 +97,10 @@ async fn bad_questions_name_the_field_and_line() {
         (
             json!({"request": {"origin": "https://a.example", "method": "GET"}, "preflight": {"status": 204, "header": []}}),
             "header",
+        ),
+        (
+            json!({"request": {"origin": "https://a.example", "method": "GET", "headers": [["X-A"]]}}),
+            "tuple",
         ),
     ] {
         let (status, err) = common::send(&app, TOKEN, Method::POST, PATH, Some(body)).await;

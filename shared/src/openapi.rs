@@ -119,6 +119,27 @@ pub fn refine(components: &mut utoipa::openapi::Components) {
     if let Some(question) = schemas.remove("RulesQuestion") {
         schemas.insert("RulesQuestion".into(), rules_question(question));
     }
+    schemas.insert("Credentials".into(), credentials());
+}
+
+/// `Credentials`: the three names, or the booleans targets were stored with before the
+/// modes existed (read as `include` and `same-origin`).
+fn credentials() -> RefOr<Schema> {
+    let names: Schema = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(["omit", "same-origin", "include"]))
+        .into();
+    let flag: Schema = ObjectBuilder::new()
+        .schema_type(Type::Boolean)
+        .description(Some(
+            "The old form: `true` is `include`, `false` is `same-origin`.",
+        ))
+        .into();
+    let mut one = OneOf::new();
+    one.items = vec![names.into(), flag.into()];
+    one.description =
+        Some("Fetch's credentials mode: `omit`, `same-origin` (the default) or `include`.".into());
+    Schema::OneOf(one).into()
 }
 
 /// `properties` only, for the variants of a `oneOf`.
@@ -172,11 +193,8 @@ fn new_target(base: RefOr<Schema>) -> RefOr<Schema> {
         .items(ObjectBuilder::new().schema_type(Type::String))
         .max_items(Some(0))
         .into();
-    let only = |value: &str| -> Schema {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .enum_values(Some([value.to_owned()]))
-            .into()
+    let only = |values: Vec<serde_json::Value>| -> Schema {
+        ObjectBuilder::new().enum_values(Some(values)).into()
     };
     let tcp = variant(
         "TCP target",
@@ -187,8 +205,11 @@ fn new_target(base: RefOr<Schema>) -> RefOr<Schema> {
             ("cors_origin", null()),
             ("cors_method", null()),
             ("cors_headers", no_headers),
-            ("cors_credentials", only("same-origin")),
-            ("cors_mode", only("cors")),
+            (
+                "cors_credentials",
+                only(vec!["same-origin".into(), false.into()]),
+            ),
+            ("cors_mode", only(vec!["cors".into()])),
         ],
     );
     with_variants(base, vec![http, tcp])

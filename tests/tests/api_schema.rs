@@ -81,10 +81,6 @@ const NO_DOCKER: (&str, &str) = ("DOCKER_HOST", "unix:///nonexistent/docker.sock
 /// * Without Docker the Docker routes answer `503 docker_unavailable`, as documented.
 /// * Each upload is stored and the agent keeps at most 100 rules files (one more is a
 ///   documented `409`): a few dozen uploads test the route without reaching that limit.
-/// * `POST /api/cors/evaluate` parses pasted text (`actual_text`, `preflight_text`) as HTTP
-///   response heads: no schema can say which strings those are, so a generated string is a
-///   documented `400` naming the line, and "valid data is accepted" cannot be checked there.
-///   Every other check (no server error, bad data refused) still runs on it.
 const SCHEMATHESIS_CONFIG: &str = r#"
 [checks.negative_data_rejection]
 expected-statuses = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429", "5xx"]
@@ -96,10 +92,6 @@ checks.not_a_server_error.expected-statuses = ["2xx", "3xx", "4xx", "503"]
 [[operations]]
 include-name = "POST /api/rules"
 generation.max-examples = 25
-
-[[operations]]
-include-name = "POST /api/cors/evaluate"
-checks.positive_data_acceptance.enabled = false
 "#;
 
 /// The schemathesis command: `SCHEMATHESIS` when set, else the one `scripts/lib.sh`

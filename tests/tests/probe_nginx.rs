@@ -42,9 +42,9 @@ struct Case {
     proxy_error_page: bool,
     generator: Generator,
     fingerprint: Option<&'static str>,
-    /// Acceptable agent verdicts. A CORS failure leaves the network path and the HTTP
-    /// status fine: the agent says `reachable` (it is not a browser: CORS is in `cors` and
-    /// its finding; `cors_blocked` is a browser verdict).
+    /// Acceptable agent verdicts. A CORS failure for the target's own `cors_origin` leaves
+    /// the network path and the HTTP status fine, but the page cannot read the answer: the
+    /// agent says `cors_blocked` (still up), and its summary says why.
     verdicts: &'static [&'static str],
     /// Text the first bytes of the body must contain.
     body_has: &'static str,
@@ -82,7 +82,8 @@ fn cases() -> Vec<Case> {
             name: "No ACAO",
             path: "/no-acao/items",
             cors_failure: Some("acao_present"),
-            verdicts: &["reachable"],
+            // The server answers, but the page's origin may not read it: the headline says so.
+            verdicts: &["cors_blocked"],
             ..base
         },
         Case {
@@ -90,7 +91,8 @@ fn cases() -> Vec<Case> {
             path: "/wildcard/items",
             cors_credentials: true,
             cors_failure: Some("credentials_no_wildcard"),
-            verdicts: &["reachable"],
+            // The server answers, but the page's origin may not read it: the headline says so.
+            verdicts: &["cors_blocked"],
             ..base
         },
         Case {
@@ -98,7 +100,8 @@ fn cases() -> Vec<Case> {
             path: "/headers/items",
             cors_headers: &["X-Api-Key: k"],
             cors_failure: Some("headers_allowed"),
-            verdicts: &["reachable"],
+            // The server answers, but the page's origin may not read it: the headline says so.
+            verdicts: &["cors_blocked"],
             ..base
         },
         Case {
@@ -504,6 +507,10 @@ async fn agent_probes_nginx_targets_with_the_right_cors_rule_and_responder() {
         }
         let verdict = probe["verdict"].as_str().unwrap_or_default();
         assert!(case.verdicts.contains(&verdict), "{ctx}");
+        if verdict == "cors_blocked" {
+            let summary = probe["summary"].as_str().unwrap_or_default();
+            assert!(summary.contains("cannot read it"), "{summary}\n{ctx}");
+        }
         verdicts.insert(id, probe["verdict"].clone());
     }
     // Same status, different responders, told apart by size too.

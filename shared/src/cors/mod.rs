@@ -32,7 +32,7 @@ mod types;
 pub use divergence::{known_divergences, ACAH_WILDCARD_AUTHORIZATION};
 pub use origin::serialize_origin;
 pub use paste::{parse_response, PasteError, PastedResponse, MAX_PASTE_BYTES};
-pub use question::{CorsQuestion, Resolved, MAX_QUESTION_HEADERS};
+pub use question::{CorsQuestion, MAX_QUESTION_HEADERS};
 pub use request::{actual_request_headers, needs_preflight, preflight_request_headers};
 pub use safelist::{
     cors_unsafe_request_header_names, is_cors_safelisted_method, is_cors_safelisted_request_header,
