@@ -8,6 +8,9 @@
 //! the divergence and the standard's verdict. The dashboard's offline CORS page is checked
 //! in the same browser: pasted answers give the verdicts, errors point at the line.
 
+// Test code: a failed unwrap is a failed test with its location.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::time::Duration;

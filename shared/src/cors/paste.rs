@@ -91,7 +91,7 @@ pub fn parse_response(text: &str, assumed_status: u16) -> Result<PastedResponse,
         ));
     }
     let is_verbose = text.lines().any(|l| l.starts_with("< "));
-    let mut heads: Vec<(Option<u16>, Vec<(String, String)>)> = Vec::new();
+    let mut heads: Vec<Head> = Vec::new();
     let mut in_head = false;
     let mut saw_any = false;
     for (i, raw) in text.lines().enumerate() {
@@ -104,7 +104,7 @@ pub fn parse_response(text: &str, assumed_status: u16) -> Result<PastedResponse,
         };
         if let Some(status) = status_line(line.trim_start()) {
             let status = status.map_err(|m| err(n, m))?;
-            heads.push((Some(status), Vec::new()));
+            heads.push(Head::new(Some(status)));
             in_head = true;
             saw_any = true;
             continue;
@@ -118,70 +118,101 @@ pub fn parse_response(text: &str, assumed_status: u16) -> Result<PastedResponse,
             continue; // body text
         }
         if !saw_any {
-            heads.push((None, Vec::new()));
+            heads.push(Head::new(None));
             in_head = true;
             saw_any = true;
         }
-        let Some((_, headers)) = heads.last_mut() else {
+        let Some(Head { headers, .. }) = heads.last_mut() else {
             continue;
         };
-        if line.starts_with([' ', '\t']) {
-            // obs-fold: a continuation of the previous header's value.
-            let Some((_, value)) = headers.last_mut() else {
-                return Err(err(n, "a continuation line with no header before it"));
-            };
-            value.push(' ');
-            value.push_str(trim_http_whitespace(line));
-            continue;
-        }
-        let Some((name, value)) = line.split_once(':') else {
-            return Err(err(
-                n,
-                format!(
-                    "`{}` is not a header (`Name: value`) or a status line (`HTTP/1.1 200 OK`)",
-                    shorten(line)
-                ),
-            ));
-        };
-        if !is_token(name) {
-            return Err(err(n, format!("`{}` is not a header name", shorten(name))));
-        }
-        if headers.len() >= MAX_HEADERS {
-            return Err(err(
-                n,
-                format!("more than {MAX_HEADERS} headers in one response"),
-            ));
-        }
-        headers.push((name.to_owned(), trim_http_whitespace(value).to_owned()));
+        header_line(headers, line, n)?;
     }
-    // Interim (1xx) heads and proxy tunnel answers come before the real one.
-    let finals: Vec<&(Option<u16>, Vec<(String, String)>)> = heads
+    last_response(&heads, assumed_status)
+}
+
+/// Adds header line `line` (number `n`) to `headers`: `Name: value`, or a continuation.
+fn header_line(
+    headers: &mut Vec<(String, String)>,
+    line: &str,
+    n: usize,
+) -> Result<(), PasteError> {
+    if line.starts_with([' ', '\t']) {
+        // obs-fold: a continuation of the previous header's value.
+        let Some((_, value)) = headers.last_mut() else {
+            return Err(err(n, "a continuation line with no header before it"));
+        };
+        value.push(' ');
+        value.push_str(trim_http_whitespace(line));
+        return Ok(());
+    }
+    let Some((name, value)) = line.split_once(':') else {
+        return Err(err(
+            n,
+            format!(
+                "`{}` is not a header (`Name: value`) or a status line (`HTTP/1.1 200 OK`)",
+                shorten(line)
+            ),
+        ));
+    };
+    if !is_token(name) {
+        return Err(err(n, format!("`{}` is not a header name", shorten(name))));
+    }
+    if headers.len() >= MAX_HEADERS {
+        return Err(err(
+            n,
+            format!("more than {MAX_HEADERS} headers in one response"),
+        ));
+    }
+    headers.push((name.to_owned(), trim_http_whitespace(value).to_owned()));
+    Ok(())
+}
+
+/// One response head of a paste: its status (`None` for bare header lines) and headers.
+struct Head {
+    status: Option<u16>,
+    headers: Vec<(String, String)>,
+}
+
+impl Head {
+    fn new(status: Option<u16>) -> Self {
+        Self {
+            status,
+            headers: Vec::new(),
+        }
+    }
+}
+
+/// The final response among `heads`: interim (1xx) heads come before the real one, and
+/// redirects before it make it redirected.
+fn last_response(heads: &[Head], assumed_status: u16) -> Result<PastedResponse, PasteError> {
+    let finals: Vec<&Head> = heads
         .iter()
-        .filter(|(s, _)| !matches!(s, Some(100..=199)))
+        .filter(|h| !matches!(h.status, Some(100..=199)))
         .collect();
-    let Some((status, headers)) = finals.last() else {
+    let Some(last) = finals.last() else {
         return Err(err(
             0,
             "nothing to read: paste the response headers, or the output of `curl -i`",
         ));
     };
-    let redirects = finals
+    let redirects = finals[..finals.len() - 1]
         .iter()
-        .take(finals.len() - 1)
-        .filter(|(s, h)| {
-            matches!(s, Some(300..=399))
-                && h.iter().any(|(n, _)| n.eq_ignore_ascii_case("location"))
+        .filter(|h| {
+            matches!(h.status, Some(300..=399))
+                && h.headers
+                    .iter()
+                    .any(|(n, _)| n.eq_ignore_ascii_case("location"))
         })
         .count();
     let response = ObservedResponse {
-        status: status.unwrap_or(assumed_status),
-        headers: headers.clone(),
+        status: last.status.unwrap_or(assumed_status),
+        headers: last.headers.clone(),
         redirected: redirects > 0,
         tainted_origin: false,
     };
     Ok(PastedResponse {
         response,
-        had_status_line: status.is_some(),
+        had_status_line: last.status.is_some(),
         redirects,
     })
 }
