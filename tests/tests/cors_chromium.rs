@@ -456,6 +456,17 @@ async fn the_cors_page_judges_pasted_answers_in_the_browser() {
         c.screenshot().await.expect("screenshot"),
     )
     .expect("save screenshot");
+    c.execute(
+        "document.querySelector('[data-testid=cors-result]').scrollIntoView()",
+        vec![],
+    )
+    .await
+    .expect("scroll to the verdict");
+    std::fs::write(
+        screenshot_dir().join("cors-verdict.png"),
+        c.screenshot().await.expect("screenshot"),
+    )
+    .expect("save screenshot");
 
     // A line that is not a header is pointed out, in its box.
     fill(
@@ -479,6 +490,13 @@ async fn the_cors_page_judges_pasted_answers_in_the_browser() {
 
     let phone = driver.client(360, 780).await;
     ask_the_cors_page(&phone, &agent).await;
+    phone
+        .execute(
+            "document.querySelector('[data-testid=cors-result]').scrollIntoView()",
+            vec![],
+        )
+        .await
+        .expect("scroll to the verdict");
     check_fits(&phone, "/cors", "phone-cors.png").await;
     phone.close().await.expect("close");
 }

@@ -68,8 +68,26 @@ enum Kernel {
     Connected,
     TimedOut,
     Refused,
+    /// EHOSTUNREACH, "No route to host".
     Unreachable,
+    /// ENETUNREACH, "Network is unreachable".
+    NetUnreachable,
+    /// EACCES, "Permission denied".
+    PermissionDenied,
     Other,
+}
+
+/// What bash printed for a failed connect.
+fn kernel_of(code: Option<i32>, err: &str) -> Kernel {
+    match code {
+        Some(0) => Kernel::Connected,
+        Some(124) => Kernel::TimedOut,
+        _ if err.contains("Connection refused") => Kernel::Refused,
+        _ if err.contains("No route to host") => Kernel::Unreachable,
+        _ if err.contains("Network is unreachable") => Kernel::NetUnreachable,
+        _ if err.contains("Permission denied") => Kernel::PermissionDenied,
+        _ => Kernel::Other,
+    }
 }
 
 /// A TCP connect from inside `ns` (bash's /dev/tcp: one plain connect, no retries).
@@ -88,14 +106,7 @@ fn attempt(ns: &str, ip: &str, port: u16) -> (Kernel, String) {
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    let kernel = match out.status.code() {
-        Some(0) => Kernel::Connected,
-        Some(124) => Kernel::TimedOut,
-        _ if err.contains("Connection refused") => Kernel::Refused,
-        _ if err.contains("No route to host") => Kernel::Unreachable,
-        _ => Kernel::Other,
-    };
-    (kernel, err.trim().to_owned())
+    (kernel_of(out.status.code(), &err), err.trim().to_owned())
 }
 
 /// What the kernel must do for Vantage's verdict; `None` for Unknown.
@@ -106,8 +117,23 @@ fn expected(v: &Verdict) -> Option<Vec<Kernel>> {
             Some(HostDenial::Dropped) => vec![Kernel::TimedOut],
             Some(HostDenial::Refused) => vec![Kernel::Refused],
             Some(HostDenial::Unreachable) => vec![Kernel::Unreachable],
-            Some(HostDenial::Rejected) => vec![Kernel::Refused, Kernel::Unreachable],
-            None => vec![Kernel::TimedOut, Kernel::Refused, Kernel::Unreachable],
+            Some(HostDenial::NetworkUnreachable) => vec![Kernel::NetUnreachable],
+            Some(HostDenial::PermissionDenied) => vec![Kernel::PermissionDenied],
+            // The handshake completes: the connect succeeds, the request then times out.
+            Some(HostDenial::HandshakeOnly) => vec![Kernel::Connected],
+            Some(HostDenial::Rejected) => vec![
+                Kernel::Refused,
+                Kernel::Unreachable,
+                Kernel::NetUnreachable,
+                Kernel::PermissionDenied,
+            ],
+            None => vec![
+                Kernel::TimedOut,
+                Kernel::Refused,
+                Kernel::Unreachable,
+                Kernel::NetUnreachable,
+                Kernel::PermissionDenied,
+            ],
         }),
         Outcome::Unknown => None,
     }
@@ -770,8 +796,8 @@ async fn without_root_the_agent_says_what_to_do() {
     assert_eq!(status, 200);
 }
 
-/// Two namespaces on one IPv6 link (addresses without duplicate detection, so they work at
-/// once): a client and a server with nginx on `[::]:8080`.
+/// Two namespaces on one link, with IPv6 (addresses without duplicate detection, so they
+/// work at once) and IPv4: a client and a server with nginx on ports 8080–8087 of both.
 struct V6Link {
     _nginx: Nginx,
     server: Netns,
@@ -780,6 +806,8 @@ struct V6Link {
 
 const V6_SERVER: &str = "fd00:76::1";
 const V6_CLIENT: &str = "fd00:76::2";
+const V4_SERVER: &str = "10.76.0.1";
+const V4_CLIENT: &str = "10.76.0.2";
 
 fn v6_link() -> V6Link {
     static N: AtomicU32 = AtomicU32::new(0);
@@ -800,21 +828,24 @@ fn v6_link() -> V6Link {
         "netns",
         &client.name,
     ]);
-    for (ns, dev, addr) in [(&server, "v6s", V6_SERVER), (&client, "v6c", V6_CLIENT)] {
-        ns.exec(&[
-            "ip",
-            "addr",
-            "add",
-            &format!("{addr}/64"),
-            "dev",
-            dev,
-            "nodad",
-        ]);
+    for (ns, dev, addr, v4) in [
+        (&server, "v6s", V6_SERVER, V4_SERVER),
+        (&client, "v6c", V6_CLIENT, V4_CLIENT),
+    ] {
+        let v6 = format!("{addr}/64");
+        ns.exec(&["ip", "addr", "add", &v6, "dev", dev, "nodad"]);
+        ns.exec(&["ip", "addr", "add", &format!("{v4}/24"), "dev", dev]);
         ns.exec(&["ip", "link", "set", dev, "up"]);
     }
+    // Every REJECT must answer: no ICMP rate limit in the server.
+    server.exec(&["sysctl", "-q", "-w", "net.ipv4.icmp_ratelimit=0"]);
+    server.exec(&["sysctl", "-q", "-w", "net.ipv6.icmp.ratelimit=0"]);
+    let listens: String = (8080..=8087)
+        .map(|p| format!("  listen [::]:{p} ipv6only=on;\n  listen 0.0.0.0:{p};\n"))
+        .collect();
     let nginx = Nginx::start_in(
         Some(&server.name),
-        "server {\n  listen [::]:8080;\n  location / { return 200 'ok'; }\n}\n",
+        &format!("server {{\n{listens}  location / {{ return 200 'ok'; }}\n}}\n"),
     );
     V6Link {
         _nginx: nginx,
@@ -823,32 +854,20 @@ fn v6_link() -> V6Link {
     }
 }
 
-/// One connect from the client to the server's port 8080, after forgetting what the
+/// One connect from the client to the server's `ip` and `port`, after forgetting what the
 /// client knew of its neighbours (so that each attempt resolves the address again). The
-/// limit is longer than address resolution's 3 s, which is what fails here.
-fn attempt_v6(link: &V6Link) -> (Kernel, String) {
+/// limit is longer than address resolution's 3 s, which is what fails without discovery.
+fn attempt_on_link(link: &V6Link, ip: &str, port: u16) -> (Kernel, String) {
     link.client.exec(&["ip", "neigh", "flush", "all"]);
     let out = link
         .client
         .command("timeout")
-        .args([
-            "8",
-            "bash",
-            "-c",
-            &format!("exec 3<>/dev/tcp/{V6_SERVER}/8080"),
-        ])
+        .args(["8", "bash", "-c", &format!("exec 3<>/dev/tcp/{ip}/{port}")])
         .stdin(Stdio::null())
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    let kernel = match out.status.code() {
-        Some(0) => Kernel::Connected,
-        Some(124) => Kernel::TimedOut,
-        _ if err.contains("Connection refused") => Kernel::Refused,
-        _ if err.contains("No route to host") => Kernel::Unreachable,
-        _ => Kernel::Other,
-    };
-    (kernel, err.trim().to_owned())
+    (kernel_of(out.status.code(), &err), err.trim().to_owned())
 }
 
 /// An input policy of DROP that admits the port and established traffic but not neighbour
@@ -879,7 +898,7 @@ fn ipv6_needs_neighbour_discovery() {
         let saved = link.server.exec(&["ip6tables-save"]);
         let sets = parse_rules(&saved, "ip6tables-save").unwrap_or_else(|e| panic!("{e}"));
         let v = evaluate(&sets, &Question::tcp(V6_CLIENT.parse().unwrap(), 8080));
-        let (kernel, err) = attempt_v6(&link);
+        let (kernel, err) = attempt_on_link(&link, V6_SERVER, 8080);
         let line = format!(
             "neighbour discovery admitted: {with_nd}: kernel {kernel:?} ({err}), Vantage {} {} — {}",
             v.outcome,
@@ -896,6 +915,130 @@ fn ipv6_needs_neighbour_discovery() {
         }
         if !with_nd && v.explanation_code.as_str() != "HOST_NEIGHBOUR_DISCOVERY" {
             failures.push(format!("{line}\n  not said to be neighbour discovery"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// What the client sees for each kind of REJECT, per family, in an `inet` table: `reject
+/// with icmp …` applies to IPv4 only and `icmpv6 …` to IPv6 only (the rule after it decides
+/// for the other family), `icmpx` and `tcp reset` to both; and each ICMP type gives its own
+/// error: EHOSTUNREACH, ENETUNREACH, EACCES or a refusal.
+#[test]
+fn reject_types_scope_and_errors_match_the_kernel() {
+    let link = v6_link();
+    exec_with_stdin(
+        &link.server,
+        "nft",
+        &["-f", "-"],
+        "table inet rejects {\n\
+         \x20 chain input {\n\
+         \x20   type filter hook input priority 0; policy accept;\n\
+         \x20   tcp dport 8081 reject with icmp type host-prohibited\n\
+         \x20   tcp dport 8082 reject with icmpv6 type admin-prohibited\n\
+         \x20   tcp dport 8083 reject with icmp type net-unreachable\n\
+         \x20   tcp dport 8084 reject with icmpx type admin-prohibited\n\
+         \x20   tcp dport 8085 reject with icmpv6 type policy-fail\n\
+         \x20   tcp dport 8086 reject with icmpv6 type no-route\n\
+         \x20   tcp dport 8087 reject with tcp reset\n\
+         \x20 }\n\
+         }\n",
+    );
+    let json = link.server.exec(&["nft", "-j", "list", "ruleset"]);
+    let sets = parse_rules(&json, "nft -j list ruleset").unwrap_or_else(|e| panic!("{e}"));
+    use Kernel::*;
+    let cases: [(u16, Kernel, Kernel); 7] = [
+        (8081, Unreachable, Connected),
+        (8082, Connected, PermissionDenied),
+        (8083, NetUnreachable, Connected),
+        (8084, Unreachable, PermissionDenied),
+        (8085, Connected, PermissionDenied),
+        (8086, Connected, NetUnreachable),
+        (8087, Refused, Refused),
+    ];
+    let mut failures = Vec::new();
+    for (port, want4, want6) in cases {
+        for (client, server, want) in [(V4_CLIENT, V4_SERVER, want4), (V6_CLIENT, V6_SERVER, want6)]
+        {
+            let v = evaluate(&sets, &Question::tcp(client.parse().unwrap(), port));
+            let (kernel, err) = attempt_on_link(&link, server, port);
+            let line = format!(
+                "{client} → tcp/{port}: kernel {kernel:?} ({err}), Vantage {} {:?} — {}",
+                v.outcome,
+                v.host.as_ref().and_then(|h| h.denial),
+                summary(&v)
+            );
+            if kernel != want {
+                failures.push(format!("{line}\n  the lab expected {want:?}"));
+            } else if !expected(&v).is_some_and(|k| k == [kernel]) {
+                failures.push(format!(
+                    "{line}\n  Vantage's verdict means {:?}",
+                    expected(&v)
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// An HTTP request from the client, limited to 3 s: whether an answer came.
+fn request_on_link(link: &V6Link, ip: &str, port: u16) -> bool {
+    link.client
+        .command("curl")
+        .args(["-s", "-o", "/dev/null", "--max-time", "3"])
+        .arg(format!("http://{ip}:{port}/"))
+        .status()
+        .unwrap()
+        .success()
+}
+
+/// A rule that admits only conntrack state NEW, with nothing for ESTABLISHED: the kernel
+/// completes the handshake (the connect succeeds) and drops the request, and Vantage says
+/// exactly that. With ESTABLISHED admitted, the request is answered.
+#[test]
+fn a_new_only_rule_lets_the_handshake_through_and_nothing_else() {
+    let link = v6_link();
+    let rules = |established: &str| {
+        format!(
+            "*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n\
+             -A INPUT -i lo -j ACCEPT\n{established}\
+             -A INPUT -p tcp -m tcp --dport 8080 -m conntrack --ctstate NEW -j ACCEPT\nCOMMIT\n"
+        )
+    };
+    let mut failures = Vec::new();
+    for with_established in [false, true] {
+        let est = "-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n";
+        exec_with_stdin(
+            &link.server,
+            "iptables-restore",
+            &[],
+            &rules(if with_established { est } else { "" }),
+        );
+        let saved = link.server.exec(&["iptables-save"]);
+        let sets = parse_rules(&saved, "iptables-save").unwrap_or_else(|e| panic!("{e}"));
+        let v = evaluate(&sets, &Question::tcp(V4_CLIENT.parse().unwrap(), 8080));
+        let (kernel, err) = attempt_on_link(&link, V4_SERVER, 8080);
+        let answered = request_on_link(&link, V4_SERVER, 8080);
+        let line = format!(
+            "ESTABLISHED admitted: {with_established}: connect {kernel:?} ({err}), request \
+             answered: {answered}; Vantage {} {} — {}",
+            v.outcome,
+            v.explanation_code,
+            summary(&v)
+        );
+        if kernel != Kernel::Connected || answered != with_established {
+            failures.push(format!(
+                "{line}\n  the lab expected a connect, and an answer only with ESTABLISHED"
+            ));
+            continue;
+        }
+        let want = if with_established {
+            "ALLOWED"
+        } else {
+            "HOST_HANDSHAKE_ONLY"
+        };
+        if v.explanation_code.as_str() != want || !expected(&v).is_some_and(|k| k == [kernel]) {
+            failures.push(format!("{line}\n  expected {want}"));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

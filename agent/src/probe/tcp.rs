@@ -33,6 +33,8 @@ pub(crate) fn classify_error(e: &io::Error) -> TcpOutcome {
     const ENETUNREACH: i32 = 101;
     const EHOSTUNREACH: i32 = 113;
     const ETIMEDOUT: i32 = 110;
+    // An ICMPv6 administratively-prohibited (or policy-fail, reject-route) answer.
+    const EACCES: i32 = 13;
     match e.kind() {
         io::ErrorKind::ConnectionRefused => TcpOutcome::Refused,
         io::ErrorKind::HostUnreachable | io::ErrorKind::NetworkUnreachable => {
@@ -41,7 +43,7 @@ pub(crate) fn classify_error(e: &io::Error) -> TcpOutcome {
         io::ErrorKind::TimedOut => TcpOutcome::TimedOut,
         _ => match e.raw_os_error() {
             Some(ECONNREFUSED) => TcpOutcome::Refused,
-            Some(ENETUNREACH) | Some(EHOSTUNREACH) => TcpOutcome::Unreachable,
+            Some(ENETUNREACH) | Some(EHOSTUNREACH) | Some(EACCES) => TcpOutcome::Unreachable,
             Some(ETIMEDOUT) => TcpOutcome::TimedOut,
             _ => TcpOutcome::Error,
         },

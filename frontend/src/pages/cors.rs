@@ -255,7 +255,7 @@ fn RequestFields(fields: RwSignal<Fields>) -> impl IntoView {
         }
     };
     view! {
-        <form class="form" on:submit=|ev| ev.prevent_default()>
+        <form class="cors-form" on:submit=|ev| ev.prevent_default()>
             <label>
                 <span>"Page origin"</span>
                 <input name="origin" type="text" inputmode="url" placeholder="https://shop.example"

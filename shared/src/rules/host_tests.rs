@@ -84,6 +84,8 @@ const U: Outcome = Outcome::Unknown;
 const DROP: Option<HostDenial> = Some(HostDenial::Dropped);
 const REFUSED: Option<HostDenial> = Some(HostDenial::Refused);
 const UNREACH: Option<HostDenial> = Some(HostDenial::Unreachable);
+/// IPv6 adm-prohibited (and icmpx admin-prohibited for IPv6): EACCES, "permission denied".
+const EACCES: Option<HostDenial> = Some(HostDenial::PermissionDenied);
 
 fn check(sets: &[RuleSet], cases: &[Case]) {
     let mut failures = Vec::new();
@@ -875,7 +877,7 @@ fn ipv6_tables_and_families() {
                 "v6 elsewhere: adm-prohibited",
                 Question::tcp(ip("2001:db8:200::5"), 443),
                 D,
-                UNREACH,
+                EACCES,
             ),
             case("v6 ping", Question::ping(ip("2001:db8:200::5")), A, None),
             case(
@@ -1191,7 +1193,7 @@ fn nft_semantics() {
                 "ip6 elsewhere",
                 Question::tcp(ip("2001:db8:200::9"), 443),
                 D,
-                UNREACH,
+                EACCES,
             ),
             case("icmp echo", Question::ping(ip("203.0.113.7")), A, None),
             case(

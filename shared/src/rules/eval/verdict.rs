@@ -82,6 +82,10 @@ pub enum ExplanationCode {
     /// Host firewall, IPv6: the connection itself would be accepted, but neighbour
     /// discovery (ICMPv6 types 135 and 136) is dropped, so it never gets through.
     HostNeighbourDiscovery,
+    /// Host firewall, TCP: the first packet is accepted, but the connection's later
+    /// packets (conntrack state ESTABLISHED) are dropped: the handshake completes and no
+    /// data passes.
+    HostHandshakeOnly,
     /// Unknown: a rule that could decide uses a match or target Vantage does not
     /// evaluate (iptables `-m recent`, `-m limit`, `-m set`, nft `limit`, `xt`, `NFQUEUE`).
     UnsupportedMatch,
@@ -106,6 +110,7 @@ impl ExplanationCode {
             Self::HostFirewallRule => "HOST_FIREWALL_RULE",
             Self::HostChainPolicy => "HOST_CHAIN_POLICY",
             Self::HostNeighbourDiscovery => "HOST_NEIGHBOUR_DISCOVERY",
+            Self::HostHandshakeOnly => "HOST_HANDSHAKE_ONLY",
             Self::UnsupportedMatch => "UNSUPPORTED_MATCH",
         }
     }

@@ -130,6 +130,14 @@ pub(super) fn parse_rule(
                 what: format!("nft `{k}` (it passes only some packets)"),
             }),
             "reject" => {
+                // `reject with icmp …` implies `meta nfproto ipv4` (and `icmpv6 …` ipv6):
+                // in an `inet` table the rule does not match the other family at all, and
+                // `nft -j` does not show that dependency.
+                match body.get("type").and_then(Value::as_str) {
+                    Some("icmp") => matches.push(HostMatch::Family { ipv6: false }),
+                    Some("icmpv6") => matches.push(HostMatch::Family { ipv6: true }),
+                    _ => {}
+                }
                 action = Some(HostAction::Reject {
                     with: reject_with(body),
                 });

@@ -214,7 +214,9 @@ pub(super) fn decided(b: &Branch) -> Decided {
     match &b.end {
         None => Decided::Allowed,
         Some(End::Drop(at)) => Decided::Denied(*at, HostDenial::Dropped),
-        Some(End::Reject(at, with)) => Decided::Denied(*at, HostDenial::of_reject(with.as_deref())),
+        Some(End::Reject(at, with)) => {
+            Decided::Denied(*at, HostDenial::of_reject(with.as_deref(), b.pkt.v6))
+        }
         Some(End::Unknown(..)) => Decided::Unknown,
         // Not produced as branch ends.
         Some(End::Accept(_) | End::Return | End::Dnat(..) | End::Redirect(..)) => Decided::Allowed,

@@ -35,6 +35,7 @@ pub(in crate::rules::eval) fn host_layer(
     q: &Question,
 ) -> LayerResult {
     let mut result = host_layer_ct(sets, members, q, CtState::New);
+    super::established::check(sets, members, q, &mut result);
     super::neighbour::check(sets, members, q, &mut result);
     result
 }

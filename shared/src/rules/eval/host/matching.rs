@@ -343,17 +343,24 @@ impl HostEval<'_> {
     }
 }
 
-/// `--tcp-flags` / `--syn` against a connection attempt's first packet.
+/// `--tcp-flags` / `--syn` against the packet: a connection attempt's first packet, or a
+/// data packet of the established connection.
 fn tcp_flags(pkt: &Pkt, mask: u8, comp: u8, any: bool, negated: bool) -> Tri {
     if pkt.protocol != Protocol::Tcp {
         return Tri::No;
     }
-    // A connection attempt's first packet carries SYN alone.
+    // The first packet carries SYN alone; the request's data ACK and PSH.
     const SYN: u8 = 0x02;
-    let hit = if any {
-        SYN & mask != 0
+    const ACK_PSH: u8 = 0x18;
+    let flags = if pkt.ct == CtState::Established {
+        ACK_PSH
     } else {
-        SYN & mask == comp
+        SYN
+    };
+    let hit = if any {
+        flags & mask != 0
+    } else {
+        flags & mask == comp
     };
     Tri::of(hit).negate(negated)
 }

@@ -21,13 +21,15 @@
 //! * `hooks`: the hooks in order, conntrack's NAT and DNAT into FORWARD, the branches;
 //! * `layer`: the branches combined into the layer's outcome and explanation;
 //! * `advice`: the nearest ACCEPT rules and the rule to add;
-//! * `neighbour`: IPv6 neighbour discovery, without which no IPv6 connection gets through.
+//! * `neighbour`: IPv6 neighbour discovery, without which no IPv6 connection gets through;
+//! * `established`: the connection's later packets, which a NEW-only rule leaves out.
 //!
 //! This file holds the walker's state: the chains of each table and the Docker bridges
 //! read from the rules.
 
 mod advice;
 mod chains;
+mod established;
 mod hooks;
 mod layer;
 mod matching;

@@ -30,24 +30,38 @@ pub enum HostPath {
 pub enum HostDenial {
     /// DROP: no answer at all; the client's connect times out.
     Dropped,
-    /// REJECT with a TCP reset or ICMP port-unreachable (the default): "connection refused".
+    /// REJECT with a TCP reset or ICMP port-unreachable (the default): "connection
+    /// refused" (ECONNREFUSED).
     Refused,
-    /// REJECT with ICMP host/net-unreachable or admin/host-prohibited: "no route to host".
+    /// REJECT with IPv4 host-unreachable, host-prohibited or admin-prohibited, or IPv6
+    /// addr-unreachable: "no route to host" (EHOSTUNREACH).
     Unreachable,
-    /// REJECT whose reply the input does not show (nft's view of an iptables-nft target):
-    /// an immediate error, refused or unreachable.
+    /// REJECT with IPv4 net-unreachable or net-prohibited, or IPv6 no-route: "network is
+    /// unreachable" (ENETUNREACH).
+    NetworkUnreachable,
+    /// REJECT with IPv6 adm-prohibited, policy-fail or reject-route: "permission denied"
+    /// (EACCES).
+    PermissionDenied,
+    /// REJECT whose reply the input does not show (nft's view of an iptables-nft target),
+    /// or one Vantage does not map: an immediate error.
     Rejected,
+    /// The first packet is accepted but the connection's later ones are not (a rule admits
+    /// only conntrack state NEW): the client connects, and its request gets no answer.
+    HandshakeOnly,
 }
 
 impl HostDenial {
-    /// What the agent's TCP probe reports for it (`None`: refused or unreachable).
+    /// What the agent's TCP probe reports for it (`None`: an error not known in advance).
     pub fn tcp_outcome(self) -> Option<crate::probe::TcpOutcome> {
         use crate::probe::TcpOutcome;
         match self {
             Self::Dropped => Some(TcpOutcome::TimedOut),
             Self::Refused => Some(TcpOutcome::Refused),
-            Self::Unreachable => Some(TcpOutcome::Unreachable),
+            Self::Unreachable | Self::NetworkUnreachable | Self::PermissionDenied => {
+                Some(TcpOutcome::Unreachable)
+            }
             Self::Rejected => None,
+            Self::HandshakeOnly => Some(TcpOutcome::Connected),
         }
     }
 
@@ -57,29 +71,46 @@ impl HostDenial {
             Self::Dropped => "no answer: the client's connect times out",
             Self::Refused => "the client sees \"connection refused\" at once",
             Self::Unreachable => "the client sees \"no route to host\" at once",
+            Self::NetworkUnreachable => "the client sees \"network is unreachable\" at once",
+            Self::PermissionDenied => "the client sees \"permission denied\" at once",
             Self::Rejected => "the client gets an error at once (refused or unreachable)",
+            Self::HandshakeOnly => {
+                "the client connects, then its request gets no answer and times out"
+            }
         }
     }
 
-    /// The refusal a REJECT with this `--reject-with` (or nft reject type) produces.
-    pub(super) fn of_reject(with: Option<&str>) -> Self {
+    /// The refusal a REJECT with this `--reject-with` (or nft reject type) produces for a
+    /// packet of the given family, as the client's kernel reports it (Linux's
+    /// `icmp_err_convert` and `icmpv6_err_convert`). nft's `icmpx` types become the
+    /// family's own: `admin-prohibited` is IPv4's code 13 or IPv6's adm-prohibited,
+    /// `no-route` IPv4's net-unreachable, `host-unreachable` IPv6's addr-unreachable.
+    pub(super) fn of_reject(with: Option<&str>, v6: bool) -> Self {
         // The default of both iptables and nft is ICMP port-unreachable.
         let Some(w) = with else {
             return Self::Refused;
         };
         let w = w.to_ascii_lowercase();
-        if w.contains("reset") || w.contains("port-unreach") {
+        let has = |keys: &[&str]| keys.iter().any(|k| w.contains(k));
+        if has(&["reset", "port-unreach"]) {
             Self::Refused
-        } else if [
-            "host-unreach",
-            "net-unreach",
-            "prohibited",
-            "no-route",
-            "addr-unreach",
-        ]
-        .iter()
-        .any(|k| w.contains(k))
+        } else if v6
+            && has(&[
+                "adm-prohibited",
+                "admin-prohibited",
+                "policy-fail",
+                "reject-route",
+            ])
         {
+            Self::PermissionDenied
+        } else if has(&["net-unreach", "net-prohibited", "no-route"]) {
+            Self::NetworkUnreachable
+        } else if has(&[
+            "host-unreach",
+            "host-prohibited",
+            "admin-prohibited",
+            "addr-unreach",
+        ]) {
             Self::Unreachable
         } else {
             Self::Rejected
