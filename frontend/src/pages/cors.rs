@@ -178,7 +178,7 @@ pub fn CorsPage() -> impl IntoView {
         <div class="two-col cors-panels">
             <section class="panel" aria-labelledby="cors-request-title">
                 <h2 id="cors-request-title">"The page's request"</h2>
-                <RequestFields fields />
+                <RequestFields fields outcome />
             </section>
             <section class="panel" aria-labelledby="cors-responses-title">
                 <h2 id="cors-responses-title">"What the server answered"</h2>
@@ -226,7 +226,7 @@ fn text_input(
 }
 
 #[component]
-fn RequestFields(fields: RwSignal<Fields>) -> impl IntoView {
+fn RequestFields(fields: RwSignal<Fields>, outcome: Memo<Outcome>) -> impl IntoView {
     let (origin, on_origin) = text_input(fields, |f| &f.origin, |f, v| f.origin = v);
     let (method, on_method) = text_input(fields, |f| &f.method, |f, v| f.method = v);
     let (headers, on_headers) = text_input(fields, |f| &f.headers, |f, v| f.headers = v);
@@ -250,7 +250,7 @@ fn RequestFields(fields: RwSignal<Fields>) -> impl IntoView {
     };
     let invalid = move |name: &'static str| {
         move || {
-            matches!(outcome_of(&fields.get()), Outcome::Invalid { field, .. } if field == name)
+            matches!(outcome.get(), Outcome::Invalid { field, .. } if field == name)
                 .then_some("true")
         }
     };
@@ -300,7 +300,7 @@ fn RequestFields(fields: RwSignal<Fields>) -> impl IntoView {
                 <input name="read_headers" type="text" placeholder="X-Total-Count" autocomplete="off"
                     spellcheck="false" prop:value=reads on:input=on_reads />
             </label>
-            <FieldError fields names=&["headers", "method"] id="cors-field-error" />
+            <FieldError outcome names=&["headers", "method"] id="cors-field-error" />
         </form>
     }
 }
@@ -308,13 +308,13 @@ fn RequestFields(fields: RwSignal<Fields>) -> impl IntoView {
 /// The error of one of `names`, if the outcome has it.
 #[component]
 fn FieldError(
-    fields: RwSignal<Fields>,
+    outcome: Memo<Outcome>,
     names: &'static [&'static str],
     id: &'static str,
 ) -> impl IntoView {
     view! {
         <div id=id aria-live="polite">
-            {move || match outcome_of(&fields.get()) {
+            {move || match outcome.get() {
                 Outcome::Invalid { field, message } if names.contains(&field) => Some(view! {
                     <p class="form-error" role="alert" data-testid=format!("error-{field}")>{message}</p>
                 }),
