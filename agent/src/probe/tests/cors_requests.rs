@@ -100,8 +100,10 @@ async fn preflight_rejection_surfaces_the_evaluators_rule() {
     t.cors_origin = Some("https://shop.example".to_owned());
     t.cors_headers = vec!["Authorization: Bearer t".to_owned()];
     let p = probe_target(&t, &ctx()).await;
-    // Reachable: CORS is the browser's rule, reported as a finding.
-    assert_eq!(p.verdict, ReachVerdict::Reachable);
+    // The server answers, but the page's origin may not read it: `cors_blocked` (still up),
+    // the rule in the summary and the finding.
+    assert_eq!(p.verdict, ReachVerdict::CorsBlocked);
+    assert!(p.summary.contains("cannot read it"), "{}", p.summary);
     let cors = p.cors.as_ref().expect("cors");
     assert!(!cors.allowed);
     let first = &cors.checks[cors.first_failure.expect("failure")];
@@ -229,7 +231,8 @@ async fn method_override_headers_are_not_sent() {
             "X-Trace: 1".to_owned(),
         ];
         let p = probe_target(&t, &ctx()).await;
-        assert_eq!(p.verdict, ReachVerdict::Reachable, "{}", p.summary);
+        // The test server does not allow the methods, so the page could not read it.
+        assert_eq!(p.verdict, ReachVerdict::CorsBlocked, "{}", p.summary);
         assert!(
             codes(&p).contains(&"method_override_not_sent"),
             "{:?}",
