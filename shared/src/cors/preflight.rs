@@ -218,20 +218,17 @@ pub(super) fn headers_check(p: &Prepared, resp: &ObservedResponse, c: &mut Check
         format!("{ACAH} is `{}`", items.join(", "))
     };
     if missing.is_empty() && authorization_by_wildcard {
-        let divergence = acah_wildcard_authorization();
         c.standard_fails = true;
         c.push_fix(
             stage,
             "headers_allowed",
             CorsVerdict::Warn,
             format!(
-                "Requested {} allowed in today's browsers ({shown}), but only because they let `*` cover `Authorization`: the Fetch standard does not, and browsers are moving to it (Firefox already can be set to). {}",
-                quote_list(&p.unsafe_names),
-                divergence.fix
+                "{shown}: browsers let `*` cover `Authorization` today, the Fetch standard does not (Firefox can already be set to follow it). List `Authorization` by name."
             ),
             fix_with(&items, &["authorization".to_owned()]),
         );
-        c.divergences.push(divergence);
+        c.divergences.push(acah_wildcard_authorization());
         return true;
     }
     if missing.is_empty() {
