@@ -9,20 +9,8 @@ mod common;
 
 use axum::http::{Method, StatusCode};
 use serde_json::json;
-use vantage_agent::store::Store;
-use vantage_agent::{app, AppState};
 
-const TOKEN: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 const PATH: &str = "/api/cors/evaluate";
-
-fn agent() -> axum::Router {
-    app(AppState::new(
-        TOKEN.into(),
-        vec![],
-        "unix:///nonexistent/docker.sock",
-        Store::in_memory().unwrap(),
-    ))
-}
 
 #[tokio::test]
 async fn given_headers_get_both_verdicts_and_the_fix() {
@@ -42,7 +30,14 @@ async fn given_headers_get_both_verdicts_and_the_fix() {
             ["vary", "Origin"]
         ]}
     });
-    let (status, report) = common::send(&agent(), TOKEN, Method::POST, PATH, Some(body)).await;
+    let (status, report) = common::send(
+        &common::router(),
+        common::TOKEN,
+        Method::POST,
+        PATH,
+        Some(body),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{report}");
     assert_eq!(report["allowed"], true, "{report}");
     assert_eq!(report["standard_allowed"], false, "{report}");
@@ -71,7 +66,14 @@ async fn structured_no_cors_question_is_opaque() {
         "request": {"origin": "https://shop.example", "method": "GET", "mode": "no-cors"},
         "actual": {"status": 503, "headers": []}
     });
-    let (status, report) = common::send(&agent(), TOKEN, Method::POST, PATH, Some(body)).await;
+    let (status, report) = common::send(
+        &common::router(),
+        common::TOKEN,
+        Method::POST,
+        PATH,
+        Some(body),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{report}");
     assert_eq!(report["mode"], "no-cors");
     assert_eq!(report["allowed"], true);
@@ -80,7 +82,7 @@ async fn structured_no_cors_question_is_opaque() {
 
 #[tokio::test]
 async fn bad_questions_name_the_field() {
-    let app = agent();
+    let app = common::router();
     for (body, says) in [
         (
             json!({"request": {"origin": "https://a.example", "method": "GET"}, "actual_text": "HTTP/1.1 200 OK"}),
@@ -103,7 +105,7 @@ async fn bad_questions_name_the_field() {
             "tuple",
         ),
     ] {
-        let (status, err) = common::send(&app, TOKEN, Method::POST, PATH, Some(body)).await;
+        let (status, err) = common::send(&app, common::TOKEN, Method::POST, PATH, Some(body)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
         assert!(err.to_string().contains(says), "{says}: {err}");
     }
@@ -112,6 +114,7 @@ async fn bad_questions_name_the_field() {
 #[tokio::test]
 async fn it_needs_the_token() {
     let body = json!({"request": {"origin": "https://a.example", "method": "GET"}});
-    let (status, _) = common::send(&agent(), "wrong", Method::POST, PATH, Some(body)).await;
+    let (status, _) =
+        common::send(&common::router(), "wrong", Method::POST, PATH, Some(body)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }

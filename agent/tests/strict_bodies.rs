@@ -10,19 +10,6 @@ mod common;
 
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
-use vantage_agent::store::Store;
-use vantage_agent::{app, AppState};
-
-const TOKEN: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-
-fn agent() -> axum::Router {
-    app(AppState::new(
-        TOKEN.into(),
-        vec![],
-        "unix:///nonexistent/docker.sock",
-        Store::in_memory().unwrap(),
-    ))
-}
 
 /// `(method, path)` of every operation whose body is JSON, from the agent's own document.
 fn json_body_routes(doc: &Value) -> Vec<(Method, String)> {
@@ -43,8 +30,8 @@ fn json_body_routes(doc: &Value) -> Vec<(Method, String)> {
 
 #[tokio::test]
 async fn every_json_body_refuses_an_unknown_key_by_name() {
-    let app = agent();
-    let (_, doc) = common::send(&app, TOKEN, Method::GET, "/api/openapi.json", None).await;
+    let app = common::router();
+    let (_, doc) = common::send(&app, common::TOKEN, Method::GET, "/api/openapi.json", None).await;
     let routes = json_body_routes(&doc);
     assert!(routes.len() >= 8, "{routes:?}");
     for (method, path) in routes {
@@ -53,7 +40,7 @@ async fn every_json_body_refuses_an_unknown_key_by_name() {
             // An internally tagged body: its tag is read first.
             body["kind"] = json!("webhook");
         }
-        let (s, v) = common::send(&app, TOKEN, method.clone(), &path, Some(body)).await;
+        let (s, v) = common::send(&app, common::TOKEN, method.clone(), &path, Some(body)).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{method} {path}: {v}");
         let message = v["message"].as_str().unwrap_or_default();
         assert!(
@@ -65,10 +52,10 @@ async fn every_json_body_refuses_an_unknown_key_by_name() {
 
 #[tokio::test]
 async fn a_nested_unknown_key_is_named_with_its_place() {
-    let app = agent();
+    let app = common::router();
     let (s, v) = common::send(
         &app,
-        TOKEN,
+        common::TOKEN,
         Method::POST,
         "/api/targets",
         Some(json!({"name": "Shop API", "url": "https://shop.example/", "firewall": {"sets": [], "colour": "red"}})),
@@ -79,7 +66,7 @@ async fn a_nested_unknown_key_is_named_with_its_place() {
 
     let (s, v) = common::send(
         &app,
-        TOKEN,
+        common::TOKEN,
         Method::POST,
         "/api/targets",
         Some(json!({"name": "Shop API", "url": "https://shop.example/", "cors_orign": "https://x.example"})),
@@ -98,7 +85,7 @@ async fn a_nested_unknown_key_is_named_with_its_place() {
     let fetch = json!({"outcome": "ok", "status": 200, "elapsed_ms": 12, "error": null});
     let (s, v) = common::send(
         &app,
-        TOKEN,
+        common::TOKEN,
         Method::POST,
         "/api/reports",
         Some(json!({
@@ -116,8 +103,8 @@ async fn a_nested_unknown_key_is_named_with_its_place() {
 
 #[tokio::test]
 async fn the_document_closes_every_object_a_body_reaches() {
-    let app = agent();
-    let (_, doc) = common::send(&app, TOKEN, Method::GET, "/api/openapi.json", None).await;
+    let app = common::router();
+    let (_, doc) = common::send(&app, common::TOKEN, Method::GET, "/api/openapi.json", None).await;
     let schemas = &doc["components"]["schemas"];
     for name in [
         "DeviceReportIn",
@@ -145,12 +132,12 @@ async fn the_document_closes_every_object_a_body_reaches() {
 
 #[tokio::test]
 async fn any_token_is_a_cors_method() {
-    let app = agent();
+    let app = common::router();
     let target = |method: &str| json!({"name": format!("t {method}"), "url": "https://shop.example/", "cors_origin": "https://shop.example", "cors_method": method});
     for method in ["M-SEARCH", "PROPFIND", "GET"] {
         let (s, v) = common::send(
             &app,
-            TOKEN,
+            common::TOKEN,
             Method::POST,
             "/api/targets",
             Some(target(method)),
@@ -161,7 +148,7 @@ async fn any_token_is_a_cors_method() {
     for method in ["GET POST", "GE(T", "Ä"] {
         let (s, v) = common::send(
             &app,
-            TOKEN,
+            common::TOKEN,
             Method::POST,
             "/api/targets",
             Some(target(method)),

@@ -1,10 +1,24 @@
-//! Helpers the router-level test files share: real HTTP servers on loopback (a fixed
-//! answer, or a receiver that records requests and answers as told).
+//! Helpers the router-level test files share: an agent router without Docker, real HTTP
+//! servers on loopback (a fixed answer, or a receiver that records requests and answers as
+//! told), and sending a request as the admin.
 
 // Each test file compiles this module and uses part of it.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
+
+/// The admin token of [`router`].
+pub const TOKEN: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+/// The agent's router with an in-memory store and no Docker daemon, admin token [`TOKEN`].
+pub fn router() -> axum::Router {
+    vantage_agent::app(vantage_agent::AppState::new(
+        TOKEN.into(),
+        vec![],
+        "unix:///nonexistent/docker.sock",
+        vantage_agent::store::Store::in_memory().expect("in-memory store"),
+    ))
+}
 
 /// A real HTTP server on loopback answering every request with `response` (a whole HTTP/1.1
 /// response, `Connection: close`) until its task is aborted; then the port refuses
