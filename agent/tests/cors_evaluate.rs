@@ -12,6 +12,18 @@ use serde_json::json;
 
 const PATH: &str = "/api/cors/evaluate";
 
+/// Asks a fresh agent as the admin.
+async fn ask(body: serde_json::Value) -> (StatusCode, serde_json::Value) {
+    common::send(
+        &common::router(),
+        common::TOKEN,
+        Method::POST,
+        PATH,
+        Some(body),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn given_headers_get_both_verdicts_and_the_fix() {
     let body = json!({
@@ -30,14 +42,7 @@ async fn given_headers_get_both_verdicts_and_the_fix() {
             ["vary", "Origin"]
         ]}
     });
-    let (status, report) = common::send(
-        &common::router(),
-        common::TOKEN,
-        Method::POST,
-        PATH,
-        Some(body),
-    )
-    .await;
+    let (status, report) = ask(body).await;
     assert_eq!(status, StatusCode::OK, "{report}");
     assert_eq!(report["allowed"], true, "{report}");
     assert_eq!(report["standard_allowed"], false, "{report}");
@@ -66,14 +71,7 @@ async fn structured_no_cors_question_is_opaque() {
         "request": {"origin": "https://shop.example", "method": "GET", "mode": "no-cors"},
         "actual": {"status": 503, "headers": []}
     });
-    let (status, report) = common::send(
-        &common::router(),
-        common::TOKEN,
-        Method::POST,
-        PATH,
-        Some(body),
-    )
-    .await;
+    let (status, report) = ask(body).await;
     assert_eq!(status, StatusCode::OK, "{report}");
     assert_eq!(report["mode"], "no-cors");
     assert_eq!(report["allowed"], true);
