@@ -27,8 +27,9 @@ pub(in crate::rules::eval) struct HostLayer {
     pub(in crate::rules::eval) fixes: Vec<RuleFix>,
 }
 
-/// Evaluates the question against the host firewall tables `members` of `sets`; for an
-/// IPv6 source, neighbour discovery too (`neighbour.rs`).
+/// Evaluates the question against the host firewall tables `members` of `sets`, then the
+/// packets the connection needs beside its first: the data after the handshake
+/// (`established.rs`) and, for an IPv6 source, neighbour discovery (`neighbour.rs`).
 pub(in crate::rules::eval) fn host_layer(
     sets: &[&RuleSet],
     members: &[usize],
