@@ -653,6 +653,21 @@ async fn firewall_page_loads_asks_and_highlights_the_deciding_rule() {
     )
     .unwrap();
 
+    // An ip6tables-save that printed nothing: one click loads "no IPv6 rules".
+    click_fresh(&c, "[data-testid=host-paste-help] summary").await;
+    click_fresh(&c, "[data-testid=printed-nothing-v6]").await;
+    let valid = text_fresh(&c, "[data-testid=rules-form] .good-text").await;
+    assert!(valid.contains("1 rule set, 0 rules"), "{valid}");
+    click_fresh(&c, "[data-testid=rules-form] button[type=submit]").await;
+    let none = wait_css(
+        &c,
+        "[data-testid=rule-set][data-set-id=\"ip6tables:none\"]",
+        Duration::from_secs(15),
+    )
+    .await;
+    let none = none.text().await.unwrap();
+    assert!(none.contains("no IPv6 rules"), "{none}");
+
     // The host's own firewall, read by the agent (root here): a sentence and each command.
     click_fresh(&c, "[data-testid=read-host]").await;
     let summary = wait_css(&c, "[data-testid=host-summary]", Duration::from_secs(20)).await;

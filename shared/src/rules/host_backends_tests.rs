@@ -158,8 +158,21 @@ fn a_save_with_no_table_means_no_rules_for_its_family() {
         "{}",
         sets[0].name
     );
-    // Nothing at all is still nothing to read.
+    // Nothing at all is still nothing to read: the page loads `printed_nothing` instead.
     assert!(parse_rules("  \n", "paste").is_err());
+    for (family, id, ip) in [
+        (HostFamily::Ipv4, "iptables:none", "192.0.2.7"),
+        (HostFamily::Ipv6, "ip6tables:none", "2001:db8::7"),
+    ] {
+        let text = crate::rules::iptables::printed_nothing(family == HostFamily::Ipv6);
+        let sets = sets_of(&[&text]);
+        assert_eq!(sets.len(), 1);
+        assert_eq!(sets[0].id, id);
+        let host = sets[0].host.as_ref().expect("host table");
+        assert_eq!((host.family, host.iptables_backend), (family, None));
+        let v = evaluate(&sets, &Question::tcp(ip.parse().expect("ip"), 443));
+        assert_eq!(v.outcome, Outcome::Allowed, "{}", v.explanation);
+    }
 }
 
 const V6_NO_ND: &str =

@@ -282,7 +282,7 @@ pub fn LoadForm() -> impl IntoView {
             <NameField name />
             <RulesText state area invalid=Signal::derive(move || parse_error().is_some()) />
             <FilePick state />
-            <HostHelp />
+            <HostHelp state />
             {error_view}
             {valid_line}
             {move || done.get().map(|d| view! { <p class="small good-text" role="status">{d}</p> })}
@@ -293,9 +293,30 @@ pub fn LoadForm() -> impl IntoView {
     }
 }
 
-/// Which commands read a host's firewall, and when the legacy ones are needed.
+/// Which commands read a host's firewall, and when the legacy ones are needed; a save
+/// that printed nothing is one click (an empty paste cannot say which family it was).
 #[component]
-fn HostHelp() -> impl IntoView {
+fn HostHelp(state: LoadState) -> impl IntoView {
+    let LoadState {
+        name,
+        text,
+        other_error,
+        done,
+        ..
+    } = state;
+    let nothing = move |ipv6: bool| {
+        other_error.set(None);
+        done.set(None);
+        name.set(
+            if ipv6 {
+                "ip6tables-save"
+            } else {
+                "iptables-save"
+            }
+            .to_owned(),
+        );
+        text.set(vantage_shared::rules::iptables::printed_nothing(ipv6));
+    };
     view! {
         <details class="small" data-testid="host-paste-help">
             <summary>"A host's own firewall: which commands"</summary>
@@ -309,7 +330,15 @@ fn HostHelp() -> impl IntoView {
                 <code>"sudo iptables-legacy-save"</code> " (and " <code>"ip6tables-legacy-save"</code> ")."
             </p>
             <p>
-                "A save that prints only its header means that backend has no rules for that family: load it anyway, and IPv6 (or IPv4) questions get “no rules” instead of “unknown”. One that prints nothing at all has nothing to load."
+                "A save that prints only its header means that backend has no rules for that family: load it anyway, and IPv6 (or IPv4) questions get “no rules” instead of “unknown”. When the command printed nothing at all, say which one:"
+            </p>
+            <p class="printed-nothing">
+                <button type="button" class="button secondary small-button" data-testid="printed-nothing-v4" on:click=move |_| nothing(false)>
+                    <code>"iptables-save"</code> " printed nothing"
+                </button>
+                <button type="button" class="button secondary small-button" data-testid="printed-nothing-v6" on:click=move |_| nothing(true)>
+                    <code>"ip6tables-save"</code> " printed nothing"
+                </button>
             </p>
         </details>
     }
