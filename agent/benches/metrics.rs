@@ -60,6 +60,7 @@ fn container(i: usize) -> ContainerSummary {
             timeout_ms: 5_000,
             start_period_ms: 0,
             retries: 3,
+            tools: None,
         }),
         compose_project: Some("shop".into()),
         compose_service: Some(format!("api-{i}")),

@@ -274,7 +274,7 @@ async fn diagnose_uncached(state: &AppState, d: &ContainerSummary) -> Result<Dia
     };
     if let Some(cfg) = &d.healthcheck {
         stats.time_to_ready_ms = health_timing::measure(&health_timing::Input {
-            service: &d.name,
+            launch: vantage_shared::diagnosis::health_fix::Launch::of(d),
             config: cfg,
             started_at: d.started_at,
             runs: &runs,

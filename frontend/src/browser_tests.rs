@@ -71,6 +71,7 @@ fn timeline_is_svg_with_one_bar_per_run() {
         timeout_ms: 3000,
         start_period_ms: 0,
         retries: 3,
+        tools: None,
     };
     let started = Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).single();
     let root =

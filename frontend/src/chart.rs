@@ -475,6 +475,7 @@ mod tests {
             timeout_ms,
             start_period_ms,
             retries: 3,
+            tools: None,
         }
     }
 

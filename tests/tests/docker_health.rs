@@ -87,10 +87,17 @@ async fn records_more_than_five_runs_and_diagnoses_slow_start() {
         .iter()
         .find(|f| f["code"] == "healthcheck_start_period_too_short")
         .unwrap_or_else(|| panic!("no start-period finding in {findings:#?}"));
+    // Started with `docker run`: the fix is its flags.
+    assert_eq!(f["fix"]["snippet_language"], "shell");
     let snippet = f["fix"]["snippet"].as_str().unwrap();
+    assert!(
+        snippet.starts_with("--health-cmd 'test -f /tmp/ready'"),
+        "{snippet}"
+    );
     let secs: u64 = snippet
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("start_period: "))
+        .split_whitespace()
+        .skip_while(|w| *w != "--health-start-period")
+        .nth(1)
         .and_then(|v| v.strip_suffix('s'))
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("no whole-second start_period in {snippet}"));

@@ -43,13 +43,15 @@ pub(super) fn convert_inspect(c: &ContainerInspectResponse) -> Option<ContainerD
         let test = h.test.clone().unwrap_or_default();
         // An image healthcheck disabled with `--no-healthcheck` reads ["NONE"].
         (!test.is_empty() && test[0] != "NONE").then(|| {
-            HealthcheckConfig::from_docker(
+            let mut cfg = HealthcheckConfig::from_docker(
                 test,
                 h.interval.unwrap_or(0),
                 h.timeout.unwrap_or(0),
                 h.start_period.unwrap_or(0),
                 h.retries.unwrap_or(0),
-            )
+            );
+            cfg.tools = super::image_tools::look(c);
+            cfg
         })
     });
     let net = c.network_settings.clone().unwrap_or_default();

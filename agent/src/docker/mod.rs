@@ -23,6 +23,7 @@ use crate::events::Events;
 
 mod client;
 mod convert;
+mod image_tools;
 mod lifecycle;
 pub mod snapshot;
 mod view;

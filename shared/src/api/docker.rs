@@ -197,6 +197,30 @@ pub struct HealthcheckConfig {
     pub timeout_ms: u64,
     pub start_period_ms: u64,
     pub retries: u64,
+    /// What the image has to run a healthcheck with, when the agent could look (a running
+    /// container, the agent on the host): fixes for a broken check use it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools: Option<ImageTools>,
+}
+
+/// Programs a healthcheck can use, found on the container's `PATH` in its root filesystem.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ImageTools {
+    /// `/bin/sh` exists: `CMD-SHELL` and `docker run --health-cmd` can run.
+    pub shell: bool,
+    /// Of `curl`, `wget`, `python3`, `python`, `node`, `busybox`: those found, in that order.
+    pub programs: Vec<String>,
+}
+
+impl ImageTools {
+    /// The programs looked for, in the order a fix prefers them.
+    pub const LOOKED_FOR: [&'static str; 6] =
+        ["curl", "wget", "python3", "python", "node", "busybox"];
+
+    pub fn has(&self, program: &str) -> bool {
+        self.programs.iter().any(|p| p == program)
+    }
 }
 
 impl HealthcheckConfig {
@@ -225,6 +249,7 @@ impl HealthcheckConfig {
             } else {
                 retries.unsigned_abs()
             },
+            tools: None,
         }
     }
 

@@ -60,6 +60,10 @@ finding_codes! {
     HealthcheckFlapping => "healthcheck_flapping",
     /// The latest healthcheck runs fail after the container had been healthy.
     HealthcheckFailingNow => "healthcheck_failing_now",
+    /// The check command fails before it reaches the app: missing, not executable, crashed, or not startable (diagnosis/health_probe/).
+    HealthcheckCommandBroken => "healthcheck_command_broken",
+    /// The check command is quoted for the other form (`CMD` vs `CMD-SHELL`).
+    HealthcheckCommandQuoting => "healthcheck_command_quoting",
 
     // Connectivity between two containers (diagnosis/connectivity.rs).
     /// Both ends of the reachability check are the same container.

@@ -5,15 +5,16 @@
 
 use chrono::{DateTime, Utc};
 
+use super::health_fix::{self, Launch, Settings, Timings};
 use super::{Finding, FindingCode, Severity};
 use crate::api::{HealthcheckConfig, HealthcheckRun};
-use crate::duration::{compose_duration, human_ms};
+use crate::duration::human_ms;
 
 /// Everything the timing diagnosis looks at for one container.
 #[derive(Debug, Clone)]
 pub struct Input<'a> {
-    /// Compose service name (or container name) used in the snippet.
-    pub service: &'a str,
+    /// How the container was started: the fixes' form (compose or `docker run` flags).
+    pub launch: Launch<'a>,
     pub config: &'a HealthcheckConfig,
     /// When the container last started; runs before it belong to an earlier start.
     pub started_at: Option<DateTime<Utc>>,
@@ -118,20 +119,42 @@ pub fn recommended_timeout_ms(max_pass_duration_ms: u64) -> u64 {
     round_up(max_pass_duration_ms.saturating_mul(2), 1000).max(3000)
 }
 
-/// The compose `healthcheck:` block with the given timings.
-pub fn compose_snippet(
-    service: &str,
+/// The healthcheck with the given timings, as a compose block or `docker run` flags.
+pub fn timing_snippet(
+    launch: Launch<'_>,
     config: &HealthcheckConfig,
     timeout_ms: u64,
     start_period_ms: u64,
     retries: u64,
-) -> String {
-    let test = serde_json::to_string(&config.test).unwrap_or_else(|_| "[]".to_owned());
-    format!(
-        "services:\n  {service}:\n    healthcheck:\n      test: {test}\n      interval: {}\n      timeout: {}\n      retries: {retries}\n      start_period: {}\n",
-        compose_duration(config.interval_ms),
-        compose_duration(timeout_ms),
-        compose_duration(start_period_ms),
+) -> (String, &'static str) {
+    let timings = Timings {
+        interval_ms: config.interval_ms,
+        timeout_ms,
+        start_period_ms,
+        retries,
+    };
+    health_fix::snippet(
+        launch,
+        &Settings {
+            test: &config.test,
+            timings: Some(timings),
+        },
+    )
+}
+
+/// A finding with a timing fix in the container's form, and how to apply it.
+fn with_timing_fix(
+    f: Finding,
+    m: &Measured<'_>,
+    description: String,
+    (timeout_ms, start_period_ms, retries): (u64, u64, u64),
+) -> Finding {
+    let launch = m.input.launch;
+    let (snippet, lang) = timing_snippet(launch, m.cfg, timeout_ms, start_period_ms, retries);
+    f.with_fix(
+        format!("{description} {}", launch.how_to_apply()),
+        Some(snippet),
+        Some(lang),
     )
 }
 
@@ -234,13 +257,14 @@ fn start_period_too_short(m: &Measured<'_>, ready: u64) -> Finding {
         human_ms(cfg.start_period_ms),
     );
     let retries = cfg.retries.max(3);
-    Finding::new(FindingCode::HealthcheckStartPeriodTooShort, severity, summary, explanation).with_fix(
+    with_timing_fix(
+        Finding::new(FindingCode::HealthcheckStartPeriodTooShort, severity, summary, explanation),
+        m,
         format!(
             "Give the app {} to start before failures count (start_period), keep the check interval.",
             human_ms(start_period)
         ),
-        Some(compose_snippet(input.service, cfg, m.new_timeout, start_period, retries)),
-        Some("yaml"),
+        (m.new_timeout, start_period, retries),
     )
 }
 
@@ -270,19 +294,26 @@ fn never_passed(m: &Measured<'_>) -> Finding {
         ),
     )
     .with_fix(
-        "Run the check command inside the container (`docker exec <name> sh -c '<command>'`) to see why it fails; if the app is still loading, raise start_period.",
-        None,
-        None,
+        "Run the check command inside the container to see why it fails; if the app is still loading, raise start_period.",
+        Some(format!(
+            "docker exec {} {}\n",
+            input.launch.container(),
+            health_fix::shell_command(&cfg.test)
+        )),
+        Some("shell"),
     )
 }
 
 /// Runs hit the timeout while passing ones come close to it.
 fn timeout_too_short(m: &Measured<'_>) -> Option<Finding> {
-    let (input, cfg, t, new_timeout) = (m.input, m.cfg, &m.t, m.new_timeout);
+    let (cfg, t, new_timeout) = (m.cfg, &m.t, m.new_timeout);
     if !(t.timed_out > 0 && new_timeout > cfg.timeout_ms && t.time_to_ready_ms.is_some()) {
         return None;
     }
-    Some(
+    let start_period = cfg
+        .start_period_ms
+        .max(recommended_start_period_ms(t.time_to_ready_ms.unwrap_or(0)));
+    Some(with_timing_fix(
         Finding::new(
             FindingCode::HealthcheckTimeoutTooShort,
             Severity::Warning,
@@ -293,20 +324,18 @@ fn timeout_too_short(m: &Measured<'_>) -> Option<Finding> {
                 human_ms(new_timeout)
             ),
             format!("{} run(s) were cut off by the timeout; a busy moment turns a slow pass into a failure.", t.timed_out),
-        )
-        .with_fix(
-            "Raise the timeout to twice the slowest passing run.",
-            Some(compose_snippet(input.service, cfg, new_timeout, cfg.start_period_ms.max(recommended_start_period_ms(t.time_to_ready_ms.unwrap_or(0))), cfg.retries)),
-            Some("yaml"),
         ),
-    )
+        m,
+        "Raise the timeout to twice the slowest passing run.".to_owned(),
+        (new_timeout, start_period, cfg.retries),
+    ))
 }
 
 /// Failures after the container became ready: flapping, or failing right now.
 fn after_ready(m: &Measured<'_>) -> Option<Finding> {
-    let (input, cfg, t, timeout_note) = (m.input, m.cfg, &m.t, &m.timeout_note);
+    let (cfg, t, timeout_note) = (m.cfg, &m.t, &m.timeout_note);
     if t.relapses >= 2 {
-        Some(
+        Some(with_timing_fix(
             Finding::new(
                 FindingCode::HealthcheckFlapping,
                 Severity::Warning,
@@ -319,13 +348,11 @@ fn after_ready(m: &Measured<'_>) -> Option<Finding> {
                     t.failures - t.startup_failures,
                     t.runs
                 ),
-            )
-            .with_fix(
-                "If failures are timeouts, raise timeout; if they are brief blips, raise retries so one miss does not flip the status.",
-                Some(compose_snippet(input.service, cfg, m.new_timeout, cfg.start_period_ms, cfg.retries.max(3) + 2)),
-                Some("yaml"),
             ),
-        )
+            m,
+            "If failures are timeouts, raise timeout; if they are brief blips, raise retries so one miss does not flip the status.".to_owned(),
+            (m.new_timeout, cfg.start_period_ms, cfg.retries.max(3) + 2),
+        ))
     } else if t.time_to_ready_ms.is_some() && t.trailing_failures > 0 && t.relapses >= 1 {
         Some(Finding::new(
             FindingCode::HealthcheckFailingNow,
@@ -391,6 +418,7 @@ mod tests {
             timeout_ms: timeout,
             start_period_ms: start_period,
             retries,
+            tools: None,
         }
     }
 
@@ -416,7 +444,10 @@ mod tests {
         let c = cfg(2000, 3000, 0, 3);
         let runs = inference_history();
         let f = diagnose(&Input {
-            service: "inference",
+            launch: Launch::Compose {
+                service: "inference",
+                container: "inference-1",
+            },
             config: &c,
             started_at: Some(t0()),
             runs: &runs,
@@ -458,7 +489,7 @@ mod tests {
         let c = cfg(2000, 3000, 10_000, 3);
         let runs = inference_history();
         let f = diagnose(&Input {
-            service: "s",
+            launch: Launch::DockerRun { container: "s" },
             config: &c,
             started_at: Some(t0()),
             runs: &runs,
@@ -472,7 +503,7 @@ mod tests {
         let c = cfg(2000, 3000, 30_000, 3);
         let runs = inference_history();
         let f = diagnose(&Input {
-            service: "s",
+            launch: Launch::DockerRun { container: "s" },
             config: &c,
             started_at: Some(t0()),
             runs: &runs,
@@ -489,14 +520,14 @@ mod tests {
         let c = cfg(2000, 3000, 0, 3);
         let runs: Vec<_> = (0..10).map(|i| run(i * 2000, 20, 0, "")).collect();
         assert!(diagnose(&Input {
-            service: "s",
+            launch: Launch::DockerRun { container: "s" },
             config: &c,
             started_at: Some(t0()),
             runs: &runs
         })
         .is_empty());
         assert!(diagnose(&Input {
-            service: "s",
+            launch: Launch::DockerRun { container: "s" },
             config: &c,
             started_at: Some(t0()),
             runs: &[]
@@ -512,7 +543,7 @@ mod tests {
         let restart = t0() + chrono::Duration::seconds(60);
         runs.extend((0..3).map(|i| run(60_500 + i * 2000, 20, 0, "")));
         let f = diagnose(&Input {
-            service: "s",
+            launch: Launch::DockerRun { container: "s" },
             config: &c,
             started_at: Some(restart),
             runs: &runs,
@@ -527,7 +558,7 @@ mod tests {
             .map(|i| run(i * 1000, 5, 1, "connection refused"))
             .collect();
         let f = diagnose(&Input {
-            service: "s",
+            launch: Launch::DockerRun { container: "s" },
             config: &c,
             started_at: Some(t0()),
             runs: &runs,
@@ -542,7 +573,7 @@ mod tests {
         let c = cfg(1000, 1000, 60_000, 3);
         let runs: Vec<_> = (0..5).map(|i| run(i * 1000, 5, 1, "loading")).collect();
         let f = diagnose(&Input {
-            service: "s",
+            launch: Launch::DockerRun { container: "s" },
             config: &c,
             started_at: Some(t0()),
             runs: &runs,
@@ -561,7 +592,7 @@ mod tests {
             .map(|(i, &e)| run(i as i64 * 1000, 10, e, ""))
             .collect();
         let f = diagnose(&Input {
-            service: "s",
+            launch: Launch::DockerRun { container: "s" },
             config: &c,
             started_at: Some(t0()),
             runs: &runs,
@@ -575,7 +606,7 @@ mod tests {
         let mut runs = vec![run(0, 3000, -1, "Health check exceeded timeout (3s)")];
         runs.extend((1..5).map(|i| run(i * 5000, 2600, 0, "")));
         let f = diagnose(&Input {
-            service: "s",
+            launch: Launch::DockerRun { container: "s" },
             config: &c,
             started_at: Some(t0()),
             runs: &runs,
@@ -601,7 +632,7 @@ mod tests {
         let c = cfg(2000, 3000, 0, 3);
         let runs = inference_history();
         let t = measure(&Input {
-            service: "s",
+            launch: Launch::DockerRun { container: "s" },
             config: &c,
             started_at: Some(t0()),
             runs: &runs,

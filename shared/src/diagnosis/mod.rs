@@ -6,6 +6,8 @@ pub mod codes;
 pub mod connectivity;
 pub mod container;
 pub(crate) mod cors;
+pub mod health_fix;
+pub mod health_probe;
 pub mod health_timing;
 pub mod restarts;
 pub mod target_history;

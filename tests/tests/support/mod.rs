@@ -142,13 +142,18 @@ pub fn require_docker() {
     });
 }
 
+/// The host's static busybox, the one program the test images hold.
+pub fn static_busybox() -> &'static Path {
+    ["/bin/busybox", "/usr/bin/busybox"]
+        .into_iter()
+        .map(Path::new)
+        .find(|p| p.exists())
+        .unwrap_or_else(|| panic!("static busybox not found: apt-get install busybox-static"))
+}
+
 /// `docker import` of a rootfs holding only static busybox and its applet links.
 fn build_test_image() {
-    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
-        .into_iter()
-        .find(|p| Path::new(p).exists());
-    let busybox = busybox
-        .unwrap_or_else(|| panic!("static busybox not found: apt-get install busybox-static"));
+    let busybox = static_busybox();
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path();
     for d in ["bin", "tmp", "www", "etc"] {
@@ -219,11 +224,16 @@ pub struct Container {
 impl Container {
     /// `docker run -d --name <unique> <args…> TEST_IMAGE <cmd…>`.
     pub fn run(prefix: &str, args: &[&str], cmd: &[&str]) -> Self {
+        Self::run_image(prefix, TEST_IMAGE, args, cmd)
+    }
+
+    /// The same with another image (built `FROM` the test image).
+    pub fn run_image(prefix: &str, image: &str, args: &[&str], cmd: &[&str]) -> Self {
         require_docker();
         let name = unique(prefix);
         let mut all = vec!["run", "-d", "--name", &name, "--label", "vantage-test=1"];
         all.extend_from_slice(args);
-        all.push(TEST_IMAGE);
+        all.push(image);
         all.extend_from_slice(cmd);
         let id = docker(&all);
         Self { name, id }
@@ -234,6 +244,31 @@ impl Drop for Container {
     fn drop(&mut self) {
         let _ = run(Command::new("docker").args(["rm", "-f", &self.name]));
     }
+}
+
+/// Builds `tag` from a Dockerfile given as text, with no context (`docker build -`): the
+/// test image plus an instruction or two, e.g. an exec-form `HEALTHCHECK`.
+pub fn build_image(tag: &str, dockerfile: &str) {
+    require_docker();
+    let mut child = Command::new("docker")
+        .args(["build", "-q", "-t", tag, "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("docker build");
+    if let Some(mut stdin) = child.stdin.take() {
+        use std::io::Write;
+        stdin
+            .write_all(dockerfile.as_bytes())
+            .expect("write the Dockerfile");
+    }
+    let out = child.wait_with_output().expect("docker build");
+    assert!(
+        out.status.success(),
+        "docker build of {tag} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A container in an OOM restart loop: `dd` allocates its 100 MiB block under a 32 MiB
