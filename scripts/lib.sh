@@ -48,9 +48,10 @@ apt_install() {
 
 # What the end-to-end tests drive for real: Docker, a static busybox for test images,
 # headless Chromium and its driver, network namespaces with a firewall (iproute2,
-# iptables), nginx as the proxy and API under test, curl for the harness self-tests,
-# aiosmtpd and openssl for e-mail over TLS, Prometheus (with promtool) scraping the agent.
-TEST_APT_PACKAGES=(docker.io busybox-static chromium chromium-driver iproute2 iptables nftables nginx curl python3-aiosmtpd openssl prometheus)
+# iptables), nginx as the proxy and API under test, HAProxy with active health checks and
+# its admin endpoints, curl for the harness self-tests, aiosmtpd and openssl for e-mail
+# over TLS, Prometheus (with promtool) scraping the agent.
+TEST_APT_PACKAGES=(docker.io busybox-static chromium chromium-driver iproute2 iptables nftables nginx haproxy curl python3-aiosmtpd openssl prometheus)
 
 # NVRTC for the GPU kernel-compile tests: it runs without a GPU (docs/development.md).
 # NVIDIA's wheel goes into a venv under .tools/ (gitignored), because Debian's pip refuses

@@ -30,6 +30,7 @@ fn target(i: usize) -> Target {
             cors_headers: vec![],
             cors_credentials: Default::default(),
             cors_mode: Default::default(),
+            proxy_admin: None,
             firewall: Default::default(),
             interval_seconds: None,
             interval: None,

@@ -44,6 +44,7 @@ pub(crate) async fn fleet_check(
         cors_headers: vec!["Authorization: Bearer …".to_owned()],
         cors_credentials: Default::default(),
         cors_mode: Default::default(),
+        proxy_admin: None,
         firewall: RuleScope::default(),
         interval_seconds: vantage_shared::probe::DEFAULT_INTERVAL_SECONDS,
         source: TargetSource::Dashboard,

@@ -41,6 +41,7 @@ fn target_for(url: &str, cors_origin: Option<&str>) -> Target {
             cors_headers: vec![],
             cors_credentials: Default::default(),
             cors_mode: Default::default(),
+            proxy_admin: None,
             firewall: Default::default(),
             interval_seconds: None,
             interval: None,

@@ -35,6 +35,7 @@ fn config_target(name: &str, url: &str) -> Target {
             cors_headers: vec!["X-Api-Key: secret-key".into()],
             cors_credentials: Default::default(),
             cors_mode: Default::default(),
+            proxy_admin: None,
             firewall: Default::default(),
             interval_seconds: None,
             interval: None,

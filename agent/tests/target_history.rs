@@ -31,6 +31,7 @@ fn target(url: &str, interval: &str) -> Target {
             cors_headers: vec![],
             cors_credentials: Default::default(),
             cors_mode: Default::default(),
+            proxy_admin: None,
             firewall: Default::default(),
             interval_seconds: None,
             interval: Some(interval.into()),

@@ -6,6 +6,7 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use vantage_shared::cors::{Credentials, RequestMode};
 use vantage_shared::probe::{slug, validate_new_target, NewTarget, Target, TargetSource};
+use vantage_shared::proxy_admin::{ProxyAdmin, ProxyAdminKind};
 use vantage_shared::rules::{DestinationInfo, RuleScope};
 
 #[derive(Debug, Arbitrary)]
@@ -18,6 +19,7 @@ struct Input {
     cors_headers: Vec<String>,
     cors_credentials: u8,
     no_cors: bool,
+    proxy_admin: Option<(u8, String, Option<String>)>,
     firewall_sets: Vec<String>,
     firewall_tags: Option<Vec<String>>,
     interval_seconds: Option<u32>,
@@ -42,6 +44,15 @@ fuzz_target!(|input: Input| {
         } else {
             RequestMode::Cors
         },
+        proxy_admin: input.proxy_admin.map(|(kind, url, backend)| ProxyAdmin {
+            kind: match kind % 3 {
+                0 => ProxyAdminKind::HaproxyCsv,
+                1 => ProxyAdminKind::HaproxyServersState,
+                _ => ProxyAdminKind::EnvoyClusters,
+            },
+            url,
+            backend,
+        }),
         firewall: RuleScope {
             sets: input.firewall_sets,
             destination: input.firewall_tags.map(|tags| DestinationInfo {

@@ -11,7 +11,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use arbitrary::{Arbitrary, Unstructured};
 use vantage_shared::cors::{CorsRequest, Credentials, ObservedResponse, RequestMode};
 use vantage_shared::rules::{
-    Direction, Outcome, PortMatch, Protocol, Question, RuleSet, RulesError, DestinationInfo, Verdict,
+    DestinationInfo, Direction, Outcome, PortMatch, Protocol, Question, RuleSet, RulesError,
+    Verdict,
 };
 
 /// The name hint every rules target passes (kept as each set's `origin`).

@@ -17,6 +17,7 @@ pub mod openapi;
 pub mod ownership;
 pub mod phone_link;
 pub mod probe;
+pub mod proxy_admin;
 pub mod routes;
 pub mod rules;
 pub mod size;

@@ -25,6 +25,7 @@ mod cors_request;
 pub mod dns;
 pub mod http;
 mod pipeline;
+pub mod proxy_admin;
 mod redirect;
 pub mod tcp;
 pub mod tls;

@@ -13,7 +13,7 @@ use rustls::RootCertStore;
 use tokio::net::TcpStream;
 use vantage_shared::cors;
 use vantage_shared::diagnosis::agent_probe::{conclude, notes, ProbeStop};
-use vantage_shared::diagnosis::Finding;
+use vantage_shared::diagnosis::{proxy_view, Finding};
 use vantage_shared::fingerprint::attribute;
 use vantage_shared::probe::{
     parse_target_url, AgentProbe, HttpResult, HttpTiming, RedirectHop, Target, TargetAddress,
@@ -90,6 +90,10 @@ pub(crate) async fn probe_with_roots(
         c.conclude(&mut probe, &mut notes);
     }
     conclude(&mut probe, target, &stop, Some(&first), &notes, Utc::now());
+    if let Some(admin) = &target.proxy_admin {
+        probe.proxy = Some(super::proxy_admin::observe(admin).await);
+        proxy_view::apply(&mut probe);
+    }
     probe
 }
 

@@ -54,6 +54,7 @@ fn redact_target(t: &Target) -> Target {
         cors_headers: Vec::new(),
         cors_credentials: Default::default(),
         cors_mode: Default::default(),
+        proxy_admin: None,
         // Which security groups apply is the admin's business, not the phone's.
         firewall: Default::default(),
         interval_seconds: t.interval_seconds,

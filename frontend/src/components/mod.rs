@@ -9,6 +9,7 @@ pub mod finding;
 pub mod loaded;
 pub mod nav;
 pub mod probe_detail;
+pub mod proxy_view;
 pub mod qr;
 pub mod rules_table;
 pub mod rules_verdict;

@@ -1,7 +1,8 @@
-//! What one vantage point observed for one target, in full: the agent's DNS answers,
-//! TCP attempts, TLS certificate, HTTP answer, timing and CORS checks, and a browser's two
-//! fetches (docs/incidents.md: "Blocked from the guest Wi-Fi", "Proxy says 503, backend says
-//! 200", "Two containers that cannot talk", "The 404 that was not a routing error").
+//! What one vantage point observed for one target, in full: the agent's DNS answers, TCP
+//! attempts, TLS certificate, HTTP answer, timing, CORS checks and the proxy's own view of its
+//! backends, and a browser's two fetches (docs/incidents.md: "Blocked from the guest Wi-Fi",
+//! "Proxy says 503, backend says 200", "Two containers that cannot talk", "The 404 that was not
+//! a routing error").
 
 use chrono::Utc;
 use leptos::prelude::*;
@@ -15,6 +16,7 @@ use vantage_shared::probe::{
 use super::badges::RichText;
 use super::cors_report::CorsSection;
 use super::data_table::{Column, DataTable};
+use super::proxy_view::ProxySection;
 use super::timing_bar::{Phases, TimingBar};
 use crate::format::{bytes, coarse, date_time, millis};
 use vantage_shared::ownership::owner_label;
@@ -35,6 +37,7 @@ pub fn AgentDetail(probe: AgentProbe) -> impl IntoView {
             {probe.tls.map(|t| view! { <TlsSection t /> })}
             {probe.http.map(|h| view! { <HttpSection h /> })}
             {probe.cors.map(|c| view! { <CorsSection report=c /> })}
+            {probe.proxy.map(|obs| view! { <ProxySection obs /> })}
         </div>
     }
 }

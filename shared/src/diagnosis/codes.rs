@@ -147,6 +147,14 @@ finding_codes! {
     /// Configured page headers were not sent to another origin after a redirect.
     RedirectHeadersWithheld => "redirect_headers_withheld",
 
+    // The proxy's own view of its backends (diagnosis/proxy_view.rs).
+    /// The proxy answers 5xx itself because it holds every server of the backend down.
+    ProxyBackendDown => "proxy_backend_down",
+    /// Some servers of the proxy's backend are down, in maintenance or draining.
+    ProxyServersDown => "proxy_servers_down",
+    /// The proxy's admin endpoint could not be read or understood.
+    ProxyAdminUnreadable => "proxy_admin_unreadable",
+
     // CORS: the report's verdict (diagnosis/cors.rs).
     /// Every CORS rule a browser applies passes: the page can read the response.
     CorsAllowed => "cors_allowed",

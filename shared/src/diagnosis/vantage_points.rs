@@ -459,6 +459,7 @@ mod tests {
             cors_headers: vec![],
             cors_credentials: Default::default(),
             cors_mode: Default::default(),
+            proxy_admin: None,
             firewall: Default::default(),
             interval_seconds: 60,
             source: TargetSource::Config,

@@ -257,6 +257,9 @@ pub struct AgentProbe {
     pub tls: Option<TlsResult>,
     pub http: Option<HttpResult>,
     pub cors: Option<CorsReport>,
+    /// What the proxy's admin endpoint said, for a target that names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<crate::proxy_admin::ProxyObservation>,
     pub verdict: ReachVerdict,
     /// One line for the comparison table.
     pub summary: String,
@@ -275,6 +278,7 @@ impl AgentProbe {
             tls: None,
             http: None,
             cors: None,
+            proxy: None,
             verdict: ReachVerdict::Unknown,
             summary: String::new(),
             findings: Vec::new(),

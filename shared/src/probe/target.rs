@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cors::{Credentials, RequestMode};
 use crate::host::{split_host_port as split_authority, AuthorityError};
+use crate::proxy_admin::ProxyAdmin;
 use crate::rules::RuleScope;
 
 /// Longest target name accepted.
@@ -51,6 +52,9 @@ pub struct Target {
     /// `fetch(…, { mode: "no-cors" })` send.
     #[serde(default)]
     pub cors_mode: RequestMode,
+    /// The admin endpoint of the proxy in front of it, read after each probe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_admin: Option<ProxyAdmin>,
     /// Which loaded security groups / ACLs / firewalls apply to this target.
     #[serde(default, skip_serializing_if = "RuleScope::is_empty")]
     pub firewall: RuleScope,
@@ -85,6 +89,11 @@ impl Target {
             cors_headers: headers,
             cors_credentials: t.cors_credentials,
             cors_mode: t.cors_mode,
+            proxy_admin: t.proxy_admin.map(|a| ProxyAdmin {
+                url: a.url.trim().to_owned(),
+                backend: a.backend.map(|b| b.trim().to_owned()),
+                ..a
+            }),
             firewall: RuleScope {
                 sets: t
                     .firewall
@@ -172,6 +181,11 @@ pub struct NewTarget {
     /// The page's request mode: `cors` (the default) or `no-cors`. HTTP targets only.
     #[serde(default)]
     pub cors_mode: RequestMode,
+    /// The admin endpoint of the proxy in front of the target (HAProxy's stats, Envoy's
+    /// `/clusters`): the agent reads which backend servers the proxy holds down. HTTP
+    /// targets only.
+    #[serde(default)]
+    pub proxy_admin: Option<ProxyAdmin>,
     /// Which loaded rule sets apply (empty: all of them).
     #[serde(default)]
     pub firewall: RuleScope,
@@ -405,7 +419,13 @@ pub fn validate_new_target(t: &NewTarget) -> Result<TargetAddress, String> {
         }
     }
     t.firewall.validate()?;
+    if let Some(admin) = &t.proxy_admin {
+        admin.validate()?;
+    }
     let addr = parse_target_url(&t.url)?;
+    if !addr.is_http() && t.proxy_admin.is_some() {
+        return Err("the proxy admin endpoint needs an http:// or https:// target URL".into());
+    }
     if !addr.is_http()
         && (t.expected_status.is_some()
             || t.cors_origin.is_some()

@@ -126,11 +126,27 @@ fn slugs_and_validation() {
         cors_headers: vec!["Content-Type: application/json".into()],
         cors_credentials: crate::cors::Credentials::Include,
         cors_mode: Default::default(),
+        proxy_admin: None,
         firewall: RuleScope::default(),
         interval_seconds: None,
         interval: None,
     };
     assert!(validate_new_target(&ok).is_ok());
+    let admin = |url: &str| crate::proxy_admin::ProxyAdmin {
+        kind: crate::proxy_admin::ProxyAdminKind::HaproxyCsv,
+        url: url.into(),
+        backend: None,
+    };
+    let proxied = NewTarget {
+        proxy_admin: Some(admin(" unix:/run/haproxy/admin.sock ")),
+        ..ok.clone()
+    };
+    assert!(validate_new_target(&proxied).is_ok());
+    let stored = Target::from_new(proxied, TargetSource::Dashboard);
+    assert_eq!(
+        stored.proxy_admin.map(|a| a.url),
+        Some("unix:/run/haproxy/admin.sock".to_owned())
+    );
     for (bad, needle) in [
         (
             NewTarget {
@@ -183,6 +199,26 @@ fn slugs_and_validation() {
                 ..ok.clone()
             },
             "not a rule set id",
+        ),
+        (
+            NewTarget {
+                proxy_admin: Some(admin("ftp://x/stats")),
+                ..ok.clone()
+            },
+            "must start with http://, https:// or unix:/",
+        ),
+        (
+            NewTarget {
+                url: "h:1".into(),
+                expected_status: None,
+                cors_origin: None,
+                cors_method: None,
+                cors_headers: vec![],
+                cors_credentials: Default::default(),
+                proxy_admin: Some(admin("http://127.0.0.1:8404/stats;csv")),
+                ..ok.clone()
+            },
+            "proxy admin endpoint needs an http",
         ),
     ] {
         let err = validate_new_target(&bad).unwrap_err();
@@ -289,6 +325,7 @@ fn intervals_read_as_people_write_them() {
         cors_headers: vec![],
         cors_credentials: Default::default(),
         cors_mode: Default::default(),
+        proxy_admin: None,
         firewall: RuleScope::default(),
         interval_seconds: seconds,
         interval: interval.map(str::to_owned),

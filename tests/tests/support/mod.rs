@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod haproxy;
 pub mod netns;
 pub mod nginx;
 pub mod scripted_http;

@@ -5,8 +5,10 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use vantage_shared::cors::{Credentials, RequestMode};
 use vantage_shared::probe::{parse_target_url, validate_new_target, NewTarget, MAX_TARGET_NAME};
+use vantage_shared::proxy_admin::ProxyAdminKind;
 use vantage_shared::rules::RuleScope;
 
+use super::proxy_field::{proxy_admin, ProxyOptions};
 use super::Actions;
 use crate::api;
 use crate::components::badges::RichText;
@@ -24,6 +26,10 @@ pub struct Fields {
     pub cors_headers: String,
     pub cors_credentials: Credentials,
     pub cors_mode: RequestMode,
+    /// The proxy admin endpoint (none while the URL is empty).
+    pub proxy_kind: ProxyAdminKind,
+    pub proxy_url: String,
+    pub proxy_backend: String,
     /// Security groups / ACLs / firewalls that apply, comma-separated ids.
     pub rule_sets: String,
     /// How often the agent probes it, as typed (`60s`, `5m`); empty for the default.
@@ -39,6 +45,8 @@ pub enum Field {
     Interval,
     /// One of the fields under "CORS options" (which then opens).
     Cors,
+    /// One of the fields under "Proxy admin endpoint" (which then opens).
+    Proxy,
 }
 
 /// Which field a validation message is about: name and URL are re-checked directly, the
@@ -53,6 +61,8 @@ pub fn field_of(f: &Fields, message: &str) -> Field {
         Field::Status
     } else if message.contains("interval") {
         Field::Interval
+    } else if message.contains("proxy") || message.contains("socket") {
+        Field::Proxy
     } else if message.contains("CORS") {
         Field::Cors
     } else {
@@ -88,6 +98,7 @@ pub fn to_new_target(f: &Fields) -> Result<NewTarget, String> {
             .collect(),
         cors_credentials: f.cors_credentials,
         cors_mode: f.cors_mode,
+        proxy_admin: proxy_admin(f),
         firewall: RuleScope {
             sets: f
                 .rule_sets
@@ -114,6 +125,7 @@ struct FormState {
     bad_field: RwSignal<Option<Field>>,
     busy: RwSignal<bool>,
     cors_open: RwSignal<bool>,
+    proxy_open: RwSignal<bool>,
 }
 
 impl FormState {
@@ -124,6 +136,7 @@ impl FormState {
             bad_field: RwSignal::new(None),
             busy: RwSignal::new(false),
             cors_open: RwSignal::new(false),
+            proxy_open: RwSignal::new(false),
         }
     }
 
@@ -135,6 +148,7 @@ impl FormState {
             bad_field,
             busy,
             cors_open,
+            proxy_open,
         } = self;
         if busy.get_untracked() {
             return;
@@ -144,8 +158,10 @@ impl FormState {
             Ok(t) => t,
             Err(e) => {
                 let field = field_of(&typed, &e);
-                if field == Field::Cors {
-                    cors_open.set(true);
+                match field {
+                    Field::Cors => cors_open.set(true),
+                    Field::Proxy => proxy_open.set(true),
+                    _ => {}
                 }
                 bad_field.set(Some(field));
                 error.set(Some(e));
@@ -165,6 +181,7 @@ impl FormState {
                 Ok(t) => {
                     fields.set(Fields::default());
                     cors_open.set(false);
+                    proxy_open.set(false);
                     actions.refresh.bump_reach();
                     // A new target is worth a first look at once.
                     actions.probe(t.id);
@@ -202,6 +219,7 @@ pub fn TargetForm(actions: Actions) -> impl IntoView {
         bad_field,
         busy,
         cors_open,
+        proxy_open,
     } = state;
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -279,6 +297,7 @@ pub fn TargetForm(actions: Actions) -> impl IntoView {
                 />
             </label>
             <CorsOptions fields cors_open />
+            <ProxyOptions fields open=proxy_open />
             <RuleSetsField fields />
             <div id="target-error" aria-live="polite">
                 {move || {
@@ -443,6 +462,31 @@ mod tests {
             url: url.into(),
             ..Fields::default()
         }
+    }
+
+    #[test]
+    fn proxy_fields_become_the_admin_endpoint() {
+        let mut f = fields("Shop", "http://127.0.0.1:8080/");
+        assert_eq!(to_new_target(&f).map(|t| t.proxy_admin), Ok(None));
+        f.proxy_kind = ProxyAdminKind::HaproxyServersState;
+        f.proxy_url = " unix:/run/haproxy/admin.sock ".into();
+        f.proxy_backend = " shop_api ".into();
+        let admin = to_new_target(&f).map(|t| t.proxy_admin);
+        assert_eq!(
+            admin,
+            Ok(Some(vantage_shared::proxy_admin::ProxyAdmin {
+                kind: ProxyAdminKind::HaproxyServersState,
+                url: "unix:/run/haproxy/admin.sock".into(),
+                backend: Some("shop_api".into()),
+            }))
+        );
+        f.proxy_url = "unix:admin.sock".into();
+        let e = to_new_target(&f).expect_err("relative socket");
+        assert_eq!(field_of(&f, &e), Field::Proxy, "{e}");
+        f.proxy_kind = ProxyAdminKind::EnvoyClusters;
+        f.proxy_url = "ftp://x".into();
+        let e = to_new_target(&f).expect_err("ftp");
+        assert_eq!(field_of(&f, &e), Field::Proxy, "{e}");
     }
 
     #[test]

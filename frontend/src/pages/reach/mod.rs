@@ -9,6 +9,7 @@ mod history;
 mod interval_edit;
 mod latency;
 mod phone_link;
+mod proxy_field;
 mod target_card;
 
 use std::collections::{HashMap, HashSet};

@@ -363,6 +363,7 @@ fn target(url: &str) -> Target {
         cors_headers: Vec::new(),
         cors_credentials: Default::default(),
         cors_mode: Default::default(),
+        proxy_admin: None,
         firewall: Default::default(),
         interval_seconds: 60,
         source: TargetSource::Config,
