@@ -2,6 +2,8 @@
 //! diagnosed as the check's fault, not the app's, and its fix uses what the image has and
 //! fits how the container was started (docs/findings.md, "Healthchecks that cannot run").
 //! The suggested `docker run` flags are then used for real, and the container turns healthy.
+//! Cases: a missing program (shell and exec form), a crash (SIGSEGV), a file that is not
+//! executable, an exec-form check written as one string, and an image without a shell.
 
 // Test code: a failed unwrap is a failed test with its location.
 #![allow(clippy::unwrap_used)]
@@ -183,6 +185,58 @@ async fn exec_form_checks_in_compose_crashes_and_images_without_a_shell() {
     assert_eq!(
         health_cmd(f["fix"]["snippet"].as_str().unwrap()),
         "wget -q -O /dev/null http://localhost:8080/"
+    );
+
+    // Quoted for the other form: one string in an exec-form check.
+    let quoted_image = "vantage-test/hc-quoted:latest";
+    build_image(
+        quoted_image,
+        &format!(
+            "FROM {TEST_IMAGE}\nHEALTHCHECK --interval=1s --retries=2 CMD [\"wget -q -O /dev/null http://localhost:8080/\"]\n"
+        ),
+    );
+    let quoted = Container::run_image("quoted", quoted_image, &[], &HTTPD);
+    let f = finding(&agent, &quoted.name, "healthcheck_command_quoting").await;
+    assert!(
+        f["summary"]
+            .as_str()
+            .unwrap()
+            .contains("runs a program named `wget -q -O /dev/null http://localhost:8080/`"),
+        "{f:#}"
+    );
+    assert_eq!(
+        health_cmd(f["fix"]["snippet"].as_str().unwrap()),
+        "wget -q -O /dev/null http://localhost:8080/"
+    );
+
+    // Not executable: the check is a file without its x bit.
+    let noexec = Container::run(
+        "noexec",
+        &["--health-cmd", "/tmp/check", "--health-interval", "1s", "--health-retries", "2"],
+        &[
+            "sh",
+            "-c",
+            "echo 'wget -q -O /dev/null http://localhost:8080/' > /tmp/check && exec httpd -f -p 8080 -h /www",
+        ],
+    );
+    let f = finding(&agent, &noexec.name, "healthcheck_command_broken").await;
+    assert!(
+        f["summary"]
+            .as_str()
+            .unwrap()
+            .contains("`/tmp/check` cannot be executed"),
+        "{f:#}"
+    );
+    assert!(
+        f["explanation"].as_str().unwrap().contains("exit 126"),
+        "{f:#}"
+    );
+    assert!(
+        f["fix"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("RUN chmod +x /tmp/check"),
+        "{f:#}"
     );
 
     // No /bin/sh: a CMD-SHELL check cannot start, and docker run cannot fix it.
