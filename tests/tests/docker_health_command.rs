@@ -97,6 +97,40 @@ async fn a_missing_curl_is_the_checks_fault_and_wget_fixes_it() {
     let cmd = health_cmd(fix["snippet"].as_str().unwrap());
     assert_eq!(cmd, "wget -q -O /dev/null http://localhost:8080/");
 
+    // The container page shows it, with its fix, on a desktop and a phone.
+    {
+        use support::browser::{check_fits, require_dashboard, screenshot_dir, wait_css, Driver};
+        require_dashboard();
+        let driver = Driver::start();
+        for (width, shot) in [
+            (1280, "container-check-broken.png"),
+            (360, "phone-container-check-broken.png"),
+        ] {
+            let b = driver.client(width, 900).await;
+            b.goto(&format!("{}/?token={}", agent.base, agent.token))
+                .await
+                .unwrap();
+            wait_css(&b, "main", Duration::from_secs(20)).await;
+            b.goto(&agent.url(&format!("/containers/{}", c.name)))
+                .await
+                .unwrap();
+            let card = "[data-testid=finding][data-code=healthcheck_command_broken]";
+            wait_css(&b, card, Duration::from_secs(20)).await;
+            b.execute(
+                "document.querySelector(arguments[0]).scrollIntoView({block: 'center'})",
+                vec![Value::String(card.to_owned())],
+            )
+            .await
+            .unwrap();
+            if width == 360 {
+                check_fits(&b, "/containers/{name} with a broken check", shot).await;
+            } else {
+                std::fs::write(screenshot_dir().join(shot), b.screenshot().await.unwrap()).unwrap();
+            }
+            b.close().await.unwrap();
+        }
+    }
+
     // The fix, used as given: the same app turns healthy.
     let fixed = Container::run(
         "fixed",
