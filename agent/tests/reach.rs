@@ -446,6 +446,48 @@ async fn the_agent_probes_a_configured_target_and_the_comparison_shows_it() {
     assert_eq!(c.targets[0].devices.len(), 1);
 }
 
+/// The API admits only the shop's origin; the phone page (on the agent's address) tests
+/// CORS for its own origin and is refused. The path works and the configured origin passes:
+/// the device is reachable, with no CORS finding, in the report's answer and the comparison.
+#[tokio::test]
+async fn a_phone_on_the_agents_origin_does_not_decide_the_shops_cors() {
+    let (addr, _server) = common::http_server(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nAccess-Control-Allow-Origin: https://shop.example\r\nVary: Origin\r\nContent-Length: 11\r\nConnection: close\r\n\r\n{\"ok\":true}",
+    )
+    .await;
+    let mut t = config_target("Shop API", &format!("http://{addr}/products"));
+    t.cors_origin = Some("https://shop.example".into());
+    t.cors_headers.clear();
+    let app = test_app(vec![t], &[]);
+    let (s, v) = Call::new(Method::POST, "/api/targets/shop-api/probe", TOKEN)
+        .send(&app)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["cors"]["allowed"], true, "{v:#}");
+    let mut body = report("shop-api", "ok");
+    body["results"][0]["cors"]["outcome"] = json!("network_error");
+    let (s, v) = Call::new(Method::POST, "/api/reports", TOKEN)
+        .json(body)
+        .send(&app)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let device = &v["targets"][0]["devices"][0];
+    assert_eq!(device["verdict"], "reachable", "{v:#}");
+    assert_eq!(device["page_origin"], "http://192.0.2.10:8787");
+    let findings = v["targets"][0]["findings"].as_array().unwrap();
+    assert!(
+        findings
+            .iter()
+            .all(|f| f["severity"] != "critical" && !f["code"].as_str().unwrap().contains("cors")),
+        "{findings:#?}"
+    );
+    let (_, v) = Call::new(Method::GET, "/api/comparison", TOKEN)
+        .send(&app)
+        .await;
+    let c: Comparison = serde_json::from_value(v).unwrap();
+    assert_eq!(c.targets[0].devices[0].verdict, ReachVerdict::Reachable);
+}
+
 const OFFICE_ONLY_SG: &str = r#"{"SecurityGroups": [{
   "GroupId": "sg-0123456789abcdef0", "GroupName": "shop-lb", "Description": "load balancer",
   "VpcId": "vpc-1", "OwnerId": "123456789012",

@@ -433,6 +433,25 @@ pub fn verdict(p: &BrowserCheck) -> ReachVerdict {
     classify_browser(p)
 }
 
+/// The verdict and its sentence once the agent answered the report: a "CORS blocked" from
+/// this page's own origin gives way to the agent's evaluation for the target's page origin
+/// (`diagnosis::page_origin`).
+pub fn settled(p: &BrowserCheck, agent_says: Option<ReachVerdict>) -> (ReachVerdict, String) {
+    let mine = classify_browser(p);
+    match agent_says {
+        Some(ReachVerdict::Reachable) if mine == ReachVerdict::CorsBlocked => (
+            ReachVerdict::Reachable,
+            format!(
+                "Reachable: the server answered in {}. This page's own CORS check is for its \
+                 own origin; the target is about another page's origin, and the agent's CORS \
+                 evaluation for that one passes.",
+                whole_ms(u64::from(p.no_cors.elapsed_ms))
+            ),
+        ),
+        _ => (mine, browser_summary(p)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -573,6 +592,32 @@ mod tests {
             blocked_by: None,
             timing: None,
         }
+    }
+
+    #[test]
+    fn the_agents_answer_settles_a_cors_block_from_another_origin() {
+        let blocked = result(
+            attempt(FetchOutcome::Ok, None),
+            attempt(FetchOutcome::NetworkError, None),
+        );
+        let (v, text) = settled(&blocked, Some(ReachVerdict::Reachable));
+        assert_eq!(v, ReachVerdict::Reachable);
+        assert!(text.contains("evaluation for that one passes"), "{text}");
+        // Blocked for the configured origin too, or no answer yet: this page's own result.
+        for agent in [Some(ReachVerdict::CorsBlocked), None] {
+            let (v, text) = settled(&blocked, agent);
+            assert_eq!(v, ReachVerdict::CorsBlocked);
+            assert_eq!(text, browser_summary(&blocked));
+        }
+        // A timeout is never turned into anything else.
+        let timeout = result(
+            attempt(FetchOutcome::Timeout, None),
+            attempt(FetchOutcome::Timeout, None),
+        );
+        assert_eq!(
+            settled(&timeout, Some(ReachVerdict::Reachable)).0,
+            ReachVerdict::TimedOut
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use axum::extract::State;
 use axum::Json;
+use vantage_shared::diagnosis::page_origin::settle_device_verdicts;
 use vantage_shared::diagnosis::vantage_points::compare;
 use vantage_shared::probe::{Comparison, DeviceResult, RulesVerdict, Target, TargetComparison};
 use vantage_shared::routes;
@@ -35,6 +36,7 @@ pub(super) async fn comparison(
             for d in &mut devices {
                 d.rules = state.rules.verdict_for(&d.client_ip, port, &t.firewall);
             }
+            settle_device_verdicts(&t, agent.as_ref(), &mut devices);
             let findings = compare(&t, agent.as_ref(), &devices, &|ip| rules_of(&devices, ip));
             TargetComparison {
                 target: t,

@@ -10,6 +10,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::{Extension, Json};
 use chrono::Utc;
+use vantage_shared::diagnosis::page_origin::settle_device_verdicts;
 use vantage_shared::diagnosis::vantage_points::compare;
 use vantage_shared::probe::{
     classify_browser, AgentProbe, BrowserCheck, Comparison, DeviceReportIn, DeviceResult, Target,
@@ -83,7 +84,13 @@ pub(super) async fn post_report(
             )));
         }
     }
-    let results = device_results(&report.device_id, report.results, ip, &headers);
+    let results = device_results(
+        &report.device_id,
+        &report.page_origin,
+        report.results,
+        ip,
+        &headers,
+    );
     let owner = report_owner(&state, &caller)?;
     let saved = state
         .store
@@ -138,6 +145,7 @@ fn check_report(report: &DeviceReportIn) -> Result<(), ApiError> {
 /// from, its user agent and its verdict.
 fn device_results(
     device_id: &str,
+    page_origin: &str,
     results: Vec<BrowserCheck>,
     ip: IpAddr,
     headers: &HeaderMap,
@@ -167,6 +175,7 @@ fn device_results(
                 verdict: classify_browser(&check),
                 check,
                 rules: None,
+                page_origin: Some(page_origin.to_owned()).filter(|o| !o.is_empty()),
             }
         })
         .collect()
@@ -206,13 +215,15 @@ fn device_comparison(
         .filter_map(|d| {
             let t = targets.iter().find(|t| t.id == d.check.target_id)?;
             let mut agent = agents.remove(&t.id);
+            // Which CORS result counts is settled on the full probe, before any redaction.
+            let mut d = d;
+            settle_device_verdicts(t, agent.as_ref(), std::slice::from_mut(&mut d));
             if phone {
                 // The diagnosis is worded from what the phone may see, so it does not quote
                 // resolved addresses or server headers.
                 agent = agent.as_ref().map(redact_probe);
             }
             // Phone holders do not learn what the firewall admits; the admin's view does.
-            let mut d = d;
             d.rules = if phone {
                 None
             } else {

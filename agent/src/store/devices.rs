@@ -122,6 +122,7 @@ mod tests {
                 timing: None,
             },
             rules: None,
+            page_origin: None,
         }
     }
 

@@ -13,7 +13,7 @@ use vantage_shared::probe::{
 };
 
 use crate::api::{self, ApiError};
-use crate::check::{self, bounded, browser_summary, PageContext};
+use crate::check::{self, bounded, PageContext};
 use crate::components::finding::FindingCard;
 use crate::components::verdict::ReachBadge;
 use crate::format::clock;
@@ -392,7 +392,12 @@ fn PhoneTarget(
                 let target_id = target_id.clone();
                 move || match mine.get() {
                     Some(p) => {
-                        let verdict = check::verdict(&p);
+                        // The agent's answer settles which CORS result counts: this page
+                        // tests its own origin, the target may be about another one.
+                        let settled = row.with(|r| {
+                            r.as_ref().and_then(|r| r.devices.first().map(|d| d.verdict))
+                        });
+                        let (verdict, summary) = check::settled(&p, settled);
                         view! {
                             <p
                                 class="from"
@@ -403,7 +408,7 @@ fn PhoneTarget(
                                 <span class="from-label">"From this phone:"</span>
                                 <ReachBadge verdict browser=true />
                                 " "
-                                <span>{browser_summary(&p)}</span>
+                                <span>{summary}</span>
                             </p>
                         }
                             .into_any()

@@ -9,6 +9,7 @@ pub(crate) mod cors;
 pub mod health_fix;
 pub mod health_probe;
 pub mod health_timing;
+pub mod page_origin;
 pub mod proxy_view;
 pub mod restarts;
 pub mod target_history;

@@ -383,8 +383,8 @@ fn overall_finding(v: &AgentView<'_>, devices: &[DeviceResult]) -> Option<Findin
 fn cors_finding(ip: &str, agent: Option<&AgentProbe>) -> Finding {
     let cors = agent.and_then(|a| a.cors.as_ref());
     let http = agent.and_then(|a| a.http.as_ref());
-    if let (Some(c), Some(h)) = (cors, http) {
-        if c.proxy_error_page {
+    if let Some(c) = cors {
+        if let (true, Some(h)) = (c.proxy_error_page, http) {
             return Finding::new(
                 FindingCode::DeviceCorsProxyError,
                 Severity::Critical,
@@ -429,6 +429,19 @@ fn cors_finding(ip: &str, agent: Option<&AgentProbe>) -> Finding {
             }
         }
     }
+    let explanation = match cors {
+        // The agent's evaluation passes for the same origin: this device got something else.
+        Some(c) => format!(
+            "The agent's evaluation for {} passes, so this browser's answer differs from the \
+             agent's: another path (a proxy, a CDN or a captive portal on that network) answered \
+             it, or the browser refused it for its own reasons (an extension, local network \
+             access). The request's error in the browser's console names which.",
+            c.origin
+        ),
+        None => "Probe the target from the agent to see which CORS rule fails and who generated \
+                 the response."
+            .to_owned(),
+    };
     Finding::new(
         FindingCode::DeviceCorsBlocked,
         Severity::Critical,
@@ -436,8 +449,7 @@ fn cors_finding(ip: &str, agent: Option<&AgentProbe>) -> Finding {
             "From {ip} the network path works (the no-cors request got an answer), but the \
              browser may not read the response: a CORS failure or a proxy error page."
         ),
-        "Probe the target from the agent to see which CORS rule fails and who generated the \
-         response.",
+        explanation,
     )
 }
 
@@ -510,6 +522,7 @@ mod tests {
             verdict: crate::probe::classify_browser(&check),
             check,
             rules: None,
+            page_origin: None,
         }
     }
 

@@ -23,6 +23,10 @@ pub struct DeviceResult {
     /// port; filled in when the comparison is built, absent when no rules are loaded.
     #[serde(default)]
     pub rules: Option<RulesVerdict>,
+    /// The origin of the page that ran the checks (the phone page's: the agent's address).
+    /// Its `cors` fetch tested CORS for this origin (`diagnosis::page_origin`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_origin: Option<String>,
 }
 
 /// Hook for the security-group and firewall verdicts: what the loaded rules say about one
