@@ -168,6 +168,7 @@ impl Rules {
                     source_ip: ip.to_canonical().to_string(),
                     admitted: false,
                     summary: format!("unknown: for this target's rule sets, {problem}"),
+                    fix: None,
                 },
             },
         )

@@ -11,7 +11,7 @@ use axum::http::{header, HeaderMap};
 use axum::{Extension, Json};
 use chrono::Utc;
 use vantage_shared::diagnosis::page_origin::settle_device_verdicts;
-use vantage_shared::diagnosis::vantage_points::compare;
+use vantage_shared::diagnosis::vantage_points::{compare, compare_for_link_holder};
 use vantage_shared::probe::{
     classify_browser, AgentProbe, BrowserCheck, Comparison, DeviceReportIn, DeviceResult, Target,
     TargetComparison, MAX_REPORT_RESULTS,
@@ -232,7 +232,11 @@ fn device_comparison(
                     .verdict_for(&d.client_ip, target_port(t), &t.firewall)
             };
             let one = std::slice::from_ref(&d);
-            let findings = compare(t, agent.as_ref(), one, &|ip| rules_of(one, ip));
+            let findings = if phone {
+                compare_for_link_holder(t, agent.as_ref(), one)
+            } else {
+                compare(t, agent.as_ref(), one, &|ip| rules_of(one, ip))
+            };
             Some(TargetComparison {
                 target: if phone { redact_target(t) } else { t.clone() },
                 agent,

@@ -198,6 +198,7 @@ mod tests {
             source_ip: "203.0.113.7".into(),
             admitted,
             summary: summary.into(),
+            fix: None,
         };
         assert_eq!(rules_badge(&v(true, "allowed: …")).0, "rules: admitted");
         assert_eq!(

@@ -6,8 +6,8 @@
 use crate::diagnosis::{sort_findings, Finding, FindingCode, Severity};
 use crate::duration::fmt_secs;
 use crate::probe::{
-    parse_target_url, AgentProbe, BrowserBlock, DeviceResult, ReachVerdict, RulesVerdict, Target,
-    TcpOutcome,
+    parse_target_url, AddressOwner, AgentProbe, BrowserBlock, DeviceResult, ReachVerdict,
+    RulesVerdict, Target, TcpOutcome,
 };
 
 /// What the loaded security-group and firewall rules say about a source address; `None`
@@ -42,14 +42,40 @@ pub fn target_address(target: &Target, agent: Option<&AgentProbe>) -> String {
 
 fn agent_line(agent: Option<&AgentProbe>) -> String {
     match agent {
-        Some(a) if a.verdict.network_ok() => format!("Reachable from the agent ({})", a.summary),
-        Some(a) => format!("The agent cannot reach it either ({})", a.summary),
+        Some(a) if a.verdict.network_ok() => {
+            format!("Reachable from the agent: {}", sentence(&a.summary))
+        }
+        Some(a) => format!("The agent cannot reach it either: {}", sentence(&a.summary)),
         None => "The agent has not probed it yet".to_owned(),
     }
 }
 
-fn rules_text(rules: RulesLookup<'_>, ip: &str) -> String {
-    match rules(ip) {
+/// A summary inside a sentence: without its own full stop (the caller adds one), and not
+/// wrapped again in parentheses ("Reachable from the agent (The agent reaches it.)").
+fn sentence(summary: &str) -> String {
+    let s = summary.trim().trim_end_matches('.');
+    let mut chars = s.chars();
+    match chars.next() {
+        // "The agent reaches it" inside "Reachable from the agent: the agent reaches it".
+        Some(c) if c.is_uppercase() && chars.next().is_some_and(char::is_lowercase) => {
+            c.to_lowercase().chain(chars_after_first(s)).collect()
+        }
+        _ => s.to_owned(),
+    }
+}
+
+fn chars_after_first(s: &str) -> std::str::Chars<'_> {
+    let mut c = s.chars();
+    c.next();
+    c
+}
+
+fn rules_text(v: &AgentView<'_>, ip: &str) -> String {
+    if v.rules_hidden {
+        // A phone-link holder's view: whether rules are loaded is not theirs to know.
+        return String::new();
+    }
+    match (v.rules)(ip) {
         Some(r) => format!("Rules loaded: {}", r.summary),
         None => "No security-group or firewall rules are loaded, so Vantage cannot yet say which \
                  rule is missing; load them to get the exact rule."
@@ -64,7 +90,22 @@ pub fn compare(
     devices: &[DeviceResult],
     rules: RulesLookup<'_>,
 ) -> Vec<Finding> {
-    let view = AgentView::new(target, agent, rules);
+    compare_with(AgentView::new(target, agent, rules), devices)
+}
+
+/// [`compare`] for a phone-link holder, who is not told what the rules say, nor whether
+/// any are loaded.
+pub fn compare_for_link_holder(
+    target: &Target,
+    agent: Option<&AgentProbe>,
+    devices: &[DeviceResult],
+) -> Vec<Finding> {
+    let mut view = AgentView::new(target, agent, &|_| None);
+    view.rules_hidden = true;
+    compare_with(view, devices)
+}
+
+fn compare_with(view: AgentView<'_>, devices: &[DeviceResult]) -> Vec<Finding> {
     let mut out: Vec<Finding> = devices
         .iter()
         .filter_map(|d| device_finding(&view, d))
@@ -91,6 +132,8 @@ struct AgentView<'a> {
     /// An agent answer slower than the browser's patience is not a firewall.
     agent_slow_ms: Option<f64>,
     agent_reachable: bool,
+    /// A phone-link holder's view: say nothing about the rules.
+    rules_hidden: bool,
 }
 
 impl<'a> AgentView<'a> {
@@ -116,6 +159,7 @@ impl<'a> AgentView<'a> {
             agent_ok,
             agent_slow_ms,
             agent_reachable,
+            rules_hidden: false,
         }
     }
 }
@@ -197,10 +241,16 @@ fn timeout_slow_service(v: &AgentView<'_>, ip: &str, slow_ms: f64) -> Finding {
     )
 }
 
-/// The agent connects, the device hears nothing: a firewall drops this source.
+/// The agent connects, the device hears nothing: a firewall drops this source. With rules
+/// loaded, their verdict either names the rule to add (in the set that refuses) or, when
+/// they admit the source, is contradicted by the evidence.
 fn blocked_timeout(v: &AgentView<'_>, d: &DeviceResult, ip: &str) -> Finding {
-    let (addr, agent_addr, port) = (&v.addr, &v.agent_addr, v.port);
-    Finding::new(
+    let (addr, agent_addr) = (&v.addr, &v.agent_addr);
+    let rules = if v.rules_hidden { None } else { (v.rules)(ip) };
+    if let Some(r) = rules.as_ref().filter(|r| r.admitted) {
+        return rules_contradicted(v, d, ip, r);
+    }
+    let finding = Finding::new(
         FindingCode::DeviceBlockedTimeout,
         Severity::Critical,
         format!(
@@ -211,26 +261,105 @@ fn blocked_timeout(v: &AgentView<'_>, d: &DeviceResult, ip: &str) -> Finding {
             "{}, at {agent_addr}. The browser at {ip} got no answer at all within \
              {}: no HTTP status, so the server never logged the request. Silence \
              rather than a refusal is the signature of a firewall or security group \
-             that admits other sources (the agent's) but drops {ip}. If {agent_addr} \
-             is a private address and {ip} is not, also check that the name resolves \
-             to a public address outside your network. {}",
+             that admits other sources (the agent's) but drops {ip}.{} {}",
             agent_line(v.agent),
             fmt_secs(f64::from(d.check.no_cors.elapsed_ms)),
-            rules_text(v.rules, ip)
+            private_path_note(agent_addr, ip),
+            rules_text(v, ip)
         ),
-    )
-    .with_fix(
+    );
+    let admit = format!(
+        "Admit tcp/{} from {ip} (or the network it belongs to, e.g. the guest Wi-Fi's or the \
+         mobile carrier's public range) in the security group or firewall in front of {addr}.",
+        v.port
+    );
+    match (rules.and_then(|r| r.fix), v.rules_hidden) {
+        (Some(fix), _) => finding.with_fix(
+            format!("{admit} {} refuses it now: {}", fix.set_id, fix.description),
+            Some(fix.command),
+            Some("shell"),
+        ),
+        (None, true) => finding.with_fix(admit, None, None),
+        (None, false) => finding.with_fix(
+            format!(
+                "{admit} Load the security groups or firewall rules in front of it (Firewall \
+                 page) to get the exact command, naming the group."
+            ),
+            None,
+            None,
+        ),
+    }
+}
+
+/// The device timed out although the loaded rules admit it.
+fn rules_contradicted(v: &AgentView<'_>, d: &DeviceResult, ip: &str, r: &RulesVerdict) -> Finding {
+    let addr = &v.addr;
+    let scoped = !v.target.firewall.sets.is_empty();
+    let (why, fix) = if scoped {
+        (
+            format!(
+                "The rule sets attached to this target admit {ip}, so a layer that is not \
+                 loaded drops it: the subnet's network ACL, a cloud firewall, or the host's \
+                 own firewall."
+            ),
+            format!("Load the other layers in front of {addr} to find the one that drops {ip}."),
+        )
+    } else {
+        (
+            format!(
+                "These are all the loaded rule sets, not only the ones attached to this \
+                 target: a group that admits {ip} (one open to 0.0.0.0/0 on another \
+                 instance, say) may not apply here at all, and another layer may drop it."
+            ),
+            "Say which loaded rule sets apply to this target (its firewall sets: the groups \
+             attached to its load balancer or instance, and its subnet's ACL); the verdict then \
+             names the one that drops this source."
+                .to_owned(),
+        )
+    };
+    Finding::new(
+        FindingCode::DeviceBlockedTimeout,
+        Severity::Critical,
         format!(
-            "Admit tcp/{port} from {ip} (or the network it belongs to, e.g. the \
-             guest Wi-Fi's or the mobile carrier's public range) in the security \
-             group or firewall in front of {addr}."
+            "Reachable from the agent; from {ip} the connection to {addr} timed out, \
+             although the loaded rules admit it: the evidence contradicts the rules."
         ),
-        Some(format!(
-            "aws ec2 authorize-security-group-ingress --group-id <sg-id> \
-             --protocol tcp --port {port} --cidr {ip}/32"
-        )),
-        Some("shell"),
+        format!(
+            "{}. The browser at {ip} got no answer within {}. Rules loaded: {}. {why}{}",
+            agent_line(v.agent),
+            fmt_secs(f64::from(d.check.no_cors.elapsed_ms)),
+            r.summary,
+            private_path_note(&v.agent_addr, ip)
+        ),
     )
+    .with_fix(fix, None, None)
+}
+
+/// Said only when it is so: the agent reached a private address and the device is outside.
+fn private_path_note(agent_addr: &str, ip: &str) -> String {
+    let host = |a: &str| {
+        let a = a.trim();
+        let h = match a.rsplit_once(':') {
+            Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) && !h.ends_with(':') => h,
+            _ => a,
+        };
+        crate::ownership::classify_str(h, &[])
+    };
+    let private = |o: Option<AddressOwner>| {
+        matches!(
+            o,
+            Some(AddressOwner::Private | AddressOwner::Cgnat | AddressOwner::LinkLocal)
+        )
+    };
+    if private(host(agent_addr)) && !private(host(ip)) {
+        format!(
+            " The agent reached {agent_addr}, a private address, and {ip} is public: the name \
+             may resolve to the private address only inside your network, so check what it \
+             resolves to from outside."
+        )
+    } else {
+        String::new()
+    }
 }
 
 /// Neither the agent nor the device gets through.
@@ -264,7 +393,7 @@ fn failed_before_http(v: &AgentView<'_>, d: &DeviceResult, ip: &str) -> Finding 
              that this device does not trust also fails this way. {}",
             agent_line(v.agent),
             d.check.no_cors.elapsed_ms,
-            rules_text(v.rules, ip)
+            rules_text(v, ip)
         ),
     )
 }
@@ -553,12 +682,146 @@ mod tests {
             "{}",
             f[0].explanation
         );
+        // No rules: no made-up group id, but how to get the real one.
         let fix = f[0].fix.as_ref().unwrap();
-        assert!(fix
-            .snippet
+        assert_eq!(fix.snippet, None);
+        assert!(
+            fix.description.contains("Load the security groups"),
+            "{}",
+            fix.description
+        );
+        // A public agent address: no "if it is private" advice.
+        assert!(
+            !f[0].explanation.contains("private address"),
+            "{}",
+            f[0].explanation
+        );
+    }
+
+    fn rules_saying(
+        admitted: bool,
+        fix: Option<&str>,
+    ) -> impl Fn(&str) -> Option<RulesVerdict> + '_ {
+        move |ip: &str| {
+            Some(RulesVerdict {
+                source_ip: ip.to_owned(),
+                admitted,
+                summary: if admitted {
+                    format!("allowed: sg-0ffffffffffffffff admits {ip} (0.0.0.0/0)")
+                } else {
+                    format!("no inbound rule admits {ip} on tcp/443")
+                },
+                fix: fix.map(|command| crate::rules::RuleFix {
+                    set_id: "sg-0123456789abcdef0".into(),
+                    provider: crate::rules::Provider::Aws,
+                    description: "adds an inbound rule".into(),
+                    command: command.into(),
+                    json: "{}".into(),
+                }),
+            })
+        }
+    }
+
+    #[test]
+    fn the_rules_name_the_group_or_are_contradicted() {
+        let a = agent(ReachVerdict::Reachable);
+        let d = device("203.0.113.7", FetchOutcome::Timeout, FetchOutcome::Timeout);
+        let cmd = "aws ec2 authorize-security-group-ingress --group-id sg-0123456789abcdef0 --protocol tcp --port 443 --cidr 203.0.113.7/32";
+        let f = compare(
+            &target(),
+            Some(&a),
+            std::slice::from_ref(&d),
+            &rules_saying(false, Some(cmd)),
+        );
+        let fix = f[0].fix.as_ref().unwrap();
+        assert_eq!(fix.snippet.as_deref(), Some(cmd));
+        assert!(
+            fix.description
+                .contains("sg-0123456789abcdef0 refuses it now"),
+            "{}",
+            fix.description
+        );
+
+        // The loaded rules (every set: none is attached) admit it, and it timed out.
+        let f = compare(
+            &target(),
+            Some(&a),
+            std::slice::from_ref(&d),
+            &rules_saying(true, None),
+        );
+        assert_eq!(
+            (f[0].code, f[0].severity),
+            (FindingCode::DeviceBlockedTimeout, Severity::Critical)
+        );
+        assert!(
+            f[0].summary.contains("the evidence contradicts the rules"),
+            "{}",
+            f[0].summary
+        );
+        assert!(
+            f[0].explanation.contains("may not apply here at all"),
+            "{}",
+            f[0].explanation
+        );
+        assert!(f[0]
+            .fix
             .as_ref()
             .unwrap()
-            .contains("--cidr 203.0.113.7/32"));
+            .description
+            .contains("Say which loaded rule sets apply"));
+        // Attached sets admit it: another layer drops it.
+        let mut scoped = target();
+        scoped.firewall.sets = vec!["sg-0123456789abcdef0".into()];
+        let f = compare(
+            &scoped,
+            Some(&a),
+            std::slice::from_ref(&d),
+            &rules_saying(true, None),
+        );
+        assert!(
+            f[0].explanation
+                .contains("a layer that is not loaded drops it"),
+            "{}",
+            f[0].explanation
+        );
+
+        // A phone-link holder hears nothing about rules, loaded or not.
+        let f = compare_for_link_holder(&target(), Some(&a), std::slice::from_ref(&d));
+        assert!(!f[0].explanation.contains("rules"), "{}", f[0].explanation);
+    }
+
+    #[test]
+    fn the_agent_line_is_one_sentence_and_private_paths_are_checked() {
+        let mut a = agent(ReachVerdict::Reachable);
+        a.summary = "The agent reaches it (HTTP 200).".into();
+        assert_eq!(
+            agent_line(Some(&a)),
+            "Reachable from the agent: the agent reaches it (HTTP 200)"
+        );
+        a.summary = "HTTP 200 in 42 ms".into();
+        assert_eq!(
+            agent_line(Some(&a)),
+            "Reachable from the agent: HTTP 200 in 42 ms"
+        );
+        // The agent reached a private address; the guest is outside.
+        a.tcp[0].address = "10.0.1.20:443".into();
+        let d = device("203.0.113.7", FetchOutcome::Timeout, FetchOutcome::Timeout);
+        let f = compare(&target(), Some(&a), &[d], &no_rules);
+        assert!(
+            f[0].explanation
+                .contains("The agent reached 10.0.1.20:443, a private address"),
+            "{}",
+            f[0].explanation
+        );
+        // Both inside: nothing to say about it.
+        let d = device("10.0.9.9", FetchOutcome::Timeout, FetchOutcome::Timeout);
+        let f = compare(&target(), Some(&a), &[d], &no_rules);
+        assert!(
+            !f[0].explanation.contains("private address"),
+            "{}",
+            f[0].explanation
+        );
+        assert!(!private_path_note("[fd00::5]:443", "2001:db8::9").is_empty());
     }
 
     #[test]
@@ -593,6 +856,7 @@ mod tests {
                 source_ip: ip.to_owned(),
                 admitted: false,
                 summary: "no inbound rule admits 203.0.113.7 on tcp/443".into(),
+                fix: None,
             })
         };
         let f = compare(&target(), Some(&a), &[d], &rules);

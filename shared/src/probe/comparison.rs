@@ -38,6 +38,10 @@ pub struct RulesVerdict {
     pub admitted: bool,
     /// "no inbound rule admits 203.0.113.7 on tcp/443; rules admit only 198.51.100.0/24".
     pub summary: String,
+    /// When the rules refuse it: the rule to add to the first refusing set, naming it (the
+    /// security group's id, the firewall's name), as the Firewall page gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<crate::rules::RuleFix>,
 }
 
 /// One target's row in the comparison: the agent's view next to every device's.

@@ -122,6 +122,7 @@ pub fn to_rules_verdict(v: &Verdict) -> crate::probe::RulesVerdict {
         source_ip: v.question.source.to_string(),
         admitted: v.outcome == Outcome::Allowed,
         summary: summary(v),
+        fix: v.fixes.first().cloned(),
     }
 }
 
