@@ -66,6 +66,9 @@ pub struct AppState {
     pub metrics_token: Option<Arc<str>>,
     /// Dashboards on other origins that may call the API (`--cors-allow-origin`).
     pub cors_allow_origins: Arc<[String]>,
+    /// The address the API listens on, once bound (the overview says it, so the dashboard
+    /// words its phone-link advice from the fact).
+    pub listening_on: Arc<std::sync::OnceLock<std::net::SocketAddr>>,
 }
 
 impl AppState {
@@ -94,6 +97,7 @@ impl AppState {
             metrics: metrics::Metrics::default(),
             metrics_token: None,
             cors_allow_origins: Arc::from(Vec::new()),
+            listening_on: Arc::default(),
         }
     }
 
@@ -264,6 +268,7 @@ pub async fn serve(
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
     let addr = listener.local_addr()?;
+    let _ = state.listening_on.set(addr);
 
     let mut tasks = spawn_tasks(&state, &config, store);
     if let Some(at) = config.metrics_listen {

@@ -329,6 +329,7 @@ async fn overview(State(state): State<AppState>) -> Result<Json<Overview>, ApiEr
         problems,
         targets: targets.len() as u64,
         targets_down,
+        listening_on: state.listening_on.get().map(ToString::to_string),
     }))
 }
 

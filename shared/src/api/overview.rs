@@ -26,6 +26,18 @@ pub struct Overview {
     /// Targets whose newest probe since the agent started found them down.
     #[serde(default)]
     pub targets_down: u64,
+    /// The address the API listens on (`127.0.0.1:8787`); absent from older agents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listening_on: Option<String>,
+}
+
+impl Overview {
+    /// Whether the agent listens on loopback only, so no other device can reach it; `None`
+    /// when the agent does not say.
+    pub fn loopback_only(&self) -> Option<bool> {
+        let addr: std::net::SocketAddr = self.listening_on.as_deref()?.parse().ok()?;
+        Some(addr.ip().is_loopback())
+    }
 }
 
 /// Container counts for the overview.

@@ -27,9 +27,22 @@ pub struct DeviceSeen {
     pub received_at: DateTime<Utc>,
 }
 
-/// Whether this dashboard was opened on an address no other device can use.
-fn page_is_loopback(page: &PageContext) -> bool {
-    is_loopback_host(&page.host)
+/// Whether the address typed for the phone is one no other device can use.
+fn base_is_loopback(base: &str) -> bool {
+    PageContext::from_origin(base.trim().trim_end_matches('/'))
+        .is_some_and(|p| is_loopback_host(&p.host))
+}
+
+/// Where the agent listens, in the hint: the advice to listen elsewhere only when it listens
+/// on loopback alone; nothing while the agent has not said.
+fn listen_hint(loopback_only: Option<bool>, listening_on: Option<&str>) -> Option<String> {
+    match (loopback_only, listening_on) {
+        (Some(true), Some(at)) => Some(format!(
+            "The agent listens on {at}, which only this machine can reach: start it with --listen 0.0.0.0:8787 (or an address the phone can reach) to accept other devices."
+        )),
+        (Some(false), Some(at)) => Some(format!("The agent listens on {at}.")),
+        _ => None,
+    }
 }
 
 /// Checks the TTL field: whole minutes, 1 to [`MAX_LINK_TTL_MINUTES`].
@@ -95,8 +108,16 @@ pub fn PhoneLinkPanel(
     let session = use_session();
     let refresh = use_refresh();
     let page = PageContext::current();
-    let loopback = page.as_ref().is_some_and(page_is_loopback);
     let base = RwSignal::new(page.map(|p| p.origin).unwrap_or_default());
+    let loopback = move || base.with(|b| base_is_loopback(b));
+    // Where the agent listens, from its overview (once; an older agent does not say).
+    let listening = RwSignal::new(None::<(Option<bool>, Option<String>)>);
+    spawn_local(async move {
+        let token = session.token_untracked();
+        if let Ok(o) = api::overview(&token).await {
+            listening.set(Some((o.loopback_only(), o.listening_on.clone())));
+        }
+    });
     let ttl = RwSignal::new(DEFAULT_LINK_TTL_MINUTES.to_string());
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
@@ -160,15 +181,15 @@ pub fn PhoneLinkPanel(
             <NewestLink newest now revoke />
             <OtherLinks others revoke />
             <LinkForm base ttl busy has_link on_create />
-            <p id="phone-address-hint" class="small muted">
-                "The phone must be able to open this address. A phone on another network (LTE, guest Wi-Fi) needs one it can reach, such as this machine's public IP and the agent's port. The agent listens on loopback (127.0.0.1) by default: start it with "
-                <code>"--listen 0.0.0.0:8787"</code> " to accept other devices."
+            <p id="phone-address-hint" class="small muted" data-testid="phone-address-hint">
+                "The phone must be able to open this address. A phone on another network (LTE, guest Wi-Fi) needs one it can reach, such as this machine's public IP and the agent's port. "
+                {move || listening.with(|l| l.as_ref().and_then(|(lo, at)| listen_hint(*lo, at.as_deref())))}
             </p>
-            {loopback
+            {move || loopback()
                 .then(|| {
                     view! {
-                        <p class="note warn" role="note">
-                            "This dashboard is open on a loopback address, which no other device can reach: change the address above before creating the link."
+                        <p class="note warn" role="note" data-testid="loopback-base">
+                            "This address is loopback, which no other device can reach: change it before creating the link."
                         </p>
                     }
                 })}
@@ -343,6 +364,20 @@ fn ReportedDevices(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_advice_follows_the_facts() {
+        assert!(base_is_loopback("http://127.0.0.1:8787/"));
+        assert!(base_is_loopback("http://localhost:8787"));
+        assert!(!base_is_loopback("http://203.0.113.5:8787"));
+        let hint = listen_hint(Some(true), Some("127.0.0.1:8787")).unwrap_or_default();
+        assert!(hint.contains("--listen 0.0.0.0:8787"), "{hint}");
+        assert_eq!(
+            listen_hint(Some(false), Some("0.0.0.0:8787")).as_deref(),
+            Some("The agent listens on 0.0.0.0:8787.")
+        );
+        assert_eq!(listen_hint(None, None), None);
+    }
 
     #[test]
     fn link_settings_are_checked() {
