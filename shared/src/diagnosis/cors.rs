@@ -73,21 +73,9 @@ fn headers_to_add(checks: &[CorsCheck]) -> Vec<(String, String)> {
     out
 }
 
-/// An nginx snippet. `always` matters: without it nginx adds headers only to 2xx/3xx
-/// responses, so error pages reach the browser without CORS headers.
+/// The nginx snippet; [`super::cors_snippet::retarget`] rewrites it for another responder.
 fn nginx_snippet(headers: &[(String, String)], answer_options: bool) -> String {
-    let mut s = String::from(
-        "# nginx, in the location that serves this API (`always` also covers 4xx/5xx responses)\n",
-    );
-    for (name, value) in headers {
-        s.push_str(&format!("add_header {name} \"{value}\" always;\n"));
-    }
-    if answer_options {
-        s.push_str(
-            "# answer preflights here, before authentication or the upstream sees them\nif ($request_method = OPTIONS) {\n    return 204;\n}\n",
-        );
-    }
-    s
+    super::cors_snippet::nginx(headers, answer_options)
 }
 
 fn severity_of_warning(rule: &str) -> Severity {

@@ -6,6 +6,7 @@ pub mod codes;
 pub mod connectivity;
 pub mod container;
 pub(crate) mod cors;
+pub mod cors_snippet;
 pub mod health_fix;
 pub mod health_probe;
 pub mod health_timing;

@@ -481,7 +481,11 @@ fn overall_finding(v: &AgentView<'_>, devices: &[DeviceResult]) -> Option<Findin
         )),
         Some(a) if devices.is_empty() && !v.agent_reachable => Some(Finding::new(
             FindingCode::AgentProbeFailed,
-            if a.verdict.network_ok() {
+            // The probe's own findings carry the cause (a proxy's 503, a refused connect):
+            // one root cause, one finding at its severity; this one only points onwards.
+            if a.findings.iter().any(|f| f.severity >= Severity::Warning) {
+                Severity::Info
+            } else if a.verdict.network_ok() {
                 Severity::Warning
             } else {
                 Severity::Critical
@@ -788,6 +792,28 @@ mod tests {
         // A phone-link holder hears nothing about rules, loaded or not.
         let f = compare_for_link_holder(&target(), Some(&a), std::slice::from_ref(&d));
         assert!(!f[0].explanation.contains("rules"), "{}", f[0].explanation);
+    }
+
+    #[test]
+    fn a_failed_probe_with_its_own_finding_is_not_said_twice() {
+        let mut a = agent(ReachVerdict::HttpError);
+        a.summary = "HTTP 503 in 5 ms from 127.0.0.1:8080 (HAProxy error page)".into();
+        let f = compare(&target(), Some(&a), &[], &no_rules);
+        assert_eq!(
+            (f[0].code, f[0].severity),
+            (FindingCode::AgentProbeFailed, Severity::Warning)
+        );
+        a.findings.push(Finding::new(
+            FindingCode::ProxyBackendDown,
+            Severity::Critical,
+            "HAProxy answers 503 because it marked 10.0.0.100:18443 down",
+            "…",
+        ));
+        let f = compare(&target(), Some(&a), &[], &no_rules);
+        assert_eq!(
+            (f[0].code, f[0].severity),
+            (FindingCode::AgentProbeFailed, Severity::Info)
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use crate::diagnosis::cors_snippet::{retarget, Responder};
 use crate::diagnosis::{sort_findings, Finding, FindingCode, Severity};
 use crate::probe::{AgentProbe, HttpResult, ReachVerdict, Target, TargetAddress};
 
@@ -104,6 +105,15 @@ pub fn conclude(
     let (verdict, summary) = verdict_and_summary(probe, target, stop, &host, &mut out);
     let (verdict, summary) = with_cors_headline(probe, target, verdict, summary);
     out.extend(notes.iter().cloned());
+    // The CORS fix in the syntax of whoever answered (HAProxy's for HAProxy, …).
+    if let Some(r) = probe.http.as_ref().and_then(Responder::of) {
+        for f in &mut out {
+            retarget(f, r);
+        }
+        if let Some(c) = probe.cors.as_mut() {
+            retarget(&mut c.finding, r);
+        }
+    }
     sort_findings(&mut out);
     probe.verdict = verdict;
     probe.summary = summary;

@@ -71,6 +71,31 @@ pub fn http_summary(http: &HttpResult, addr: &str, expected: Option<u16>) -> Str
     s
 }
 
+/// Why a proxy answers an error itself, told apart by who answered and the status: no
+/// server up (health checks), refused or broken connections, a timeout, no route.
+pub fn proxy_error_cause(fingerprint: Option<&str>, status: u16, body: &str) -> &'static str {
+    let body = body.to_ascii_lowercase();
+    match (fingerprint.unwrap_or_default(), status) {
+        ("envoy_no_healthy_upstream", _) => {
+            "Envoy holds every host of the cluster unhealthy: its active health check fails (a timeout, a refusal or a bad status) or outlier detection ejected them. The hosts may answer a direct request fine."
+        }
+        ("envoy_upstream_connect_error", _) if body.contains("timeout") => {
+            "Envoy's connection to the upstream timed out: the backend is not listening on that address, or a firewall drops the proxy's packets."
+        }
+        ("envoy_upstream_connect_error", _) => {
+            "Envoy could not connect to the upstream, or the connection was reset: the backend is down or listens elsewhere."
+        }
+        ("envoy_no_route", _) => "Envoy has no route for this host and path: its route configuration does not match the request.",
+        (_, 503) if body.contains("no server is available") => {
+            "HAProxy has no server up in this backend: its health checks mark every server down (the check timed out, was refused, or got a bad status), or the backend has no server configured. The servers may answer a direct request fine."
+        }
+        (_, 503) => "the proxy has no usable backend: it holds them down after failed health checks, or none is configured.",
+        (_, 502) => "the proxy reached for the backend, but the connection was refused or reset, or the answer was not valid HTTP.",
+        (_, 504) => "the backend did not answer within the proxy's timeout.",
+        _ => "it could not use the backend (down, unhealthy, refusing, timing out, or no route).",
+    }
+}
+
 /// Who generated the answer, its status against the expectation, and the body's size.
 pub fn http_findings(http: &HttpResult, expected: Option<u16>) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -94,12 +119,13 @@ pub fn http_findings(http: &HttpResult, expected: Option<u16>) -> Vec<Finding> {
                 Severity::Critical,
                 format!("HTTP {}{expectation} is {}, not your application", http.status, fp.label),
                 format!(
-                    "{}: {body_words}. The proxy answered itself because it could not use the backend (down, unhealthy, refusing, timing out, or no route). Browsers often report this as a CORS error, because the error page has no CORS headers.",
-                    fp.evidence
+                    "{}: {body_words}. The proxy answered itself, and the application was never asked: {} Browsers often report this as a CORS error, because the error page has no CORS headers.",
+                    fp.evidence,
+                    proxy_error_cause(fp.fingerprint.as_deref(), http.status, &http.body_head)
                 ),
             )
             .with_fix(
-                "Probe the backend directly (its container address and port) and check the proxy's upstream/health-check configuration and logs.",
+                "Probe the backend directly (its container address and port, with the path the proxy's health check asks for) and read the proxy's log line for this request; naming the proxy's admin endpoint on the target (proxy_admin) shows which server it holds down and why.",
                 None,
                 None,
             ),

@@ -396,3 +396,31 @@ fn dns_failure_concludes_dns_failed() {
     assert_eq!(p.summary, "DNS: api.example.com has no A/AAAA records");
     assert_eq!(codes(&p), vec!["dns_no_answer"]);
 }
+
+#[test]
+fn proxy_errors_are_worded_by_their_cause() {
+    use super::http::proxy_error_cause;
+    let haproxy = "<html><body><h1>503 Service Unavailable</h1>\nNo server is available to handle this request.\n</body></html>";
+    let cases = [
+        (Some("haproxy_error_page"), 503, haproxy, "health checks mark every server down"),
+        (Some("envoy_no_healthy_upstream"), 503, "no healthy upstream", "outlier detection"),
+        (
+            Some("envoy_upstream_connect_error"),
+            503,
+            "upstream connect error or disconnect/reset before headers. reset reason: connection timeout",
+            "timed out",
+        ),
+        (
+            Some("envoy_upstream_connect_error"),
+            503,
+            "upstream connect error or disconnect/reset before headers. reset reason: connection failure",
+            "could not connect",
+        ),
+        (Some("nginx_error_page"), 502, "<center>nginx</center>", "refused or reset"),
+        (Some("nginx_error_page"), 504, "<center>nginx</center>", "timeout"),
+    ];
+    for (fp, status, body, want) in cases {
+        let got = proxy_error_cause(fp, status, body);
+        assert!(got.contains(want), "{fp:?} {status}: {got}");
+    }
+}
