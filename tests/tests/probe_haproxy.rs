@@ -115,6 +115,12 @@ async fn a_stopped_backend_is_named_and_its_recovery_seen() {
     )
     .await;
 
+    // The same through HAProxy for a page on the shop's origin, without the admin endpoint.
+    let page_target =
+        json!({ "name": "shop page", "url": url, "cors_origin": "https://shop.example" });
+    let (code, t) = agent.post_json("/api/targets", &page_target).await;
+    assert_eq!(code, 201, "{t}");
+
     // Up: 200, the proxy's view has the one server up, and nothing to say about it.
     for id in [&page, &socket] {
         let p = probe_until(&agent, id, "a 200 through HAProxy", |p| status(p) == 200).await;
@@ -150,6 +156,26 @@ async fn a_stopped_backend_is_named_and_its_recovery_seen() {
             "{headline}"
         );
     }
+
+    // Without the admin endpoint: HAProxy's own 503, worded as "no server up", and the
+    // CORS fix in HAProxy's syntax (its error page carries no CORS headers).
+    let p = probe_until(&agent, "shop-page", "HAProxy's 503", |p| status(p) == 503).await;
+    let f = finding(&p, "http_proxy_error_page");
+    let why = f["explanation"].as_str().unwrap();
+    assert!(
+        why.contains("HAProxy has no server up in this backend"),
+        "{why}"
+    );
+    let cors = finding(&p, "cors_proxy_error_page");
+    assert_eq!(cors["fix"]["snippet_language"], "haproxy", "{cors:#}");
+    let snippet = cors["fix"]["snippet"].as_str().unwrap();
+    assert!(
+        snippet.contains(
+            "http-after-response set-header Access-Control-Allow-Origin \"https://shop.example\""
+        ),
+        "{snippet}"
+    );
+    assert!(!snippet.contains("add_header"), "{snippet}");
 
     // Started again: the checks pass, HAProxy sends traffic, the probe sees it.
     backend.resume();
