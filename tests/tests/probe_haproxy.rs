@@ -237,6 +237,25 @@ async fn a_health_check_timeout_holds_down_a_backend_that_answers() {
     );
     let d = probe_until(&agent, &direct, "the direct 200", |p| status(p) == 200).await;
     assert_eq!(d["verdict"], "reachable", "{d:#}");
+
+    // The comparison connects them: the backend answers directly, the proxy holds it down.
+    let (_, c) = agent.get("/api/comparison").await;
+    let row = c["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["target"]["id"] == proxied.as_str())
+        .unwrap();
+    let f = finding(&row["agent"], "proxy_backend_down");
+    let summary = f["summary"].as_str().unwrap();
+    assert!(
+        summary.ends_with(&format!("; directly, 127.0.0.1:{be} answers HTTP 200")),
+        "{summary}"
+    );
+    assert!(
+        f["explanation"].as_str().unwrap().contains("`api direct`"),
+        "{f:#}"
+    );
 }
 
 /// In the dashboard: a target added with its proxy's admin endpoint (the form's "Proxy admin

@@ -4,8 +4,11 @@
 use axum::extract::State;
 use axum::Json;
 use vantage_shared::diagnosis::page_origin::settle_device_verdicts;
+use vantage_shared::diagnosis::proxy_view::connect_direct;
 use vantage_shared::diagnosis::vantage_points::compare;
-use vantage_shared::probe::{Comparison, DeviceResult, RulesVerdict, Target, TargetComparison};
+use vantage_shared::probe::{
+    AgentProbe, Comparison, DeviceResult, RulesVerdict, Target, TargetComparison,
+};
 use vantage_shared::routes;
 use vantage_shared::ApiErrorBody;
 
@@ -25,6 +28,19 @@ pub(super) async fn comparison(
 ) -> Result<Json<Comparison>, ApiError> {
     let targets = all_targets(&state).await?;
     let mut agents = state.store.agent_probes().await?;
+    // A proxied target's held-down server, answering a direct target: said in one finding.
+    let latest: Vec<(Target, AgentProbe)> = targets
+        .iter()
+        .filter_map(|t| agents.get(&t.id).map(|p| (t.clone(), p.clone())))
+        .collect();
+    for (t, probe) in agents.iter_mut() {
+        let others: Vec<(&Target, &AgentProbe)> = latest
+            .iter()
+            .filter(|(o, _)| o.id != *t)
+            .map(|(o, p)| (o, p))
+            .collect();
+        connect_direct(probe, &others);
+    }
     let mut devices = state.store.device_results(DEVICES_PER_TARGET).await?;
     let rules_loaded = !state.rules.is_empty();
     let targets = targets

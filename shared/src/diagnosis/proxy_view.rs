@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::{sort_findings, Finding, FindingCode, Severity};
-use crate::probe::AgentProbe;
+use crate::probe::{AgentProbe, Target};
 use crate::proxy_admin::{ProxyObservation, ProxyServer, ServerState};
 
 /// Adds what the proxy's view explains to a concluded probe.
@@ -59,6 +59,56 @@ pub fn apply(probe: &mut AgentProbe) {
         }
     }
     sort_findings(&mut probe.findings);
+}
+
+/// Connects a proxied target to a direct one that reaches the same backend server: when
+/// the proxy holds a server down and another target's probe reached that very address
+/// (`host:port`) and got an answer below 500, the finding says the backend answers directly
+/// and the proxy holds it down. `others` are the other targets' latest probes.
+pub fn connect_direct(probe: &mut AgentProbe, others: &[(&Target, &AgentProbe)]) {
+    let Some(obs) = probe.proxy.as_ref() else {
+        return;
+    };
+    let down: Vec<String> = obs
+        .servers
+        .iter()
+        .filter(|s| s.state != ServerState::Up)
+        .filter_map(|s| s.address.clone())
+        .collect();
+    let direct = others.iter().find_map(|(t, p)| {
+        let status = p.http.as_ref().map(|h| h.status).filter(|s| *s < 500)?;
+        let reached = reached_addresses(t, p);
+        let server = down.iter().find(|d| reached.iter().any(|r| r == *d))?;
+        Some((t.name.clone(), server.clone(), status))
+    });
+    let Some((name, server, status)) = direct else {
+        return;
+    };
+    if let Some(f) = probe
+        .findings
+        .iter_mut()
+        .find(|f| f.code == FindingCode::ProxyBackendDown)
+    {
+        f.summary = format!("{}; directly, {server} answers HTTP {status}", f.summary);
+        f.explanation = format!(
+            "{} The target `{name}` reaches {server} directly and gets HTTP {status}: the backend answers, and the proxy holds it down, so the health check is what fails (its path, its expected status, or its timeout against the app's answer time).",
+            f.explanation
+        );
+    }
+}
+
+/// The `host:port` a probe reached: its connected addresses and its URL's authority.
+fn reached_addresses(t: &Target, p: &AgentProbe) -> Vec<String> {
+    let mut out: Vec<String> = p
+        .tcp
+        .iter()
+        .filter(|a| a.outcome == crate::probe::TcpOutcome::Connected)
+        .map(|a| a.address.clone())
+        .collect();
+    if let Ok(a) = crate::probe::parse_target_url(&t.url) {
+        out.push(a.authority());
+    }
+    out
 }
 
 /// `app/app2 (127.0.0.1:18082): health check: connection refused (L4CON)`.
@@ -337,6 +387,53 @@ mod tests {
                 FindingCode::ProxyServersDown
             ]
         );
+    }
+
+    #[test]
+    fn a_direct_target_on_the_held_down_server_is_named() {
+        let reason = "health check: timeout (no HTTP answer in time) (L7TOUT)";
+        let mut p = probe_with(
+            503,
+            vec![server(
+                "app1",
+                "10.0.0.100:18443",
+                ServerState::Down,
+                Some(reason),
+            )],
+        );
+        apply(&mut p);
+        let direct = Target::from_new(
+            crate::probe::NewTarget {
+                name: "api direct".into(),
+                url: "http://10.0.0.100:18443/health".into(),
+                expected_status: None,
+                cors_origin: None,
+                cors_method: None,
+                cors_headers: vec![],
+                cors_credentials: Default::default(),
+                cors_mode: Default::default(),
+                proxy_admin: None,
+                firewall: Default::default(),
+                interval_seconds: None,
+                interval: None,
+            },
+            crate::probe::TargetSource::Dashboard,
+        );
+        // The direct probe failing too says nothing about the health check.
+        let failing = probe_with(502, vec![]);
+        let before = p.clone();
+        connect_direct(&mut p, &[(&direct, &failing)]);
+        assert_eq!(p, before);
+        let ok = probe_with(200, vec![]);
+        connect_direct(&mut p, &[(&direct, &ok)]);
+        let f = &p.findings[0];
+        assert!(
+            f.summary
+                .ends_with("; directly, 10.0.0.100:18443 answers HTTP 200"),
+            "{}",
+            f.summary
+        );
+        assert!(f.explanation.contains("`api direct`"), "{}", f.explanation);
     }
 
     #[test]
