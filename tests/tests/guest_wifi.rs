@@ -470,3 +470,185 @@ async fn guest_wifi_is_blocked_before_http_while_office_and_agent_reach_the_api(
     .unwrap();
     c.close().await.unwrap();
 }
+
+/// An API that admits only the shop's page origin: its CORS header names
+/// `https://shop.example`, so a page on any other origin (the phone page's) may not read it.
+fn shop_only_api(lab: &Lab) -> Nginx {
+    Nginx::start_in(
+        Some(&lab.server.name),
+        &format!(
+            "server {{\n\
+             \x20 listen 0.0.0.0:{API_PORT};\n\
+             \x20 location / {{\n\
+             \x20   add_header Access-Control-Allow-Origin https://shop.example always;\n\
+             \x20   add_header Vary Origin always;\n\
+             \x20   default_type application/json;\n\
+             \x20   return 200 '{{\"items\":[1,2,3]}}';\n\
+             \x20 }}\n\
+             }}\n"
+        ),
+    )
+}
+
+/// The security group in front of the API, as `aws ec2 describe-security-groups` prints
+/// it: the API port from the office's range only.
+fn office_only_group(lab: &Lab) -> String {
+    format!(
+        r#"{{"SecurityGroups": [{{
+  "GroupId": "sg-0123456789abcdef0", "GroupName": "shop-api", "Description": "shop API",
+  "VpcId": "vpc-1", "OwnerId": "123456789012",
+  "IpPermissions": [{{"IpProtocol": "tcp", "FromPort": {API_PORT}, "ToPort": {API_PORT},
+    "IpRanges": [{{"CidrIp": "{}", "Description": "office"}}],
+    "Ipv6Ranges": [], "PrefixListIds": [], "UserIdGroupPairs": []}}],
+  "IpPermissionsEgress": []
+}}]}}"#,
+        lab.office_net.cidr
+    )
+}
+
+/// Opens the phone link on `ns`'s network and waits until its own result for the shop API
+/// reads `want` (the agent's answer may settle it after the browser's own checks).
+async fn phone_result(lab: &Lab, ns: &Netns, ip: &str, url: &str, want: &str, shot: &str) {
+    let driver = Webdriver::start(Some(ns), ip, &lab.root_net.host);
+    let c = driver.client(390, 844).await;
+    c.goto(url).await.unwrap();
+    let css = "[data-testid=phone-result][data-target-id=shop-api]";
+    wait_until(&c, css, "data-verdict", Duration::from_secs(45), |_, v| {
+        v == Some(want)
+    })
+    .await;
+    std::fs::write(screenshot_dir().join(shot), c.screenshot().await.unwrap()).unwrap();
+    c.close().await.unwrap();
+}
+
+/// The shop's setup end to end: the API admits only `https://shop.example` (CORS) and the
+/// office's range (the security group, loaded into the agent). The office phone runs on the
+/// agent's origin, so its own CORS check fails; its path works and the shop's origin passes,
+/// so it is reachable with no CORS finding. The guest times out, with the rules' verdict
+/// and the command that admits it, naming the group.
+#[tokio::test]
+async fn a_shop_only_api_is_reachable_from_the_office_and_the_guest_gets_the_exact_fix() {
+    require_dashboard();
+    let _turn = BROWSERS.lock().await;
+    let lab = Lab::start();
+    lab.firewall_api(API_PORT);
+    let _api = shop_only_api(&lab);
+    let server_ip = lab.server_ip().to_owned();
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("vantage.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[targets]]\nname = \"Shop API\"\nurl = \"http://{server_ip}:{API_PORT}/items\"\n\
+             cors_origin = \"https://shop.example\"\n\
+             [targets.firewall]\nsets = [\"sg-0123456789abcdef0\"]\n"
+        ),
+    )
+    .unwrap();
+    let agent = Agent::start_with(
+        data.path(),
+        &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
+        &AgentLaunch {
+            listen: "0.0.0.0:0".into(),
+            args: vec!["--config".into(), config.display().to_string()],
+            netns: Some(lab.server.name.clone()),
+            host: Some(server_ip.clone()),
+            ..AgentLaunch::default()
+        },
+    );
+    let res = support::http()
+        .post(agent.url("/api/rules?name=shop-sg"))
+        .bearer_auth(&agent.token)
+        .header("content-type", "text/plain")
+        .body(office_only_group(&lab))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "rules upload: {}", res.status());
+
+    let (status, probe) = agent.post("/api/targets/shop-api/probe").await;
+    assert_eq!(status, 200, "{probe}");
+    assert_eq!(probe["verdict"], "reachable", "{probe:#}");
+    assert_eq!(probe["cors"]["allowed"], true, "{probe:#}");
+
+    let (_, link) = agent
+        .post_json(
+            "/api/phone-links",
+            &json!({ "ttl_minutes": 10, "base_url": agent.base }),
+        )
+        .await;
+    let url = link["url"].as_str().unwrap().to_owned();
+    tokio::join!(
+        phone_result(
+            &lab,
+            &lab.office,
+            &lab.office_net.host,
+            &url,
+            "reachable",
+            "shop-office-phone.png"
+        ),
+        phone_result(
+            &lab,
+            &lab.guest,
+            &lab.guest_net.host,
+            &url,
+            "timed_out",
+            "shop-guest-phone.png"
+        ),
+    );
+
+    let (_, cmp) = agent.get("/api/comparison").await;
+    let row = cmp["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["target"]["id"] == "shop-api")
+        .cloned()
+        .unwrap_or_else(|| panic!("no shop-api row: {cmp:#}"));
+    let verdict_of = |ip: &str| {
+        row["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["client_ip"] == ip)
+            .map(|d| d["verdict"].as_str().unwrap_or_default().to_owned())
+    };
+    assert_eq!(
+        verdict_of(&lab.office_net.host).as_deref(),
+        Some("reachable"),
+        "{row:#}"
+    );
+    assert_eq!(
+        verdict_of(&lab.guest_net.host).as_deref(),
+        Some("timed_out"),
+        "{row:#}"
+    );
+    let findings = row["findings"].as_array().unwrap();
+    assert!(
+        findings
+            .iter()
+            .all(|f| !f["code"].as_str().unwrap_or_default().contains("cors")),
+        "no CORS finding: {findings:#?}"
+    );
+    let worst = &findings[0];
+    assert_eq!(worst["code"], "device_blocked_timeout", "{findings:#?}");
+    let guest = &lab.guest_net.host;
+    assert!(
+        worst["summary"].as_str().unwrap().contains(guest.as_str()),
+        "{worst:#}"
+    );
+    assert!(
+        worst["explanation"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("no inbound rule admits {guest}")),
+        "{worst:#}"
+    );
+    let fix = worst["fix"]["snippet"].as_str().unwrap_or_default();
+    assert!(
+        fix.contains("authorize-security-group-ingress")
+            && fix.contains("sg-0123456789abcdef0")
+            && fix.contains(&format!("{guest}/32")),
+        "{fix}"
+    );
+}
