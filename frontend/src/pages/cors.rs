@@ -9,6 +9,7 @@ use vantage_shared::cors::{
     actual_request_headers, evaluate, parse_response, preflight_request_headers, CorsReport,
     CorsRequest, Credentials, PasteError, RequestMode, PREFLIGHT_METHOD,
 };
+use vantage_shared::diagnosis::cors_snippet::{retarget, Responder};
 
 use crate::components::cors_report::CorsSection;
 use crate::components::finding::{FindingCard, Snippet};
@@ -123,8 +124,17 @@ pub fn outcome_of(f: &Fields) -> Outcome {
     if preflight.is_none() && actual.is_none() {
         return Outcome::Waiting("a response to judge");
     }
+    let mut report = evaluate(&req, preflight.as_ref(), actual.as_ref());
+    // The fix in the syntax of the server the pasted headers name (nginx's otherwise).
+    let server = [&actual, &preflight]
+        .into_iter()
+        .flatten()
+        .find_map(|r| Responder::from_headers(&r.headers));
+    if let Some(r) = server {
+        retarget(&mut report.finding, r);
+    }
     Outcome::Report {
-        report: Box::new(evaluate(&req, preflight.as_ref(), actual.as_ref())),
+        report: Box::new(report),
         assumed,
     }
 }
@@ -446,6 +456,31 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn the_fix_follows_the_pasted_server_header() {
+        let mut f = fields();
+        f.preflight = "HTTP/1.1 204 No Content\nServer: HAProxy\n".into();
+        f.actual = "HTTP/1.1 200 OK\nServer: haproxy\n".into();
+        let snippet = |f: &Fields| match outcome_of(f) {
+            Outcome::Report { report, .. } => report.finding.fix.map(|x| {
+                (
+                    x.snippet_language.unwrap_or_default(),
+                    x.snippet.unwrap_or_default(),
+                )
+            }),
+            other => panic!("{other:?}"),
+        };
+        let (lang, text) = snippet(&f).expect("a fix");
+        assert_eq!(lang, "haproxy");
+        assert!(
+            text.contains("http-after-response set-header Access-Control-Allow-Origin"),
+            "{text}"
+        );
+        f.preflight = "HTTP/1.1 204 No Content\n".into();
+        f.actual = "HTTP/1.1 200 OK\n".into();
+        assert_eq!(snippet(&f).map(|(l, _)| l).as_deref(), Some("nginx"));
     }
 
     #[test]

@@ -23,8 +23,12 @@ impl Responder {
         if let Some(r) = from_fingerprint(&http.fingerprint) {
             return Some(r);
         }
-        let server = http
-            .headers
+        Self::from_headers(&http.headers)
+    }
+
+    /// From a `Server` header alone (a pasted response, without its body).
+    pub fn from_headers(headers: &[(String, String)]) -> Option<Self> {
+        let server = headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case("server"))
             .map(|(_, v)| v.to_ascii_lowercase())?;
