@@ -145,6 +145,11 @@ pub fn app(state: AppState) -> Router {
         router = router.layer(cors_layer(&state.cors_allow_origins));
     }
     router
+        // Outside the dashboards' CORS: the reports route alone, for targets' page origins.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            reach::page_reports_cors,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::check_host,

@@ -15,6 +15,7 @@ pub mod host;
 #[cfg(feature = "openapi")]
 pub mod openapi;
 pub mod ownership;
+pub mod page_snippet;
 pub mod phone_link;
 pub mod probe;
 pub mod proxy_admin;

@@ -500,3 +500,109 @@ async fn the_cors_page_judges_pasted_answers_in_the_browser() {
     check_fits(&phone, "/cors", "phone-cors.png").await;
     phone.close().await.expect("close");
 }
+
+/// The console snippet from the Reachability page, run in real Chromium on the page users
+/// visit (another origin): its checks and its report go through, the agent admits that
+/// origin for the report alone, and the device counts as reachable with that page's origin.
+#[tokio::test]
+async fn the_console_snippet_reports_from_the_real_page() {
+    require_dashboard();
+    // One server is the "shop" page, the other the API that admits only the shop's origin.
+    let shop_port = std::sync::Arc::new(std::sync::OnceLock::<u16>::new());
+    let for_handler = shop_port.clone();
+    let server = ScriptedHttp::start(2, move |seen| {
+        let shop = format!(
+            "http://127.0.0.1:{}",
+            for_handler.get().copied().unwrap_or(0)
+        );
+        let mut headers = vec![("Content-Type".into(), "text/html".into())];
+        if seen.port != *for_handler.get().unwrap_or(&0) {
+            headers.push(("Access-Control-Allow-Origin".into(), shop));
+        }
+        Reply {
+            status: 200,
+            headers,
+            body: "<!doctype html><title>shop</title><p>shop</p>".into(),
+        }
+    });
+    let (shop, api) = (server.ports[0], server.ports[1]);
+    shop_port.set(shop).expect("set once");
+    let shop_origin = format!("http://127.0.0.1:{shop}");
+
+    let data = tempfile::tempdir().unwrap();
+    let agent = Agent::start(
+        data.path(),
+        &[("VANTAGE_DOCKER_HOST", "unix:///nonexistent/docker.sock")],
+    );
+    let (s, t) = agent
+        .post_json(
+            "/api/targets",
+            &json!({ "name": "Shop API", "url": format!("http://127.0.0.1:{api}/items"), "cors_origin": shop_origin }),
+        )
+        .await;
+    assert_eq!(s, 201, "{t}");
+    let (s, link) = agent
+        .post_json(
+            "/api/phone-links",
+            &json!({ "ttl_minutes": 10, "base_url": agent.base }),
+        )
+        .await;
+    assert_eq!(s, 201, "{link}");
+
+    // The snippet, as the dashboard shows it.
+    let driver = Driver::start();
+    let c = driver.client(1280, 1000).await;
+    c.goto(&format!("{}/?token={}", agent.base, agent.token))
+        .await
+        .unwrap();
+    wait_css(&c, "main", Duration::from_secs(20)).await;
+    c.goto(&agent.url("/reach")).await.unwrap();
+    let details = wait_css(&c, "[data-testid=page-snippet]", Duration::from_secs(20)).await;
+    details
+        .find(fantoccini::Locator::Css("summary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let snippet = text_fresh(&c, "[data-testid=page-snippet] pre").await;
+    assert!(
+        snippet.contains(link["code"].as_str().unwrap()),
+        "{snippet}"
+    );
+    c.execute(
+        "document.querySelector('[data-testid=page-snippet]').scrollIntoView({block: 'center'})",
+        vec![],
+    )
+    .await
+    .unwrap();
+    std::fs::write(
+        screenshot_dir().join("reach-page-snippet.png"),
+        c.screenshot().await.unwrap(),
+    )
+    .unwrap();
+
+    // Pasted on the shop's page: it runs there and reports.
+    c.goto(&format!("{shop_origin}/")).await.unwrap();
+    c.execute(&snippet, vec![]).await.unwrap();
+    let until = std::time::Instant::now() + Duration::from_secs(30);
+    let device = loop {
+        let (_, cmp) = agent.get("/api/comparison").await;
+        let found = cmp["targets"][0]["devices"].as_array().and_then(|d| {
+            d.iter()
+                .find(|d| d["page_origin"] == shop_origin.as_str())
+                .cloned()
+        });
+        if let Some(d) = found {
+            break d;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "no report from the shop's page: {cmp:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!(device["verdict"], "reachable", "{device:#}");
+    assert_eq!(device["check"]["cors"]["status"], 200, "{device:#}");
+    c.close().await.unwrap();
+}

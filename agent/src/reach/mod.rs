@@ -10,6 +10,7 @@
 
 mod comparison;
 mod history;
+mod page_cors;
 mod phone_links;
 mod probes;
 mod rate_limit;
@@ -33,6 +34,7 @@ use crate::auth::client_ip;
 use crate::error::ApiError;
 use crate::AppState;
 
+pub use page_cors::page_reports_cors;
 pub use rate_limit::RateLimiter;
 
 /// Every target (config file first, then the dashboard's), for the rest of the agent.

@@ -31,6 +31,7 @@ use crate::state::{device_id, use_refresh, use_session, Refresh, Session};
 use form::TargetForm;
 use phone_link::{DeviceSeen, PhoneLinkPanel};
 use target_card::TargetCard;
+use vantage_shared::page_snippet::SnippetTarget;
 
 /// Agent probes "Probe all" runs at once: each can take ~15 s, and the agent probes
 /// every address of every target, so a few at a time keep it responsive.
@@ -243,6 +244,18 @@ fn ReachBody(comparison: Live<Comparison>, links: Live<Vec<PhoneLink>>) -> impl 
     let rules_loaded = comparison.select(|c| c.rules_loaded);
     let devices = comparison.select(devices_seen);
     let devices = Signal::derive(move || devices.get().unwrap_or_default());
+    // What the console snippet checks from the page users visit: targets with a page origin.
+    let page_targets = comparison.select(|c| {
+        c.targets
+            .iter()
+            .filter(|t| t.target.cors_origin.is_some())
+            .map(|t| SnippetTarget {
+                id: t.target.id.clone(),
+                url: t.target.url.clone(),
+            })
+            .collect::<Vec<_>>()
+    });
+    let page_targets = Signal::derive(move || page_targets.get().unwrap_or_default());
     // Few targets: show each comparison open; many: a scannable list to open one by one.
     let open_by_default = ids.with_untracked(|ids| ids.as_ref().is_some_and(|i| i.len() <= 3));
 
@@ -268,7 +281,7 @@ fn ReachBody(comparison: Live<Comparison>, links: Live<Vec<PhoneLink>>) -> impl 
                 <h2 id="add-target-title">"Add a target"</h2>
                 <TargetForm actions />
             </section>
-            <PhoneLinkPanel devices now links />
+            <PhoneLinkPanel devices now links page_targets />
         </div>
     }
 }

@@ -9,9 +9,13 @@ use vantage_shared::probe::{
     NewPhoneLink, PhoneLink, DEFAULT_LINK_TTL_MINUTES, MAX_LINK_TTL_MINUTES,
 };
 
+use vantage_shared::page_snippet::{console_snippet, SnippetTarget};
+use vantage_shared::phone_link::PHONE_PAGE_PREFIX;
+
 use crate::api;
 use crate::check::PageContext;
 use crate::components::copy::CopyText;
+use crate::components::finding::Snippet;
 use crate::components::qr::QrCodeSvg;
 use crate::components::status::error_text;
 use crate::format::{ago, clock, countdown, date_time, short_user_agent};
@@ -104,6 +108,8 @@ pub fn PhoneLinkPanel(
     #[prop(into)] devices: Signal<Vec<DeviceSeen>>,
     now: RwSignal<DateTime<Utc>>,
     links: Live<Vec<PhoneLink>>,
+    /// Targets with a page origin: the console snippet tests them from that page.
+    page_targets: Signal<Vec<SnippetTarget>>,
 ) -> impl IntoView {
     let session = use_session();
     let refresh = use_refresh();
@@ -179,6 +185,7 @@ pub fn PhoneLinkPanel(
                 "A link that runs the same checks in another browser — a phone on the guest Wi-Fi or on LTE — and sends the results here. It can only list the targets and report; it expires by itself."
             </p>
             <NewestLink newest now revoke />
+            <PageSnippet newest page_targets />
             <OtherLinks others revoke />
             <LinkForm base ttl busy has_link on_create />
             <p id="phone-address-hint" class="small muted" data-testid="phone-address-hint">
@@ -235,6 +242,41 @@ fn NewestLink(
                     </div>
                 </div>
             }
+        })
+    }
+}
+
+/// "Test from the page users visit": the console snippet for the newest link, shown when a
+/// target names a page origin.
+#[component]
+fn PageSnippet(
+    newest: Memo<Option<PhoneLink>>,
+    page_targets: Signal<Vec<SnippetTarget>>,
+) -> impl IntoView {
+    move || {
+        let targets = page_targets.get();
+        let link = newest.get()?;
+        if targets.is_empty() {
+            return None;
+        }
+        let base = link
+            .url
+            .split(PHONE_PAGE_PREFIX)
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let snippet = console_snippet(&base, &link.code, &targets);
+        Some(view! {
+            <details class="page-snippet small" data-testid="page-snippet">
+                <summary>"Test from the page users visit"</summary>
+                <p>
+                    "The phone page runs on the agent's address, so its CORS check is for that origin. To test from the real page (your shop's), open it in a browser, paste this into the developer console, and press Enter: it runs the same checks from that origin and reports here, as one more device."
+                </p>
+                <p class="muted">
+                    "The agent accepts the report from the targets' page origins only, and only while this link is valid. From an https page the agent must be reachable over https too (browsers block an http request from an https page)."
+                </p>
+                <Snippet text=snippet language=Some("javascript".to_owned()) />
+            </details>
         })
     }
 }
