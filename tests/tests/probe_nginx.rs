@@ -467,6 +467,7 @@ async fn agent_probes_nginx_targets_with_the_right_cors_rule_and_responder() {
     assert_eq!(listed.len(), cases.len(), "{listed:#?}");
 
     let mut verdicts = HashMap::new();
+    let mut nginx_fixes = 0;
     for case in &cases {
         let id = slug(case.name);
         let (status, probe) = agent.post(&format!("/api/targets/{id}/probe")).await;
@@ -504,6 +505,15 @@ async fn agent_probes_nginx_targets_with_the_right_cors_rule_and_responder() {
                 "{ctx}"
             );
             assert_eq!(report["proxy_error_page"], case.proxy_error_page, "{ctx}");
+            // The fix is in nginx's own syntax: nginx answered.
+            if let Some(snippet) = report["finding"]["fix"]["snippet"].as_str() {
+                assert_eq!(
+                    report["finding"]["fix"]["snippet_language"], "nginx",
+                    "{ctx}"
+                );
+                assert!(snippet.contains("add_header"), "{snippet}\n{ctx}");
+                nginx_fixes += 1;
+            }
         }
         let verdict = probe["verdict"].as_str().unwrap_or_default();
         assert!(case.verdicts.contains(&verdict), "{ctx}");
@@ -513,6 +523,7 @@ async fn agent_probes_nginx_targets_with_the_right_cors_rule_and_responder() {
         }
         verdicts.insert(id, probe["verdict"].clone());
     }
+    assert!(nginx_fixes > 0, "no failing CORS case came with a fix");
     // Same status, different responders, told apart by size too.
     let (_, llm) = agent
         .post(&format!("/api/targets/{}/probe", slug("LLM via proxy")))
