@@ -141,6 +141,24 @@ async fn the_shops_origin_may_report_while_a_link_is_valid_and_nothing_else() {
     assert_eq!(s, StatusCode::NO_CONTENT);
     assert_eq!(acao(&h), Some(SHOP));
     assert_eq!(h.get("access-control-allow-methods").unwrap(), "POST");
+    assert_eq!(h.get("access-control-allow-private-network"), None);
+    // Chrome's Private Network Access question gets its answer for this route.
+    let (_, h, _) = call(
+        &app,
+        Method::OPTIONS,
+        "/api/reports",
+        &[
+            ("origin", SHOP),
+            ("access-control-request-method", "POST"),
+            ("access-control-request-private-network", "true"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(
+        h.get("access-control-allow-private-network").unwrap(),
+        "true"
+    );
     // The same origin written differently is the same origin.
     let (_, h) = preflight(&app, "HTTPS://SHOP.EXAMPLE").await;
     assert_eq!(acao(&h), Some("HTTPS://SHOP.EXAMPLE"));

@@ -46,7 +46,13 @@ pub async fn page_reports_cors(
         .get(header::ACCESS_CONTROL_REQUEST_METHOD)
         .is_some_and(|m| m.as_bytes() == b"POST");
     if req.method() == Method::OPTIONS && asks_post {
-        return preflight(value);
+        // Chrome asks before a public page may reach a private address (Private Network
+        // Access): the agent on a private address is the very thing this route is for.
+        let private_network = req
+            .headers()
+            .get("access-control-request-private-network")
+            .is_some_and(|v| v.as_bytes() == b"true");
+        return preflight(value, private_network);
     }
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
@@ -77,8 +83,8 @@ async fn admitted(state: &AppState, origin: &str) -> bool {
             .is_ok_and(|links| !links.is_empty())
 }
 
-fn preflight(origin: HeaderValue) -> Response {
-    (
+fn preflight(origin: HeaderValue, private_network: bool) -> Response {
+    let mut resp = (
         StatusCode::NO_CONTENT,
         [
             (header::ACCESS_CONTROL_ALLOW_ORIGIN, origin),
@@ -97,5 +103,12 @@ fn preflight(origin: HeaderValue) -> Response {
             (header::VARY, HeaderValue::from_static("Origin")),
         ],
     )
-        .into_response()
+        .into_response();
+    if private_network {
+        resp.headers_mut().insert(
+            "access-control-allow-private-network",
+            HeaderValue::from_static("true"),
+        );
+    }
+    resp
 }

@@ -86,7 +86,10 @@ pub fn snippet(launch: Launch<'_>, s: &Settings<'_>) -> (String, &'static str) {
 }
 
 fn compose(service: &str, s: &Settings<'_>) -> String {
-    let test = serde_json::to_string(s.test).unwrap_or_else(|_| "[]".to_owned());
+    // Compose substitutes `$VAR` from the host's environment: `$$` is a literal `$`.
+    let test = serde_json::to_string(s.test)
+        .unwrap_or_else(|_| "[]".to_owned())
+        .replace('$', "$$");
     let mut out = format!("services:\n  {service}:\n    healthcheck:\n      test: {test}\n");
     if let Some(t) = s.timings {
         out.push_str(&format!(
@@ -119,11 +122,30 @@ fn run_flags(s: &Settings<'_>) -> String {
 
 /// The image's own `HEALTHCHECK` line for an exec-form test (the form that needs no shell).
 pub fn dockerfile(test: &[String]) -> String {
-    let words = test.get(1..).unwrap_or_default();
-    format!(
-        "HEALTHCHECK CMD {}\n",
-        serde_json::to_string(words).unwrap_or_else(|_| "[]".to_owned())
-    )
+    match test.split_first() {
+        Some((kind, rest)) if kind == "CMD-SHELL" => {
+            format!("HEALTHCHECK CMD {}\n", rest.join(" "))
+        }
+        _ => format!(
+            "HEALTHCHECK CMD {}\n",
+            serde_json::to_string(test.get(1..).unwrap_or_default())
+                .unwrap_or_else(|_| "[]".to_owned())
+        ),
+    }
+}
+
+/// `docker exec` running the test by hand, as Docker runs it: a `CMD-SHELL` test through
+/// `sh -c` inside the container (never the user's own shell), an exec-form test as its words.
+pub fn exec_command(container: &str, test: &[String]) -> String {
+    match test.split_first() {
+        Some((kind, rest)) if kind == "CMD-SHELL" => {
+            format!(
+                "docker exec {container} sh -c {}",
+                sh_quote(&rest.join(" "))
+            )
+        }
+        _ => format!("docker exec {container} {}", shell_command(test)),
+    }
 }
 
 /// The test as one shell command line.

@@ -296,9 +296,8 @@ fn never_passed(m: &Measured<'_>) -> Finding {
     .with_fix(
         "Run the check command inside the container to see why it fails; if the app is still loading, raise start_period.",
         Some(format!(
-            "docker exec {} {}\n",
-            input.launch.container(),
-            health_fix::shell_command(&cfg.test)
+            "{}\n",
+            health_fix::exec_command(input.launch.container(), &cfg.test)
         )),
         Some("shell"),
     )

@@ -20,19 +20,13 @@ pub fn apply(probe: &mut AgentProbe) {
         sort_findings(&mut probe.findings);
         return;
     }
-    let mut backends: BTreeMap<&str, Vec<&ProxyServer>> = BTreeMap::new();
-    for s in &obs.servers {
-        backends.entry(s.backend.as_str()).or_default().push(s);
-    }
-    let dead: Vec<&ProxyServer> = backends
-        .values()
-        .filter(|list| list.iter().all(|s| s.state != ServerState::Up))
-        .flatten()
-        .copied()
-        .collect();
+    let backends = by_backend(&obs);
+    let dead = dead_servers(&obs);
     let status = probe.http.as_ref().map(|h| h.status);
     match status {
-        Some(code) if code >= 500 && !dead.is_empty() => {
+        // The proxy's own "no server" answers, and only when the servers are known to be
+        // this target's: its backend is named, or the output has that one backend.
+        Some(code @ (502..=504)) if !dead.is_empty() => {
             let f = backend_down(&obs, proxy, code, &dead);
             probe.findings.retain(|f| {
                 !matches!(
@@ -61,6 +55,30 @@ pub fn apply(probe: &mut AgentProbe) {
     sort_findings(&mut probe.findings);
 }
 
+/// The servers by backend.
+fn by_backend(obs: &ProxyObservation) -> BTreeMap<&str, Vec<&ProxyServer>> {
+    let mut backends: BTreeMap<&str, Vec<&ProxyServer>> = BTreeMap::new();
+    for s in &obs.servers {
+        backends.entry(s.backend.as_str()).or_default().push(s);
+    }
+    backends
+}
+
+/// The servers of this target's backend when none of them is up; empty when some is, or
+/// when the target names no backend and the output has several (which one serves it is
+/// then unknown).
+fn dead_servers(obs: &ProxyObservation) -> Vec<&ProxyServer> {
+    let backends = by_backend(obs);
+    if obs.backend.is_none() && backends.len() != 1 {
+        return Vec::new();
+    }
+    backends
+        .into_values()
+        .filter(|list| list.iter().all(|s| s.state != ServerState::Up))
+        .flatten()
+        .collect()
+}
+
 /// Connects a proxied target to a direct one that reaches the same backend server: when
 /// the proxy holds a server down and another target's probe reached that very address
 /// (`host:port`) and got an answer below 500, the finding says the backend answers directly
@@ -69,10 +87,8 @@ pub fn connect_direct(probe: &mut AgentProbe, others: &[(&Target, &AgentProbe)])
     let Some(obs) = probe.proxy.as_ref() else {
         return;
     };
-    let down: Vec<String> = obs
-        .servers
+    let down: Vec<String> = dead_servers(obs)
         .iter()
-        .filter(|s| s.state != ServerState::Up)
         .filter_map(|s| s.address.clone())
         .collect();
     let direct = others.iter().find_map(|(t, p)| {
@@ -212,6 +228,11 @@ fn some_down(proxy: &str, backend: &str, list: &[&ProxyServer]) -> Option<Findin
         Severity::Info
     };
     let words: Vec<String> = out.iter().map(|s| server_words(s)).collect();
+    let consequence = if out.len() == list.len() {
+        format!("None is left: {proxy} answers requests for this backend itself (503).")
+    } else {
+        format!("{proxy} sends every request to the servers left; if they fail too, it answers 503 itself.")
+    };
     Some(Finding::new(
         FindingCode::ProxyServersDown,
         severity,
@@ -220,10 +241,7 @@ fn some_down(proxy: &str, backend: &str, list: &[&ProxyServer]) -> Option<Findin
             out.len(),
             list.len()
         ),
-        format!(
-            "{}. {proxy} sends every request to the servers left; if they fail too, it answers 503 itself.",
-            words.join("; ")
-        ),
+        format!("{}. {consequence}", words.join("; ")),
     ))
 }
 
@@ -434,6 +452,62 @@ mod tests {
             f.summary
         );
         assert!(f.explanation.contains("`api direct`"), "{}", f.explanation);
+    }
+
+    #[test]
+    fn the_cause_is_claimed_only_for_this_targets_backend_and_the_proxys_own_answers() {
+        let mut other = server(
+            "db1",
+            "10.0.0.9:5432",
+            ServerState::Down,
+            Some("health check: TCP connect timed out (L4TOUT)"),
+        );
+        other.backend = "db".into();
+        // Two backends, none named: which one serves this target is unknown.
+        let mut p = probe_with(
+            503,
+            vec![
+                server("app1", "10.0.0.1:80", ServerState::Up, None),
+                other.clone(),
+            ],
+        );
+        apply(&mut p);
+        assert!(
+            p.findings
+                .iter()
+                .all(|f| f.code != FindingCode::ProxyBackendDown),
+            "{:#?}",
+            p.findings
+        );
+        assert!(p
+            .findings
+            .iter()
+            .any(|f| f.code == FindingCode::ProxyServersDown));
+        // The app's own 500 through a backend that is down is not the proxy's answer.
+        let mut p = probe_with(
+            500,
+            vec![server(
+                "app1",
+                "10.0.0.1:80",
+                ServerState::Down,
+                Some("health check: HTTP 500 (L7STS)"),
+            )],
+        );
+        apply(&mut p);
+        assert!(p
+            .findings
+            .iter()
+            .all(|f| f.code != FindingCode::ProxyBackendDown));
+        // Named, the dead backend is this target's.
+        let mut p = probe_with(503, vec![other]);
+        if let Some(o) = p.proxy.as_mut() {
+            o.backend = Some("db".into());
+        }
+        apply(&mut p);
+        assert!(p
+            .findings
+            .iter()
+            .any(|f| f.code == FindingCode::ProxyBackendDown));
     }
 
     #[test]

@@ -76,7 +76,8 @@ pub fn parse_haproxy_csv(text: &str) -> Result<Vec<ProxyServer>, String> {
     );
     let mut out = Vec::new();
     for line in lines {
-        let f: Vec<&str> = line.split(',').collect();
+        let f = csv_fields(line);
+        let f: Vec<&str> = f.iter().map(String::as_str).collect();
         let get = |i: Option<usize>| i.and_then(|i| f.get(i)).map_or("", |v| v.trim());
         let name = get(Some(sv));
         if matches!(name, "" | "FRONTEND" | "BACKEND") {
@@ -104,6 +105,29 @@ pub fn parse_haproxy_csv(text: &str) -> Result<Vec<ProxyServer>, String> {
     Ok(out)
 }
 
+/// One CSV line's fields. HAProxy quotes a field that holds a comma or a quote (free text
+/// such as `last_chk` or the agent's `last_agt`), doubling inner quotes.
+fn csv_fields(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            ('"', true) => quoted = false,
+            ('"', false) if field.is_empty() => quoted = true,
+            (',', false) => out.push(std::mem::take(&mut field)),
+            (c, _) => field.push(c),
+        }
+    }
+    out.push(field);
+    out
+}
+
 /// `show servers state`: a version line, a `# be_id be_name …` header, space-separated rows.
 pub fn parse_haproxy_servers_state(text: &str) -> Result<Vec<ProxyServer>, String> {
     let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
@@ -125,9 +149,9 @@ pub fn parse_haproxy_servers_state(text: &str) -> Result<Vec<ProxyServer>, Strin
         let f: Vec<&str> = line.split_whitespace().collect();
         let get = |n: &str| at(n).and_then(|i| f.get(i)).copied().unwrap_or("");
         let admin: u32 = get("srv_admin_state").parse().unwrap_or(0);
-        // SRV_ADMST_*: forced, inherited, config, resolution and health-check maintenance,
-        // forced and inherited drain.
-        let state = if admin & (0x01 | 0x02 | 0x04 | 0x20 | 0x40) != 0 {
+        // SRV_ADMF_*: forced, inherited, configured and DNS-resolution maintenance; forced
+        // and inherited drain. 0x40 only says the FQDN was set on the socket.
+        let state = if admin & (0x01 | 0x02 | 0x04 | 0x20) != 0 {
             ServerState::Maintenance
         } else if admin & (0x08 | 0x10) != 0 {
             ServerState::Draining

@@ -15,6 +15,8 @@ pub use haproxy::{parse_haproxy_csv, parse_haproxy_servers_state};
 
 /// The most the agent reads from an admin endpoint.
 pub const MAX_ADMIN_BYTES: usize = 1024 * 1024;
+/// Servers kept per observation (those not up first): every probe stores it.
+pub const MAX_SERVERS: usize = 64;
 
 /// Which admin output the endpoint gives.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -85,6 +87,15 @@ impl ProxyAdmin {
             return Err(format!(
                 "proxy admin URL `{url}` must start with http://, https:// or unix:/"
             ));
+        } else if url
+            .split("://")
+            .nth(1)
+            .and_then(|rest| rest.split(['/', '?', '#']).next())
+            .is_some_and(|authority| authority.contains('@'))
+        {
+            // The target, its probes and their findings are shown and stored: a password
+            // here would go everywhere the URL goes.
+            return Err("the proxy admin URL takes no user:password@: serve the stats on a loopback-only listener without credentials, or use the stats socket".into());
         }
         match &self.backend {
             Some(b) if b.trim().is_empty() || b.len() > 200 => {
@@ -176,6 +187,9 @@ impl ProxyObservation {
                     .into_iter()
                     .filter(|s| wanted.is_none_or(|b| s.backend == b))
                     .collect();
+                // The ones the proxy holds back are what a diagnosis needs.
+                obs.servers.sort_by_key(|s| s.state == ServerState::Up);
+                obs.servers.truncate(MAX_SERVERS);
                 if let (Some(b), true) = (wanted, obs.servers.is_empty()) {
                     let mut names = names;
                     names.dedup();

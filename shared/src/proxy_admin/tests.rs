@@ -89,6 +89,23 @@ fn haproxy_maintenance_drain_and_going_down() {
             ServerState::Up
         ]
     );
+    // Free text with a comma is quoted; the columns after it stay in place.
+    let quoted = "# pxname,svname,status,check_status,check_code,last_chk,addr\n\
+                  app,e,DOWN,L4CON,,\"Connection refused, at \"\"init\"\"\",10.0.0.5:80\n";
+    let s = parse_haproxy_csv(quoted).expect("csv");
+    assert_eq!(s[0].address.as_deref(), Some("10.0.0.5:80"));
+    assert_eq!(
+        s[0].reason.as_deref(),
+        Some("health check: connection refused, at \"init\" (L4CON)")
+    );
+    // 0x40 in the admin state is "FQDN set on the socket", not maintenance.
+    let state = "1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_check_status srv_port\n\
+                 3 app 1 a 10.0.0.1 2 64 15 80\n3 app 2 b 10.0.0.2 2 1 15 80\n";
+    let s = parse_haproxy_servers_state(state).expect("state");
+    assert_eq!(
+        s.iter().map(|s| s.state).collect::<Vec<_>>(),
+        [ServerState::Up, ServerState::Maintenance]
+    );
     assert!(parse_haproxy_csv("pxname,svname\n").is_err());
     assert!(parse_haproxy_csv("# a,b,c\n").is_err());
     assert!(parse_haproxy_servers_state("1\n").is_err());
@@ -163,6 +180,10 @@ fn admin_endpoints_are_checked_and_filtered_by_backend() {
         (ProxyAdminKind::HaproxyCsv, "unix:relative.sock"),
         (ProxyAdminKind::HaproxyCsv, "ftp://x/stats"),
         (ProxyAdminKind::HaproxyCsv, "http://x/\n"),
+        (
+            ProxyAdminKind::HaproxyCsv,
+            "http://admin:secret@127.0.0.1:8404/stats;csv",
+        ),
     ] {
         assert!(admin(kind, url, None).validate().is_err(), "{url}");
     }

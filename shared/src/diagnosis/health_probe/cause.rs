@@ -68,6 +68,10 @@ pub fn quoting(cfg: &HealthcheckConfig) -> Option<Quoting> {
                     });
                 }
             }
+            // `["CMD", "sh", "-c", "…$(…)…"]` starts a shell itself: its syntax is meant.
+            if starts_a_shell(rest) {
+                return None;
+            }
             rest.iter()
                 .find(|a| is_shell_syntax(a))
                 .map(|token| Quoting::ShellSyntaxInExec {
@@ -94,6 +98,13 @@ pub fn quoting(cfg: &HealthcheckConfig) -> Option<Quoting> {
         }
         _ => None,
     }
+}
+
+/// An exec-form test that runs a shell on a command string (`sh -c '…'`).
+fn starts_a_shell(words: &[String]) -> bool {
+    let program = words.first().map(|p| p.rsplit('/').next().unwrap_or(p));
+    matches!(program, Some("sh" | "bash" | "ash" | "dash" | "zsh"))
+        && words.get(1).is_some_and(|a| a == "-c")
 }
 
 pub(super) fn is_shell_syntax(arg: &str) -> bool {
@@ -134,7 +145,11 @@ pub fn classify(run: &HealthcheckRun, cfg: &HealthcheckConfig) -> Option<Cause> 
     }
     let program = first_program(cfg).unwrap_or_default();
     match run.exit_code {
-        127 => Some(Cause::Missing { program }),
+        // Exit 127 without the shell's words: some program the check runs (a script's own
+        // `jq`, say) is missing, not necessarily the first one.
+        127 => Some(Cause::Missing {
+            program: String::new(),
+        }),
         126 => Some(Cause::NotExecutable { program }),
         code @ 129..=159 => Some(Cause::Crashed { program, code }),
         _ => None,
@@ -147,34 +162,16 @@ fn exec_program(out: &str) -> Option<String> {
     Some(rest[..rest.find('"')?].to_owned())
 }
 
-/// A shell's own error about the command: `/bin/sh: curl: not found`,
-/// `sh: 1: curl: not found`, `bash: curl: command not found`,
-/// `/bin/sh: /app/check: Permission denied`. Lines the app printed do not start with a
-/// shell's name.
+/// A shell's own error about a program: `/bin/sh: curl: not found`,
+/// `sh: 1: curl: not found`, `bash: line 1: curl: command not found`, a script's
+/// `/app/check.sh: line 3: jq: command not found`, `/bin/sh: /app/check: Permission denied`.
+/// Read from the end: the word before the error is the program, and it has no spaces (a
+/// sentence the app printed does).
 fn shell_error(line: &str) -> Option<Cause> {
     let line = line.trim();
-    let rest = [
-        "/bin/sh: ",
-        "sh: ",
-        "/bin/bash: ",
-        "bash: ",
-        "/bin/ash: ",
-        "ash: ",
-    ]
-    .iter()
-    .find_map(|p| line.strip_prefix(p))?;
-    // dash numbers the line (`sh: 1: curl: not found`), bash says `line 1`.
-    let rest = match rest.split_once(": ") {
-        Some((n, r))
-            if n.trim_start_matches("line ")
-                .chars()
-                .all(|c| c.is_ascii_digit()) =>
-        {
-            r
-        }
-        _ => rest,
-    };
-    let (program, what) = rest.rsplit_once(": ")?;
+    let (before, what) = line.rsplit_once(": ")?;
+    // The part before holds `<shell or script>: [<line>: ]<program>`.
+    let (_, program) = before.rsplit_once(": ")?;
     if program.is_empty() || program.contains(char::is_whitespace) {
         return None;
     }

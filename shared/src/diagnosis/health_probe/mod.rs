@@ -73,6 +73,9 @@ fn finding(input: &Input<'_>, latest: &HealthcheckRun, cause: &Cause) -> Finding
 
 fn summary(cause: &Cause) -> String {
     let what = match cause {
+        Cause::Missing { program } if program.is_empty() => {
+            "a program it runs is not in the image (exit 127)".to_owned()
+        }
         Cause::Missing { program } => format!("`{program}` is not in the image"),
         Cause::NotExecutable { program } => format!("`{program}` cannot be executed"),
         Cause::Crashed { program, code } => {
@@ -153,13 +156,13 @@ fn fix(input: &Input<'_>, cause: &Cause) -> Option<Fix> {
             Some((text, snippet))
         }
         Cause::NoShell => Some(without_shell(input)),
-        Cause::RuntimeExec { .. } => {
-            let cmd = health_fix::shell_command(&input.config.test);
+        Cause::RuntimeExec { .. } => Some((
+            "Run the check by hand to see the runtime's whole error, and whether the program exists in the image.".to_owned(),
             Some((
-                "Run the check by hand to see the runtime's whole error, and whether the program exists in the image.".to_owned(),
-                Some((format!("docker exec {c} {cmd}\n"), "shell")),
-            ))
-        }
+                format!("{}\n", health_fix::exec_command(c, &input.config.test)),
+                "shell",
+            )),
+        )),
         Cause::Quoting(q) => {
             let test = requoted(q, &input.config.test);
             let mut text = format!(
@@ -193,7 +196,20 @@ fn requoted(q: &Quoting, test: &[String]) -> Vec<String> {
                 std::iter::once("CMD".to_owned()).chain(words).collect()
             }
         }
-        Quoting::ShellSyntaxInExec { .. } => shell(&test[1..].join(" ")),
+        // The words as the shell should see them: operators bare, the rest quoted.
+        Quoting::ShellSyntaxInExec { .. } => shell(
+            &test[1..]
+                .iter()
+                .map(|w| {
+                    if cause::is_shell_syntax(w) {
+                        w.clone()
+                    } else {
+                        health_fix::sh_quote(w)
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
         Quoting::ListAsShellString { list } => match list.first().map(String::as_str) {
             Some("CMD" | "CMD-SHELL") => list.clone(),
             _ => std::iter::once("CMD".to_owned())
@@ -229,7 +245,8 @@ fn use_another(input: &Input<'_>, failed: &str, crashed: bool) -> Fix {
     let tools = input.config.tools.as_ref();
     match replace::replacement(failed, crashed, url.as_deref(), tools) {
         Replacement::Command { test, seen } => {
-            let program = &test[1];
+            // The program: the exec form's first word, or the shell line's.
+            let program = test[1].split_whitespace().next().unwrap_or_default();
             let mut text = if seen {
                 format!("Check {} with `{program}`, which the image has.", url.unwrap_or_default())
             } else {

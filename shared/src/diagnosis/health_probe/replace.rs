@@ -29,30 +29,55 @@ pub fn url(words: &[String], ports: &[PortMapping]) -> Option<String> {
     })
 }
 
-/// The exec-form test that requests `url` with `program`.
+/// The test that requests `url` with `program`: the exec form, or the shell form when the
+/// URL holds a variable (`http://localhost:${PORT}/`) only a shell expands.
 pub fn command(program: &str, url: &str) -> Vec<String> {
+    let literal = serde_json::to_string(url).unwrap_or_default();
     let words: Vec<String> = match program {
-        "curl" => ["curl", "-fsS", "-o", "/dev/null", url]
-            .map(str::to_owned)
-            .to_vec(),
-        "wget" => ["wget", "-q", "-O", "/dev/null", url]
-            .map(str::to_owned)
-            .to_vec(),
+        "curl" => ["curl", "-fsS", "-o", "/dev/null", url].map(str::to_owned).to_vec(),
+        "wget" => ["wget", "-q", "-O", "/dev/null", url].map(str::to_owned).to_vec(),
         "busybox" => ["busybox", "wget", "-q", "-O", "/dev/null", url]
             .map(str::to_owned)
             .to_vec(),
         "node" => vec![
             "node".to_owned(),
             "-e".to_owned(),
-            format!("fetch('{url}').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"),
+            format!("fetch({literal}).then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"),
         ],
+        "python3" => vec![
+            "python3".to_owned(),
+            "-c".to_owned(),
+            format!("import urllib.request; urllib.request.urlopen({literal}, timeout=5)"),
+        ],
+        // `python` may well be Python 2, which has urllib2 instead.
         python => vec![
             python.to_owned(),
             "-c".to_owned(),
-            format!("import urllib.request; urllib.request.urlopen('{url}', timeout=5)"),
+            format!(
+                "try:\n    from urllib.request import urlopen\nexcept ImportError:\n    from urllib2 import urlopen\nurlopen({literal}, timeout=5)"
+            ),
         ],
     };
+    if url.contains('$') {
+        // The URL's word in double quotes (the shell expands it), the others quoted as is.
+        let line: Vec<String> = words
+            .iter()
+            .map(|w| {
+                if w == url {
+                    format!("\"{url}\"")
+                } else {
+                    crate::diagnosis::health_fix::sh_quote(w)
+                }
+            })
+            .collect();
+        return vec!["CMD-SHELL".to_owned(), line.join(" ")];
+    }
     std::iter::once("CMD".to_owned()).chain(words).collect()
+}
+
+/// Whether `program` can take a URL that only a shell expands (its URL is a word of its own).
+fn takes_shell_url(program: &str) -> bool {
+    matches!(program, "curl" | "wget" | "busybox")
 }
 
 /// Programs that must not be offered: the one that failed, and busybox's own `wget` when
@@ -82,7 +107,8 @@ pub fn replacement(
         return Replacement::NoUrl;
     };
     let skip = excluded(failed, crashed);
-    let usable = |p: &str| !skip.contains(&p);
+    let shell_url = url.contains('$');
+    let usable = |p: &str| !skip.contains(&p) && (!shell_url || takes_shell_url(p));
     match tools {
         Some(t) => ImageTools::LOOKED_FOR
             .into_iter()
@@ -93,10 +119,9 @@ pub fn replacement(
             }),
         // Unseen: wget is in busybox and Alpine images, curl in most others.
         None => {
-            let p = ["wget", "curl"]
-                .into_iter()
-                .find(|p| usable(p))
-                .unwrap_or("python3");
+            let Some(p) = ["wget", "curl", "python3"].into_iter().find(|p| usable(p)) else {
+                return Replacement::NothingInImage;
+            };
             Replacement::Command {
                 test: command(p, url),
                 seen: false,

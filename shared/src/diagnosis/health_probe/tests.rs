@@ -199,7 +199,7 @@ fn not_executable_and_crashed_programs() {
     let f = diagnose_one(COMPOSE, &c, run(1, 139, ""));
     let snippet = f.fix.and_then(|x| x.snippet).expect("snippet");
     assert!(
-        snippet.contains(r#"["CMD","python3","-c","import urllib.request; urllib.request.urlopen('http://localhost:8080/', timeout=5)"]"#),
+        snippet.contains(r#"["CMD","python3","-c","import urllib.request; urllib.request.urlopen(\"http://localhost:8080/\", timeout=5)"]"#),
         "{snippet}"
     );
 }
@@ -394,4 +394,84 @@ fn the_container_gets_one_critical_finding_for_a_broken_command() {
     assert!(findings
         .iter()
         .any(|f| f.code == FindingCode::ContainerUnhealthy && f.severity == Severity::Critical));
+}
+
+/// What an independent review found: each case here once went wrong.
+#[test]
+fn shells_started_on_purpose_scripts_and_variables() {
+    // `sh -c` with `$(…)` on purpose: when it fails, it is the app's failure, not quoting.
+    let purposeful = cfg(
+        "CMD",
+        &["sh", "-c", "test \"$(wget -qO- localhost/health)\" = ok"],
+        busybox(),
+    );
+    assert_eq!(quoting(&purposeful), None);
+    assert_eq!(classify(&run(1, 1, ""), &purposeful), None);
+
+    // A script whose own `jq` is missing: `jq` is named, not the script.
+    let script = cfg("CMD-SHELL", &["/app/check.sh"], busybox());
+    assert_eq!(
+        classify(
+            &run(1, 127, "/app/check.sh: line 3: jq: command not found"),
+            &script
+        ),
+        Some(Cause::Missing {
+            program: "jq".into()
+        })
+    );
+    // 127 and no words: some program it runs, not necessarily the first.
+    let f = diagnose_one(COMPOSE, &script, run(2, 127, ""));
+    assert!(
+        f.summary.contains("a program it runs is not in the image"),
+        "{}",
+        f.summary
+    );
+
+    // Shell syntax in the exec form becomes a shell line that keeps each word whole.
+    let ops = cfg(
+        "CMD",
+        &[
+            "curl",
+            "-H",
+            "Accept: a b",
+            "http://localhost/",
+            "||",
+            "exit",
+            "1",
+        ],
+        None,
+    );
+    let f = diagnose_one(RUN, &ops, run(1, 6, "curl: (6) Could not resolve host: ||"));
+    let cmd = f.fix.and_then(|x| x.snippet).expect("snippet");
+    assert!(
+        cmd.contains(r#"curl -H '\''Accept: a b'\'' http://localhost/ || exit 1"#),
+        "{cmd}"
+    );
+
+    // Compose substitutes `$VAR` itself: the snippet writes `$$`.
+    let var = cfg("CMD-SHELL", &["curl -f http://localhost:$PORT/"], None);
+    let f = diagnose_one(COMPOSE, &cfg("CMD", &["curl -f http://localhost:$PORT/"], None), run(1, -1, "OCI runtime exec failed: exec failed: unable to start container process: exec: \"curl -f http://localhost:$PORT/\": stat curl -f http://localhost:$PORT/: no such file or directory: unknown"));
+    let snippet = f.fix.and_then(|x| x.snippet).expect("snippet");
+    assert!(snippet.contains("$$PORT"), "{snippet}");
+    // A URL with a variable is checked through the shell, which expands it.
+    let f = diagnose_one(COMPOSE, &var, run(1, 127, "/bin/sh: curl: not found"));
+    let snippet = f.fix.and_then(|x| x.snippet).expect("snippet");
+    assert!(
+        snippet
+            .contains(r#"test: ["CMD-SHELL","wget -q -O /dev/null \"http://localhost:$$PORT/\""]"#),
+        "{snippet}"
+    );
+
+    // Running a shell-form check by hand goes through the container's shell, never the
+    // user's: `|| exit 1` must not close their terminal.
+    let runtime = cfg("CMD-SHELL", &["curl -f http://localhost/ || exit 1"], None);
+    let f = diagnose_one(
+        RUN,
+        &runtime,
+        run(1, -1, "OCI runtime exec failed: exec failed: unable to start container process: read init-p: connection reset by peer: unknown"),
+    );
+    assert_eq!(
+        f.fix.and_then(|x| x.snippet).as_deref(),
+        Some("docker exec api sh -c 'curl -f http://localhost/ || exit 1'\n")
+    );
 }
