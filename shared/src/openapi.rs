@@ -116,6 +116,9 @@ pub fn refine(components: &mut utoipa::openapi::Components) {
     if let Some(target) = schemas.remove("NewTarget") {
         schemas.insert("NewTarget".into(), new_target(target));
     }
+    if let Some(admin) = schemas.remove("ProxyAdmin") {
+        schemas.insert("ProxyAdmin".into(), proxy_admin(admin));
+    }
     if let Some(question) = schemas.remove("RulesQuestion") {
         schemas.insert("RulesQuestion".into(), rules_question(question));
     }
@@ -161,6 +164,25 @@ fn string_matching(pattern: &str) -> Schema {
         .into()
 }
 
+/// Exactly these values, typed by what they are (a bare builder would say `object`).
+fn only(values: Vec<serde_json::Value>) -> Schema {
+    let mut types: Vec<Type> = Vec::new();
+    for v in &values {
+        let t = match v {
+            serde_json::Value::Bool(_) => Type::Boolean,
+            serde_json::Value::Number(_) => Type::Number,
+            _ => Type::String,
+        };
+        if !types.contains(&t) {
+            types.push(t);
+        }
+    }
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter(types))
+        .enum_values(Some(values))
+        .into()
+}
+
 fn null() -> Schema {
     ObjectBuilder::new().schema_type(Type::Null).into()
 }
@@ -193,9 +215,6 @@ fn new_target(base: RefOr<Schema>) -> RefOr<Schema> {
         .items(ObjectBuilder::new().schema_type(Type::String))
         .max_items(Some(0))
         .into();
-    let only = |values: Vec<serde_json::Value>| -> Schema {
-        ObjectBuilder::new().enum_values(Some(values)).into()
-    };
     let tcp = variant(
         "TCP target",
         &[],
@@ -210,9 +229,32 @@ fn new_target(base: RefOr<Schema>) -> RefOr<Schema> {
                 only(vec!["same-origin".into(), false.into()]),
             ),
             ("cors_mode", only(vec!["cors".into()])),
+            ("proxy_admin", null()),
         ],
     );
     with_variants(base, vec![http, tcp])
+}
+
+/// `ProxyAdmin::validate`: Envoy's `/clusters` is read over HTTP only; HAProxy's outputs
+/// also on its stats socket (`unix:/…`).
+fn proxy_admin(base: RefOr<Schema>) -> RefOr<Schema> {
+    let haproxy = variant(
+        "HAProxy",
+        &[],
+        vec![(
+            "kind",
+            only(vec!["haproxy_csv".into(), "haproxy_servers_state".into()]),
+        )],
+    );
+    let envoy = variant(
+        "Envoy",
+        &[],
+        vec![
+            ("kind", only(vec!["envoy_clusters".into()])),
+            ("url", string_matching("^https?://")),
+        ],
+    );
+    with_variants(base, vec![haproxy, envoy])
 }
 
 /// The rules question: `tcp` (the default) and `udp` need a port, `icmp` takes none.

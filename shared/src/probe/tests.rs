@@ -138,7 +138,7 @@ fn slugs_and_validation() {
         backend: None,
     };
     let proxied = NewTarget {
-        proxy_admin: Some(admin(" unix:/run/haproxy/admin.sock ")),
+        proxy_admin: Some(admin("unix:/run/haproxy/admin.sock")),
         ..ok.clone()
     };
     assert!(validate_new_target(&proxied).is_ok());

@@ -57,21 +57,36 @@ impl ProxyAdminKind {
 #[serde(deny_unknown_fields)]
 pub struct ProxyAdmin {
     pub kind: ProxyAdminKind,
-    /// `http://` or `https://` URL of the admin output, or `unix:/run/haproxy/admin.sock`
-    /// for HAProxy's stats socket.
-    #[cfg_attr(feature = "openapi", schema(max_length = 2048))]
+    /// `http://` or `https://` URL of the admin output (no `user:password@`), or
+    /// `unix:/run/haproxy/admin.sock` for HAProxy's stats socket. No control characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            max_length = 2048,
+            pattern = r"^(https?://[^/?#@\x00-\x1f\x7f-\x9f]*([/?#][^\x00-\x1f\x7f-\x9f]*)?|unix:/[^\x00-\x1f\x7f-\x9f]*)$"
+        )
+    )]
     pub url: String,
-    /// The HAProxy backend or Envoy cluster that serves the target; absent: every one.
+    /// The HAProxy backend or Envoy cluster that serves the target (up to 200 characters,
+    /// not only spaces); absent: every one.
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            max_length = 200,
+            pattern = r"[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+        )
+    )]
     pub backend: Option<String>,
 }
 
 impl ProxyAdmin {
     /// Checks the endpoint's form (a URL, or a socket for HAProxy).
     pub fn validate(&self) -> Result<(), String> {
-        let url = self.url.trim();
-        if url.len() > 2048 || self.url.chars().any(char::is_control) {
+        // Checked as given (the OpenAPI document states the same form, character for
+        // character).
+        let url = self.url.as_str();
+        if url.chars().count() > 2048 || url.chars().any(char::is_control) {
             return Err("the proxy admin URL is too long or has control characters".into());
         }
         if let Some(path) = url.strip_prefix("unix:") {
@@ -98,7 +113,7 @@ impl ProxyAdmin {
             return Err("the proxy admin URL takes no user:password@: serve the stats on a loopback-only listener without credentials, or use the stats socket".into());
         }
         match &self.backend {
-            Some(b) if b.trim().is_empty() || b.len() > 200 => {
+            Some(b) if b.trim().is_empty() || b.chars().count() > 200 => {
                 Err("the proxy backend name is empty or longer than 200 characters".into())
             }
             _ => Ok(()),
