@@ -17,7 +17,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use support::browser::{
-    check_fits, fill, require_dashboard, screenshot_dir, text_fresh, wait_css, Driver,
+    check_fits, fill, require_dashboard, screenshot_at, screenshot_dir, text_fresh, wait_css,
+    Driver,
 };
 use support::scripted_http::{Reply, ScriptedHttp, Seen};
 use support::Agent;
@@ -570,17 +571,7 @@ async fn the_console_snippet_reports_from_the_real_page() {
         snippet.contains(link["code"].as_str().unwrap()),
         "{snippet}"
     );
-    c.execute(
-        "document.querySelector('[data-testid=page-snippet]').scrollIntoView({block: 'center'})",
-        vec![],
-    )
-    .await
-    .unwrap();
-    std::fs::write(
-        screenshot_dir().join("reach-page-snippet.png"),
-        c.screenshot().await.unwrap(),
-    )
-    .unwrap();
+    screenshot_at(&c, "[data-testid=page-snippet]", "reach-page-snippet.png").await;
 
     // Pasted on the shop's page: it runs there and reports.
     c.goto(&format!("{shop_origin}/")).await.unwrap();

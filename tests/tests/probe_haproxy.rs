@@ -264,7 +264,7 @@ async fn a_health_check_timeout_holds_down_a_backend_that_answers() {
 #[tokio::test]
 async fn the_reachability_page_shows_the_proxys_view() {
     use support::browser::{
-        check_fits, click_fresh, fill, require_dashboard, screenshot_dir, text_fresh, wait_attr,
+        check_fits, click_fresh, fill, require_dashboard, screenshot_at, text_fresh, wait_attr,
         wait_css, Driver,
     };
     // The comparison opens by itself when something is wrong: open both, whatever they were.
@@ -337,17 +337,7 @@ async fn the_reachability_page_shows_the_proxys_view() {
         &format!("{form} details.cors-options:not([data-testid]) summary"),
     )
     .await;
-    c.execute(
-        "document.querySelector('[data-testid=proxy-options]').scrollIntoView({block: 'end'})",
-        vec![],
-    )
-    .await
-    .unwrap();
-    std::fs::write(
-        screenshot_dir().join("reach-proxy-form.png"),
-        c.screenshot().await.unwrap(),
-    )
-    .unwrap();
+    screenshot_at(&c, "[data-testid=proxy-options]", "reach-proxy-form.png").await;
     click_fresh(&c, &format!("{form} button[type=submit]")).await;
 
     let card = "[data-target-id=shop-via-haproxy]";
@@ -376,17 +366,7 @@ async fn the_reachability_page_shows_the_proxys_view() {
         "http_error",
     )
     .await;
-    c.execute(
-        "document.querySelector('[data-testid=detail-proxy]').scrollIntoView({block: 'center'})",
-        vec![],
-    )
-    .await
-    .unwrap();
-    std::fs::write(
-        screenshot_dir().join("reach-proxy.png"),
-        c.screenshot().await.unwrap(),
-    )
-    .unwrap();
+    screenshot_at(&c, "[data-testid=detail-proxy]", "reach-proxy.png").await;
     c.close().await.unwrap();
 
     let p = driver.client(360, 780).await;

@@ -207,6 +207,22 @@ pub async fn wait_attr(c: &Client, css: &str, attr: &str, want: &str) {
     panic!("{css} [{attr}] is {last:?}, not {want:?}");
 }
 
+/// Scrolls the first element matching `css` to the middle of the screen and saves a
+/// screenshot as `file` in [`screenshot_dir`].
+pub async fn screenshot_at(c: &Client, css: &str, file: &str) {
+    c.execute(
+        "document.querySelector(arguments[0]).scrollIntoView({block: 'center'})",
+        vec![serde_json::Value::String(css.to_owned())],
+    )
+    .await
+    .unwrap_or_else(|e| panic!("scroll to {css}: {e}"));
+    let png = c
+        .screenshot()
+        .await
+        .unwrap_or_else(|e| panic!("screenshot: {e}"));
+    std::fs::write(screenshot_dir().join(file), png).unwrap_or_else(|e| panic!("{file}: {e}"));
+}
+
 /// Opens `path` on a 360 px phone (tokenized first), waits for `ready`, saves a screenshot
 /// and fails if the page scrolls sideways.
 pub async fn fits_a_phone(
