@@ -517,6 +517,18 @@ async fn agent_probes_nginx_targets_with_the_right_cors_rule_and_responder() {
         }
         let verdict = probe["verdict"].as_str().unwrap_or_default();
         assert!(case.verdicts.contains(&verdict), "{ctx}");
+        // nginx's own 502 is worded as a refused or reset upstream, not a health check.
+        if case.status == 502 {
+            let f = probe["findings"]
+                .as_array()
+                .and_then(|l| l.iter().find(|f| f["code"] == "http_proxy_error_page"))
+                .unwrap_or_else(|| panic!("no proxy error finding\n{ctx}"));
+            let why = f["explanation"].as_str().unwrap_or_default();
+            assert!(
+                why.contains("the connection was refused or reset"),
+                "{why}\n{ctx}"
+            );
+        }
         if verdict == "cors_blocked" {
             let summary = probe["summary"].as_str().unwrap_or_default();
             assert!(summary.contains("cannot read it"), "{summary}\n{ctx}");
