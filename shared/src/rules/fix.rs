@@ -12,17 +12,8 @@ use serde_json::json;
 use super::eval::{NearestKind, NearestRule, Question, RuleFix, EPHEMERAL_PORTS};
 use super::model::{Cidr, Direction, PortRange, Protocol, Provider, RuleSet, RuleSetKind};
 
-/// Quotes `s` for a POSIX shell unless it is plainly safe.
-pub(crate) fn sh_quote(s: &str) -> String {
-    let safe = !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-/:=,@+%".contains(c));
-    if safe {
-        s.to_owned()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
-}
+/// Shell quoting, shared with the healthcheck fixes.
+pub(crate) use crate::diagnosis::health_fix::sh_quote;
 
 fn pretty(v: &serde_json::Value) -> String {
     serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
